@@ -1,0 +1,65 @@
+"""Options and helpers every command group shares: written once, reused (see STYLE.md §5)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from bashgym.store import Store
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+HOME_OPTION = typer.Option(
+    None, "--home", help="bashgym home directory (default: $BASHGYM_HOME or ~/.bashgym).", show_default=False
+)
+JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
+
+
+def use_home(home: Path | None) -> Path | None:
+    """Point this process (and the processes it starts) at another bashgym home."""
+    if home is not None:
+        home = home.expanduser().resolve()
+        os.environ["BASHGYM_HOME"] = str(home)
+    return home
+
+
+def open_store(home: Path | None = None, *, readonly: bool = False) -> Store:
+    use_home(home)
+    return Store.open(readonly=readonly)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+    sys.stdout.flush()
+
+
+def progress(transient: bool = False) -> Progress:
+    """The standard progress bar: spinner, description, bar, n/m, elapsed. Draws on stderr."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=transient,
+    )
+
+
+def parse_target(target: str) -> tuple[str, int | None]:
+    """'SESSION' or 'SESSION:TURN' → (session id or prefix, turn index or None)."""
+    if ":" in target:
+        sid, _, turn = target.rpartition(":")
+        try:
+            return sid, int(turn)
+        except ValueError:
+            raise typer.BadParameter(f"turn must be a number in SESSION:TURN, got {turn!r}") from None
+    return target, None

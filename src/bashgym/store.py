@@ -1,0 +1,745 @@
+"""The one place that speaks SQL: an embedded SQLite store (WAL) behind a small façade.
+
+Every stage reads from and writes back to the store; nothing else opens the database. The SQL is kept
+standard (no SQLite-only types) so a shared PostgreSQL store can take the same migrations later.
+
+Migrations are functions `mNNN_what_it_does`, applied in order, each in one transaction together with
+its record in the `migrations` table; they are append-only: never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bashgym.errors import BashgymError, NotFoundError
+from bashgym.paths import db_path
+from bashgym.schema import SCHEMA_VERSION, Session, Step, Turn, Usage
+
+# ---------------------------------------------------------------------------------------------- migrations
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+
+
+def migration(fn: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def run_script(db: sqlite3.Connection, script: str) -> None:
+    """Run several statements inside the caller's transaction (executescript would commit first)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+@migration
+def m001_sessions_turns_steps(db: sqlite3.Connection) -> None:
+    """The canonical trace: one row per session, turn and step; JSON columns for open-ended fields."""
+    run_script(db, 
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            project TEXT,
+            cwd TEXT,
+            git_branch TEXT,
+            git_commit TEXT,
+            models TEXT,
+            started_at TEXT,
+            ended_at TEXT,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_creation_tokens INTEGER NOT NULL DEFAULT 0,
+            parent_id TEXT,
+            agent_version TEXT,
+            title TEXT,
+            source_path TEXT,
+            n_turns INTEGER NOT NULL DEFAULT 0,
+            n_steps INTEGER NOT NULL DEFAULT 0,
+            n_tool_calls INTEGER NOT NULL DEFAULT 0,
+            meta TEXT,
+            schema_version INTEGER NOT NULL,
+            imported_at TEXT NOT NULL
+        );
+        CREATE INDEX sessions_source ON sessions(source);
+        CREATE INDEX sessions_started ON sessions(started_at);
+        CREATE INDEX sessions_parent ON sessions(parent_id);
+        CREATE INDEX sessions_path ON sessions(source_path);
+
+        CREATE TABLE turns (
+            session_id TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            prompt TEXT,
+            started_at TEXT,
+            ended_at TEXT,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_creation_tokens INTEGER NOT NULL DEFAULT 0,
+            meta TEXT,
+            PRIMARY KEY (session_id, idx)
+        );
+
+        CREATE TABLE steps (
+            session_id TEXT NOT NULL,
+            turn_idx INTEGER NOT NULL,
+            idx INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            role TEXT,
+            text TEXT,
+            thinking TEXT,
+            tool_name TEXT,
+            call_id TEXT,
+            input TEXT,
+            output TEXT,
+            is_error INTEGER NOT NULL DEFAULT 0,
+            exit_code INTEGER,
+            interrupted INTEGER NOT NULL DEFAULT 0,
+            duration_ms INTEGER,
+            timestamp TEXT,
+            model TEXT,
+            meta TEXT,
+            PRIMARY KEY (session_id, turn_idx, idx)
+        );
+        CREATE INDEX steps_tool ON steps(tool_name);
+        """
+    )
+
+
+@migration
+def m002_import_bookkeeping(db: sqlite3.Connection) -> None:
+    """Incremental import: how far each source file was read, its raw lines (compressed), and bad lines.
+
+    Raw lines are kept so a parser fix can re-derive every session without asking the user to capture
+    again (`bashgym import --rederive`).
+    """
+    run_script(db, 
+        """
+        CREATE TABLE source_files (
+            path TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime REAL NOT NULL,
+            byte_offset INTEGER NOT NULL,
+            line_count INTEGER NOT NULL,
+            head_hash TEXT,
+            session_ids TEXT,
+            skipped_lines INTEGER NOT NULL DEFAULT 0,
+            imported_at TEXT NOT NULL
+        );
+        CREATE TABLE raw_chunks (
+            path TEXT NOT NULL,
+            first_line INTEGER NOT NULL,
+            n_lines INTEGER NOT NULL,
+            start_offset INTEGER NOT NULL,
+            end_offset INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (path, first_line)
+        );
+        CREATE TABLE import_errors (
+            path TEXT NOT NULL,
+            line_no INTEGER NOT NULL,
+            error TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (path, line_no)
+        );
+        """
+    )
+
+
+@migration
+def m003_scores_and_labels(db: sqlite3.Connection) -> None:
+    """Judge output and human labels, kept apart: labels win over scores in the factory.
+
+    turn_idx = -1 means the whole session.
+    """
+    run_script(db, 
+        """
+        CREATE TABLE scores (
+            session_id TEXT NOT NULL,
+            turn_idx INTEGER NOT NULL,
+            scorer TEXT NOT NULL,
+            total REAL,
+            tier TEXT,
+            metrics TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (session_id, turn_idx, scorer)
+        );
+        CREATE INDEX scores_tier ON scores(tier);
+        CREATE TABLE labels (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL,
+            turn_idx INTEGER NOT NULL,
+            label TEXT,
+            tier TEXT,
+            note TEXT,
+            author TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX labels_target ON labels(session_id, turn_idx);
+        """
+    )
+
+
+@migration
+def m004_datasets_runs_evals(db: sqlite3.Connection) -> None:
+    """Lineage: what the factory built, what training and eval produced, so an adapter traces back to
+    the sessions it learned from."""
+    run_script(db, 
+        """
+        CREATE TABLE datasets (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            config TEXT,
+            counts TEXT,
+            content_hash TEXT,
+            redacted INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE dataset_sessions (
+            dataset_id TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            PRIMARY KEY (dataset_id, session_id)
+        );
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            dataset_id TEXT,
+            base_model TEXT,
+            config TEXT,
+            metrics TEXT,
+            output_dir TEXT,
+            created_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE TABLE evals (
+            id TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            adapter_run_id TEXT,
+            suite TEXT,
+            k INTEGER,
+            config TEXT,
+            metrics TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE rollouts (
+            eval_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            sample_idx INTEGER NOT NULL,
+            session_id TEXT,
+            reward REAL,
+            status TEXT NOT NULL,
+            detail TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (eval_id, task_id, sample_idx)
+        );
+        """
+    )
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def dumps(value: Any) -> str | None:
+    """JSON text for a column; None stays NULL. Non-JSON values (bytes, sets) are stringified."""
+    if value is None:
+        return None
+    return orjson.dumps(value, default=str).decode()
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else orjson.loads(text)
+
+
+def compress_lines(lines: Iterable[bytes]) -> bytes:
+    return zlib.compress(b"\n".join(lines), 1)
+
+
+def decompress_lines(blob: bytes) -> list[bytes]:
+    return zlib.decompress(blob).split(b"\n")
+
+
+@dataclass(slots=True)
+class SourceFileState:
+    path: str
+    source: str
+    size: int
+    mtime: float
+    byte_offset: int
+    line_count: int
+    head_hash: str | None
+    session_ids: list[str]
+    skipped_lines: int
+
+
+SESSION_FILTERS = ("source", "project", "model", "since", "until", "tier", "parent", "search")
+SORT_KEYS = {
+    "started": "s.started_at",
+    "steps": "s.n_steps",
+    "turns": "s.n_turns",
+    "tokens": "(s.input_tokens + s.output_tokens)",
+    "score": "sc.total",
+    "tier": "sc.tier",
+}
+
+
+class Store:
+    """Façade over the bashgym database. Open with `Store.open()`; use as a context manager."""
+
+    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise NotFoundError(f"no bashgym store at {self.path} (run `bashgym import` first)")
+        self.db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA busy_timeout = 60000")
+        if not readonly:
+            self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            self.migrate()
+
+    @classmethod
+    def open(cls, home: Path | None = None, *, readonly: bool = False) -> Store:
+        return cls(db_path(home), readonly=readonly)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------------ schema
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; returns the names applied."""
+        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        applied: list[str] = []
+        done = {r[0] for r in self.db.execute("SELECT name FROM migrations")}
+        for fn in MIGRATIONS:
+            if fn.__name__ in done:
+                continue
+            with self.transaction():
+                again = self.db.execute("SELECT 1 FROM migrations WHERE name = ?", (fn.__name__,)).fetchone()
+                if again:  # another process migrated while we waited for the lock
+                    continue
+                fn(self.db)
+                self.db.execute("INSERT INTO migrations VALUES (?, ?)", (fn.__name__, now_iso()))
+            applied.append(fn.__name__)
+        return applied
+
+    def applied_migrations(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM migrations ORDER BY name")]
+
+    def transaction(self) -> _Transaction:
+        """`with store.transaction():` — BEGIN IMMEDIATE … COMMIT, rolled back on error."""
+        return _Transaction(self.db)
+
+    # ------------------------------------------------------------------------------------------ sessions
+
+    def save_session(self, session: Session) -> None:
+        """Insert or replace a whole session (turns and steps). Call inside a transaction for atomicity."""
+        self.delete_session_rows(session.id)
+        n_steps = sum(len(t.steps) for t in session.turns)
+        n_tools = sum(1 for t in session.turns for s in t.steps if s.kind == "tool_call")
+        u = session.usage
+        self.db.execute(
+            "INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                session.id, session.source, session.project, session.cwd, session.git_branch,
+                session.git_commit, dumps(session.models), session.started_at, session.ended_at,
+                u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_creation_tokens,
+                session.parent_id, session.agent_version, session.title, session.source_path,
+                len(session.turns), n_steps, n_tools, dumps(session.meta or None), SCHEMA_VERSION, now_iso(),
+            ),
+        )
+        turn_rows = []
+        step_rows = []
+        for turn in session.turns:
+            tu = turn.usage
+            turn_rows.append(
+                (
+                    session.id, turn.index, turn.prompt, turn.started_at, turn.ended_at, tu.input_tokens,
+                    tu.output_tokens, tu.cache_read_tokens, tu.cache_creation_tokens, dumps(turn.meta or None),
+                )
+            )
+            for i, s in enumerate(turn.steps):
+                step_rows.append(
+                    (
+                        session.id, turn.index, i, s.kind, s.role, s.text or None, s.thinking or None,
+                        s.tool_name, s.call_id, dumps(s.input), s.output, int(s.is_error), s.exit_code,
+                        int(s.interrupted), s.duration_ms, s.timestamp, s.model, dumps(s.meta or None),
+                    )
+                )
+        self.db.executemany("INSERT INTO turns VALUES (?,?,?,?,?,?,?,?,?,?)", turn_rows)
+        self.db.executemany("INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", step_rows)
+
+    def delete_session_rows(self, session_id: str) -> None:
+        self.db.execute("DELETE FROM steps WHERE session_id = ?", (session_id,))
+        self.db.execute("DELETE FROM turns WHERE session_id = ?", (session_id,))
+        self.db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+    def session_exists(self, session_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is not None
+
+    def resolve_session_id(self, prefix: str) -> str:
+        """Full id from an id or a unique prefix (as git does for commits)."""
+        if self.session_exists(prefix):
+            return prefix
+        rows = self.db.execute(
+            "SELECT id FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 6",
+            (prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+        ).fetchall()
+        if len(rows) == 1:
+            return rows[0][0]
+        if not rows:
+            raise NotFoundError(f"no session with id {prefix!r} (see `bashgym sessions list`)")
+        raise BashgymError(f"session id {prefix!r} is ambiguous: " + ", ".join(r[0] for r in rows[:5]))
+
+    def get_session(self, session_id: str) -> Session:
+        row = self.db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no session with id {session_id!r}")
+        session = Session(
+            id=row["id"],
+            source=row["source"],
+            project=row["project"],
+            cwd=row["cwd"],
+            git_branch=row["git_branch"],
+            git_commit=row["git_commit"],
+            models=loads(row["models"]) or [],
+            started_at=row["started_at"],
+            ended_at=row["ended_at"],
+            usage=Usage(row["input_tokens"], row["output_tokens"], row["cache_read_tokens"],
+                        row["cache_creation_tokens"]),
+            parent_id=row["parent_id"],
+            agent_version=row["agent_version"],
+            title=row["title"],
+            source_path=row["source_path"],
+            meta=loads(row["meta"]) or {},
+            schema_version=row["schema_version"],
+        )
+        turns: dict[int, Turn] = {}
+        for t in self.db.execute("SELECT * FROM turns WHERE session_id = ? ORDER BY idx", (session_id,)):
+            turns[t["idx"]] = Turn(
+                index=t["idx"],
+                prompt=t["prompt"] or "",
+                started_at=t["started_at"],
+                ended_at=t["ended_at"],
+                usage=Usage(t["input_tokens"], t["output_tokens"], t["cache_read_tokens"],
+                            t["cache_creation_tokens"]),
+                meta=loads(t["meta"]) or {},
+            )
+        for s in self.db.execute(
+            "SELECT * FROM steps WHERE session_id = ? ORDER BY turn_idx, idx", (session_id,)
+        ):
+            turns[s["turn_idx"]].steps.append(
+                Step(
+                    kind=s["kind"],
+                    role=s["role"] or "assistant",
+                    text=s["text"] or "",
+                    thinking=s["thinking"] or "",
+                    tool_name=s["tool_name"],
+                    call_id=s["call_id"],
+                    input=loads(s["input"]),
+                    output=s["output"],
+                    is_error=bool(s["is_error"]),
+                    exit_code=s["exit_code"],
+                    interrupted=bool(s["interrupted"]),
+                    duration_ms=s["duration_ms"],
+                    timestamp=s["timestamp"],
+                    model=s["model"],
+                    meta=loads(s["meta"]) or {},
+                )
+            )
+        session.turns = [turns[i] for i in sorted(turns)]
+        return session
+
+    def child_session_ids(self, session_id: str) -> list[str]:
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT id FROM sessions WHERE parent_id = ? ORDER BY started_at, id", (session_id,)
+            )
+        ]
+
+    def _session_where(self, filters: dict[str, Any]) -> tuple[str, list[Any]]:
+        unknown = set(filters) - set(SESSION_FILTERS)
+        if unknown:
+            raise BashgymError(f"unknown session filter(s): {', '.join(sorted(unknown))}")
+        clauses: list[str] = []
+        params: list[Any] = []
+        if filters.get("source"):
+            clauses.append("s.source = ?")
+            params.append(filters["source"])
+        if filters.get("project"):
+            clauses.append("(s.project LIKE ? OR s.cwd LIKE ?)")
+            params += [f"%{filters['project']}%"] * 2
+        if filters.get("model"):
+            clauses.append("s.models LIKE ?")
+            params.append(f"%{filters['model']}%")
+        if filters.get("since"):
+            clauses.append("s.started_at >= ?")
+            params.append(filters["since"])
+        if filters.get("until"):
+            clauses.append("s.started_at < ?")
+            params.append(filters["until"])
+        if filters.get("tier"):
+            clauses.append("sc.tier = ?")
+            params.append(filters["tier"])
+        if filters.get("parent") is not None:
+            if filters["parent"] == "":
+                clauses.append("s.parent_id IS NULL")
+            else:
+                clauses.append("s.parent_id = ?")
+                params.append(filters["parent"])
+        if filters.get("search"):
+            clauses.append(
+                "s.id IN (SELECT session_id FROM turns WHERE prompt LIKE ? UNION "
+                "SELECT session_id FROM steps WHERE text LIKE ? OR input LIKE ? OR output LIKE ?)"
+            )
+            params += [f"%{filters['search']}%"] * 4
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        return where, params
+
+    def list_sessions(
+        self, *, limit: int | None = 50, offset: int = 0, sort: str = "started", descending: bool = True,
+        **filters: Any,
+    ) -> list[dict[str, Any]]:
+        """Session summaries (no turns) with the judge's session-level score when there is one."""
+        if sort not in SORT_KEYS:
+            raise BashgymError(f"unknown sort key {sort!r}; choose one of {', '.join(SORT_KEYS)}")
+        where, params = self._session_where({k: v for k, v in filters.items() if v is not None})
+        order = f"{SORT_KEYS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, s.id"
+        sql = (
+            "SELECT s.id, s.source, s.project, s.cwd, s.git_branch, s.models, s.started_at, s.ended_at, "
+            "s.n_turns, s.n_steps, s.n_tool_calls, s.input_tokens, s.output_tokens, s.cache_read_tokens, "
+            "s.cache_creation_tokens, s.parent_id, s.title, sc.total AS score, sc.tier AS tier "
+            f"FROM sessions s LEFT JOIN scores sc ON sc.session_id = s.id AND sc.turn_idx = -1 "
+            f"AND sc.scorer = 'heuristic' {where} ORDER BY {order}"
+        )
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit, offset]
+        out = []
+        for r in self.db.execute(sql, params):
+            d = dict(r)
+            d["models"] = loads(d["models"]) or []
+            out.append(d)
+        return out
+
+    def count_sessions(self, **filters: Any) -> int:
+        where, params = self._session_where({k: v for k, v in filters.items() if v is not None})
+        sql = (
+            "SELECT COUNT(*) FROM sessions s LEFT JOIN scores sc ON sc.session_id = s.id "
+            f"AND sc.turn_idx = -1 AND sc.scorer = 'heuristic' {where}"
+        )
+        return self.db.execute(sql, params).fetchone()[0]
+
+    def iter_session_ids(self, **filters: Any) -> Iterator[str]:
+        where, params = self._session_where({k: v for k, v in filters.items() if v is not None})
+        sql = (
+            "SELECT s.id FROM sessions s LEFT JOIN scores sc ON sc.session_id = s.id AND sc.turn_idx = -1 "
+            f"AND sc.scorer = 'heuristic' {where} ORDER BY s.started_at, s.id"
+        )
+        for (sid,) in self.db.execute(sql, params).fetchall():
+            yield sid
+
+    def stats(self, **filters: Any) -> dict[str, Any]:
+        """Totals for `sessions stats`: counts by source, steps, tool calls, tokens, top tools."""
+        where, params = self._session_where({k: v for k, v in filters.items() if v is not None})
+        base = (
+            "FROM sessions s LEFT JOIN scores sc ON sc.session_id = s.id AND sc.turn_idx = -1 "
+            f"AND sc.scorer = 'heuristic' {where}"
+        )
+        row = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(s.n_turns),0), COALESCE(SUM(s.n_steps),0), "
+            "COALESCE(SUM(s.n_tool_calls),0), COALESCE(SUM(s.input_tokens),0), "
+            "COALESCE(SUM(s.output_tokens),0), MIN(s.started_at), MAX(s.started_at), "
+            f"COALESCE(SUM(CASE WHEN s.parent_id IS NOT NULL THEN 1 ELSE 0 END),0) {base}",
+            params,
+        ).fetchone()
+        by_source = {
+            r[0]: r[1] for r in self.db.execute(f"SELECT s.source, COUNT(*) {base} GROUP BY s.source", params)
+        }
+        by_tier = {
+            (r[0] or "unscored"): r[1]
+            for r in self.db.execute(f"SELECT sc.tier, COUNT(*) {base} GROUP BY sc.tier", params)
+        }
+        tools = {
+            r[0]: r[1]
+            for r in self.db.execute(
+                "SELECT tool_name, COUNT(*) FROM steps WHERE kind = 'tool_call' AND session_id IN "
+                f"(SELECT s.id {base}) GROUP BY tool_name ORDER BY COUNT(*) DESC LIMIT 15",
+                params,
+            )
+        }
+        return {
+            "sessions": row[0],
+            "subagent_sessions": row[8],
+            "turns": row[1],
+            "steps": row[2],
+            "tool_calls": row[3],
+            "input_tokens": row[4],
+            "output_tokens": row[5],
+            "first_started_at": row[6],
+            "last_started_at": row[7],
+            "by_source": by_source,
+            "by_tier": by_tier,
+            "top_tools": tools,
+        }
+
+    # ------------------------------------------------------------------------------------------ import
+
+    def source_file(self, path: str) -> SourceFileState | None:
+        r = self.db.execute("SELECT * FROM source_files WHERE path = ?", (path,)).fetchone()
+        if r is None:
+            return None
+        return SourceFileState(
+            path=r["path"], source=r["source"], size=r["size"], mtime=r["mtime"],
+            byte_offset=r["byte_offset"], line_count=r["line_count"], head_hash=r["head_hash"],
+            session_ids=loads(r["session_ids"]) or [], skipped_lines=r["skipped_lines"],
+        )
+
+    def source_files(self, source: str | None = None) -> list[SourceFileState]:
+        sql = "SELECT path FROM source_files" + (" WHERE source = ?" if source else "") + " ORDER BY path"
+        return [self.source_file(r[0]) for r in self.db.execute(sql, (source,) if source else ())]  # type: ignore[misc]
+
+    def put_source_file(self, state: SourceFileState) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO source_files VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                state.path, state.source, state.size, state.mtime, state.byte_offset, state.line_count,
+                state.head_hash, dumps(state.session_ids), state.skipped_lines, now_iso(),
+            ),
+        )
+
+    def forget_source_file(self, path: str) -> None:
+        """Drop a file's raw lines, errors and bookkeeping (before a full re-read of a replaced file)."""
+        self.db.execute("DELETE FROM raw_chunks WHERE path = ?", (path,))
+        self.db.execute("DELETE FROM import_errors WHERE path = ?", (path,))
+        self.db.execute("DELETE FROM source_files WHERE path = ?", (path,))
+
+    def add_raw_chunk(self, path: str, first_line: int, lines: list[bytes], start: int, end: int) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO raw_chunks VALUES (?,?,?,?,?,?)",
+            (path, first_line, len(lines), start, end, compress_lines(lines)),
+        )
+
+    def raw_lines(self, path: str) -> Iterator[tuple[int, bytes]]:
+        """Every stored raw line of a source file as (line number, bytes), in order."""
+        for first, blob in self.db.execute(
+            "SELECT first_line, data FROM raw_chunks WHERE path = ? ORDER BY first_line", (path,)
+        ).fetchall():
+            for i, line in enumerate(decompress_lines(blob)):
+                yield first + i, line
+
+    def add_import_errors(self, path: str, errors: Iterable[tuple[int, str]]) -> None:
+        stamp = now_iso()
+        self.db.executemany(
+            "INSERT OR REPLACE INTO import_errors VALUES (?,?,?,?)",
+            [(path, line, message[:500], stamp) for line, message in errors],
+        )
+
+    def import_errors(self, path: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        sql = "SELECT path, line_no, error FROM import_errors"
+        params: tuple[Any, ...] = ()
+        if path:
+            sql += " WHERE path = ?"
+            params = (path,)
+        sql += " ORDER BY path, line_no LIMIT ?"
+        return [dict(r) for r in self.db.execute(sql, (*params, limit))]
+
+    # ------------------------------------------------------------------------------------------ scores
+
+    def put_score(
+        self, session_id: str, turn_idx: int, scorer: str, total: float | None, tier: str | None,
+        metrics: dict[str, Any],
+    ) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?)",
+            (session_id, turn_idx, scorer, total, tier, dumps(metrics), now_iso()),
+        )
+
+    def scores(self, session_id: str, scorer: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM scores WHERE session_id = ?"
+        params: list[Any] = [session_id]
+        if scorer:
+            sql += " AND scorer = ?"
+            params.append(scorer)
+        out = []
+        for r in self.db.execute(sql + " ORDER BY turn_idx, scorer", params):
+            d = dict(r)
+            d["metrics"] = loads(d["metrics"]) or {}
+            out.append(d)
+        return out
+
+    def add_label(
+        self, session_id: str, turn_idx: int, *, label: str | None = None, tier: str | None = None,
+        note: str | None = None, author: str | None = None,
+    ) -> int:
+        cur = self.db.execute(
+            "INSERT INTO labels (session_id, turn_idx, label, tier, note, author, created_at) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (session_id, turn_idx, label, tier, note, author, now_iso()),
+        )
+        return int(cur.lastrowid or 0)
+
+    def labels(self, session_id: str | None = None) -> list[dict[str, Any]]:
+        if session_id is None:
+            rows = self.db.execute("SELECT * FROM labels ORDER BY id")
+        else:
+            rows = self.db.execute("SELECT * FROM labels WHERE session_id = ? ORDER BY id", (session_id,))
+        return [dict(r) for r in rows]
+
+    def latest_labels(self, session_id: str) -> dict[int, dict[str, Any]]:
+        """The newest label per turn (turn -1 = session): later labels override earlier ones."""
+        out: dict[int, dict[str, Any]] = {}
+        for lab in self.labels(session_id):
+            out[lab["turn_idx"]] = lab
+        return out
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        for attempt in range(200):
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                return self.db
+            except sqlite3.OperationalError as exc:  # pragma: no cover - only under heavy contention
+                if "locked" not in str(exc) or attempt == 199:
+                    raise
+                time.sleep(0.05)
+        raise AssertionError("unreachable")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
