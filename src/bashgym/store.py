@@ -9,6 +9,7 @@ its record in the `migrations` table; they are append-only: never edit one that 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 import zlib
@@ -250,6 +251,57 @@ def m004_datasets_runs_evals(db: sqlite3.Connection) -> None:
     )
 
 
+# Each step's output is indexed up to this many characters: enough to find an error message, without
+# letting one 50 MB log dominate the index.
+SEARCH_OUTPUT_CHARS = 8000
+
+
+@migration
+def m005_session_search(db: sqlite3.Connection) -> None:
+    """UI: full-text search over prompts, commands and outputs, and named curation lists.
+
+    `session_search` holds one text body per session (kept in sync by `Store.save_session`); the FTS5
+    index reads it as external content, so the text is stored once. Triggers keep the index in step with
+    the body table. `curation_lists` is what a reviewer picked in the UI for a dataset build.
+    (FTS5 is SQLite's; a PostgreSQL store would use a tsvector column on `session_search` instead.)
+    """
+    run_script(
+        db,
+        """
+        CREATE TABLE session_search (
+            docid INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL UNIQUE,
+            body TEXT NOT NULL
+        );
+        CREATE VIRTUAL TABLE session_fts USING fts5(body, content='session_search', content_rowid='docid');
+        CREATE TABLE curation_lists (
+            name TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            note TEXT,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (name, session_id)
+        )
+        """,
+    )
+    # Trigger bodies contain ';', so they are run one by one rather than through run_script.
+    db.execute(
+        "CREATE TRIGGER session_search_ai AFTER INSERT ON session_search BEGIN "
+        "INSERT INTO session_fts(rowid, body) VALUES (new.docid, new.body); END"
+    )
+    db.execute(
+        "CREATE TRIGGER session_search_ad AFTER DELETE ON session_search BEGIN "
+        "INSERT INTO session_fts(session_fts, rowid, body) VALUES ('delete', old.docid, old.body); END"
+    )
+    db.execute(
+        "INSERT INTO session_search (session_id, body) SELECT s.id, "
+        "COALESCE(s.title, '') || ' ' || COALESCE(s.project, '') || ' ' || "
+        "COALESCE((SELECT group_concat(COALESCE(t.prompt, ''), ' ') FROM turns t WHERE t.session_id = s.id), '')"
+        " || ' ' || COALESCE((SELECT group_concat(COALESCE(st.text, '') || ' ' || COALESCE(st.input, '') || ' ' "
+        f"|| substr(COALESCE(st.output, ''), 1, {SEARCH_OUTPUT_CHARS}), ' ') FROM steps st "
+        "WHERE st.session_id = s.id), '') FROM sessions s"
+    )
+
+
 # ---------------------------------------------------------------------------------------------- helpers
 
 
@@ -396,11 +448,13 @@ class Store:
                 )
         self.db.executemany("INSERT INTO turns VALUES (?,?,?,?,?,?,?,?,?,?)", turn_rows)
         self.db.executemany("INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", step_rows)
+        self.index_session_search(session)  # ui: keep full-text search in sync
 
     def delete_session_rows(self, session_id: str) -> None:
         self.db.execute("DELETE FROM steps WHERE session_id = ?", (session_id,))
         self.db.execute("DELETE FROM turns WHERE session_id = ?", (session_id,))
         self.db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        self.db.execute("DELETE FROM session_search WHERE session_id = ?", (session_id,))  # ui
 
     def session_exists(self, session_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is not None
@@ -722,6 +776,341 @@ class Store:
             out[lab["turn_idx"]] = lab
         return out
 
+    # ------------------------------------------------------------------------------------------ ui
+    # Full-text search (m005), the session list's filters beyond SESSION_FILTERS, curation lists, and
+    # plain reads of the dataset/run/eval tables for the web UI's pages.
+
+    def index_session_search(self, session: Session) -> None:
+        """(Re)write a session's search body: title, project, prompts, message text, tool inputs, outputs."""
+        parts: list[str] = [session.title or "", session.project or ""]
+        for turn in session.turns:
+            parts.append(turn.prompt)
+            for s in turn.steps:
+                parts += [s.text, s.thinking]
+                if s.input is not None:
+                    parts.append(s.input if isinstance(s.input, str) else (dumps(s.input) or ""))
+                if s.output:
+                    parts.append(s.output[:SEARCH_OUTPUT_CHARS])
+        self.db.execute("DELETE FROM session_search WHERE session_id = ?", (session.id,))
+        self.db.execute(
+            "INSERT INTO session_search (session_id, body) VALUES (?, ?)",
+            (session.id, " ".join(p for p in parts if p)),
+        )
+
+    def _ui_where(
+        self, query: str | None, label: str | None, tier: str | None, curation: str | None,
+        filters: dict[str, Any],
+    ) -> tuple[str, list[Any]]:
+        where, params = self._session_where({k: v for k, v in filters.items() if v not in (None, "")})
+        clauses: list[str] = [where[len("WHERE "):]] if where else []
+        match = fts_query(query or "")
+        if match:
+            clauses.append(
+                "s.id IN (SELECT ss.session_id FROM session_fts JOIN session_search ss "
+                "ON ss.docid = session_fts.rowid WHERE session_fts MATCH ?)"
+            )
+            params.append(match)
+        if tier:
+            clauses.append(f"COALESCE({_LABEL_TIER_SQL}, sc.tier) = ?")
+            params.append(tier)
+        if label in ("good", "bad"):
+            clauses.append(
+                "EXISTS (SELECT 1 FROM labels l WHERE l.session_id = s.id AND l.label = ? AND l.id = "
+                "(SELECT MAX(l2.id) FROM labels l2 WHERE l2.session_id = l.session_id "
+                "AND l2.turn_idx = l.turn_idx AND l2.label IS NOT NULL))"
+            )
+            params.append(label)
+        elif label == "any":
+            clauses.append("EXISTS (SELECT 1 FROM labels l WHERE l.session_id = s.id)")
+        elif label == "none":
+            clauses.append("NOT EXISTS (SELECT 1 FROM labels l WHERE l.session_id = s.id)")
+        elif label:
+            raise BashgymError(f"unknown label filter {label!r}; choose good, bad, any or none")
+        if curation:
+            clauses.append("s.id IN (SELECT session_id FROM curation_lists WHERE name = ?)")
+            params.append(curation)
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def search_sessions(
+        self, query: str | None = None, *, label: str | None = None, tier: str | None = None,
+        curation: str | None = None, limit: int = 50, offset: int = 0, sort: str = "started",
+        descending: bool = True, **filters: Any,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of session summaries and the total matching, for the UI's list.
+
+        `query` is full-text (FTS5) over prompts, commands and outputs; `tier` is the effective tier (the
+        newest human tier override, else the heuristic judge's); `label` is good|bad|any|none.
+        """
+        if sort not in SORT_KEYS:
+            raise BashgymError(f"unknown sort key {sort!r}; choose one of {', '.join(SORT_KEYS)}")
+        where, params = self._ui_where(query, label, tier, curation, filters)
+        base = (
+            "FROM sessions s LEFT JOIN scores sc ON sc.session_id = s.id AND sc.turn_idx = -1 "
+            f"AND sc.scorer = 'heuristic' {where}"
+        )
+        total = self.db.execute(f"SELECT COUNT(*) {base}", params).fetchone()[0]
+        order = f"{SORT_KEYS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, s.id"
+        rows = self.db.execute(
+            "SELECT s.id, s.source, s.project, s.cwd, s.git_branch, s.models, s.started_at, s.ended_at, "
+            "s.n_turns, s.n_steps, s.n_tool_calls, s.input_tokens, s.output_tokens, s.parent_id, s.title, "
+            f"sc.total AS score, sc.tier AS judged_tier, {_LABEL_TIER_SQL} AS label_tier, "
+            "(SELECT t.prompt FROM turns t WHERE t.session_id = s.id ORDER BY t.idx LIMIT 1) AS first_prompt "
+            f"{base} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["models"] = loads(d["models"]) or []
+            d["tier"] = d["label_tier"] or d["judged_tier"]
+            out.append(d)
+        return out, total
+
+    def search_snippets(self, query: str, session_ids: list[str]) -> dict[str, str]:
+        """A short excerpt around the match per session; matches are wrapped in \\x02 … \\x03."""
+        match = fts_query(query)
+        if not match or not session_ids:
+            return {}
+        marks = ",".join("?" * len(session_ids))
+        rows = self.db.execute(
+            "SELECT ss.session_id, snippet(session_fts, 0, char(2), char(3), '…', 16) FROM session_fts "
+            "JOIN session_search ss ON ss.docid = session_fts.rowid "
+            f"WHERE session_fts MATCH ? AND ss.session_id IN ({marks})",
+            [match, *session_ids],
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def session_facets(self) -> dict[str, list[str]]:
+        """Values for the list's filter menus: sources, the most common projects, models."""
+        sources = [r[0] for r in self.db.execute("SELECT DISTINCT source FROM sessions ORDER BY source")]
+        projects = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT project FROM sessions WHERE project IS NOT NULL GROUP BY project "
+                "ORDER BY COUNT(*) DESC, project LIMIT 200"
+            )
+        ]
+        models: set[str] = set()
+        for (text,) in self.db.execute("SELECT DISTINCT models FROM sessions LIMIT 1000"):
+            models.update(loads(text) or [])
+        return {"sources": sources, "projects": sorted(projects), "models": sorted(models)}
+
+    def labels_for_sessions(self, session_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """Every label row of the given sessions, oldest first, grouped by session."""
+        out: dict[str, list[dict[str, Any]]] = {sid: [] for sid in session_ids}
+        if not session_ids:
+            return out
+        marks = ",".join("?" * len(session_ids))
+        for r in self.db.execute(f"SELECT * FROM labels WHERE session_id IN ({marks}) ORDER BY id", session_ids):
+            out[r["session_id"]].append(dict(r))
+        return out
+
+    def add_to_curation_list(self, name: str, session_ids: Iterable[str], note: str | None = None) -> int:
+        """Add sessions to a named curation list (the factory can select by it); returns how many were new."""
+        before = self.db.total_changes
+        stamp = now_iso()
+        self.db.executemany(
+            "INSERT INTO curation_lists (name, session_id, note, added_at) VALUES (?,?,?,?) "
+            "ON CONFLICT (name, session_id) DO NOTHING",
+            [(name, sid, note, stamp) for sid in session_ids],
+        )
+        return self.db.total_changes - before
+
+    def remove_from_curation_list(self, name: str, session_ids: Iterable[str]) -> int:
+        before = self.db.total_changes
+        self.db.executemany(
+            "DELETE FROM curation_lists WHERE name = ? AND session_id = ?", [(name, sid) for sid in session_ids]
+        )
+        return self.db.total_changes - before
+
+    def curation_lists(self) -> list[dict[str, Any]]:
+        return [
+            dict(r)
+            for r in self.db.execute(
+                "SELECT name, COUNT(*) AS sessions, MAX(added_at) AS updated_at FROM curation_lists "
+                "GROUP BY name ORDER BY name"
+            )
+        ]
+
+    def curation_list_session_ids(self, name: str) -> list[str]:
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT session_id FROM curation_lists WHERE name = ? ORDER BY added_at, session_id", (name,)
+            )
+        ]
+
+    def _ui_rows(self, sql: str, params: Iterable[Any] = (), json_cols: tuple[str, ...] = ()) -> list[dict]:
+        out = []
+        for r in self.db.execute(sql, tuple(params)):
+            d = dict(r)
+            for col in json_cols:
+                if col in d:
+                    d[col] = loads(d[col])
+            out.append(d)
+        return out
+
+    def ui_datasets(self) -> list[dict[str, Any]]:
+        return self._ui_rows("SELECT * FROM datasets ORDER BY created_at DESC", (), ("config", "counts"))
+
+    def ui_dataset(self, dataset_id: str) -> dict[str, Any]:
+        rows = self._ui_rows("SELECT * FROM datasets WHERE id = ?", (dataset_id,), ("config", "counts"))
+        if not rows:
+            raise NotFoundError(f"no dataset with id {dataset_id!r} (see `bashgym dataset list`)")
+        return rows[0]
+
+    def ui_dataset_breakdown(self, dataset_id: str) -> dict[str, Any]:
+        """Counts of a dataset's sessions by source and by judged tier, from dataset_sessions."""
+        base = (
+            "FROM dataset_sessions ds JOIN sessions s ON s.id = ds.session_id LEFT JOIN scores sc "
+            "ON sc.session_id = s.id AND sc.turn_idx = -1 AND sc.scorer = 'heuristic' WHERE ds.dataset_id = ?"
+        )
+        by_source = {r[0]: r[1] for r in self.db.execute(f"SELECT s.source, COUNT(*) {base} GROUP BY s.source",
+                                                         (dataset_id,))}
+        by_tier = {(r[0] or "unscored"): r[1]
+                   for r in self.db.execute(f"SELECT sc.tier, COUNT(*) {base} GROUP BY sc.tier", (dataset_id,))}
+        return {"sessions": sum(by_source.values()), "by_source": by_source, "by_tier": by_tier}
+
+    def ui_runs(self) -> list[dict[str, Any]]:
+        return self._ui_rows("SELECT * FROM runs ORDER BY created_at DESC", (), ("config", "metrics"))
+
+    def ui_run(self, run_id: str) -> dict[str, Any]:
+        rows = self._ui_rows("SELECT * FROM runs WHERE id = ?", (run_id,), ("config", "metrics"))
+        if not rows:
+            raise NotFoundError(f"no run with id {run_id!r} (see `bashgym runs`)")
+        return rows[0]
+
+    def ui_evals(self) -> list[dict[str, Any]]:
+        return self._ui_rows("SELECT * FROM evals ORDER BY created_at DESC", (), ("config", "metrics"))
+
+    def ui_eval(self, eval_id: str) -> dict[str, Any]:
+        rows = self._ui_rows("SELECT * FROM evals WHERE id = ?", (eval_id,), ("config", "metrics"))
+        if not rows:
+            raise NotFoundError(f"no eval with id {eval_id!r} (see `bashgym eval list`)")
+        return rows[0]
+
+    def ui_rollouts(self, eval_id: str) -> list[dict[str, Any]]:
+        return self._ui_rows(
+            "SELECT * FROM rollouts WHERE eval_id = ? ORDER BY task_id, sample_idx", (eval_id,), ("detail",)
+        )
+
+
+# The newest human tier override of a whole session (labels.turn_idx = -1), or NULL.
+_LABEL_TIER_SQL = (
+    "(SELECT l.tier FROM labels l WHERE l.session_id = s.id AND l.turn_idx = -1 AND l.tier IS NOT NULL "
+    "ORDER BY l.id DESC LIMIT 1)"
+)
+
+
+def fts_query(text: str) -> str | None:
+    """A user's search box text as a safe FTS5 query: every word a quoted term (all must match).
+
+    "quoted phrases" stay phrases and a trailing * keeps prefix search; FTS5 operators typed by the user
+    are searched as words, so no input can be a syntax error.
+
+    >>> fts_query('git "rebase -i" conf*')
+    '"git" "rebase -i" "conf"*'
+    """
+    terms = []
+    for raw in re.findall(r'"[^"]*"|\S+', text):
+        prefix = raw.endswith("*") and not raw.startswith('"')
+        word = raw.strip('"').rstrip("*") if prefix else raw.strip('"')
+        if word.strip():
+            terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
+    return " ".join(terms) or None
+
+
+    # ------------------------------------------------------------------------------------------ train
+
+    def create_run(
+        self, run_id: str, kind: str, *, dataset_id: str | None, base_model: str, config: dict[str, Any],
+        output_dir: str, status: str = "running",
+    ) -> None:
+        """Record a training run as it starts, so an interrupted run is still listed (and resumable)."""
+        self.db.execute(
+            "INSERT INTO runs (id, kind, status, dataset_id, base_model, config, metrics, output_dir, created_at, "
+            "finished_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (run_id, kind, status, dataset_id, base_model, dumps(config), None, output_dir, now_iso(), None),
+        )
+
+    def update_run(
+        self, run_id: str, *, status: str | None = None, metrics: dict[str, Any] | None = None,
+        finished: bool = False,
+    ) -> None:
+        """Change a run's status and/or metrics; `finished` stamps finished_at (cleared on a resume)."""
+        sets: list[str] = []
+        params: list[Any] = []
+        if status is not None:
+            sets.append("status = ?")
+            params.append(status)
+        if metrics is not None:
+            sets.append("metrics = ?")
+            params.append(dumps(metrics))
+        sets.append("finished_at = ?")
+        params.append(now_iso() if finished else None)
+        self.db.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?", (*params, run_id))
+
+    def _run_row(self, row: sqlite3.Row) -> dict[str, Any]:
+        d = dict(row)
+        d["config"] = loads(d["config"]) or {}
+        d["metrics"] = loads(d["metrics"]) or {}
+        return d
+
+    def resolve_run_id(self, prefix: str) -> str:
+        """Full run id from an id or a unique prefix."""
+        if self.db.execute("SELECT 1 FROM runs WHERE id = ?", (prefix,)).fetchone():
+            return prefix
+        rows = self.db.execute(
+            "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 6",
+            (prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+        ).fetchall()
+        if len(rows) == 1:
+            return str(rows[0][0])
+        if not rows:
+            raise NotFoundError(f"no run {prefix!r} (see `bashgym runs list`)")
+        raise NotFoundError(f"run prefix {prefix!r} is ambiguous: {', '.join(r[0] for r in rows)}")
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (self.resolve_run_id(run_id),)).fetchone()
+        return self._run_row(row)
+
+    def list_runs(self, kind: str | None = None, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM runs WHERE 1 = 1"
+        params: list[Any] = []
+        if kind:
+            sql += " AND kind = ?"
+            params.append(kind)
+        if status:
+            sql += " AND status = ?"
+            params.append(status)
+        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        return [self._run_row(r) for r in self.db.execute(sql, (*params, limit))]
+
+    def run_by_output_dir(self, output_dir: str) -> dict[str, Any] | None:
+        """The newest run that wrote into `output_dir` (a resume reuses its row)."""
+        row = self.db.execute(
+            "SELECT * FROM runs WHERE output_dir = ? ORDER BY created_at DESC LIMIT 1", (output_dir,)
+        ).fetchone()
+        return None if row is None else self._run_row(row)
+
+    def run_session_ids(self, run_id: str) -> list[str]:
+        """The sessions a run learned from: its dataset's sessions."""
+        rows = self.db.execute(
+            "SELECT ds.session_id FROM runs r JOIN dataset_sessions ds ON ds.dataset_id = r.dataset_id "
+            "WHERE r.id = ? ORDER BY ds.session_id",
+            (run_id,),
+        )
+        return [r[0] for r in rows]
+
+    def dataset_row(self, dataset_id: str) -> dict[str, Any] | None:
+        """A built dataset's row (path, counts, ...) or None; training resolves dataset ids with it."""
+        row = self.db.execute("SELECT * FROM datasets WHERE id = ?", (dataset_id,)).fetchone()
+        if row is None:
+            return None
+        d = dict(row)
+        d["config"] = loads(d["config"]) or {}
+        d["counts"] = loads(d["counts"]) or {}
+        return d
 
 class _Transaction:
     def __init__(self, db: sqlite3.Connection) -> None:
