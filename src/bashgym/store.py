@@ -341,6 +341,31 @@ class SourceFileState:
     skipped_lines: int
 
 
+# The newest human tier override of a whole session (labels.turn_idx = -1), or NULL.
+_LABEL_TIER_SQL = (
+    "(SELECT l.tier FROM labels l WHERE l.session_id = s.id AND l.turn_idx = -1 AND l.tier IS NOT NULL "
+    "ORDER BY l.id DESC LIMIT 1)"
+)
+
+
+def fts_query(text: str) -> str | None:
+    """A user's search box text as a safe FTS5 query: every word a quoted term (all must match).
+
+    "quoted phrases" stay phrases and a trailing * keeps prefix search; FTS5 operators typed by the user
+    are searched as words, so no input can be a syntax error.
+
+    >>> fts_query('git "rebase -i" conf*')
+    '"git" "rebase -i" "conf"*'
+    """
+    terms = []
+    for raw in re.findall(r'"[^"]*"|\S+', text):
+        prefix = raw.endswith("*") and not raw.startswith('"')
+        word = raw.strip('"').rstrip("*") if prefix else raw.strip('"')
+        if word.strip():
+            terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
+    return " ".join(terms) or None
+
+
 SESSION_FILTERS = ("source", "project", "model", "since", "until", "tier", "parent", "search")
 SORT_KEYS = {
     "started": "s.started_at",
@@ -993,31 +1018,6 @@ class Store:
         return self._ui_rows(
             "SELECT * FROM rollouts WHERE eval_id = ? ORDER BY task_id, sample_idx", (eval_id,), ("detail",)
         )
-
-
-# The newest human tier override of a whole session (labels.turn_idx = -1), or NULL.
-_LABEL_TIER_SQL = (
-    "(SELECT l.tier FROM labels l WHERE l.session_id = s.id AND l.turn_idx = -1 AND l.tier IS NOT NULL "
-    "ORDER BY l.id DESC LIMIT 1)"
-)
-
-
-def fts_query(text: str) -> str | None:
-    """A user's search box text as a safe FTS5 query: every word a quoted term (all must match).
-
-    "quoted phrases" stay phrases and a trailing * keeps prefix search; FTS5 operators typed by the user
-    are searched as words, so no input can be a syntax error.
-
-    >>> fts_query('git "rebase -i" conf*')
-    '"git" "rebase -i" "conf"*'
-    """
-    terms = []
-    for raw in re.findall(r'"[^"]*"|\S+', text):
-        prefix = raw.endswith("*") and not raw.startswith('"')
-        word = raw.strip('"').rstrip("*") if prefix else raw.strip('"')
-        if word.strip():
-            terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
-    return " ".join(terms) or None
 
 
     # ------------------------------------------------------------------------------------------ train
