@@ -1019,6 +1019,76 @@ class Store:
             "SELECT * FROM rollouts WHERE eval_id = ? ORDER BY task_id, sample_idx", (eval_id,), ("detail",)
         )
 
+    # ------------------------------------------------------------------------------------------ eval
+
+    def create_eval(
+        self, eval_id: str, *, model: str, adapter_run_id: str | None, suite: str, k: int,
+        config: dict[str, Any],
+    ) -> None:
+        """Record an eval as it starts (INSERT OR IGNORE: a resumed eval keeps its row and created_at)."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO evals (id, model, adapter_run_id, suite, k, config, metrics, created_at) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (eval_id, model, adapter_run_id, suite, k, dumps(config), None, now_iso()),
+        )
+
+    def set_eval_metrics(self, eval_id: str, metrics: dict[str, Any]) -> None:
+        self.db.execute("UPDATE evals SET metrics = ? WHERE id = ?", (dumps(metrics), eval_id))
+
+    def _eval_row(self, row: sqlite3.Row) -> dict[str, Any]:
+        d = dict(row)
+        d["config"] = loads(d["config"]) or {}
+        d["metrics"] = loads(d["metrics"]) or {}
+        return d
+
+    def get_eval(self, eval_id: str) -> dict[str, Any]:
+        """An eval by id or unique id prefix."""
+        row = self.db.execute("SELECT * FROM evals WHERE id = ?", (eval_id,)).fetchone()
+        if row is None:
+            rows = self.db.execute(
+                "SELECT * FROM evals WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 6",
+                (eval_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+            ).fetchall()
+            if not rows:
+                raise NotFoundError(f"no eval with id {eval_id!r} (see `bashgym evals`)")
+            if len(rows) > 1:
+                raise BashgymError(f"eval id {eval_id!r} is ambiguous: " + ", ".join(r["id"] for r in rows[:5]))
+            row = rows[0]
+        return self._eval_row(row)
+
+    def list_evals(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM evals ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
+        return [self._eval_row(r) for r in rows]
+
+    def latest_eval(self, *, model: str, adapter_run_id: str | None, suite: str, k: int) -> dict[str, Any] | None:
+        """The newest eval of the same model, adapter, suite and k: what `bashgym eval --resume` continues."""
+        row = self.db.execute(
+            "SELECT * FROM evals WHERE model = ? AND adapter_run_id IS ? AND suite = ? AND k = ? "
+            "ORDER BY created_at DESC, id DESC LIMIT 1",
+            (model, adapter_run_id, suite, k),
+        ).fetchone()
+        return None if row is None else self._eval_row(row)
+
+    def put_rollout(
+        self, eval_id: str, task_id: str, sample_idx: int, *, session_id: str | None, reward: float | None,
+        status: str, detail: dict[str, Any],
+    ) -> None:
+        """One sample's outcome; status is passed | failed | error (error = no score, rerun on resume)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO rollouts VALUES (?,?,?,?,?,?,?,?)",
+            (eval_id, task_id, sample_idx, session_id, reward, status, dumps(detail), now_iso()),
+        )
+
+    def rollouts(self, eval_id: str) -> list[dict[str, Any]]:
+        out = []
+        for r in self.db.execute(
+            "SELECT * FROM rollouts WHERE eval_id = ? ORDER BY task_id, sample_idx", (eval_id,)
+        ):
+            d = dict(r)
+            d["detail"] = loads(d["detail"]) or {}
+            out.append(d)
+        return out
+
 
     # ------------------------------------------------------------------------------------------ train
 
