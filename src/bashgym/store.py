@@ -45,7 +45,7 @@ def run_script(db: sqlite3.Connection, script: str) -> None:
 @migration
 def m001_sessions_turns_steps(db: sqlite3.Connection) -> None:
     """The canonical trace: one row per session, turn and step; JSON columns for open-ended fields."""
-    run_script(db, 
+    run_script(db,
         """
         CREATE TABLE sessions (
             id TEXT PRIMARY KEY,
@@ -124,7 +124,7 @@ def m002_import_bookkeeping(db: sqlite3.Connection) -> None:
     Raw lines are kept so a parser fix can re-derive every session without asking the user to capture
     again (`bashgym import --rederive`).
     """
-    run_script(db, 
+    run_script(db,
         """
         CREATE TABLE source_files (
             path TEXT PRIMARY KEY,
@@ -164,7 +164,7 @@ def m003_scores_and_labels(db: sqlite3.Connection) -> None:
 
     turn_idx = -1 means the whole session.
     """
-    run_script(db, 
+    run_script(db,
         """
         CREATE TABLE scores (
             session_id TEXT NOT NULL,
@@ -196,7 +196,7 @@ def m003_scores_and_labels(db: sqlite3.Connection) -> None:
 def m004_datasets_runs_evals(db: sqlite3.Connection) -> None:
     """Lineage: what the factory built, what training and eval produced, so an adapter traces back to
     the sessions it learned from."""
-    run_script(db, 
+    run_script(db,
         """
         CREATE TABLE datasets (
             id TEXT PRIMARY KEY,

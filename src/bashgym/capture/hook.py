@@ -1,0 +1,130 @@
+"""The Claude Code hook: read one JSON event on stdin, append it to the event log in one write, exit 0.
+
+Run as a script by absolute path with `-S` (no site import), so it costs about as much as a bare Python
+start: `/abs/python -S /abs/.../bashgym/capture/hook.py [--home DIR]`. Standard library only, and only its
+cheapest parts: no json, no re. It must never slow or break the agent, so every error is swallowed after
+being written to `events/errors.log`, and the exit code is always 0.
+
+Event log: `$BASHGYM_HOME/events/events.jsonl`, one event per line, each line the event's JSON object with
+a `"_bashgym_ts"` member added. Appends use O_APPEND and a single write(), so concurrent hooks never
+interleave or lose a line. Payloads over MAX_EVENT_BYTES are replaced by a small stub naming their size
+(the transcript keeps the full content).
+
+On Stop / SubagentStop / SessionEnd the session's transcript is imported by a detached process
+(`python -m bashgym.capture.ingest`), so the agent never waits for it.
+"""
+
+import os
+import sys
+import time
+
+MAX_EVENT_BYTES = 8 * 1024 * 1024
+INGEST_EVENTS = (b"Stop", b"SubagentStop", b"SessionEnd")
+
+
+def _home(argv):
+    if len(argv) > 2 and argv[1] == "--home":
+        return argv[2]
+    env = os.environ.get("BASHGYM_HOME")
+    return env if env else os.path.join(os.path.expanduser("~"), ".bashgym")
+
+
+def _append(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        view = memoryview(data)
+        written = os.write(fd, view)
+        while written < len(view):  # a regular file takes it all at once; be safe anyway
+            written += os.write(fd, view[written:])
+    finally:
+        os.close(fd)
+
+
+def _log_error(events, message):
+    try:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        _append(os.path.join(events, "errors.log"), ("%s\t%s\n" % (stamp, message)).encode("utf-8", "replace"))
+    except Exception:
+        pass
+
+
+def _string_field(payload, name):
+    """The value of a top-level string member, found without a JSON parser (first occurrence)."""
+    key = b'"' + name + b'"'
+    at = payload.find(key)
+    if at < 0:
+        return None
+    at = payload.find(b'"', payload.find(b":", at + len(key)) + 1)
+    if at < 0:
+        return None
+    end = at + 1
+    while True:
+        end = payload.find(b'"', end)
+        if end < 0:
+            return None
+        backslashes = 0
+        while payload[end - 1 - backslashes] == 0x5C:
+            backslashes += 1
+        if backslashes % 2 == 0:
+            return payload[at + 1 : end]
+        end += 1
+
+
+def _spawn_ingest(home, transcript):
+    import subprocess
+
+    devnull = subprocess.DEVNULL
+    env = dict(os.environ)
+    env["BASHGYM_HOME"] = home
+    subprocess.Popen(
+        [sys.executable, "-m", "bashgym.capture.ingest", transcript],
+        stdin=devnull,
+        stdout=devnull,
+        stderr=devnull,
+        start_new_session=True,
+        close_fds=True,
+        env=env,
+    )
+
+
+def main(argv):
+    home = _home(argv)
+    events = os.path.join(home, "events")
+    try:
+        payload = sys.stdin.buffer.read()
+        try:
+            os.makedirs(events, exist_ok=True)
+        except OSError:
+            pass
+        body = payload.strip()
+        if not (body.startswith(b"{") and body.endswith(b"}")):
+            _log_error(events, "stdin was not a JSON object (%d bytes, starts %r)" % (len(payload), payload[:40]))
+            return
+        name = _string_field(body, b"hook_event_name")
+        if name is None:
+            _log_error(events, "event without hook_event_name (%d bytes)" % len(payload))
+            return
+        stamp = b'{"_bashgym_ts":%.6f,' % time.time()
+        if len(body) > MAX_EVENT_BYTES:
+            sid = _string_field(body, b"session_id") or b""
+            _log_error(events, "%s event of %d bytes stored as a stub" % (name.decode("utf-8", "replace"), len(body)))
+            line = stamp + b'"hook_event_name":"%s","session_id":"%s","_bashgym_truncated_bytes":%d}\n' % (
+                name, sid, len(body))
+        else:
+            # Raw newlines can only sit between JSON tokens (inside strings they are escaped), so turning
+            # them into spaces keeps the object valid and one line long.
+            line = stamp + body[1:].replace(b"\r", b" ").replace(b"\n", b" ") + b"\n"
+        _append(os.path.join(events, "events.jsonl"), line)
+        if name in INGEST_EVENTS:
+            key = b"agent_transcript_path" if name == b"SubagentStop" else b"transcript_path"
+            transcript = _string_field(body, key) or _string_field(body, b"transcript_path")
+            if transcript:
+                _spawn_ingest(home, transcript.decode("utf-8", "surrogateescape"))
+    except BaseException as exc:  # noqa: BLE001 - the agent must never see a hook failure
+        _log_error(events, "%s: %s" % (type(exc).__name__, exc))
+
+
+if __name__ == "__main__":
+    main(sys.argv)
+    sys.stdout.flush()
+    os._exit(0)

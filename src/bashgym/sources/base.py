@@ -1,0 +1,57 @@
+"""What every source format provides to the importer: where its files are and how to parse them.
+
+A source is a small object with a name, the `source` value its sessions carry, a default root, a way to
+find its files, and a parser from a file's lines to canonical Sessions. The importer
+(`bashgym.sources.importer`) does everything else the same way for all sources: offsets, raw-line storage,
+idempotence, corrupt-line reporting, progress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from bashgym.schema import Session
+
+# (line number, raw bytes of the line without its newline)
+Line = tuple[int, bytes]
+
+
+@dataclass
+class ParsedFile:
+    """What a parser made of a file: sessions and the lines it could not use, with why."""
+
+    sessions: list[Session] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+class SourceFormat(Protocol):
+    name: str  # CLI name: `bashgym import <name>`
+    source: str  # Session.source value
+    line_based: bool  # JSONL appended over time (read incrementally) vs whole-file JSON documents
+
+    def default_root(self) -> Path: ...
+
+    def discover(self, root: Path) -> list[Path]: ...
+
+    def parse(self, path: str, lines: Iterable[Line]) -> ParsedFile: ...
+
+
+def iso_from_epoch_ms(value: float | int | None) -> str | None:
+    """ISO-8601 UTC text from epoch milliseconds (OpenCode, Gemini store times this way)."""
+    if value is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(float(value) / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def discover_files(root: Path, pattern: str) -> list[Path]:
+    """Files under root matching a glob (root itself when it is a file), sorted for stable progress."""
+    if root.is_file():
+        return [root]
+    if not root.exists():
+        return []
+    return sorted(p for p in root.rglob(pattern) if p.is_file())

@@ -1,0 +1,220 @@
+"""Import source files into the store: idempotent, incremental, resumable, never fatal on bad lines.
+
+For each file, in ONE transaction: read the bytes after the stored offset, keep them as compressed raw
+lines, re-derive the file's sessions from all its raw lines, replace those sessions, record bad lines and
+move the offset. A kill -9 at any point leaves the store as it was after the last finished file; rerunning
+continues from there, so totals always equal a clean import. A file that did not change is skipped
+without being read; a file that shrank or whose head changed is read again from the start.
+
+A trailing line without a newline is left for the next run (the agent may still be writing it) unless it
+already parses as JSON; it is reported as pending.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from bashgym.sources.base import Line, SourceFormat
+from bashgym.store import SourceFileState, Store
+
+HEAD_BYTES = 4096
+MAX_ERRORS_KEPT = 200
+
+
+@dataclass
+class ImportSummary:
+    files: int = 0
+    files_read: int = 0
+    bytes_read: int = 0
+    new_lines: int = 0
+    sessions: int = 0
+    steps: int = 0
+    skipped_lines: int = 0
+    pending_lines: int = 0
+    errors: list[tuple[str, int, str]] = field(default_factory=list)
+    failed_files: list[tuple[str, str]] = field(default_factory=list)
+
+    def merge(self, other: ImportSummary) -> None:
+        for name in ("files", "files_read", "bytes_read", "new_lines", "sessions", "steps", "skipped_lines",
+                     "pending_lines"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors[: max(0, MAX_ERRORS_KEPT - len(self.errors))])
+        self.failed_files.extend(other.failed_files)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "files": self.files, "files_read": self.files_read, "bytes_read": self.bytes_read,
+            "new_lines": self.new_lines, "sessions": self.sessions, "steps": self.steps,
+            "skipped_lines": self.skipped_lines, "pending_lines": self.pending_lines,
+            "errors": [{"path": p, "line": n, "error": e} for p, n, e in self.errors],
+            "failed_files": [{"path": p, "error": e} for p, e in self.failed_files],
+        }
+
+
+def _head_hash(data: bytes) -> str:
+    return hashlib.sha1(data[:HEAD_BYTES]).hexdigest()
+
+
+def _split_lines(data: bytes) -> tuple[list[bytes], bytes]:
+    """Complete lines and the trailing partial line (b'' when data ends with a newline)."""
+    end = data.rfind(b"\n")
+    if end < 0:
+        return [], data
+    return data[:end].split(b"\n"), data[end + 1 :]
+
+
+def import_file(store: Store, fmt: SourceFormat, path: Path) -> ImportSummary:
+    """Bring one file's new content into the store (see module docstring)."""
+    summary = ImportSummary(files=1)
+    key = str(path.resolve())
+    try:
+        st = path.stat()
+    except OSError as exc:
+        summary.failed_files.append((key, f"cannot stat: {exc}"))
+        return summary
+    state = store.source_file(key)
+    if state and state.size == st.st_size and state.mtime == st.st_mtime:
+        return summary
+    with store.transaction():
+        state = store.source_file(key)  # re-read under the write lock: another importer may have run
+        if state and state.size == st.st_size and state.mtime == st.st_mtime:
+            return summary
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(HEAD_BYTES)
+                restart = (
+                    state is None
+                    or not fmt.line_based
+                    or st.st_size < state.byte_offset
+                    or state.head_hash != _head_hash(head[: min(HEAD_BYTES, state.byte_offset)])
+                )
+                start = 0 if restart else state.byte_offset  # type: ignore[union-attr]
+                fh.seek(start)
+                data = fh.read()
+        except OSError as exc:
+            summary.failed_files.append((key, f"cannot read: {exc}"))
+            return summary
+        if restart and state is not None:
+            store.forget_source_file(key)
+            old_sessions = state.session_ids
+            state = None
+        else:
+            old_sessions = state.session_ids if state else []
+        first_line = (state.line_count if state else 0) + 1
+        summary.files_read = 1
+        summary.bytes_read = len(data)
+
+        if fmt.line_based:
+            new_lines, partial = _split_lines(data)
+            if partial.strip():
+                if _is_json(partial):
+                    new_lines.append(partial)
+                    partial = b""
+                else:
+                    summary.pending_lines = 1
+                    summary.errors.append((key, first_line + len(new_lines),
+                                           "truncated last line (no newline, not valid JSON yet); "
+                                           "it will be read when the file grows"))
+            consumed = len(data) - len(partial)
+        else:
+            new_lines, consumed = [data], len(data)
+
+        if not new_lines and state is not None:
+            state.size, state.mtime = st.st_size, st.st_mtime
+            store.put_source_file(state)
+            return summary
+
+        if new_lines:
+            store.add_raw_chunk(key, first_line, new_lines, start, start + consumed)
+        all_lines: Iterable[Line]
+        if start > 0:
+            all_lines = _chain(store.raw_lines(key))
+        else:
+            all_lines = enumerate(new_lines, start=1)
+        parsed = fmt.parse(key, all_lines)
+
+        new_ids = [s.id for s in parsed.sessions]
+        for sid in old_sessions:
+            if sid not in new_ids:
+                store.delete_session_rows(sid)
+        for session in parsed.sessions:
+            session.source_path = session.source_path or key
+            store.save_session(session)
+            summary.steps += sum(len(t.steps) for t in session.turns)
+        new_errors = [(n, e) for n, e in parsed.errors if n >= first_line]
+        store.add_import_errors(key, new_errors)
+        summary.sessions = len(parsed.sessions)
+        summary.new_lines = len(new_lines)
+        summary.skipped_lines = len(new_errors)
+        summary.errors.extend((key, n, e) for n, e in new_errors[:MAX_ERRORS_KEPT])
+        store.put_source_file(
+            SourceFileState(
+                path=key, source=fmt.source, size=st.st_size, mtime=st.st_mtime,
+                byte_offset=start + consumed, line_count=first_line - 1 + len(new_lines),
+                head_hash=_head_hash(head[: min(HEAD_BYTES, start + consumed)]),
+                session_ids=new_ids, skipped_lines=(state.skipped_lines if state else 0) + len(new_errors),
+            )
+        )
+    return summary
+
+
+def _chain(lines: Iterator[Line]) -> Iterator[Line]:
+    yield from lines
+
+
+def _is_json(data: bytes) -> bool:
+    try:
+        orjson.loads(data)
+        return True
+    except orjson.JSONDecodeError:
+        return False
+
+
+def import_paths(
+    store: Store, fmt: SourceFormat, files: list[Path], on_file: Callable[[Path, ImportSummary], None] | None = None,
+) -> ImportSummary:
+    """Import many files; one bad file is reported and skipped, never fatal."""
+    total = ImportSummary()
+    for path in files:
+        try:
+            result = import_file(store, fmt, path)
+        except Exception as exc:  # noqa: BLE001 - one broken file must not stop the rest
+            result = ImportSummary(files=1, failed_files=[(str(path), f"{type(exc).__name__}: {exc}")])
+        total.merge(result)
+        if on_file:
+            on_file(path, result)
+    return total
+
+
+def rederive(store: Store, fmt: SourceFormat, paths: list[str] | None = None) -> ImportSummary:
+    """Re-parse stored raw lines (after a parser fix) without reading the source files again."""
+    total = ImportSummary()
+    for state in store.source_files(fmt.source):
+        if paths and state.path not in paths:
+            continue
+        with store.transaction():
+            parsed = fmt.parse(state.path, _chain(store.raw_lines(state.path)))
+            for sid in state.session_ids:
+                store.delete_session_rows(sid)
+            for session in parsed.sessions:
+                session.source_path = session.source_path or state.path
+                store.save_session(session)
+                total.steps += sum(len(t.steps) for t in session.turns)
+            state.session_ids = [s.id for s in parsed.sessions]
+            store.put_source_file(state)
+        total.files += 1
+        total.sessions += len(parsed.sessions)
+    return total
+
+
+def file_size(path: Path) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
