@@ -43,7 +43,7 @@ def _append(path, data):
 def _log_error(events, message):
     try:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        _append(os.path.join(events, "errors.log"), ("%s\t%s\n" % (stamp, message)).encode("utf-8", "replace"))
+        _append(os.path.join(events, "errors.log"), f"{stamp}\t{message}\n".encode("utf-8", "replace"))
     except Exception:
         pass
 
@@ -98,16 +98,16 @@ def main(argv):
             pass
         body = payload.strip()
         if not (body.startswith(b"{") and body.endswith(b"}")):
-            _log_error(events, "stdin was not a JSON object (%d bytes, starts %r)" % (len(payload), payload[:40]))
+            _log_error(events, f"stdin was not a JSON object ({len(payload)} bytes, starts {payload[:40]!r})")
             return
         name = _string_field(body, b"hook_event_name")
         if name is None:
-            _log_error(events, "event without hook_event_name (%d bytes)" % len(payload))
+            _log_error(events, f"event without hook_event_name ({len(payload)} bytes)")
             return
         stamp = b'{"_bashgym_ts":%.6f,' % time.time()
         if len(body) > MAX_EVENT_BYTES:
             sid = _string_field(body, b"session_id") or b""
-            _log_error(events, "%s event of %d bytes stored as a stub" % (name.decode("utf-8", "replace"), len(body)))
+            _log_error(events, f"{name.decode('utf-8', 'replace')} event of {len(body)} bytes stored as a stub")
             line = stamp + b'"hook_event_name":"%s","session_id":"%s","_bashgym_truncated_bytes":%d}\n' % (
                 name, sid, len(body))
         else:
@@ -121,7 +121,7 @@ def main(argv):
             if transcript:
                 _spawn_ingest(home, transcript.decode("utf-8", "surrogateescape"))
     except BaseException as exc:  # noqa: BLE001 - the agent must never see a hook failure
-        _log_error(events, "%s: %s" % (type(exc).__name__, exc))
+        _log_error(events, f"{type(exc).__name__}: {exc}")
 
 
 if __name__ == "__main__":
