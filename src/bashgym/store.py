@@ -1182,6 +1182,41 @@ class Store:
         d["counts"] = loads(d["counts"]) or {}
         return d
 
+    # ------------------------------------------------------------------------------------------ judge
+    # Which sessions still need scoring, the scores of one scorer across sessions (for `judge report`),
+    # and clearing a scorer's rows before a rescore (a re-imported session may have fewer turns).
+
+    def unscored_session_ids(self, scorer: str = "heuristic") -> list[str]:
+        """Sessions with no session-level score from `scorer`, or re-imported since they were scored."""
+        rows = self.db.execute(
+            "SELECT s.id FROM sessions s LEFT JOIN scores sc ON sc.session_id = s.id AND sc.turn_idx = -1 "
+            "AND sc.scorer = ? WHERE sc.session_id IS NULL OR sc.created_at < s.imported_at "
+            "ORDER BY s.started_at, s.id",
+            (scorer,),
+        )
+        return [r[0] for r in rows]
+
+    def all_session_ids(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT id FROM sessions ORDER BY started_at, id")]
+
+    def scores_by_scorer(self, scorer: str, *, turns: bool = False) -> list[dict[str, Any]]:
+        """Every score of one scorer: session-level rows (turn_idx = -1), or turn rows when `turns`."""
+        op = ">=" if turns else "="
+        rows = self.db.execute(
+            f"SELECT * FROM scores WHERE scorer = ? AND turn_idx {op} ? ORDER BY session_id, turn_idx",
+            (scorer, 0 if turns else -1),
+        )
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["metrics"] = loads(d["metrics"]) or {}
+            out.append(d)
+        return out
+
+    def delete_scores(self, session_id: str, scorer: str) -> None:
+        self.db.execute("DELETE FROM scores WHERE session_id = ? AND scorer = ?", (session_id, scorer))
+
+
 class _Transaction:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
