@@ -98,6 +98,11 @@ def fenced_bash(text: str) -> str | None:
     return None
 
 
+def fenced_blocks(text: str) -> list[str]:
+    """Every non-empty fenced ```bash / ```sh / bare ``` block of a text, stripped, in order."""
+    return [m.group(1).strip() for m in _FENCE.finditer(text or "") if m.group(1).strip()]
+
+
 def tagged_tool_calls(text: str) -> list[ToolCall]:
     """Tool calls written inline as `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` (Qwen/Hermes).
 

@@ -1,0 +1,170 @@
+"""Run an agent over tasks × k samples with N parallel workers; store every rollout; compute pass@k.
+
+Each (task, sample) is one episode in a fresh env. Its outcome lands in two places in one transaction:
+a `rollouts` row (passed | failed | error) and a Session (source="gym"), so the judge and the factory
+see rollouts like any captured session. An infrastructure failure (endpoint down, sandbox crash) is
+retried, then recorded as status "error": no score, left out of pass@k, and rerun by `--resume`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bashgym.eval.agent import Episode, run_episode
+from bashgym.eval.clients import ChatClient
+from bashgym.eval.metrics import cost_usd, summarize
+from bashgym.store import Store
+
+ENV_ID = "bashgym/BashTask-v0"
+
+EnvFactory = Callable[[Any], Any]
+
+
+@dataclass(slots=True)
+class Sample:
+    task: Any  # bashgym.gym.task.Task: .id, .category, .instruction, .path
+    index: int
+
+
+def new_eval_id(model: str, adapter: str | None = None) -> str:
+    """`ev-20261125-143000-<model>[-<adapter>]-<4 hex>`: sortable, readable, unique."""
+    def slug(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9.]+", "-", text.rstrip("/").split("/")[-1]).strip("-")[:32] or "model"
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    name = slug(model) + (f"-{slug(adapter)}" if adapter else "")
+    return f"ev-{stamp}-{name}-{secrets.token_hex(2)}"
+
+
+def rollout_session_id(eval_id: str, task_id: str, sample_idx: int) -> str:
+    """Stable per (eval, task, sample): a rerun replaces the session instead of adding one."""
+    return f"gym-{eval_id}-{task_id}-{sample_idx}"
+
+
+def default_env_factory(task: Any) -> Any:
+    """A fresh `bashgym/BashTask-v0` env for a task (registered when bashgym.gym is imported)."""
+    import gymnasium
+
+    import bashgym.gym  # noqa: F401  (registers the env id)
+
+    return gymnasium.make(ENV_ID, task=task)
+
+
+def pending_samples(store: Store, eval_id: str, tasks: Iterable[Any], k: int) -> list[Sample]:
+    """The (task, sample) pairs with no rollout yet or whose rollout errored: what a resume reruns."""
+    done = {(r["task_id"], r["sample_idx"]) for r in store.rollouts(eval_id) if r["status"] != "error"}
+    return [Sample(t, i) for t in tasks for i in range(k) if (t.id, i) not in done]
+
+
+def run_samples(
+    store: Store, client: ChatClient, samples: list[Sample], *, eval_id: str, model: str,
+    workers: int = 4, make_env: EnvFactory = default_env_factory, max_turns: int = 30, retries: int = 1,
+    seed: int = 0, on_done: Callable[[Sample, Episode], None] | None = None,
+) -> list[Episode]:
+    """Run samples in a thread pool; each finished episode is stored at once (an interrupt loses little)."""
+    write_lock = threading.Lock()
+    episodes: list[Episode] = []
+
+    def one(sample: Sample) -> Episode:
+        for _attempt in range(retries + 1):
+            episode = _episode(client, sample, make_env, max_turns=max_turns, seed=seed + sample.index)
+            if episode.status != "error":
+                break
+        with write_lock:
+            _store_episode(store, episode, eval_id=eval_id, model=model, sample_idx=sample.index)
+        return episode
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="eval") as pool:
+        futures = {pool.submit(one, s): s for s in samples}
+        for future in as_completed(futures):
+            episode = future.result()
+            episodes.append(episode)
+            if on_done is not None:
+                on_done(futures[future], episode)
+    return episodes
+
+
+def _episode(client: ChatClient, sample: Sample, make_env: EnvFactory, *, max_turns: int, seed: int) -> Episode:
+    task = sample.task
+    try:
+        env = make_env(task)
+    except Exception as exc:  # the sandbox could not even start: no score
+        episode = Episode(task_id=task.id, category=task.category, instruction=task.instruction)
+        episode.error, episode.ended_by = f"env failed to start: {type(exc).__name__}: {exc}", "infra"
+        return episode
+    try:
+        return run_episode(
+            env, client, task_id=task.id, category=task.category, instruction=task.instruction, seed=seed,
+            max_turns=max_turns,
+        )
+    finally:
+        try:
+            env.close()
+        except Exception:  # noqa: BLE001 - a failing close must not hide the verdict
+            pass
+
+
+def _store_episode(store: Store, episode: Episode, *, eval_id: str, model: str, sample_idx: int) -> None:
+    session_id = rollout_session_id(eval_id, episode.task_id, sample_idx)
+    session = episode.to_session(session_id=session_id, eval_id=eval_id, model=model, sample_idx=sample_idx)
+    with store.transaction():
+        store.save_session(session)
+        store.put_rollout(
+            eval_id, episode.task_id, sample_idx, session_id=session_id, reward=episode.reward,
+            status=episode.status, detail=episode.detail(),
+        )
+
+
+def eval_summary(
+    store: Store, eval_id: str, k: int, *, price_in: float | None = None, price_out: float | None = None,
+) -> dict[str, Any]:
+    """pass@1 / pass@k overall, per category and per task from the stored rollouts, with tokens and cost."""
+    rows = []
+    for r in store.rollouts(eval_id):
+        detail = r["detail"]
+        rows.append({
+            "task_id": r["task_id"], "status": r["status"], "category": detail.get("category"),
+            "prompt_tokens": detail.get("prompt_tokens"), "completion_tokens": detail.get("completion_tokens"),
+        })
+    summary = summarize(rows, k)
+    overall = summary["overall"]
+    overall["cost_usd"] = cost_usd(overall["prompt_tokens"], overall["completion_tokens"], price_in, price_out)
+    summary["eval_id"] = eval_id
+    return summary
+
+
+def run_eval(
+    store: Store, client: ChatClient, tasks: list[Any], *, eval_id: str, model: str, suite: str, k: int,
+    adapter_run_id: str | None = None, workers: int = 4, make_env: EnvFactory = default_env_factory,
+    max_turns: int = 30, retries: int = 1, seed: int = 0, config: dict[str, Any] | None = None,
+    price_in: float | None = None, price_out: float | None = None,
+    on_start: Callable[[int], None] | None = None, on_done: Callable[[Sample, Episode], None] | None = None,
+) -> dict[str, Any]:
+    """Create (or continue) eval `eval_id`, run its pending samples, store metrics; returns the summary."""
+    with store.transaction():
+        store.create_eval(
+            eval_id, model=model, adapter_run_id=adapter_run_id, suite=suite, k=k,
+            config={"workers": workers, "max_turns": max_turns, "seed": seed, "tool_mode": client.tool_mode,
+                    "tasks": [t.id for t in tasks], **(config or {})},
+        )
+    samples = pending_samples(store, eval_id, tasks, k)
+    if on_start is not None:
+        on_start(len(samples))
+    run_samples(
+        store, client, samples, eval_id=eval_id, model=model, workers=workers, make_env=make_env,
+        max_turns=max_turns, retries=retries, seed=seed, on_done=on_done,
+    )
+    summary = eval_summary(store, eval_id, k, price_in=price_in, price_out=price_out)
+    summary["ran"] = len(samples)
+    metrics = {key: summary["overall"][key] for key in summary["overall"]}
+    metrics["categories"] = summary["categories"]
+    with store.transaction():
+        store.set_eval_metrics(eval_id, metrics)
+    return summary
