@@ -25,7 +25,11 @@ app = typer.Typer(
 
 # One line per command group; a group's module registers its commands on `app`.
 COMMAND_MODULES = [
+    "bashgym.commands.capture",
+    "bashgym.commands.imports",
+    "bashgym.commands.sessions",
     "bashgym.commands.eval",
+    "bashgym.commands.judge",
 ]
 
 

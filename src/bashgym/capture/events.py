@@ -1,0 +1,91 @@
+"""Read what the hook wrote: the event log (counts per event type, sessions seen) and its error log."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bashgym.paths import events_dir
+
+EVENT_NAME = re.compile(rb'"hook_event_name"\s*:\s*"([A-Za-z]+)"')
+
+
+def events_file(home: Path | None = None) -> Path:
+    return events_dir(home) / "events.jsonl"
+
+
+def errors_file(home: Path | None = None) -> Path:
+    return events_dir(home) / "errors.log"
+
+
+@dataclass
+class EventStats:
+    total: int = 0
+    by_event: Counter[str] = field(default_factory=Counter)
+    unreadable: int = 0
+    last_event_at: float | None = None
+    sessions: set[str] = field(default_factory=set)
+
+
+def iter_events(home: Path | None = None) -> Iterator[dict[str, Any]]:
+    """Every readable event, oldest first; unreadable lines are skipped (counted by `event_stats`)."""
+    path = events_file(home)
+    if not path.exists():
+        return
+    with open(path, "rb") as fh:
+        for line in fh:
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(obj, dict):
+                yield obj
+
+
+def event_stats(home: Path | None = None) -> EventStats:
+    stats = EventStats()
+    path = events_file(home)
+    if not path.exists():
+        return stats
+    session_re = re.compile(rb'"session_id"\s*:\s*"([^"]+)"')
+    ts_re = re.compile(rb'^\{"_bashgym_ts":([0-9.]+)')
+    with open(path, "rb") as fh:
+        for line in fh:
+            match = EVENT_NAME.search(line)
+            if not match:
+                stats.unreadable += 1
+                continue
+            stats.total += 1
+            stats.by_event[match.group(1).decode()] += 1
+            sid = session_re.search(line)
+            if sid:
+                stats.sessions.add(sid.group(1).decode())
+            ts = ts_re.match(line)
+            if ts:
+                stats.last_event_at = float(ts.group(1))
+    return stats
+
+
+def last_errors(home: Path | None = None, n: int = 5) -> list[str]:
+    path = errors_file(home)
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return lines[-n:]
+
+
+def log_error(message: str, home: Path | None = None) -> None:
+    """Append to the hook error log (used by the detached ingest process, which has no terminal)."""
+    import time
+
+    path = errors_file(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(f"{stamp}\t{message}\n")

@@ -1,0 +1,51 @@
+"""Import one Claude Code transcript (and its subagents' files) into the store, off the agent's path.
+
+The hook starts this as a detached process on Stop / SubagentStop / SessionEnd:
+`python -m bashgym.capture.ingest TRANSCRIPT`. It reads only what was appended since the last run, so
+ingesting at every Stop stays cheap. Failures go to the hook error log that `bashgym hooks status` shows.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bashgym.sources.claude_code import ClaudeCodeSource
+from bashgym.sources.importer import ImportSummary, import_paths
+from bashgym.store import Store
+
+
+def transcript_files(transcript: Path) -> list[Path]:
+    """The transcript plus its subagent transcripts (`<session>/subagents/agent-*.jsonl`)."""
+    files = [transcript] if transcript.exists() else []
+    subagents = transcript.with_suffix("") / "subagents"
+    if subagents.is_dir():
+        files += sorted(subagents.glob("agent-*.jsonl"))
+    return files
+
+
+def ingest(transcript: Path, store: Store) -> ImportSummary:
+    return import_paths(store, ClaudeCodeSource(), transcript_files(transcript))
+
+
+def main(argv: list[str]) -> int:
+    from bashgym.capture.events import log_error
+
+    if len(argv) != 1:
+        print("usage: python -m bashgym.capture.ingest TRANSCRIPT", file=sys.stderr)
+        return 2
+    try:
+        with Store.open() as store:
+            summary = ingest(Path(argv[0]), store)
+        for path, line, error in summary.errors[:5]:
+            log_error(f"ingest: {path}:{line}: {error}")
+        for path, error in summary.failed_files:
+            log_error(f"ingest: {path}: {error}")
+    except Exception as exc:  # noqa: BLE001 - detached: the log is the only place anyone will look
+        log_error(f"ingest: {argv[0]}: {type(exc).__name__}: {exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,181 @@
+"""Merge bashgym's hooks into Claude Code's settings.json, and take them out again.
+
+The merge keeps every existing hook and setting, is idempotent (installing twice equals once), replaces a
+bashgym hook left by an older install (another interpreter path), backs the file up before changing it,
+and writes atomically. Our entries are recognised by the hook script's path, so uninstall touches nothing
+else. The command is the install's absolute interpreter running the hook script with `-S`: no shell shim,
+no uv/uvx start-up on every tool call.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bashgym.errors import ConfigError
+from bashgym.paths import claude_home
+
+HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "PostToolUse", "Stop", "SubagentStop", "PreCompact", "SessionEnd")
+# Events whose hooks take a tool-name matcher; the others ignore it.
+MATCHER_EVENTS = {"PostToolUse": "*", "PreToolUse": "*"}
+HOOK_MARKER = "bashgym/capture/hook.py"
+HOOK_TIMEOUT_S = 10
+
+
+def hook_script() -> Path:
+    return Path(__file__).resolve().with_name("hook.py")
+
+
+def hook_command(home: Path | None = None) -> str:
+    """The command Claude Code runs for every event."""
+    parts = [sys.executable, "-S", str(hook_script())]
+    if home is not None:
+        parts += ["--home", str(home)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def settings_path(project: bool = False, cwd: Path | None = None) -> Path:
+    if project:
+        return (cwd or Path.cwd()) / ".claude" / "settings.json"
+    return claude_home() / "settings.json"
+
+
+def is_ours(hook: Any) -> bool:
+    return isinstance(hook, dict) and HOOK_MARKER in str(hook.get("command", ""))
+
+
+def read_settings(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); fix or move the file, then rerun"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object at the top level, found {type(data).__name__}")
+    if "hooks" in data and not isinstance(data["hooks"], dict):
+        raise ConfigError(f"{path}: field 'hooks' must be an object, found {type(data['hooks']).__name__}")
+    return data
+
+
+def _strip_ours(groups: list[Any]) -> list[Any]:
+    """Matcher groups with our hooks removed; groups left empty are dropped."""
+    out = []
+    for group in groups:
+        if not isinstance(group, dict) or not isinstance(group.get("hooks"), list):
+            out.append(group)
+            continue
+        kept = [h for h in group["hooks"] if not is_ours(h)]
+        if kept:
+            out.append({**group, "hooks": kept})
+        elif not any(is_ours(h) for h in group["hooks"]):
+            out.append(group)
+    return out
+
+
+def merged_settings(settings: dict[str, Any], command: str) -> dict[str, Any]:
+    new = json.loads(json.dumps(settings))
+    hooks = new.setdefault("hooks", {})
+    for event in HOOK_EVENTS:
+        groups = _strip_ours(hooks.get(event) or [])
+        group: dict[str, Any] = {"hooks": [{"type": "command", "command": command, "timeout": HOOK_TIMEOUT_S}]}
+        if event in MATCHER_EVENTS:
+            group = {"matcher": MATCHER_EVENTS[event], **group}
+        groups.append(group)
+        hooks[event] = groups
+    return new
+
+
+def removed_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    new = json.loads(json.dumps(settings))
+    hooks = new.get("hooks")
+    if not isinstance(hooks, dict):
+        return new
+    for event in list(hooks):
+        if isinstance(hooks[event], list):
+            groups = _strip_ours(hooks[event])
+            if groups:
+                hooks[event] = groups
+            else:
+                del hooks[event]
+    if not hooks:
+        del new["hooks"]
+    return new
+
+
+@dataclass
+class SettingsChange:
+    path: Path
+    before: dict[str, Any]
+    after: dict[str, Any]
+    backup: Path | None = None
+    written: bool = False
+    events: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    def diff(self) -> str:
+        a = json.dumps(self.before, indent=2).splitlines(keepends=True) if self.before else []
+        b = json.dumps(self.after, indent=2).splitlines(keepends=True) if self.after else []
+        return "".join(difflib.unified_diff(a, b, f"{self.path} (now)", f"{self.path} (after)"))
+
+
+def _write(change: SettingsChange) -> None:
+    path = change.path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        change.backup = path.with_name(f"{path.name}.bashgym-backup-{time.strftime('%Y%m%d-%H%M%S')}")
+        n = 1
+        while change.backup.exists():
+            change.backup = path.with_name(f"{path.name}.bashgym-backup-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+            n += 1
+        change.backup.write_bytes(path.read_bytes())
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(change.after, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    change.written = True
+
+
+def install(path: Path, *, home: Path | None = None, dry_run: bool = False) -> SettingsChange:
+    before = read_settings(path)
+    change = SettingsChange(path, before, merged_settings(before, hook_command(home)), events=list(HOOK_EVENTS))
+    if change.changed and not dry_run:
+        _write(change)
+    return change
+
+
+def uninstall(path: Path, *, dry_run: bool = False) -> SettingsChange:
+    before = read_settings(path)
+    change = SettingsChange(path, before, removed_settings(before))
+    if change.changed and not dry_run:
+        _write(change)
+    return change
+
+
+def installed_events(path: Path) -> dict[str, str]:
+    """Event → our command, for the events where a bashgym hook is configured in this file."""
+    try:
+        settings = read_settings(path)
+    except ConfigError:
+        return {}
+    out: dict[str, str] = {}
+    for event, groups in (settings.get("hooks") or {}).items():
+        for group in groups if isinstance(groups, list) else []:
+            for hook in (group.get("hooks") or []) if isinstance(group, dict) else []:
+                if is_ours(hook):
+                    out[event] = hook.get("command", "")
+    return out

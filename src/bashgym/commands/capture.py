@@ -1,0 +1,113 @@
+"""`bashgym hooks install|uninstall|status`: live capture of Claude Code sessions."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from bashgym.commands.common import HOME_OPTION, JSON_OPTION, console, print_json, use_home
+
+hooks_app = typer.Typer(help="Install, remove and inspect bashgym's Claude Code hooks.", invoke_without_command=True)
+
+PROJECT_OPTION = typer.Option(False, "--project", help="Use .claude/settings.json of the current directory.")
+DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Print the change to settings.json without writing it.")
+
+
+@hooks_app.callback()
+def _hooks(ctx: typer.Context) -> None:
+    """Bare `bashgym hooks` shows the status."""
+    if ctx.invoked_subcommand is None:
+        status(home=None, as_json=False)
+
+
+@hooks_app.command()
+def install(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION, home: Path | None = HOME_OPTION) -> None:
+    """Merge bashgym's hooks into Claude Code's settings.json (idempotent; keeps everything else; backs up).
+
+    Example: bashgym hooks install --project --dry-run
+    """
+    from bashgym.capture import install as inst
+
+    home = use_home(home)
+    path = inst.settings_path(project)
+    change = inst.install(path, home=home, dry_run=dry_run)
+    if dry_run:
+        console.print(change.diff() or f"no change: bashgym hooks already installed in {path}", markup=False)
+        return
+    if not change.changed:
+        console.print(f"bashgym hooks already installed in {path} ({len(inst.HOOK_EVENTS)} events)")
+        return
+    console.print(f"installed bashgym hooks for {len(inst.HOOK_EVENTS)} events in {path}")
+    console.print(f"  events: {', '.join(inst.HOOK_EVENTS)}")
+    console.print(f"  command: {inst.hook_command(home)}", markup=False)
+    if change.backup:
+        console.print(f"  backup: {change.backup}")
+
+
+@hooks_app.command()
+def uninstall(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION) -> None:
+    """Remove bashgym's hooks (and only those) from settings.json.
+
+    Example: bashgym hooks uninstall
+    """
+    from bashgym.capture import install as inst
+
+    path = inst.settings_path(project)
+    change = inst.uninstall(path, dry_run=dry_run)
+    if dry_run:
+        console.print(change.diff() or f"no change: no bashgym hooks in {path}", markup=False)
+    elif change.changed:
+        console.print(f"removed bashgym hooks from {path}" + (f" (backup: {change.backup})" if change.backup else ""))
+    else:
+        console.print(f"no bashgym hooks in {path}")
+
+
+@hooks_app.command()
+def status(home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """What is installed, how many events arrived per event type, and the last hook error.
+
+    Example: bashgym hooks status --json
+    """
+    from bashgym.capture import events
+    from bashgym.capture import install as inst
+
+    home = use_home(home)
+    places = {"user": inst.settings_path(False), "project": inst.settings_path(True)}
+    installed = {name: sorted(inst.installed_events(path)) for name, path in places.items()}
+    stats = events.event_stats()
+    errors = events.last_errors()
+    report = {
+        "installed": {name: {"path": str(places[name]), "events": evs} for name, evs in installed.items()},
+        "expected_events": list(inst.HOOK_EVENTS),
+        "events_total": stats.total,
+        "events": dict(sorted(stats.by_event.items())),
+        "sessions_seen": len(stats.sessions),
+        "unreadable_lines": stats.unreadable,
+        "last_event_at": stats.last_event_at,
+        "events_file": str(events.events_file()),
+        "last_error": errors[-1] if errors else None,
+        "recent_errors": errors,
+    }
+    if as_json:
+        print_json(report)
+        return
+    for name, evs in installed.items():
+        missing = [e for e in inst.HOOK_EVENTS if e not in evs]
+        state = "installed" if not missing else ("not installed" if not evs else f"partial (missing {', '.join(missing)})")
+        console.print(f"{name:8} {places[name]}: {state}")
+    table = Table(title=f"events received ({stats.total} total, {len(stats.sessions)} sessions)")
+    table.add_column("event")
+    table.add_column("count", justify="right")
+    for event in inst.HOOK_EVENTS:
+        table.add_row(event, str(stats.by_event.get(event, 0)))
+    console.print(table)
+    if stats.last_event_at:
+        console.print(f"last event: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(stats.last_event_at))}")
+    console.print(f"last hook error: {errors[-1] if errors else 'none'}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(hooks_app, name="hooks")

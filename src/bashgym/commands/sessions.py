@@ -1,0 +1,192 @@
+"""`bashgym sessions list|show|stats`: look at what was captured (tables for people, --json for scripts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from bashgym.commands.common import HOME_OPTION, JSON_OPTION, console, open_store, print_json
+from bashgym.store import Store
+
+sessions_app = typer.Typer(help="List, show and count captured sessions.", invoke_without_command=True)
+
+SOURCE_OPTION = typer.Option(None, "--source", help="Only this source (claude_code, codex, gemini, opencode, gym, import).")
+PROJECT_OPTION = typer.Option(None, "--project", help="Only sessions whose project/cwd contains this text.")
+MODEL_OPTION = typer.Option(None, "--model", help="Only sessions that used a model containing this text.")
+SINCE_OPTION = typer.Option(None, "--since", help="Started on or after this date (YYYY-MM-DD or ISO time).")
+UNTIL_OPTION = typer.Option(None, "--until", help="Started before this date (YYYY-MM-DD or ISO time).")
+TIER_OPTION = typer.Option(None, "--tier", help="Only this judge tier (gold, silver, bronze, failed).")
+
+
+def _filters(source: str | None, project: str | None, model: str | None, since: str | None, until: str | None,
+             tier: str | None) -> dict[str, Any]:
+    return {"source": source, "project": project, "model": model, "since": since, "until": until, "tier": tier}
+
+
+@sessions_app.callback()
+def _sessions(ctx: typer.Context) -> None:
+    """Bare `bashgym sessions` lists the newest sessions."""
+    if ctx.invoked_subcommand is None:
+        list_sessions(source=None, project=None, model=None, since=None, until=None, tier=None, search=None,
+                      sort="started", ascending=False, limit=20, home=None, as_json=False)
+
+
+@sessions_app.command("list")
+def list_sessions(
+    source: str | None = SOURCE_OPTION,
+    project: str | None = PROJECT_OPTION,
+    model: str | None = MODEL_OPTION,
+    since: str | None = SINCE_OPTION,
+    until: str | None = UNTIL_OPTION,
+    tier: str | None = TIER_OPTION,
+    search: str | None = typer.Option(None, "--search", help="Only sessions whose prompts, text or tool I/O contain this."),
+    sort: str = typer.Option("started", "--sort", help="started | steps | turns | tokens | score | tier"),
+    ascending: bool = typer.Option(False, "--asc", help="Sort ascending (default: descending)."),
+    limit: int = typer.Option(50, "--limit", "-n", help="How many rows (0 = all)."),
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List sessions, newest first.
+
+    Example: bashgym sessions list --source claude_code --since 2026-11-01 --sort score
+    """
+    with open_store(home) as store:
+        rows = store.list_sessions(limit=limit or None, sort=sort, descending=not ascending, search=search,
+                                   **_filters(source, project, model, since, until, tier))
+        total = store.count_sessions(search=search, **_filters(source, project, model, since, until, tier))
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"{len(rows)} of {total} sessions")
+    for col in ("id", "source", "started", "project", "turns", "steps", "tools", "tokens", "tier", "score"):
+        table.add_column(col, justify="right" if col in ("turns", "steps", "tools", "tokens", "score") else "left")
+    for r in rows:
+        table.add_row(
+            r["id"][:13] + ("…" if len(r["id"]) > 13 else ""), r["source"], (r["started_at"] or "")[:16].replace("T", " "),
+            _short(r["project"]), str(r["n_turns"]), str(r["n_steps"]), str(r["n_tool_calls"]),
+            str(r["input_tokens"] + r["output_tokens"]), r["tier"] or "", f"{r['score']:.2f}" if r["score"] is not None else "",
+        )
+    console.print(table)
+
+
+def _short(project: str | None, width: int = 28) -> str:
+    if not project:
+        return ""
+    return project if len(project) <= width else "…" + project[-(width - 1):]
+
+
+def session_document(store: Store, session_id: str, nested: bool = False) -> dict[str, Any]:
+    """The canonical JSON form of a session with judge results, labels and linked subagent sessions."""
+    session = store.get_session(session_id)
+    doc = session.to_dict()
+    judgement = _judgement(store, session_id)
+    doc["score"] = judgement.get("score")
+    doc["tier"] = judgement.get("tier")
+    doc["metrics"] = judgement.get("metrics")
+    per_turn = judgement.get("turns") or {}
+    for turn in doc["turns"]:
+        t = per_turn.get(turn["index"]) or per_turn.get(str(turn["index"])) or {}
+        turn["score"], turn["tier"], turn["metrics"] = t.get("score"), t.get("tier"), t.get("metrics")
+    doc["labels"] = store.labels(session_id)
+    children = store.child_session_ids(session_id)
+    doc["subagent_session_ids"] = children
+    if nested:
+        doc["subagents"] = [session_document(store, c, nested=True) for c in children]
+    return doc
+
+
+def _judgement(store: Store, session_id: str) -> dict[str, Any]:
+    try:
+        from bashgym.judge.results import session_judgement
+    except ImportError:  # the judge stage is part of the package; this guards partial installs
+        return {}
+    return session_judgement(store, session_id) or {}
+
+
+@sessions_app.command("show")
+def show(
+    session_id: str = typer.Argument(..., help="Session id or a unique prefix of it."),
+    nested: bool = typer.Option(False, "--nested", help="Include subagent sessions in full (JSON)."),
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show one session: turns, steps, every tool call with its input and output.
+
+    Example: bashgym sessions show 3f2a --json
+    """
+    with open_store(home) as store:
+        doc = session_document(store, store.resolve_session_id(session_id), nested=nested)
+    if as_json:
+        print_json(doc)
+        return
+    console.print(f"[bold]{doc['id']}[/bold]  {doc['source']}  {doc['project'] or ''}  "
+                  f"{(doc['started_at'] or '')[:19]}  models: {', '.join(doc['models'])}")
+    if doc["tier"]:
+        console.print(f"judge: {doc['tier']} ({doc['score']:.2f})")
+    for turn in doc["turns"]:
+        console.print(f"\n[bold cyan]turn {turn['index']}[/bold cyan] {turn['tier'] or ''}")
+        for step in turn["steps"]:
+            _print_step(step)
+    if doc["subagent_session_ids"]:
+        console.print(f"\nsubagent sessions: {', '.join(doc['subagent_session_ids'])}")
+
+
+def _print_step(step: dict[str, Any], width: int = 400) -> None:
+    def clip(text: str | None) -> str:
+        text = text or ""
+        return text if len(text) <= width else text[:width] + f"… [{len(text) - width} more chars]"
+
+    if step["kind"] == "message":
+        if step.get("thinking"):
+            console.print(f"  [dim]thinking: {escape(clip(step['thinking']))}[/dim]")
+        if step.get("text"):
+            console.print(f"  [bold]{step['role']}:[/bold] ", end="")
+            console.print(clip(step["text"]), markup=False)
+        return
+    status = "error" if step["is_error"] else ("interrupted" if step["interrupted"] else "ok")
+    code = f" exit={step['exit_code']}" if step["exit_code"] is not None else ""
+    console.print(f"  [magenta]{escape(str(step['tool_name']))}[/magenta] " + escape(f"[{status}{code}] "), end="")
+    console.print(clip(str(step["input"])), markup=False)
+    if step["output"]:
+        console.print("    → " + clip(step["output"]).replace("\n", "\n      "), markup=False)
+
+
+@sessions_app.command("stats")
+def stats(
+    source: str | None = SOURCE_OPTION,
+    project: str | None = PROJECT_OPTION,
+    model: str | None = MODEL_OPTION,
+    since: str | None = SINCE_OPTION,
+    until: str | None = UNTIL_OPTION,
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Totals: sessions by source and tier, turns, steps, tool calls, tokens, top tools, import problems.
+
+    Example: bashgym sessions stats --json
+    """
+    with open_store(home) as store:
+        data = store.stats(**_filters(source, project, model, since, until, None))
+        data["import_errors"] = store.import_errors(limit=20)
+        data["store"] = str(store.path)
+    if as_json:
+        print_json(data)
+        return
+    table = Table(title=f"store {data['store']}", show_header=False)
+    for key in ("sessions", "subagent_sessions", "turns", "steps", "tool_calls", "input_tokens", "output_tokens",
+                "first_started_at", "last_started_at"):
+        table.add_row(key.replace("_", " "), str(data[key]))
+    table.add_row("by source", ", ".join(f"{k}: {v}" for k, v in data["by_source"].items()))
+    table.add_row("by tier", ", ".join(f"{k}: {v}" for k, v in data["by_tier"].items()))
+    table.add_row("top tools", ", ".join(f"{k}: {v}" for k, v in list(data["top_tools"].items())[:8]))
+    console.print(table)
+    for err in data["import_errors"][:10]:
+        console.print(f"[yellow]{err['path']}:{err['line_no']}: {err['error']}[/yellow]", markup=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sessions_app, name="sessions")
