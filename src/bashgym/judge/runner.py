@@ -1,0 +1,100 @@
+"""Judge sessions in the store: read the trace and any verify/llm results, score, write the scores back.
+
+Incremental: `pending_sessions` lists sessions never scored or re-imported since; `--rescore` takes all.
+Each session is written in one transaction, so an interrupted `bashgym judge` resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bashgym.judge.config import JudgeConfig
+from bashgym.judge.score import Judgement, Metric, score_session
+from bashgym.judge.signals import Evidence
+from bashgym.store import Store
+
+HEURISTIC = "heuristic"  # store.list_sessions joins on this scorer for the session tier
+VERIFY = "verify"
+LLM = "llm"
+
+
+@dataclass(slots=True)
+class JudgeSummary:
+    sessions: int = 0
+    turns: int = 0
+    session_tiers: Counter[str] = field(default_factory=Counter)
+    turn_tiers: Counter[str] = field(default_factory=Counter)
+    llm_graded: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {"sessions": self.sessions, "turns": self.turns, "session_tiers": dict(self.session_tiers),
+                "turn_tiers": dict(self.turn_tiers), "llm_graded": self.llm_graded}
+
+
+def pending_sessions(store: Store, *, rescore: bool = False) -> list[str]:
+    return store.all_session_ids() if rescore else store.unscored_session_ids(HEURISTIC)
+
+
+def _stored_metrics(store: Store, session_id: str, scorer: str) -> dict[int, Metric]:
+    out = {}
+    for row in store.scores(session_id, scorer):
+        if row["total"] is None:
+            continue
+        m = row["metrics"]
+        note = m.get("note") or ""
+        evidence = [Evidence(int(e.get("step", -1)), str(e.get("text", ""))) for e in m.get("evidence") or []]
+        out[row["turn_idx"]] = Metric(scorer, float(row["total"]), 0.0, note, evidence)
+    return out
+
+
+def grade_session_with_llm(store: Store, session_id: str, config: JudgeConfig) -> int:
+    """Ask the model judge about every turn; store each grade as scorer 'llm'. Returns turns graded."""
+    from bashgym.judge.llm import grade_turn
+
+    session = store.get_session(session_id)
+    grades = [(t.index, grade_turn(t, config.llm)) for t in session.turns]
+    with store.transaction():
+        for idx, g in grades:
+            store.put_score(session_id, idx, LLM, g.score, None, {
+                "note": f"{g.model}: {g.reason}", "model": g.model, "reason": g.reason,
+                "evidence": [{"step": -1, "text": f"model {g.model} graded {g.score:.2f}: {g.reason}"}],
+            })
+    return len(grades)
+
+
+def judge_session(store: Store, session_id: str, config: JudgeConfig) -> tuple[Judgement, list[Judgement]]:
+    """Score one stored session and its turns with the heuristic judge, folding in verify/llm results."""
+    session = store.get_session(session_id)
+    verified = _stored_metrics(store, session_id, VERIFY)
+    llm = _stored_metrics(store, session_id, LLM)
+    session_judgement, turns = score_session(session, config, verified=verified, llm=llm)
+    with store.transaction():
+        store.delete_scores(session_id, HEURISTIC)
+        for j in turns:
+            store.put_score(session_id, j.turn_idx, HEURISTIC, j.total, j.tier, j.to_store(config))
+        store.put_score(session_id, -1, HEURISTIC, session_judgement.total, session_judgement.tier,
+                        session_judgement.to_store(config))
+    return session_judgement, turns
+
+
+def judge_store(
+    store: Store, config: JudgeConfig, *, rescore: bool = False, use_llm: bool = False,
+    session_ids: list[str] | None = None, on_session: Callable[[str], None] | None = None,
+) -> JudgeSummary:
+    """Judge every pending session (or the ones named); `on_session` is called after each (progress)."""
+    summary = JudgeSummary()
+    for sid in session_ids if session_ids is not None else pending_sessions(store, rescore=rescore):
+        if use_llm and config.llm.base_url:
+            summary.llm_graded += grade_session_with_llm(store, sid, config)
+        elif use_llm:
+            grade_session_with_llm(store, sid, config)  # raises the ConfigError naming the missing keys
+        sj, turns = judge_session(store, sid, config)
+        summary.sessions += 1
+        summary.turns += len(turns)
+        summary.session_tiers[sj.tier] += 1
+        summary.turn_tiers.update(j.tier for j in turns)
+        if on_session:
+            on_session(sid)
+    return summary

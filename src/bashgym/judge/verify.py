@@ -1,0 +1,193 @@
+"""Re-run a turn's final test command in a fresh copy of the repository: the judge's strongest signal.
+
+The copy is a `git clone --shared` of the session's repository checked out at the recorded commit (or one
+the user names). The agent's recorded file edits (Write / Edit / MultiEdit up to and including the turn)
+are then replayed onto it, since what the turn changed is usually not committed yet; changes made by shell
+commands (`sed -i`, generators) cannot be replayed and are reported as such. The command runs with its
+repository paths mapped into the copy; pass = exit 0 and, when a runner summary is printed, no failures.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bashgym.errors import BashgymError, NotFoundError
+from bashgym.judge.signals import EDIT_TOOLS, is_failed_call, test_runs
+from bashgym.judge.testrunners import parse_test_output
+from bashgym.schema import Session, Step, shell_command
+
+OUTPUT_TAIL = 4000
+
+
+@dataclass(slots=True)
+class VerifyResult:
+    session_id: str
+    turn_idx: int
+    step_idx: int
+    command: str
+    commit: str
+    passed: bool
+    exit_code: int | None
+    summary: str
+    output_tail: str
+    duration_s: float
+    replayed_edits: int
+    skipped_edits: int
+    runner: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_store(self) -> dict[str, Any]:
+        """Metrics JSON for the 'verify' scorer row: a note and evidence like every other metric."""
+        verdict = "passed" if self.passed else "failed"
+        note = f"re-ran `{self.command}` at {self.commit[:12]}: {verdict} ({self.summary or f'exit {self.exit_code}'})"
+        return {**self.to_dict(), "note": note,
+                "evidence": [{"step": self.step_idx, "text": f"turn {self.turn_idx} step {self.step_idx}: {note}"}]}
+
+
+def final_test_command(session: Session, turn_idx: int | None = None) -> tuple[int, int, str]:
+    """(turn index, step index, command) of the last test command run in the turn (or, with no turn
+    given, in the last turn that ran one)."""
+    turns = session.turns if turn_idx is None else [t for t in session.turns if t.index == turn_idx]
+    if turn_idx is not None and not turns:
+        raise NotFoundError(f"session {session.id} has no turn {turn_idx} (turns 0..{len(session.turns) - 1})")
+    for turn in reversed(turns):
+        for step_idx, _ in reversed(test_runs(turn)):
+            command = shell_command(turn.steps[step_idx])
+            if command:
+                return turn.index, step_idx, command
+    where = f"turn {turn_idx}" if turn_idx is not None else "any turn"
+    raise BashgymError(f"session {session.id}: {where} ran no test command, so there is nothing to re-run")
+
+
+def _git(*args: str, cwd: Path | str) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BashgymError(f"git {' '.join(args)} failed in {cwd}: {proc.stderr.strip()[:300]}")
+    return proc.stdout.strip()
+
+
+def repo_root(session: Session) -> Path:
+    if not session.cwd or not Path(session.cwd).is_dir():
+        raise NotFoundError(
+            f"session {session.id} ran in {session.cwd!r}, which is not on this machine; verify needs the repository"
+        )
+    try:
+        return Path(_git("rev-parse", "--show-toplevel", cwd=session.cwd))
+    except BashgymError:
+        raise NotFoundError(f"session {session.id} ran in {session.cwd}, which is not inside a git repository") from None
+
+
+def _map_path(path: str, root: Path, cwd: Path, copy: Path) -> Path | None:
+    p = Path(path)
+    if not p.is_absolute():
+        p = cwd / p
+    try:
+        return copy / p.resolve(strict=False).relative_to(root.resolve())
+    except ValueError:
+        return None
+
+
+def replay_edits(session: Session, upto_turn: int, root: Path, copy: Path) -> tuple[int, int]:
+    """Apply the session's recorded file edits (turns 0..upto_turn) to the copy; (applied, skipped)."""
+    cwd = Path(session.cwd or root)
+    applied = skipped = 0
+    steps: list[Step] = [s for t in session.turns if t.index <= upto_turn for s in t.steps]
+    for s in steps:
+        if s.kind != "tool_call" or s.tool_name not in EDIT_TOOLS or is_failed_call(s) or not isinstance(s.input, dict):
+            continue
+        path = s.input.get("file_path") or s.input.get("path")
+        target = _map_path(str(path), root, cwd, copy) if path else None
+        if target is None:
+            skipped += 1
+            continue
+        if "content" in s.input and "old_string" not in s.input:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(str(s.input["content"]))
+            applied += 1
+            continue
+        edits = s.input.get("edits") if isinstance(s.input.get("edits"), list) else [s.input]
+        if not target.exists():
+            skipped += 1
+            continue
+        text = target.read_text(errors="replace")
+        ok = True
+        for e in edits:
+            old, new = str(e.get("old_string", "")), str(e.get("new_string", ""))
+            if not old or old not in text:
+                ok = False
+                break
+            text = text.replace(old, new) if e.get("replace_all") else text.replace(old, new, 1)
+        if ok:
+            target.write_text(text)
+            applied += 1
+        else:
+            skipped += 1
+    return applied, skipped
+
+
+def _run(command: str, workdir: Path, timeout_s: float) -> tuple[int | None, str, str]:
+    """Run the command in the copy; use the gym's sandbox when it offers `run_command`, else a subprocess."""
+    try:
+        from bashgym.gym import sandbox  # type: ignore[attr-defined]
+
+        run_command = sandbox.run_command
+    except (ImportError, AttributeError):
+        run_command = None
+    if run_command is not None:
+        result = run_command(command, workdir=workdir, timeout_s=timeout_s)
+        return result.exit_code, result.output, "sandbox"
+    try:
+        proc = subprocess.run(
+            ["bash", "-c", command], cwd=workdir, capture_output=True, text=True, timeout=timeout_s,
+            stdin=subprocess.DEVNULL,
+        )
+        return proc.returncode, proc.stdout + proc.stderr, "subprocess"
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        return None, out + f"\n[timed out after {timeout_s:.0f}s]", "subprocess"
+
+
+def verify_turn(
+    session: Session, turn_idx: int | None = None, *, commit: str | None = None, replay: bool = True,
+    timeout_s: float = 600.0,
+) -> VerifyResult:
+    """Clone the repo at the commit, replay the edits, re-run the final test command, report pass/fail."""
+    turn_idx, step_idx, command = final_test_command(session, turn_idx)
+    root = repo_root(session)
+    commit = commit or session.git_commit
+    if not commit:
+        raise BashgymError(
+            f"session {session.id} recorded no git commit; pass one with --commit REV (e.g. the commit the "
+            f"session started from in {root})"
+        )
+    commit = _git("rev-parse", "--verify", f"{commit}^{{commit}}", cwd=root)
+    tmp = Path(tempfile.mkdtemp(prefix="bashgym-verify-"))
+    try:
+        copy = tmp / root.name
+        _git("clone", "--quiet", "--shared", "--no-checkout", str(root), str(copy), cwd=tmp)
+        _git("checkout", "--quiet", "--detach", commit, cwd=copy)
+        applied, skipped = replay_edits(session, turn_idx, root, copy) if replay else (0, 0)
+        cwd = Path(session.cwd or root)
+        workdir = _map_path(str(cwd), root, cwd, copy) or copy
+        workdir.mkdir(parents=True, exist_ok=True)
+        mapped = command.replace(str(root), str(copy))
+        start = time.monotonic()
+        exit_code, output, runner = _run(mapped, workdir, timeout_s)
+        duration = round(time.monotonic() - start, 3)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    parsed = parse_test_output(output)
+    passed = exit_code == 0 and (parsed is None or parsed.ok)
+    summary = parsed.summary if parsed else ""
+    return VerifyResult(
+        session.id, turn_idx, step_idx, command, commit, passed, exit_code, summary,
+        output[-OUTPUT_TAIL:], duration, applied, skipped, runner,
+    )
