@@ -1,0 +1,163 @@
+"""Find and load the training data: a bashgym dataset id (datasets table → its directory) or a path to a
+.jsonl / .parquet file or a dataset directory (train/validation/test files or an HF `save_to_disk` dir).
+
+Rows are normalised the way TRL reads them best: `tools` and tool-call `arguments` as JSON strings, so
+Arrow never has to unify the differing JSON schemas of different tools into one struct.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bashgym.errors import ConfigError, NotFoundError
+from bashgym.store import Store
+
+SPLIT_FILES = ("train", "validation", "test")
+REQUIRED_COLUMNS = {"sft": ({"messages"}, {"prompt", "completion"}, {"text"}),
+                    "dpo": ({"prompt", "chosen", "rejected"}, {"chosen", "rejected"}),
+                    "grpo": ({"prompt"}, {"messages"})}
+
+
+@dataclass
+class TrainingData:
+    train: Any  # datasets.Dataset
+    eval: Any | None
+    dataset_id: str | None
+    location: str
+    eval_split: str | None = None
+
+
+def resolve_dataset(ref: str, store: Store) -> tuple[str | None, Path]:
+    """(dataset id or None, path on disk) for a dataset id or a path."""
+    path = Path(ref).expanduser()
+    if path.exists():
+        return None, path.resolve()
+    row = store.dataset_row(ref)
+    if row is None:
+        raise NotFoundError(
+            f"dataset {ref!r} is neither a file nor a bashgym dataset id (see `bashgym dataset list`)"
+        )
+    path = Path(row["path"])
+    if not path.exists():
+        raise NotFoundError(f"dataset {ref} points at {path}, which no longer exists; rebuild it")
+    return ref, path
+
+
+def load_splits(path: Path) -> dict[str, Any]:
+    """Every split found at `path` as a datasets.Dataset, keyed by split name."""
+    from datasets import Dataset, DatasetDict, load_from_disk
+
+    if path.is_file():
+        return {"train": _load_file(path)}
+    splits: dict[str, Any] = {}
+    for split in SPLIT_FILES:
+        for ext in ("jsonl", "json", "parquet"):
+            f = path / f"{split}.{ext}"
+            if f.is_file() and f.stat().st_size > 0:
+                splits[split] = _load_file(f)
+                break
+    if splits:
+        return splits
+    hf = path / "hf" if (path / "hf").is_dir() else path
+    if (hf / "dataset_dict.json").is_file() or (hf / "dataset_info.json").is_file():
+        loaded = load_from_disk(str(hf))
+        if isinstance(loaded, DatasetDict):
+            return {name: Dataset.from_list([normalize_row(r) for r in ds]) for name, ds in loaded.items()}
+        return {"train": Dataset.from_list([normalize_row(r) for r in loaded])}
+    raise NotFoundError(f"no train.jsonl, train.parquet or saved HF dataset in {path}")
+
+
+def _load_file(path: Path) -> Any:
+    from datasets import Dataset
+
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(path).to_pylist()
+    else:
+        rows = []
+        for n, line in enumerate(path.read_bytes().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{n} is not valid JSON: {exc}") from None
+    if not rows:
+        raise ConfigError(f"{path} holds no examples")
+    return Dataset.from_list([normalize_row(r) for r in rows])
+
+
+def normalize_row(row: dict[str, Any]) -> dict[str, Any]:
+    """tools and tool-call arguments as JSON strings (TRL parses `tools` strings itself)."""
+    row = dict(row)
+    tools = row.get("tools")
+    if tools is not None and not isinstance(tools, str):
+        row["tools"] = orjson.dumps(tools).decode()
+    for key in ("messages", "prompt", "chosen", "rejected", "completion"):
+        value = row.get(key)
+        if isinstance(value, list):
+            row[key] = [_normalize_message(m) for m in value]
+    return row
+
+
+def _normalize_message(message: Any) -> Any:
+    if not isinstance(message, dict) or not message.get("tool_calls"):
+        return message
+    calls = []
+    for call in message["tool_calls"]:
+        call = dict(call)
+        fn = dict(call.get("function") or {})
+        if not isinstance(fn.get("arguments"), str):
+            fn["arguments"] = orjson.dumps(fn.get("arguments") or {}).decode()
+        call["function"] = fn
+        calls.append(call)
+    return {**message, "tool_calls": calls}
+
+
+def check_columns(ds: Any, kind: str, where: str) -> None:
+    cols = set(ds.column_names)
+    options = REQUIRED_COLUMNS[kind]
+    if not any(need <= cols for need in options):
+        wanted = " or ".join("+".join(sorted(o)) for o in options)
+        raise ConfigError(f"{where} has columns {sorted(cols)}; `bashgym train {kind}` needs {wanted}")
+
+
+def prompts_from_messages(ds: Any) -> Any:
+    """GRPO from an SFT dataset: the prompt is every message before the first assistant reply."""
+    def to_prompt(example: dict[str, Any]) -> dict[str, Any]:
+        prompt = []
+        for m in example["messages"]:
+            if m.get("role") == "assistant":
+                break
+            prompt.append({"role": m["role"], "content": m.get("content") or ""})
+        return {"prompt": prompt}
+
+    return ds.map(to_prompt, remove_columns=["messages"])
+
+
+def load_training_data(ref: str, store: Store, kind: str, eval_split: str | None = None) -> TrainingData:
+    dataset_id, path = resolve_dataset(ref, store)
+    splits = load_splits(path)
+    if "train" not in splits:
+        raise NotFoundError(f"{path} has no train split (found: {', '.join(splits)})")
+    if eval_split is not None and eval_split not in splits:
+        raise ConfigError(f"eval_split {eval_split!r} not found in {path} (found: {', '.join(splits)})")
+    # GRPO evaluation generates completions (slow): only when a split is named explicitly.
+    default_eval = "validation" if "validation" in splits and kind != "grpo" else None
+    chosen_eval = eval_split or default_eval
+    train, evald = splits["train"], splits.get(chosen_eval) if chosen_eval else None
+    check_columns(train, kind, str(path))
+    if kind == "grpo":
+        if "prompt" not in train.column_names:
+            train = prompts_from_messages(train)
+            evald = prompts_from_messages(evald) if evald is not None else None
+        # GRPO renders prompts itself; a `tools` column would ask it to run tools it does not have.
+        train = train.remove_columns([c for c in ("tools",) if c in train.column_names])
+        if evald is not None:
+            evald = evald.remove_columns([c for c in ("tools",) if c in evald.column_names])
+    return TrainingData(train=train, eval=evald, dataset_id=dataset_id, location=str(path), eval_split=chosen_eval)

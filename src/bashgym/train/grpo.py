@@ -1,0 +1,47 @@
+"""Reinforcement learning from rewards: TRL's GRPOTrainer + a PEFT LoRA.
+
+Rewards are named in the config as "module:function" (TRL-shaped `(completions, **kwargs) -> list[float]`):
+the gym's task rewards (`bashgym.gym.rewards:...`) or any plain Python function. Extra dataset columns
+(task ids, expected output) reach the reward functions as keyword arguments.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from bashgym.errors import ConfigError, did_you_mean
+from bashgym.train.config import TrainSpec
+from bashgym.train.data import TrainingData
+
+DEFAULT_REWARDS = ["bashgym.train.rewards_builtin:tool_call_format_reward"]
+
+
+def load_reward(name: str) -> Callable[..., list[float]]:
+    """Import "module:function"; errors name what was missing."""
+    module_name, _, attr = name.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"reward function {name!r}: cannot import module {module_name!r} ({exc})") from None
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
+        raise ConfigError(f"reward function {name!r}: {module_name} has no function {attr!r}{did_you_mean(attr, public)}")
+    return fn
+
+
+def make_trainer(
+    spec: TrainSpec, model: Any, tokenizer: Any, args: Any, data: TrainingData, peft_config: Any,
+    callbacks: list[Any],
+) -> Any:
+    from trl import GRPOTrainer
+
+    rewards = [load_reward(name) for name in (spec.reward_funcs or DEFAULT_REWARDS)]
+    if tokenizer.padding_side != "left":
+        tokenizer.padding_side = "left"  # generation pads on the left
+    return GRPOTrainer(
+        model=model, reward_funcs=rewards, args=args, train_dataset=data.train, eval_dataset=data.eval,
+        processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks,
+    )

@@ -1,0 +1,180 @@
+"""One training run from start to finish: resolve data and device, record a Run, train with TRL, save the
+adapter, evaluate, plot, and store the metrics — or mark the run interrupted so `--resume` can continue.
+
+Artifacts under the run's output_dir: checkpoint-N/ (for resume), adapter/ (the final LoRA + tokenizer),
+metrics.jsonl (every log record, written as it happens), loss.png, run.json (spec + final metrics).
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bashgym.errors import ConfigError, NotFoundError
+from bashgym.paths import home_dir
+from bashgym.store import Store
+from bashgym.train.config import TrainSpec, build_lora_config, build_trl_config
+from bashgym.train.data import TrainingData, load_training_data
+from bashgym.train.gpu import DevicePlan, load_model, plan_device
+
+ADAPTER_DIR = "adapter"
+LOSS_PNG = "loss.png"
+METRICS_FILE = "metrics.jsonl"
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    kind: str
+    output_dir: Path
+    adapter_dir: Path
+    metrics: dict[str, Any]
+    loss_png: Path | None
+    device: str
+    resumed_from: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def new_run_id(kind: str) -> str:
+    return f"{kind}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def runs_dir() -> Path:
+    return home_dir() / "runs"
+
+
+def last_checkpoint(output_dir: Path) -> str | None:
+    if not output_dir.is_dir():
+        return None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(output_dir))
+
+
+def _trainer_module(kind: str) -> Any:
+    from bashgym.train import dpo, grpo, sft
+
+    return {"sft": sft, "dpo": dpo, "grpo": grpo}[kind]
+
+
+def prepare_run(spec: TrainSpec, store: Store, *, resume: bool) -> tuple[str, Path, str | None]:
+    """(run id, output dir, checkpoint to resume from). A resume reuses the run row of that output dir;
+    without an output_dir it picks the newest unfinished run of the same kind."""
+    if resume and spec.output_dir is None:
+        unfinished = [r for r in store.list_runs(kind=spec.kind) if r["status"] != "completed"]
+        if not unfinished:
+            raise NotFoundError(f"--resume: no unfinished {spec.kind} run to continue (see `bashgym runs list`)")
+        spec.output_dir = unfinished[0]["output_dir"]
+    if spec.output_dir is None:
+        run_id = new_run_id(spec.kind)
+        return run_id, runs_dir() / run_id, None
+    output_dir = Path(spec.output_dir).expanduser().resolve()
+    checkpoint = last_checkpoint(output_dir)
+    previous = store.run_by_output_dir(str(output_dir))
+    if resume:
+        if checkpoint is None:
+            raise NotFoundError(f"--resume: no checkpoint-N directory in {output_dir} to resume from")
+        return (previous["id"] if previous else new_run_id(spec.kind)), output_dir, checkpoint
+    if checkpoint is not None:
+        raise ConfigError(
+            f"{output_dir} already holds {Path(checkpoint).name} from an earlier run: pass --resume to continue "
+            "it, or choose another --output-dir"
+        )
+    return new_run_id(spec.kind), output_dir, None
+
+
+def train(
+    spec: TrainSpec, store: Store, *, resume: bool = False, callbacks: list[Any] | None = None,
+    on_plan: Callable[[DevicePlan, TrainingData, str, Path], None] | None = None,
+) -> RunResult:
+    """Run `spec` to completion and record it; `callbacks` are extra TrainerCallbacks (progress bar)."""
+    from bashgym.train.callbacks import MetricsFileCallback
+
+    if not spec.base_model:
+        raise ConfigError(f"no base_model in {spec.source}: set it in the config or pass --base-model")
+    if not spec.dataset:
+        raise ConfigError(f"no dataset in {spec.source}: set it in the config or pass --dataset")
+    plan = plan_device(spec.gpu, load_in_4bit=bool(spec.lora.get("load_in_4bit")))
+    data = load_training_data(spec.dataset, store, spec.kind, spec.eval_split)
+    run_id, output_dir, checkpoint = prepare_run(spec, store, resume=resume)
+    args = build_trl_config(spec, output_dir, plan.trainer_args())
+    lora = build_lora_config(spec)
+    if on_plan is not None:
+        on_plan(plan, data, run_id, output_dir)
+
+    record = {**spec.to_dict(), "output_dir": str(output_dir), "device": plan.describe()}
+    with store.transaction():
+        if store.run_by_output_dir(str(output_dir)) and resume:
+            store.update_run(run_id, status="running", finished=False)
+        else:
+            store.create_run(run_id, spec.kind, dataset_id=data.dataset_id, base_model=spec.base_model,
+                             config=record, output_dir=str(output_dir))
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+    trainer = None
+    try:
+        model, tokenizer, already_peft = load_model(spec.base_model, plan, lora if plan.use_unsloth else None)
+        trainer = _trainer_module(spec.kind).make_trainer(
+            spec, model, tokenizer, args, data, None if already_peft else lora,
+            [MetricsFileCallback(output_dir / METRICS_FILE), *(callbacks or [])],
+        )
+        if callbacks:  # the caller shows progress and loss itself: drop transformers' dict printer
+            from transformers.trainer_callback import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)
+        output = trainer.train(resume_from_checkpoint=checkpoint)
+        metrics: dict[str, Any] = dict(output.metrics)
+        if data.eval is not None:
+            metrics.update(trainer.evaluate())
+        adapter_dir = output_dir / ADAPTER_DIR
+        trainer.save_model(str(adapter_dir))
+        tokenizer.save_pretrained(str(adapter_dir))
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        partial = _summary({}, trainer.state.log_history if trainer else [], plan, data)
+        partial["error"] = f"{type(exc).__name__}: {exc}"[:500]
+        store.update_run(run_id, status=status, metrics=partial, finished=True)
+        raise
+
+    history = trainer.state.log_history
+    summary = _summary(metrics, history, plan, data)
+    from bashgym.train.plots import plot_loss_curve
+
+    png = plot_loss_curve(history, output_dir / LOSS_PNG, f"{spec.kind} {run_id}")
+    summary["loss_png"] = str(png) if png else None
+    summary["adapter_dir"] = str(adapter_dir)
+    (output_dir / "run.json").write_bytes(
+        orjson.dumps({"run_id": run_id, "config": record, "metrics": summary}, option=orjson.OPT_INDENT_2, default=str)
+    )
+    store.update_run(run_id, status="completed", metrics=summary, finished=True)
+    return RunResult(run_id=run_id, kind=spec.kind, output_dir=output_dir, adapter_dir=adapter_dir, metrics=summary,
+                     loss_png=png, device=plan.describe(), resumed_from=checkpoint, notes=plan.notes)
+
+
+def _summary(metrics: dict[str, Any], history: list[dict[str, Any]], plan: DevicePlan, data: TrainingData) -> dict[str, Any]:
+    """What the store keeps: final numbers, the loss series, sizes and device."""
+    losses = [(int(r["step"]), float(r["loss"])) for r in history if isinstance(r.get("loss"), int | float)]
+    evals = [(int(r["step"]), float(r["eval_loss"])) for r in history if isinstance(r.get("eval_loss"), int | float)]
+    rewards = [(int(r["step"]), float(r["reward"])) for r in history if isinstance(r.get("reward"), int | float)]
+    out: dict[str, Any] = {k: _clean(v) for k, v in metrics.items()}
+    out.update(
+        loss_history=losses, eval_loss_history=evals, reward_history=rewards,
+        first_loss=losses[0][1] if losses else None, final_loss=losses[-1][1] if losses else None,
+        steps=max((int(r.get("step", 0)) for r in history), default=0),
+        train_examples=len(data.train), eval_examples=len(data.eval) if data.eval is not None else 0,
+        eval_split=data.eval_split, dataset=data.location, device=plan.describe(),
+    )
+    return out
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
