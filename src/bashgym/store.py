@@ -1105,9 +1105,9 @@ class Store:
 
     def update_run(
         self, run_id: str, *, status: str | None = None, metrics: dict[str, Any] | None = None,
-        finished: bool = False,
+        finished: bool | None = None,
     ) -> None:
-        """Change a run's status and/or metrics; `finished` stamps finished_at (cleared on a resume)."""
+        """Change a run's status and/or metrics; finished=True stamps finished_at, False clears it (resume)."""
         sets: list[str] = []
         params: list[Any] = []
         if status is not None:
@@ -1116,8 +1116,11 @@ class Store:
         if metrics is not None:
             sets.append("metrics = ?")
             params.append(dumps(metrics))
-        sets.append("finished_at = ?")
-        params.append(now_iso() if finished else None)
+        if finished is not None:
+            sets.append("finished_at = ?")
+            params.append(now_iso() if finished else None)
+        if not sets:
+            return
         self.db.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?", (*params, run_id))
 
     def _run_row(self, row: sqlite3.Row) -> dict[str, Any]:
