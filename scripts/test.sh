@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The README's test command and what CI runs (.ci/run): install bashgym with every extra into .venv,
+# then run the whole suite. Safe to rerun; a second run reuses .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Real tools some tests drive: bubblewrap (gym sandbox), jq (gym text tasks), git, chromium (UI browser
+# tests), npm (installs the real Claude Code / Codex CLIs for the end-to-end tests into .tools/).
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  missing=""
+  command -v bwrap >/dev/null 2>&1 || missing="$missing bubblewrap"
+  command -v jq >/dev/null 2>&1 || missing="$missing jq"
+  command -v git >/dev/null 2>&1 || missing="$missing git"
+  command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+  command -v npm >/dev/null 2>&1 || missing="$missing npm"
+  if [ -n "$missing" ]; then
+    echo "installing system packages:$missing"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  fi
+fi
+
+PYTHON="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+# torch is pinned to the CPU build first so nothing pulls a multi-GB CUDA build (see README).
+.venv/bin/python -m pip install -q "torch==2.13.0" -e ".[all,dev]"
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile -q "$@"
