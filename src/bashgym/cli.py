@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "bashgym.commands.sessions",
     "bashgym.commands.eval",
     "bashgym.commands.judge",
+    "bashgym.commands.ui",
 ]
 
 

@@ -1,0 +1,136 @@
+"""Small server-side SVG charts (bars, histogram, lines): they work offline and need no JS or matplotlib.
+
+Every label is escaped; the SVG uses presentation attributes and CSS classes only (no inline style), so
+it passes the app's content security policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+
+WIDTH, HEIGHT = 640, 240
+PAD_L, PAD_R, PAD_T, PAD_B = 48, 12, 12, 56
+PALETTE = ("c0", "c1", "c2", "c3", "c4", "c5")
+
+
+def _fmt(value: float) -> str:
+    if value == int(value) and abs(value) < 1e6:
+        return str(int(value))
+    return f"{value:.3g}"
+
+
+def _frame(body: list[str], title: str, y_max: float, y_min: float = 0.0) -> Markup:
+    plot_h = HEIGHT - PAD_T - PAD_B
+    ticks = []
+    for i in range(5):
+        v = y_min + (y_max - y_min) * i / 4
+        y = PAD_T + plot_h - plot_h * i / 4
+        ticks.append(
+            f'<line class="grid" x1="{PAD_L}" x2="{WIDTH - PAD_R}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="tick" x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(_fmt(v))}</text>'
+        )
+    return Markup(
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>{"".join(ticks)}{"".join(body)}</svg>'
+    )
+
+
+def bar_chart(items: Sequence[tuple[str, float]], title: str) -> Markup:
+    """One bar per (label, value)."""
+    if not items:
+        return Markup('<p class="muted">no data</p>')
+    y_max = max(max(v for _, v in items), 1e-9)
+    plot_w = WIDTH - PAD_L - PAD_R
+    plot_h = HEIGHT - PAD_T - PAD_B
+    slot = plot_w / len(items)
+    body = []
+    for i, (label, value) in enumerate(items):
+        h = plot_h * value / y_max
+        x = PAD_L + i * slot + slot * 0.15
+        body.append(
+            f'<rect class="bar {PALETTE[i % len(PALETTE)]}" x="{x:.1f}" y="{PAD_T + plot_h - h:.1f}" '
+            f'width="{slot * 0.7:.1f}" height="{h:.1f}"><title>{escape(label)}: {escape(_fmt(value))}</title></rect>'
+            f'<text class="label" x="{x + slot * 0.35:.1f}" y="{HEIGHT - PAD_B + 16}" text-anchor="middle">'
+            f"{escape(label[:14])}</text>"
+        )
+    return _frame(body, title, y_max)
+
+
+def histogram(values: Sequence[float], title: str, bins: int = 20) -> Markup:
+    """Counts of values in equal-width bins."""
+    if not values:
+        return Markup('<p class="muted">no data</p>')
+    lo, hi = min(values), max(values)
+    width = (hi - lo) / bins or 1.0
+    counts = [0] * bins
+    for v in values:
+        counts[min(int((v - lo) / width), bins - 1)] += 1
+    items = [(f"{_fmt(lo + i * width)}", float(c)) for i, c in enumerate(counts)]
+    chart = bar_chart(items, title)
+    return chart
+
+
+def line_chart(series: dict[str, Sequence[tuple[float, float]]], title: str) -> Markup:
+    """One polyline per named series of (x, y) points, with a legend."""
+    points = [p for pts in series.values() for p in pts]
+    if not points:
+        return Markup('<p class="muted">no data</p>')
+    x_lo, x_hi = min(p[0] for p in points), max(p[0] for p in points)
+    y_lo, y_hi = min(0.0, min(p[1] for p in points)), max(p[1] for p in points)
+    x_span = (x_hi - x_lo) or 1.0
+    y_span = (y_hi - y_lo) or 1.0
+    plot_w = WIDTH - PAD_L - PAD_R
+    plot_h = HEIGHT - PAD_T - PAD_B
+    body = []
+    for i, (name, pts) in enumerate(series.items()):
+        coords = " ".join(
+            f"{PAD_L + plot_w * (x - x_lo) / x_span:.1f},{PAD_T + plot_h - plot_h * (y - y_lo) / y_span:.1f}"
+            for x, y in sorted(pts)
+        )
+        cls = PALETTE[i % len(PALETTE)]
+        body.append(f'<polyline class="line {cls}" points="{coords}"><title>{escape(name)}</title></polyline>')
+        body.append(
+            f'<rect class="bar {cls}" x="{PAD_L + i * 150}" y="{HEIGHT - 22}" width="10" height="10"/>'
+            f'<text class="label" x="{PAD_L + i * 150 + 14}" y="{HEIGHT - 13}">{escape(name[:20])}</text>'
+        )
+    body.append(
+        f'<text class="tick" x="{PAD_L}" y="{HEIGHT - PAD_B + 16}">{escape(_fmt(x_lo))}</text>'
+        f'<text class="tick" x="{WIDTH - PAD_R}" y="{HEIGHT - PAD_B + 16}" text-anchor="end">'
+        f"{escape(_fmt(x_hi))}</text>"
+    )
+    return _frame(body, title, y_hi, y_lo)
+
+
+def grouped_bars(categories: Sequence[str], series: dict[str, Sequence[float]], title: str) -> Markup:
+    """Side-by-side bars per category, one colour per series (e.g. base vs adapter per task category)."""
+    if not categories or not series:
+        return Markup('<p class="muted">no data</p>')
+    y_max = max([v for vals in series.values() for v in vals] + [1e-9])
+    plot_w = WIDTH - PAD_L - PAD_R
+    plot_h = HEIGHT - PAD_T - PAD_B
+    slot = plot_w / len(categories)
+    bar_w = slot * 0.8 / len(series)
+    body = []
+    for ci, cat in enumerate(categories):
+        for si, (name, vals) in enumerate(series.items()):
+            v = vals[ci] if ci < len(vals) else 0.0
+            h = plot_h * v / y_max
+            x = PAD_L + ci * slot + slot * 0.1 + si * bar_w
+            body.append(
+                f'<rect class="bar {PALETTE[si % len(PALETTE)]}" x="{x:.1f}" y="{PAD_T + plot_h - h:.1f}" '
+                f'width="{bar_w:.1f}" height="{h:.1f}"><title>{escape(name)} · {escape(cat)}: '
+                f"{escape(_fmt(v))}</title></rect>"
+            )
+        body.append(
+            f'<text class="label" x="{PAD_L + ci * slot + slot / 2:.1f}" y="{HEIGHT - PAD_B + 16}" '
+            f'text-anchor="middle">{escape(cat[:14])}</text>'
+        )
+    for si, name in enumerate(series):
+        body.append(
+            f'<rect class="bar {PALETTE[si % len(PALETTE)]}" x="{PAD_L + si * 170}" y="{HEIGHT - 22}" '
+            f'width="10" height="10"/><text class="label" x="{PAD_L + si * 170 + 14}" y="{HEIGHT - 13}">'
+            f"{escape(name[:22])}</text>"
+        )
+    return _frame(body, title, y_max)

@@ -1,0 +1,187 @@
+// bashgym UI: keyboard review (j/k move, g/b label, x select), label/tier/note buttons, curation lists.
+// Plain JS, no build step. Writes go through post(), which sends the X-Bashgym-Request header the server
+// requires of every write (a cross-site form cannot send it).
+"use strict";
+
+(function () {
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+
+  function toast(text, bad) {
+    const el = $("#toast");
+    if (!el) return;
+    el.textContent = text;
+    el.className = "toast show" + (bad ? " bad" : "");
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { el.className = "toast"; }, 2200);
+  }
+
+  async function post(url, body) {
+    const res = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-Bashgym-Request": "1" },
+      body: JSON.stringify(body),
+    });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(data.error || data.detail || res.statusText);
+    return data;
+  }
+
+  function showState(controls, state) {
+    const box = $(".state", controls);
+    box.textContent = "";
+    if (state.label) {
+      const s = document.createElement("span");
+      s.className = "lab lab-" + state.label;
+      s.textContent = state.label;
+      box.appendChild(s);
+    }
+    if (state.tier) {
+      const s = document.createElement("span");
+      s.className = "tier tier-" + state.tier;
+      s.textContent = " " + state.tier;
+      box.appendChild(s);
+    }
+    $$(".lbl", controls).forEach((b) => b.classList.toggle("on", b.dataset.label === state.label));
+    const row = controls.closest("tr.row");
+    if (row) {
+      const cell = $(".labels .lab", row);
+      if (cell) { cell.textContent = state.label || ""; cell.className = "lab lab-" + (state.label || "none"); }
+    }
+  }
+
+  async function label(sessionId, turn, fields, controls) {
+    try {
+      const data = await post("/api/labels", Object.assign({ session_id: sessionId, turn_idx: turn }, fields));
+      if (controls) showState(controls, data.state);
+      const what = turn < 0 ? "session" : "turn " + turn;
+      toast(what + ": " + Object.entries(fields).map(([k, v]) => k + "=" + (v || "cleared")).join(", "));
+      return data;
+    } catch (err) {
+      toast("not saved: " + err.message, true);
+    }
+  }
+
+  function wireControls(root) {
+    $$(".curate-controls", root).forEach((c) => {
+      const sid = c.dataset.session, turn = parseInt(c.dataset.turn, 10);
+      $$(".lbl", c).forEach((b) => b.addEventListener("click", () => {
+        const next = b.classList.contains("on") ? "" : b.dataset.label;
+        label(sid, turn, { label: next }, c);
+      }));
+      const tier = $(".tier-select", c);
+      if (tier) tier.addEventListener("change", () => label(sid, turn, { tier: tier.value }, c));
+      const note = $(".note-btn", c);
+      if (note) note.addEventListener("click", () => askNote(sid, turn, c));
+    });
+  }
+
+  function askNote(sid, turn, controls) {
+    const text = window.prompt("Note for " + (turn < 0 ? "the session" : "turn " + turn) + ":");
+    if (text !== null) label(sid, turn, { note: text }, controls);
+  }
+
+  // ---------------------------------------------------------------------------------- cursor (j/k)
+
+  let items = [];
+  let cursor = -1;
+
+  function move(to) {
+    if (!items.length) return;
+    cursor = Math.max(0, Math.min(items.length - 1, to));
+    items.forEach((el, i) => el.classList.toggle("current", i === cursor));
+    const el = items[cursor];
+    el.scrollIntoView({ block: "nearest" });
+    if (el.tagName === "SECTION") el.focus({ preventScroll: true });
+  }
+
+  function currentControls() {
+    if (cursor >= 0 && items[cursor]) return $(".curate-controls", items[cursor]);
+    return $(".session-head .curate-controls");
+  }
+
+  function onKey(ev) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const tag = (ev.target.tagName || "").toLowerCase();
+    if (tag === "input" || tag === "select" || tag === "textarea" || ev.target.isContentEditable) {
+      if (ev.key === "Escape") ev.target.blur();
+      return;
+    }
+    const page = document.body.dataset.page;
+    switch (ev.key) {
+      case "j": move(cursor + 1); break;
+      case "k": move(cursor - 1); break;
+      case "g": case "b": case "u": {
+        const c = currentControls();
+        if (!c) return;
+        const value = ev.key === "g" ? "good" : ev.key === "b" ? "bad" : "";
+        label(c.dataset.session, parseInt(c.dataset.turn, 10), { label: value }, c);
+        break;
+      }
+      case "n": {
+        const c = currentControls();
+        if (c) askNote(c.dataset.session, parseInt(c.dataset.turn, 10), c);
+        break;
+      }
+      case "x":
+        if (page === "sessions" && items[cursor]) { const p = $(".pick", items[cursor]); p.checked = !p.checked; }
+        break;
+      case "o": case "Enter":
+        if (page === "sessions" && items[cursor]) window.location.href = items[cursor].dataset.href;
+        break;
+      case "/": { const q = $("#q"); if (q) { q.focus(); q.select(); } break; }
+      case "?": { const h = $("#help"); if (h && !h.open) h.showModal(); break; }
+      default: return;
+    }
+    ev.preventDefault();
+  }
+
+  // ---------------------------------------------------------------------------------- curation lists
+
+  async function addToList(ids) {
+    const name = ($("#list-name") || {}).value || "review";
+    if (!ids.length) { toast("select sessions first (x or the checkboxes)", true); return; }
+    try {
+      const data = await post("/api/curation", { name: name, session_ids: ids });
+      toast("added " + data.changed + " to “" + data.name + "” (" + data.size + " in list)");
+    } catch (err) {
+      toast("not saved: " + err.message, true);
+    }
+  }
+
+  function init() {
+    const page = document.body.dataset.page;
+    if (page === "sessions") {
+      items = $$("tr.row");
+      items.forEach((row, i) => row.addEventListener("click", (ev) => {
+        if (ev.target.closest("a, input, button")) return;
+        move(i);
+      }));
+      const all = $("#select-all");
+      if (all) all.addEventListener("change", () => $$(".pick").forEach((p) => { p.checked = all.checked; }));
+      const add = $("#add-to-list");
+      if (add) add.addEventListener("click", () => addToList($$(".pick:checked").map((p) => p.value)));
+      // Session-level labelling from the list: controls are virtual (no buttons on rows).
+      items.forEach((row) => {
+        const c = document.createElement("span");
+        c.className = "curate-controls hidden";
+        c.dataset.session = row.dataset.session;
+        c.dataset.turn = "-1";
+        c.innerHTML = '<span class="state"></span>';
+        row.lastElementChild.appendChild(c);
+      });
+    } else if (page === "session") {
+      items = $$("main > .turns > section.turn");
+      const add = $("#add-session-to-list");
+      if (add) add.addEventListener("click", () => addToList([add.dataset.session]));
+      const m = /^#turn-(\d+)$/.exec(window.location.hash);
+      if (m) move(items.findIndex((el) => el.dataset.turn === m[1]));
+    }
+    wireControls(document);
+    document.addEventListener("keydown", onKey);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

@@ -1,0 +1,315 @@
+"""View models: what each page shows, read from the store and shaped for the templates.
+
+Kept apart from the routes so a page's data can be tested (and reused by a JSON endpoint) without HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bashgym.schema import TIERS, Session, Step, Turn
+from bashgym.store import Store
+from bashgym.ui import charts
+from bashgym.ui.render import edit_diff, input_text, output_block, short
+
+MAX_SUBAGENT_DEPTH = 3
+EXPLANATION_KEYS = ("explanation", "reason", "reasons", "why", "notes", "summary")
+
+
+def label_state(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Per turn (-1 = session): the newest label, tier override and note, each taken separately.
+
+    A later row that sets only a note does not clear an earlier good/bad label.
+    """
+    out: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        state = out.setdefault(row["turn_idx"], {"label": None, "tier": None, "note": None, "history": []})
+        for key in ("label", "tier", "note"):
+            if row.get(key) is not None:
+                state[key] = row[key] or None  # "" clears
+        state["history"].append(row)
+    return out
+
+
+def _duration(start: str | None, end: str | None) -> str | None:
+    if not start or not end:
+        return None
+    try:
+        secs = (datetime.fromisoformat(end.replace("Z", "+00:00"))
+                - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+    except ValueError:
+        return None
+    return human_seconds(secs)
+
+
+def human_seconds(secs: float) -> str:
+    if secs < 1:
+        return f"{secs * 1000:.0f} ms"
+    if secs < 120:
+        return f"{secs:.1f} s"
+    if secs < 7200:
+        return f"{secs / 60:.1f} min"
+    return f"{secs / 3600:.1f} h"
+
+
+def _score_view(row: dict[str, Any]) -> dict[str, Any]:
+    metrics = row.get("metrics") or {}
+    explanation = []
+    for key in EXPLANATION_KEYS:
+        value = metrics.get(key)
+        if isinstance(value, list):
+            explanation += [str(v) for v in value]
+        elif value:
+            explanation.append(str(value))
+    numbers = {
+        k: v for k, v in metrics.items()
+        if k not in EXPLANATION_KEYS and isinstance(v, (int, float, bool, str)) and len(str(v)) < 80
+    }
+    return {"scorer": row["scorer"], "total": row["total"], "tier": row["tier"], "explanation": explanation,
+            "metrics": numbers}
+
+
+def _subagent_id(step: Step, children: set[str]) -> str | None:
+    for value in list(step.meta.values()) + ([step.output] if step.output and len(step.output) < 200 else []):
+        if isinstance(value, str) and value in children:
+            return value
+    return None
+
+
+def _step_view(store: Store, session: Session, turn: Turn, idx: int, step: Step, children: set[str],
+               depth: int) -> dict[str, Any]:
+    view: dict[str, Any] = {"idx": idx, "kind": step.kind, "role": step.role, "text": step.text,
+                            "thinking": step.thinking, "model": step.model, "timestamp": step.timestamp}
+    if step.kind != "tool_call":
+        return view
+    raw_url = f"/sessions/{session.id}/turns/{turn.index}/steps/{idx}/output"
+    view.update(
+        tool_name=step.tool_name or "tool",
+        input=input_text(step.input),
+        diff=edit_diff(step.tool_name, step.input) or edit_diff(step.tool_name, step.meta),
+        output=output_block(step.output, raw_url=raw_url),
+        is_error=step.is_error,
+        exit_code=step.exit_code,
+        interrupted=step.interrupted,
+        duration=human_seconds(step.duration_ms / 1000) if step.duration_ms is not None else None,
+        subagent=None,
+    )
+    child = _subagent_id(step, children)
+    if child:
+        children.discard(child)
+        view["subagent"] = session_view(store, child, depth + 1) if depth < MAX_SUBAGENT_DEPTH else {"id": child}
+    return view
+
+
+def session_view(store: Store, session_id: str, depth: int = 0) -> dict[str, Any]:
+    """A session as a timeline: turns with their steps, scores, labels; subagent sessions nested."""
+    session = store.get_session(session_id)
+    scores: dict[int, list[dict[str, Any]]] = {}
+    for row in store.scores(session_id):
+        scores.setdefault(row["turn_idx"], []).append(_score_view(row))
+    labels = label_state(store.labels(session_id))
+    children = set(store.child_session_ids(session_id))
+    turns = []
+    for turn in session.turns:
+        u = turn.usage
+        turns.append({
+            "index": turn.index,
+            "prompt": turn.prompt,
+            "started_at": turn.started_at,
+            "duration": _duration(turn.started_at, turn.ended_at),
+            "tokens": {"in": u.input_tokens, "out": u.output_tokens, "cache": u.cache_read_tokens + u.cache_creation_tokens},
+            "steps": [_step_view(store, session, turn, i, s, children, depth) for i, s in enumerate(turn.steps)],
+            "scores": scores.get(turn.index, []),
+            "label": labels.get(turn.index, {}),
+        })
+    rest = [
+        session_view(store, c, depth + 1) if depth < MAX_SUBAGENT_DEPTH else {"id": c}
+        for c in sorted(children)
+    ]
+    return {
+        "session": session,
+        "depth": depth,
+        "turns": turns,
+        "scores": scores.get(-1, []),
+        "label": labels.get(-1, {}),
+        "duration": _duration(session.started_at, session.ended_at),
+        "subagents": rest,
+        "tiers": TIERS,
+    }
+
+
+def list_rows(store: Store, rows: list[dict[str, Any]], query: str | None) -> list[dict[str, Any]]:
+    """Decorate a page of session summaries with their labels and search snippets."""
+    ids = [r["id"] for r in rows]
+    labels = store.labels_for_sessions(ids)
+    snippets = store.search_snippets(query, ids) if query else {}
+    for r in rows:
+        state = label_state(labels.get(r["id"], []))
+        r["session_label"] = state.get(-1, {}).get("label")
+        r["good"] = sum(1 for k, v in state.items() if k >= 0 and v["label"] == "good")
+        r["bad"] = sum(1 for k, v in state.items() if k >= 0 and v["label"] == "bad")
+        r["snippet"] = snippets.get(r["id"])
+        r["summary"] = short(r.get("title") or r.get("first_prompt") or "", 160)
+    return rows
+
+
+# ------------------------------------------------------------------------------------------ datasets
+
+
+def _read_rows(path: Path, limit: int = 20_000) -> list[dict[str, Any]]:
+    rows = []
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if len(rows) >= limit:
+                    break
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    continue
+    except OSError:
+        return []
+    return rows
+
+
+def approx_tokens(row: dict[str, Any]) -> int:
+    """About 4 characters a token: good enough for a length histogram without loading a tokenizer."""
+    return max(1, len(json.dumps(row, ensure_ascii=False)) // 4)
+
+
+def _redaction_report(ds: dict[str, Any], folder: Path) -> dict[str, Any] | None:
+    for source in (ds.get("counts") or {}, ds.get("config") or {}):
+        for key in ("redaction", "redaction_report", "redacted"):
+            if isinstance(source.get(key), dict):
+                return source[key]
+    for name in ("redaction_report.json", "redaction.json"):
+        p = folder / name
+        if p.is_file():
+            try:
+                return json.loads(p.read_text(encoding="utf-8"))
+            except ValueError:
+                return None
+    return None
+
+
+def dataset_view(store: Store, dataset_id: str) -> dict[str, Any]:
+    ds = store.ui_dataset(dataset_id)
+    folder = Path(ds["path"])
+    breakdown = store.ui_dataset_breakdown(dataset_id)
+    counts = ds.get("counts") or {}
+    by_tier = counts.get("by_tier") if isinstance(counts.get("by_tier"), dict) else breakdown["by_tier"]
+    by_source = counts.get("by_source") if isinstance(counts.get("by_source"), dict) else breakdown["by_source"]
+    splits = {}
+    lengths: list[float] = []
+    for split in ("train", "validation", "test"):
+        rows = _read_rows(folder / f"{split}.jsonl")
+        if rows:
+            splits[split] = len(rows)
+            lengths += [approx_tokens(r) for r in rows]
+    report = _redaction_report(ds, folder)
+    kinds = report.get("counts") if isinstance(report, dict) and isinstance(report.get("counts"), dict) else None
+    if kinds is None and isinstance(report, dict):
+        kinds = {k: v for k, v in report.items() if isinstance(v, (int, float))}
+    return {
+        "ds": ds,
+        "splits": splits,
+        "by_tier": by_tier,
+        "by_source": by_source,
+        "tier_chart": charts.bar_chart([(str(k), float(v)) for k, v in by_tier.items()], "sessions by tier"),
+        "source_chart": charts.bar_chart([(str(k), float(v)) for k, v in by_source.items()], "sessions by source"),
+        "length_chart": charts.histogram(lengths, "example length (≈tokens)"),
+        "lengths": {"n": len(lengths), "max": max(lengths) if lengths else 0},
+        "redaction": report,
+        "redaction_kinds": kinds or {},
+        "has_card": (folder / "README.md").is_file(),
+        "sessions": breakdown["sessions"],
+    }
+
+
+# ------------------------------------------------------------------------------------------ runs
+
+
+def loss_series(run: dict[str, Any]) -> dict[str, list[tuple[float, float]]]:
+    """Loss curves from a run's metrics (a log history list) or its output dir's trainer_state.json."""
+    metrics = run.get("metrics") or {}
+    history = None
+    for key in ("log_history", "history", "losses", "log"):
+        if isinstance(metrics.get(key), list):
+            history = metrics[key]
+            break
+    if history is None and run.get("output_dir"):
+        for candidate in Path(run["output_dir"]).glob("**/trainer_state.json"):
+            try:
+                history = json.loads(candidate.read_text(encoding="utf-8")).get("log_history")
+            except (OSError, ValueError):
+                continue
+            break
+    series: dict[str, list[tuple[float, float]]] = {}
+    for i, entry in enumerate(history or []):
+        if not isinstance(entry, dict):
+            continue
+        x = entry.get("step", entry.get("global_step", i))
+        for key in ("loss", "train_loss", "eval_loss", "reward", "rewards/mean"):
+            value = entry.get(key)
+            if isinstance(value, (int, float)) and isinstance(x, (int, float)):
+                series.setdefault(key, []).append((float(x), float(value)))
+    return series
+
+
+def run_view(store: Store, run_id: str) -> dict[str, Any]:
+    run = store.get_run(run_id) if hasattr(store, "get_run") else store.ui_run(run_id)
+    series = loss_series(run)
+    scalars = {k: v for k, v in (run.get("metrics") or {}).items() if isinstance(v, (int, float, str, bool))}
+    evals = [e for e in store.ui_evals() if e.get("adapter_run_id") == run["id"]]
+    return {"run": run, "chart": charts.line_chart(series, "training curves"), "scalars": scalars,
+            "evals": evals, "has_curve": bool(series)}
+
+
+# ------------------------------------------------------------------------------------------ evals
+
+
+def pass_rate(metrics: dict[str, Any] | None) -> float | None:
+    for key in ("pass@1", "pass_at_1", "pass_rate", "success_rate", "mean_reward"):
+        value = (metrics or {}).get(key)
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
+
+
+def eval_view(store: Store, eval_id: str) -> dict[str, Any]:
+    ev = store.ui_eval(eval_id)
+    rollouts = store.ui_rollouts(eval_id)
+    tasks: dict[str, list[dict[str, Any]]] = {}
+    for r in rollouts:
+        tasks.setdefault(r["task_id"], []).append(r)
+    per_task = [
+        {"task_id": t, "n": len(rs), "passed": sum(1 for r in rs if (r["reward"] or 0) >= 1.0),
+         "mean_reward": sum((r["reward"] or 0.0) for r in rs) / len(rs),
+         "session_ids": [r["session_id"] for r in rs if r["session_id"]], "statuses": sorted({r["status"] for r in rs})}
+        for t, rs in sorted(tasks.items())
+    ]
+    # Base vs adapter: every eval of the same suite, its headline rate, side by side per task.
+    same_suite = [e for e in store.ui_evals() if e.get("suite") == ev.get("suite")]
+    compare = []
+    for e in same_suite:
+        label = e["model"] + (f" + {e['adapter_run_id']}" if e.get("adapter_run_id") else "")
+        compare.append((label[:40], pass_rate(e.get("metrics")) or 0.0, e["id"]))
+    task_ids = [t["task_id"] for t in per_task][:24]
+    series: dict[str, list[float]] = {}
+    for e in same_suite[:4]:
+        label = ("adapter " if e.get("adapter_run_id") else "base ") + e["id"][-12:]
+        means = {}
+        for r in store.ui_rollouts(e["id"]):
+            means.setdefault(r["task_id"], []).append(r["reward"] or 0.0)
+        series[label] = [sum(means.get(t, [0.0])) / max(1, len(means.get(t, []))) for t in task_ids]
+    return {
+        "ev": ev,
+        "per_task": per_task,
+        "scalars": {k: v for k, v in (ev.get("metrics") or {}).items() if isinstance(v, (int, float, str, bool))},
+        "compare": compare,
+        "compare_chart": charts.bar_chart([(c[0], c[1]) for c in compare], "pass rate by model"),
+        "task_chart": charts.grouped_bars(task_ids, series, "mean reward per task"),
+    }
