@@ -1220,6 +1220,73 @@ class Store:
         self.db.execute("DELETE FROM scores WHERE session_id = ? AND scorer = ?", (session_id, scorer))
 
 
+    # ------------------------------------------------------------------------------------------ factory
+    # Built datasets and the sessions each drew from (lineage: an adapter traces back to its sessions).
+
+    def next_dataset_version(self, name: str) -> int:
+        row = self.db.execute("SELECT MAX(version) FROM datasets WHERE name = ?", (name,)).fetchone()
+        return int(row[0] or 0) + 1
+
+    def add_dataset(
+        self, dataset_id: str, *, name: str, version: int, path: str, config: dict[str, Any],
+        counts: dict[str, Any], content_hash: str, redacted: bool, session_ids: Iterable[str],
+    ) -> None:
+        """Record a built dataset and its source sessions in one transaction."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO datasets VALUES (?,?,?,?,?,?,?,?,?)",
+                (dataset_id, name, version, path, dumps(config), dumps(counts), content_hash, int(redacted),
+                 now_iso()),
+            )
+            self.db.executemany(
+                "INSERT OR IGNORE INTO dataset_sessions VALUES (?, ?)",
+                [(dataset_id, sid) for sid in sorted(set(session_ids))],
+            )
+
+    def list_datasets(self, name: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM datasets" + (" WHERE name = ?" if name else "") + " ORDER BY created_at DESC, id"
+        out = []
+        for r in self.db.execute(sql, (name,) if name else ()):
+            d = dict(r)
+            d["config"] = loads(d["config"]) or {}
+            d["counts"] = loads(d["counts"]) or {}
+            d["redacted"] = bool(d["redacted"])
+            out.append(d)
+        return out
+
+    def resolve_dataset_id(self, ref: str | None) -> str:
+        """A dataset id from an id, a unique id prefix, a name (its newest version) or None (the newest)."""
+        if ref is None:
+            row = self.db.execute("SELECT id FROM datasets ORDER BY created_at DESC, id LIMIT 1").fetchone()
+            if row is None:
+                raise NotFoundError("no datasets yet (build one with `bashgym dataset build`)")
+            return row[0]
+        if self.db.execute("SELECT 1 FROM datasets WHERE id = ?", (ref,)).fetchone():
+            return ref
+        row = self.db.execute(
+            "SELECT id FROM datasets WHERE name = ? ORDER BY version DESC LIMIT 1", (ref,)
+        ).fetchone()
+        if row:
+            return row[0]
+        rows = self.db.execute("SELECT id FROM datasets WHERE id LIKE ? ORDER BY id LIMIT 6", (ref + "%",)).fetchall()
+        if len(rows) == 1:
+            return rows[0][0]
+        if rows:
+            raise BashgymError(f"dataset {ref!r} is ambiguous: " + ", ".join(r[0] for r in rows[:5]))
+        known = [r[0] for r in self.db.execute("SELECT id FROM datasets")]
+        from bashgym.errors import did_you_mean
+
+        raise NotFoundError(f"no dataset {ref!r}{did_you_mean(ref, known)} (see `bashgym dataset list`)")
+
+    def get_dataset(self, ref: str | None) -> dict[str, Any]:
+        dataset_id = self.resolve_dataset_id(ref)
+        return next(d for d in self.list_datasets() if d["id"] == dataset_id)
+
+    def dataset_session_ids(self, dataset_id: str) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT session_id FROM dataset_sessions WHERE dataset_id = ? ORDER BY session_id", (dataset_id,))]
+
+
 class _Transaction:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
