@@ -28,7 +28,7 @@ from bashgym.paths import home_dir
 METRICS: dict[str, tuple[float, str]] = {
     "verified": (4.0, "`bashgym verify` re-ran the final test command at the recorded commit: 1 pass, 0 fail"),
     "tests": (3.0, "the turn's last test run passed (1) or failed (0); left out when no test ran"),
-    "completion": (2.0, "ended with a final answer (1), on a tool call or admitting failure (0.25), or not at all (0)"),
+    "completion": (2.0, "ended with a final answer (1); on a tool call, a failed last call or admitting failure (0.25); not at all (0)"),
     "not_corrected": (2.0, "0 when the user's next prompt corrects this turn ('no', 'undo', 'that's wrong')"),
     "no_interrupts": (1.5, "0 when the user interrupted the agent or rejected a tool use"),
     "tool_success": (1.5, "1 - share of tool calls that failed (grep/diff/test exit 1 are not failures)"),
@@ -45,8 +45,9 @@ DEFAULT_CAPS: dict[str, dict[str, float]] = {
     "tests": {"below": 0.5, "max_total": 0.59},
     "not_corrected": {"below": 0.5, "max_total": 0.59},
     "completion": {"below": 0.1, "max_total": 0.59},
-    "no_interrupts": {"below": 0.5, "max_total": 0.74},
-    "build_clean": {"below": 0.5, "max_total": 0.74},
+    "no_interrupts": {"below": 0.5, "max_total": 0.59},
+    "build_clean": {"below": 0.5, "max_total": 0.59},
+    "tool_success": {"below": 0.34, "max_total": 0.59},
 }
 
 DEFAULT_RUBRIC = (

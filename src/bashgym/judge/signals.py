@@ -227,7 +227,7 @@ def user_interrupts(turn: Turn) -> Signal:
 
 _CORRECTION = re.compile(
     r"^\s*(no\b|nope\b|undo\b|revert\b|wrong\b|stop\b|that'?s (wrong|not|incorrect|broken)|that is (wrong|not)|"
-    r"this is (wrong|not)|it'?s (wrong|broken|still)|not what i|you broke|you didn'?t|why did you|"
+    r"this is (wrong|not)|it'?s (wrong|broken|still)|(it|this|that) (still|is still)\b|not what i|you broke|you didn'?t|why did you|"
     r"still (fails|failing|broken|doesn'?t|not)|(it |this )?(doesn'?t|didn'?t|does not|did not) work|"
     r"try again|put it back|roll ?back)",
     re.I,
@@ -343,7 +343,7 @@ def reverted_edits(turn: Turn) -> Signal:
 
 _GAVE_UP = re.compile(
     r"\bI (couldn'?t|could not|was unable|wasn'?t able|am unable|can'?t|cannot) (to )?"
-    r"(fix|get|make|find|resolve|complete|figure)|\bunable to (fix|complete|resolve)|\bstill (fail|failing|broken)"
+    r"(fix|get|make|find|resolve|complete|figure|install|build|compile|run|reproduce|solve|finish|pass)|\bunable to (fix|complete|resolve)|\bstill (fail|failing|broken)"
     r"|\bgave up\b|\bI'?m stuck\b",
     re.I,
 )
@@ -352,7 +352,8 @@ _GAVE_UP = re.compile(
 def ended_fulfilled(turn: Turn) -> Signal:
     """Whether the turn ended with the request done: the agent's last step is a final message (Stop after
     success), no call was left without a result, and that message does not admit failure.
-    Value 1.0 done, 0.25 ended on a tool call or admitted failure, 0.0 no answer / died mid-call."""
+    Value 1.0 done; 0.25 ended on a tool call, after a failed last call, or admitting failure; 0.0 no answer
+    or died mid-call."""
     if not turn.steps:
         return Signal("ended_fulfilled", 0.0, [Evidence(-1, "the agent never answered this prompt")], "no steps")
     agent = [(i, s) for i, s in enumerate(turn.steps) if s.role != "user" or s.kind == "tool_call"]
@@ -365,6 +366,11 @@ def ended_fulfilled(turn: Turn) -> Signal:
     if last.kind == "tool_call":
         return Signal("ended_fulfilled", 0.25, [Evidence(i, f"{describe_step(last)}: last step, no final answer")],
                       "ended on a tool call without a final message")
+    calls = [(j, s) for j, s in agent if s.kind == "tool_call"]
+    if calls and is_failed_call(calls[-1][1]):
+        j, s = calls[-1]
+        return Signal("ended_fulfilled", 0.25, [Evidence(j, f"{describe_step(s)}: {_last_line(s.output)}")],
+                      "the last tool call failed and nothing after it fixed that")
     m = _GAVE_UP.search(last.text or "")
     if m:
         return Signal("ended_fulfilled", 0.25, [Evidence(i, f"final message admits failure: {_short(m.group(0))!r}")],

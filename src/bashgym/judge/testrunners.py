@@ -40,7 +40,7 @@ class TestRun:
 
 def _count(pattern: str, text: str) -> int:
     """Sum every `N <word>` match of pattern (runners may print several summaries, e.g. cargo per crate)."""
-    return sum(int(m) for m in re.findall(pattern, text))
+    return sum(int(m) for m in re.findall(pattern, text, re.M))
 
 
 def _parse_pytest(text: str) -> TestRun | None:
