@@ -341,10 +341,10 @@ class SourceFileState:
     skipped_lines: int
 
 
-# The newest human tier override of a whole session (labels.turn_idx = -1), or NULL.
+# The tier of a whole session's newest label row (labels.turn_idx = -1), or NULL: as `latest_labels`,
+# the newest row of a target is its whole state.
 _LABEL_TIER_SQL = (
-    "(SELECT l.tier FROM labels l WHERE l.session_id = s.id AND l.turn_idx = -1 AND l.tier IS NOT NULL "
-    "ORDER BY l.id DESC LIMIT 1)"
+    "(SELECT l.tier FROM labels l WHERE l.session_id = s.id AND l.turn_idx = -1 ORDER BY l.id DESC LIMIT 1)"
 )
 
 
@@ -842,7 +842,7 @@ class Store:
             clauses.append(
                 "EXISTS (SELECT 1 FROM labels l WHERE l.session_id = s.id AND l.label = ? AND l.id = "
                 "(SELECT MAX(l2.id) FROM labels l2 WHERE l2.session_id = l.session_id "
-                "AND l2.turn_idx = l.turn_idx AND l2.label IS NOT NULL))"
+                "AND l2.turn_idx = l.turn_idx))"
             )
             params.append(label)
         elif label == "any":
@@ -864,7 +864,8 @@ class Store:
         """One page of session summaries and the total matching, for the UI's list.
 
         `query` is full-text (FTS5) over prompts, commands and outputs; `tier` is the effective tier (the
-        newest human tier override, else the heuristic judge's); `label` is good|bad|any|none.
+        session's newest label row's tier, else the heuristic judge's); `label` is good|bad|any|none, the
+        newest label row of any turn or of the session.
         """
         if sort not in SORT_KEYS:
             raise BashgymError(f"unknown sort key {sort!r}; choose one of {', '.join(SORT_KEYS)}")
@@ -965,25 +966,6 @@ class Store:
             )
         ]
 
-    def _ui_rows(self, sql: str, params: Iterable[Any] = (), json_cols: tuple[str, ...] = ()) -> list[dict]:
-        out = []
-        for r in self.db.execute(sql, tuple(params)):
-            d = dict(r)
-            for col in json_cols:
-                if col in d:
-                    d[col] = loads(d[col])
-            out.append(d)
-        return out
-
-    def ui_datasets(self) -> list[dict[str, Any]]:
-        return self._ui_rows("SELECT * FROM datasets ORDER BY created_at DESC", (), ("config", "counts"))
-
-    def ui_dataset(self, dataset_id: str) -> dict[str, Any]:
-        rows = self._ui_rows("SELECT * FROM datasets WHERE id = ?", (dataset_id,), ("config", "counts"))
-        if not rows:
-            raise NotFoundError(f"no dataset with id {dataset_id!r} (see `bashgym dataset list`)")
-        return rows[0]
-
     def ui_dataset_breakdown(self, dataset_id: str) -> dict[str, Any]:
         """Counts of a dataset's sessions by source and by judged tier, from dataset_sessions."""
         base = (
@@ -995,29 +977,6 @@ class Store:
         by_tier = {(r[0] or "unscored"): r[1]
                    for r in self.db.execute(f"SELECT sc.tier, COUNT(*) {base} GROUP BY sc.tier", (dataset_id,))}
         return {"sessions": sum(by_source.values()), "by_source": by_source, "by_tier": by_tier}
-
-    def ui_runs(self) -> list[dict[str, Any]]:
-        return self._ui_rows("SELECT * FROM runs ORDER BY created_at DESC", (), ("config", "metrics"))
-
-    def ui_run(self, run_id: str) -> dict[str, Any]:
-        rows = self._ui_rows("SELECT * FROM runs WHERE id = ?", (run_id,), ("config", "metrics"))
-        if not rows:
-            raise NotFoundError(f"no run with id {run_id!r} (see `bashgym runs`)")
-        return rows[0]
-
-    def ui_evals(self) -> list[dict[str, Any]]:
-        return self._ui_rows("SELECT * FROM evals ORDER BY created_at DESC", (), ("config", "metrics"))
-
-    def ui_eval(self, eval_id: str) -> dict[str, Any]:
-        rows = self._ui_rows("SELECT * FROM evals WHERE id = ?", (eval_id,), ("config", "metrics"))
-        if not rows:
-            raise NotFoundError(f"no eval with id {eval_id!r} (see `bashgym eval list`)")
-        return rows[0]
-
-    def ui_rollouts(self, eval_id: str) -> list[dict[str, Any]]:
-        return self._ui_rows(
-            "SELECT * FROM rollouts WHERE eval_id = ? ORDER BY task_id, sample_idx", (eval_id,), ("detail",)
-        )
 
     # ------------------------------------------------------------------------------------------ eval
 

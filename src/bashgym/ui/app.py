@@ -223,9 +223,13 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
             raise BashgymError("give at least one of label, tier, note")
         if turn_idx != -1 and turn_idx not in {t.index for t in store().get_session(sid).turns}:
             raise NotFoundError(f"session {sid!r} has no turn {turn_idx}")
+        # The newest row of a target is its whole state (Store.latest_labels, the factory's select), so
+        # a change to one field carries the others forward; "" clears a field.
+        current = views.label_state(store().labels(sid)).get(turn_idx, {})
+        fields = {"label": label, "tier": tier, "note": None if note is None else str(note)[:4000]}
+        merged = {k: (current.get(k) if v is None else (v or None)) for k, v in fields.items()}
         with store().transaction():
-            label_id = store().add_label(sid, turn_idx, label=label, tier=tier,
-                                         note=None if note is None else str(note)[:4000], author="ui")
+            label_id = store().add_label(sid, turn_idx, author="ui", **merged)
         state = views.label_state(store().labels(sid)).get(turn_idx, {})
         return {"id": label_id, "session_id": sid, "turn_idx": turn_idx,
                 "state": {k: v for k, v in state.items() if k != "history"}}
@@ -259,7 +263,7 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
 
     @app.get("/datasets", response_class=HTMLResponse)
     def datasets_page(request: Request) -> HTMLResponse:
-        return page(request, "datasets.html", datasets=store().ui_datasets())
+        return page(request, "datasets.html", datasets=store().list_datasets())
 
     @app.get("/datasets/{dataset_id}", response_class=HTMLResponse)
     def dataset_page(request: Request, dataset_id: str) -> HTMLResponse:
@@ -267,7 +271,7 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
 
     @app.get("/datasets/{dataset_id}/card")
     def dataset_card(dataset_id: str) -> PlainTextResponse:
-        card = Path(store().ui_dataset(dataset_id)["path"]) / "README.md"
+        card = Path(store().get_dataset(dataset_id)["path"]) / "README.md"
         if not card.is_file():
             raise NotFoundError(f"dataset {dataset_id!r} has no card at {card}")
         return PlainTextResponse(card.read_text(encoding="utf-8", errors="replace"),
@@ -275,7 +279,7 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
 
     @app.get("/runs", response_class=HTMLResponse)
     def runs_page(request: Request) -> HTMLResponse:
-        return page(request, "runs.html", runs=store().ui_runs())
+        return page(request, "runs.html", runs=store().list_runs(limit=500))
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
     def run_page(request: Request, run_id: str) -> HTMLResponse:
@@ -283,7 +287,7 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
 
     @app.get("/evals", response_class=HTMLResponse)
     def evals_page(request: Request) -> HTMLResponse:
-        evals = store().ui_evals()
+        evals = store().list_evals(limit=500)
         for e in evals:
             e["rate"] = views.pass_rate(e.get("metrics"))
         return page(request, "evals.html", evals=evals)

@@ -20,17 +20,13 @@ EXPLANATION_KEYS = ("explanation", "reason", "reasons", "why", "notes", "summary
 
 
 def label_state(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """Per turn (-1 = session): the newest label, tier override and note, each taken separately.
-
-    A later row that sets only a note does not clear an earlier good/bad label.
-    """
+    """Per turn (-1 = session): the newest label row's label, tier and note, as `Store.latest_labels`
+    and the factory read them (the UI writes whole rows, so the newest row is the whole state)."""
     out: dict[int, dict[str, Any]] = {}
     for row in rows:
-        state = out.setdefault(row["turn_idx"], {"label": None, "tier": None, "note": None, "history": []})
-        for key in ("label", "tier", "note"):
-            if row.get(key) is not None:
-                state[key] = row[key] or None  # "" clears
-        state["history"].append(row)
+        history = out.get(row["turn_idx"], {}).get("history", [])
+        out[row["turn_idx"]] = {"label": row.get("label") or None, "tier": row.get("tier") or None,
+                                "note": row.get("note") or None, "history": [*history, row]}
     return out
 
 
@@ -175,6 +171,13 @@ def _read_rows(path: Path, limit: int = 20_000) -> list[dict[str, Any]]:
     return rows
 
 
+def _first_dict(data: dict[str, Any], *keys: str) -> dict[str, Any] | None:
+    for key in keys:
+        if isinstance(data.get(key), dict) and data[key]:
+            return data[key]
+    return None
+
+
 def approx_tokens(row: dict[str, Any]) -> int:
     """About 4 characters a token: good enough for a length histogram without loading a tokenizer."""
     return max(1, len(json.dumps(row, ensure_ascii=False)) // 4)
@@ -196,12 +199,13 @@ def _redaction_report(ds: dict[str, Any], folder: Path) -> dict[str, Any] | None
 
 
 def dataset_view(store: Store, dataset_id: str) -> dict[str, Any]:
-    ds = store.ui_dataset(dataset_id)
+    ds = store.get_dataset(dataset_id)
+    dataset_id = ds["id"]
     folder = Path(ds["path"])
     breakdown = store.ui_dataset_breakdown(dataset_id)
     counts = ds.get("counts") or {}
-    by_tier = counts.get("by_tier") if isinstance(counts.get("by_tier"), dict) else breakdown["by_tier"]
-    by_source = counts.get("by_source") if isinstance(counts.get("by_source"), dict) else breakdown["by_source"]
+    by_tier = _first_dict(counts, "tiers", "by_tier") or breakdown["by_tier"]
+    by_source = _first_dict(counts, "sources", "by_source") or breakdown["by_source"]
     splits = {}
     lengths: list[float] = []
     for split in ("train", "validation", "test"):
@@ -210,7 +214,7 @@ def dataset_view(store: Store, dataset_id: str) -> dict[str, Any]:
             splits[split] = len(rows)
             lengths += [approx_tokens(r) for r in rows]
     report = _redaction_report(ds, folder)
-    kinds = report.get("counts") if isinstance(report, dict) and isinstance(report.get("counts"), dict) else None
+    kinds = _first_dict(report, "counts", "by_kind") if isinstance(report, dict) else None
     if kinds is None and isinstance(report, dict):
         kinds = {k: v for k, v in report.items() if isinstance(v, (int, float))}
     return {
@@ -233,37 +237,30 @@ def dataset_view(store: Store, dataset_id: str) -> dict[str, Any]:
 
 
 def loss_series(run: dict[str, Any]) -> dict[str, list[tuple[float, float]]]:
-    """Loss curves from a run's metrics (a log history list) or its output dir's trainer_state.json."""
+    """Training curves from a run's metrics: `loss_history` / `eval_loss_history` / `reward_history`
+    ([step, value] pairs, as train records them) or a trainer `log_history` list of dicts."""
     metrics = run.get("metrics") or {}
-    history = None
-    for key in ("log_history", "history", "losses", "log"):
-        if isinstance(metrics.get(key), list):
-            history = metrics[key]
-            break
-    if history is None and run.get("output_dir"):
-        for candidate in Path(run["output_dir"]).glob("**/trainer_state.json"):
-            try:
-                history = json.loads(candidate.read_text(encoding="utf-8")).get("log_history")
-            except (OSError, ValueError):
-                continue
-            break
     series: dict[str, list[tuple[float, float]]] = {}
-    for i, entry in enumerate(history or []):
+    for key, name in (("loss_history", "loss"), ("eval_loss_history", "eval_loss"), ("reward_history", "reward")):
+        for point in metrics.get(key) or []:
+            if isinstance(point, (list, tuple)) and len(point) == 2 and all(isinstance(v, (int, float)) for v in point):
+                series.setdefault(name, []).append((float(point[0]), float(point[1])))
+    for i, entry in enumerate(metrics.get("log_history") or []):
         if not isinstance(entry, dict):
             continue
-        x = entry.get("step", entry.get("global_step", i))
-        for key in ("loss", "train_loss", "eval_loss", "reward", "rewards/mean"):
+        x = entry.get("step", i)
+        for key in ("loss", "eval_loss", "reward"):
             value = entry.get(key)
-            if isinstance(value, (int, float)) and isinstance(x, (int, float)):
-                series.setdefault(key, []).append((float(x), float(value)))
-    return series
+            if isinstance(value, (int, float)) and isinstance(x, (int, float)) and key not in series:
+                series.setdefault(f"{key} ", []).append((float(x), float(value)))
+    return {k.strip(): v for k, v in series.items()}
 
 
 def run_view(store: Store, run_id: str) -> dict[str, Any]:
-    run = store.get_run(run_id) if hasattr(store, "get_run") else store.ui_run(run_id)
+    run = store.get_run(run_id)
     series = loss_series(run)
     scalars = {k: v for k, v in (run.get("metrics") or {}).items() if isinstance(v, (int, float, str, bool))}
-    evals = [e for e in store.ui_evals() if e.get("adapter_run_id") == run["id"]]
+    evals = [e for e in store.list_evals(limit=1000) if e.get("adapter_run_id") == run["id"]]
     return {"run": run, "chart": charts.line_chart(series, "training curves"), "scalars": scalars,
             "evals": evals, "has_curve": bool(series)}
 
@@ -272,44 +269,54 @@ def run_view(store: Store, run_id: str) -> dict[str, Any]:
 
 
 def pass_rate(metrics: dict[str, Any] | None) -> float | None:
-    for key in ("pass@1", "pass_at_1", "pass_rate", "success_rate", "mean_reward"):
-        value = (metrics or {}).get(key)
-        if isinstance(value, (int, float)):
-            return float(value)
+    """The headline pass@1 of an eval's metrics (`overall.pass@1` as eval records it)."""
+    metrics = metrics or {}
+    for source in (metrics.get("overall") or {}, metrics):
+        for key in ("pass@1", "pass_rate", "mean_reward"):
+            value = source.get(key) if isinstance(source, dict) else None
+            if isinstance(value, (int, float)):
+                return float(value)
     return None
 
 
+def _eval_label(e: dict[str, Any]) -> str:
+    return (f"adapter {e['adapter_run_id']}" if e.get("adapter_run_id") else f"base {e['model']}")[:40]
+
+
 def eval_view(store: Store, eval_id: str) -> dict[str, Any]:
-    ev = store.ui_eval(eval_id)
-    rollouts = store.ui_rollouts(eval_id)
+    ev = store.get_eval(eval_id)
+    metrics = ev.get("metrics") or {}
+    rollouts = store.rollouts(ev["id"])
     tasks: dict[str, list[dict[str, Any]]] = {}
     for r in rollouts:
         tasks.setdefault(r["task_id"], []).append(r)
     per_task = [
-        {"task_id": t, "n": len(rs), "passed": sum(1 for r in rs if (r["reward"] or 0) >= 1.0),
+        {"task_id": t, "n": len(rs), "passed": sum(1 for r in rs if r["status"] == "passed"),
          "mean_reward": sum((r["reward"] or 0.0) for r in rs) / len(rs),
-         "session_ids": [r["session_id"] for r in rs if r["session_id"]], "statuses": sorted({r["status"] for r in rs})}
+         "session_ids": [r["session_id"] for r in rs if r["session_id"]],
+         "statuses": sorted({r["status"] for r in rs})}
         for t, rs in sorted(tasks.items())
     ]
-    # Base vs adapter: every eval of the same suite, its headline rate, side by side per task.
-    same_suite = [e for e in store.ui_evals() if e.get("suite") == ev.get("suite")]
-    compare = []
-    for e in same_suite:
-        label = e["model"] + (f" + {e['adapter_run_id']}" if e.get("adapter_run_id") else "")
-        compare.append((label[:40], pass_rate(e.get("metrics")) or 0.0, e["id"]))
-    task_ids = [t["task_id"] for t in per_task][:24]
+    overall = metrics.get("overall") if isinstance(metrics.get("overall"), dict) else {}
+    categories = metrics.get("categories") if isinstance(metrics.get("categories"), dict) else {}
+    # Base vs adapter: every eval of the same suite, headline pass@1 and pass@1 per task category.
+    same_suite = [e for e in store.list_evals(limit=1000) if e.get("suite") == ev.get("suite")]
+    same_suite.sort(key=lambda e: (e.get("adapter_run_id") is not None, e["created_at"]))
+    compare = [(_eval_label(e), pass_rate(e.get("metrics")) or 0.0, e["id"]) for e in same_suite]
+    cat_names = sorted({c for e in same_suite for c in ((e.get("metrics") or {}).get("categories") or {})})[:12]
     series: dict[str, list[float]] = {}
-    for e in same_suite[:4]:
-        label = ("adapter " if e.get("adapter_run_id") else "base ") + e["id"][-12:]
-        means = {}
-        for r in store.ui_rollouts(e["id"]):
-            means.setdefault(r["task_id"], []).append(r["reward"] or 0.0)
-        series[label] = [sum(means.get(t, [0.0])) / max(1, len(means.get(t, []))) for t in task_ids]
+    for e in same_suite[:5]:
+        cats = (e.get("metrics") or {}).get("categories") or {}
+        series[f"{_eval_label(e)} ({e['id'][-6:]})"] = [
+            float((cats.get(c) or {}).get("pass@1") or 0.0) for c in cat_names
+        ]
     return {
         "ev": ev,
         "per_task": per_task,
-        "scalars": {k: v for k, v in (ev.get("metrics") or {}).items() if isinstance(v, (int, float, str, bool))},
+        "overall": {k: v for k, v in overall.items() if isinstance(v, (int, float, str, bool))},
+        "categories": categories,
+        "scalars": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))},
         "compare": compare,
-        "compare_chart": charts.bar_chart([(c[0], c[1]) for c in compare], "pass rate by model"),
-        "task_chart": charts.grouped_bars(task_ids, series, "mean reward per task"),
+        "compare_chart": charts.bar_chart([(c[0], c[1]) for c in compare], "pass@1 by model"),
+        "category_chart": charts.grouped_bars(cat_names, series, "pass@1 per category"),
     }
