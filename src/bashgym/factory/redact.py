@@ -1,0 +1,248 @@
+"""Redaction: remove secrets and personal data from everything the factory writes.
+
+One `Redactor` per dataset build, so placeholders stay consistent across examples: the same secret always
+becomes the same `<SECRET_n>`, the same email `<EMAIL_n>`, and every home directory `/home/<USER>`, so code
+that used a value twice still reads coherently. Detection is by shape (provider prefixes) and context (key
+names, headers, URL password slots), plus detect-secrets' regex plugins as a second opinion; its
+high-entropy checks are NOT used (they wipe commit ids, UUIDs and base64 images). Rules live in
+`redact_rules.py`; the detect-secrets adapter in `redact_detect_secrets.py`.
+
+>>> r = Redactor(user_names=["alice"])
+>>> r.redact_text("export GITHUB_TOKEN=ghp_" + "aB3" * 12 + " # /home/alice/src")
+'export GITHUB_TOKEN=<SECRET_1> # /home/<USER>/src'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bashgym.factory.redact_rules import (
+    CATEGORY_PRIORITY,
+    CONTEXT_RULES,
+    PII_RULES,
+    PROVIDER_RULES,
+    SECRET,
+    USER,
+    Rule,
+    hostname_rule,
+    user_name_rule,
+)
+
+PLACEHOLDER_PREFIX = {"secret": "SECRET", "email": "EMAIL", "phone": "PHONE", "ip": "IP", "name": "NAME",
+                      "host": "HOST"}
+# Usernames too common to replace as words in free text (still replaced inside home paths).
+COMMON_USERNAMES = frozenset("root admin user ubuntu debian test dev runner ec2-user vagrant node app www-data".split())
+HOME = "home"
+MIN_REPEAT_LEN = 8  # a found secret this long is also removed wherever else it appears in the same text
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One removed value: what kind, which placeholder replaced it, and where (never the value itself)."""
+
+    kind: str
+    category: str
+    placeholder: str
+    location: str
+
+
+class Redactor:
+    """Finds and replaces secrets and personal data; keeps placeholders consistent for its lifetime."""
+
+    def __init__(
+        self,
+        *,
+        user_names: Sequence[str] = (),
+        home: str | os.PathLike[str] | None = None,
+        extra_patterns: Iterable[Any] = (),
+        hostnames: Sequence[str] = (),
+        use_detect_secrets: bool = True,
+        max_findings: int = 100_000,
+    ) -> None:
+        names = [n for n in user_names if n]
+        if home:
+            base = os.path.basename(os.path.normpath(str(home)))
+            if base and base.lower() not in COMMON_USERNAMES:
+                names.append(base)
+        names = [n for n in names if n.lower() not in COMMON_USERNAMES]
+        self.rules: list[Rule] = [*PROVIDER_RULES, *CONTEXT_RULES, *_extra_rules(extra_patterns), *PII_RULES]
+        for extra in (user_name_rule(names), hostname_rule(list(hostnames))):
+            if extra is not None:
+                self.rules.append(extra)
+        self._home = str(home).rstrip("/\\") if home else None
+        self._detectors = []
+        if use_detect_secrets:
+            from bashgym.factory.redact_detect_secrets import load_detectors
+
+            self._detectors = load_detectors()
+        self.max_findings = max_findings
+        self.findings: list[Finding] = []
+        self.counts: Counter[str] = Counter()
+        self._placeholders: dict[tuple[str, str], str] = {}
+        self._next: Counter[str] = Counter()
+
+    # --- public API ------------------------------------------------------------------------------------
+
+    def redact_text(self, text: str, location: str = "text") -> str:
+        """`text` with every secret and personal value replaced by its placeholder."""
+        if not text or not isinstance(text, str):
+            return text
+        spans = self._find(text)
+        if not spans:
+            return text
+        return self._apply(text, spans, location)
+
+    def redact_obj(self, obj: Any, location: str = "$") -> Any:
+        """A copy of a JSON-like value (dict/list/str/...) with every string redacted (keys too)."""
+        if isinstance(obj, str):
+            return self.redact_text(obj, location)
+        if isinstance(obj, dict):
+            return {
+                (self.redact_text(k, f"{location}.<key>") if isinstance(k, str) else k):
+                self.redact_obj(v, f"{location}.{k}")
+                for k, v in obj.items()
+            }
+        if isinstance(obj, list | tuple):
+            out = [self.redact_obj(v, f"{location}[{i}]") for i, v in enumerate(obj)]
+            return out if isinstance(obj, list) else tuple(out)
+        return obj
+
+    def report(self) -> dict[str, Any]:
+        """Counts per kind and category, distinct values per category, and where each finding was."""
+        by_category: Counter[str] = Counter()
+        for (category, _), _ph in self._placeholders.items():
+            by_category[category] += 1
+        return {
+            "total": sum(self.counts.values()),
+            "counts": dict(sorted(self.counts.items())),
+            "distinct_values": dict(sorted(by_category.items())),
+            "locations": [{"kind": f.kind, "location": f.location} for f in self.findings],
+            "locations_truncated": sum(self.counts.values()) > len(self.findings),
+        }
+
+    # --- detection -------------------------------------------------------------------------------------
+
+    def _find(self, text: str) -> list[tuple[int, int, str, str]]:
+        spans: list[tuple[int, int, str, str]] = []
+        lower: str | None = None
+        for rule in self.rules:
+            if rule.triggers:
+                if rule.ci:
+                    if lower is None:
+                        lower = text.lower()
+                    hay = lower
+                else:
+                    hay = text
+                for t in rule.triggers:
+                    if t in hay:
+                        break
+                else:
+                    continue
+            validate = rule.validate
+            for m in rule.regex.finditer(text):
+                span = rule.span(m)
+                if span is None or span[0] == span[1]:
+                    continue
+                if validate is not None and not validate(text[span[0]:span[1]], m):
+                    continue
+                spans.append((span[0], span[1], rule.kind, rule.category))
+        for detector in self._detectors:
+            spans.extend(detector(text))
+        if self._home and self._home in text:
+            spans.extend(_home_spans(text, self._home))
+        if not spans:
+            return spans
+        return _merge(_add_repeats(text, spans))
+
+    def _apply(self, text: str, spans: list[tuple[int, int, str, str]], location: str) -> str:
+        out: list[str] = []
+        pos = 0
+        line, line_pos = 1, 0
+        for start, end, kind, category in spans:
+            placeholder = self._placeholder(category, text[start:end])
+            out.append(text[pos:start])
+            out.append(placeholder)
+            pos = end
+            self.counts[kind] += 1
+            if len(self.findings) < self.max_findings:
+                line += text.count("\n", line_pos, start)
+                line_pos = start
+                self.findings.append(Finding(kind, category, placeholder, f"{location}:{line}"))
+        out.append(text[pos:])
+        return "".join(out)
+
+    def _placeholder(self, category: str, value: str) -> str:
+        if category == USER:
+            return "<USER>"
+        if category == HOME:
+            return "/home/<USER>"
+        key = (category, value)
+        ph = self._placeholders.get(key)
+        if ph is None:
+            self._next[category] += 1
+            ph = f"<{PLACEHOLDER_PREFIX.get(category, category.upper())}_{self._next[category]}>"
+            self._placeholders[key] = ph
+        return ph
+
+
+def _home_spans(text: str, home: str) -> list[tuple[int, int, str, str]]:
+    """The configured home directory anywhere (e.g. /srv/alice): the whole prefix becomes /home/<USER>."""
+    spans = []
+    start = text.find(home)
+    while start != -1:
+        end = start + len(home)
+        if end == len(text) or not (text[end].isalnum() or text[end] in "_-."):
+            spans.append((start, end, "home_path", HOME))
+        start = text.find(home, end)
+    return spans
+
+
+def _add_repeats(text: str, spans: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str, str]]:
+    """A secret found once (say in `PASSWORD=...`) is removed wherever else it occurs in the text."""
+    secrets = {(text[s:e], kind) for s, e, kind, cat in spans if cat == SECRET and e - s >= MIN_REPEAT_LEN}
+    if not secrets:
+        return spans
+    taken = {(s, e) for s, e, _, _ in spans}
+    for value, kind in secrets:
+        i = text.find(value)
+        while i != -1:
+            if (i, i + len(value)) not in taken:
+                spans.append((i, i + len(value), kind, SECRET))
+            i = text.find(value, i + len(value))
+    return spans
+
+
+def _merge(spans: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str, str]]:
+    """Overlapping detections become one span (their union), labelled by the most sensitive category."""
+    spans.sort(key=lambda s: (s[0], -s[1]))
+    merged: list[list[Any]] = []
+    for start, end, kind, category in spans:
+        if merged and start < merged[-1][1]:
+            last = merged[-1]
+            last[1] = max(last[1], end)
+            if _priority(category) < _priority(last[3]):
+                last[2], last[3] = kind, category
+        else:
+            merged.append([start, end, kind, category])
+    return [(s, e, k, c) for s, e, k, c in merged]
+
+
+def _priority(category: str) -> float:
+    # a whole configured home prefix outranks the username span found inside it
+    return 5.5 if category == HOME else CATEGORY_PRIORITY.get(category, 9)
+
+
+def _extra_rules(patterns: Iterable[Any]) -> list[Rule]:
+    """User patterns: a regex (string or compiled) or (kind, regex); a group named `secret` narrows the span."""
+    rules = []
+    for i, item in enumerate(patterns):
+        kind, pattern = item if isinstance(item, tuple) else (f"custom_{i + 1}", item)
+        regex = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)
+        group = ("secret",) if "secret" in regex.groupindex else (0,)
+        rules.append(Rule(kind, SECRET, regex, group=group))
+    return rules

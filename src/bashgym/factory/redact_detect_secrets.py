@@ -1,0 +1,82 @@
+"""detect-secrets' regex plugins as a second detector for `Redactor`.
+
+We use the plugins' own compiled `denylist` regexes over the whole text (not `scan_line` per line, which is
+~100x slower and applies file-level filters), each gated by literal triggers so a plugin only runs on text
+that could contain its token. Left out on purpose: the high-entropy plugins (they flag commit ids, UUIDs,
+hashes and base64 images), the keyword plugin (our assignment rule covers it with look-alike checks), the
+public-IP plugin (our IP rule keeps private ranges), and private-key / basic-auth (ours remove the key body
+and the URL password only). Every hit still passes our placeholder filter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from bashgym.factory.redact_rules import SECRET, is_placeholder
+
+Span = tuple[int, int, str, str]
+Detector = Callable[[str], list[Span]]
+
+# plugin class name → (our kind, case-sensitive literal triggers; empty = always run)
+_PLUGINS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "AWSKeyDetector": ("aws_access_key", ("AKIA", "ASIA", "ABIA", "ACCA", "A3T")),
+    "AzureStorageKeyDetector": ("azure_storage_key", ("AccountKey=",)),
+    "CloudantDetector": ("cloudant_credentials", ("cloudant",)),
+    "DiscordBotTokenDetector": ("discord_token", ()),
+    "GitHubTokenDetector": ("github_token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
+    "GitLabTokenDetector": ("gitlab_token", ("gl", "GR1348941")),
+    "IbmCloudIamDetector": ("ibm_cloud_iam", ("ibm", "IBM")),
+    "IbmCosHmacDetector": ("ibm_cos_hmac", ("secret_access_key",)),
+    "JwtTokenDetector": ("jwt", ("eyJ",)),
+    "MailchimpDetector": ("mailchimp_key", ("-us",)),
+    "NpmDetector": ("npm_token", ("_authToken",)),
+    "OpenAIDetector": ("openai_key", ("T3BlbkFJ",)),
+    "PypiTokenDetector": ("pypi_token", ("pypi-",)),
+    "SendGridDetector": ("sendgrid_key", ("SG.",)),
+    "SlackDetector": ("slack_token", ("xox", "hooks.slack.com")),
+    "SoftlayerDetector": ("softlayer_credentials", ("softlayer", "SOFTLAYER", "sl_")),
+    "SquareOAuthDetector": ("square_token", ("sq0csp",)),
+    "StripeDetector": ("stripe_key", ("_live_",)),
+    "TelegramBotTokenDetector": ("telegram_token", (":",)),
+    "TwilioKeyDetector": ("twilio_key", ("AC", "SK")),
+    "ArtifactoryDetector": ("artifactory_token", ("AKC", "AP")),
+}
+
+
+def load_detectors() -> list[Detector]:
+    """One detector per detect-secrets plugin; [] when detect-secrets is not installed (base install)."""
+    try:
+        import detect_secrets.plugins as ds_plugins  # noqa: F401
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+    except ImportError:
+        return []
+    detectors: list[Detector] = []
+    for cls in get_mapping_from_secret_type_to_class().values():
+        spec = _PLUGINS.get(cls.__name__)
+        if spec is None:
+            continue
+        denylist = tuple(getattr(cls(), "denylist", ()))
+        if denylist:
+            detectors.append(_make(spec[0], spec[1], denylist))
+    return detectors
+
+
+def _make(kind: str, triggers: tuple[str, ...], denylist: tuple[re.Pattern[str], ...]) -> Detector:
+    def detect(text: str) -> list[Span]:
+        if triggers and not any(t in text for t in triggers):
+            return []
+        spans: list[Span] = []
+        for regex in denylist:
+            for m in regex.finditer(text):
+                # plugins put the secret in group 1 when they match context around it
+                g = 1 if regex.groups and m.group(1) else 0
+                start, end = m.span(g)
+                value = text[start:end].strip().strip("\"'")
+                if len(value) < 8 or is_placeholder(value):
+                    continue
+                offset = text.find(value, start, end)
+                spans.append((offset, offset + len(value), kind, SECRET))
+        return spans
+
+    return detect
