@@ -366,15 +366,15 @@ def ended_fulfilled(turn: Turn) -> Signal:
     if last.kind == "tool_call":
         return Signal("ended_fulfilled", 0.25, [Evidence(i, f"{describe_step(last)}: last step, no final answer")],
                       "ended on a tool call without a final message")
+    m = _GAVE_UP.search(last.text or "")
+    if m:
+        return Signal("ended_fulfilled", 0.25, [Evidence(i, f"final message admits failure: {_short(m.group(0))!r}")],
+                      "final message admits the task is not done")
     calls = [(j, s) for j, s in agent if s.kind == "tool_call"]
     if calls and is_failed_call(calls[-1][1]):
         j, s = calls[-1]
         return Signal("ended_fulfilled", 0.25, [Evidence(j, f"{describe_step(s)}: {_last_line(s.output)}")],
                       "the last tool call failed and nothing after it fixed that")
-    m = _GAVE_UP.search(last.text or "")
-    if m:
-        return Signal("ended_fulfilled", 0.25, [Evidence(i, f"final message admits failure: {_short(m.group(0))!r}")],
-                      "final message admits the task is not done")
     return Signal("ended_fulfilled", 1.0, [Evidence(i, f"final message: {_short(last.text, 70)!r}")],
                   "ended with a final answer")
 

@@ -202,7 +202,7 @@ PARSERS = (_parse_cargo, _parse_go, _parse_vitest, _parse_jest, _parse_unittest,
 
 _TEST_COMMAND = re.compile(
     r"(^|[\s;&|(])("
-    r"pytest|py\.test|python3? -m (pytest|unittest)|tox|nox|"
+    r"pytest|py\.test|python3? -m (pytest|unittest)|python3? (\S*/)?(test_\w+|\w+_test)\.py|tox|nox|"
     r"go test|cargo (test|nextest)|"
     r"(npx |pnpm |yarn |bunx? )?(jest|vitest|mocha)|"
     r"(npm|pnpm|yarn|bun) (run )?test|node --test|"
@@ -239,6 +239,7 @@ def looks_like_test_command(command: str | None) -> bool:
     """
     if not command:
         return False
+    command = re.sub(r"'[^']*'|\"[^\"]*\"", "''", command)  # words inside quotes are arguments, not commands
     if re.search(r"\b(pip3?|uv pip|npm|pnpm|yarn) (install|add|i)\b", command) and not re.search(
         r"&&.*\b(test|pytest)\b", command
     ):
