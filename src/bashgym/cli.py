@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "bashgym.commands.eval",
     "bashgym.commands.judge",
     "bashgym.commands.ui",
+    "bashgym.commands.redact",
 ]
 
 

@@ -88,14 +88,17 @@ class Redactor:
 
     # --- public API ------------------------------------------------------------------------------------
 
-    def redact_text(self, text: str, location: str = "text") -> str:
-        """`text` with every secret and personal value replaced by its placeholder."""
+    def redact_text(self, text: str, location: str = "text", *, first_line: int = 1) -> str:
+        """`text` with every secret and personal value replaced by its placeholder.
+
+        Findings are located as `location:line`, counting from `first_line` (for chunked input).
+        """
         if not text or not isinstance(text, str):
             return text
         spans = self._find(text)
         if not spans:
             return text
-        return self._apply(text, spans, location)
+        return self._apply(text, spans, location, first_line)
 
     def redact_obj(self, obj: Any, location: str = "$") -> Any:
         """A copy of a JSON-like value (dict/list/str/...) with every string redacted (keys too)."""
@@ -159,10 +162,10 @@ class Redactor:
             return spans
         return _merge(_add_repeats(text, spans))
 
-    def _apply(self, text: str, spans: list[tuple[int, int, str, str]], location: str) -> str:
+    def _apply(self, text: str, spans: list[tuple[int, int, str, str]], location: str, first_line: int) -> str:
         out: list[str] = []
         pos = 0
-        line, line_pos = 1, 0
+        line, line_pos = first_line, 0
         for start, end, kind, category in spans:
             placeholder = self._placeholder(category, text[start:end])
             out.append(text[pos:start])
