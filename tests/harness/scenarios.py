@@ -7,9 +7,9 @@ Each scenario's marker must appear in its prompt; the scripted server routes on 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from harness.anthropic_server import Block, text, thinking, tool_use
 

@@ -1,0 +1,126 @@
+"""The hook script, run for real: one JSON event in, one line appended, exit 0 whatever happens."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bashgym.capture import events
+from bashgym.capture.install import hook_script
+
+
+def fire(payload: bytes, home: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-S", str(hook_script()), "--home", str(home)], input=payload, capture_output=True,
+        timeout=30, env={**os.environ, **(env or {})},
+    )
+
+
+def event(name: str, **extra: object) -> bytes:
+    return json.dumps({"session_id": "s-1", "transcript_path": "/nonexistent.jsonl", "cwd": "/tmp",
+                       "hook_event_name": name, **extra}).encode()
+
+
+def test_event_is_appended_as_one_json_line(tmp_path: Path) -> None:
+    result = fire(event("PostToolUse", tool_name="Bash", tool_input={"command": "echo 'a\nb'"}), tmp_path)
+    assert result.returncode == 0 and result.stdout == b"" and result.stderr == b""
+    lines = (tmp_path / "events" / "events.jsonl").read_bytes().splitlines()
+    assert len(lines) == 1
+    obj = json.loads(lines[0])
+    assert obj["hook_event_name"] == "PostToolUse"
+    assert obj["tool_input"] == {"command": "echo 'a\nb'"}
+    assert obj["_bashgym_ts"] > 0
+
+
+def test_pretty_printed_event_stays_one_line(tmp_path: Path) -> None:
+    payload = json.dumps({"hook_event_name": "UserPromptSubmit", "prompt": "multi\nline"}, indent=2).encode()
+    assert fire(payload, tmp_path).returncode == 0
+    lines = (tmp_path / "events" / "events.jsonl").read_bytes().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["prompt"] == "multi\nline"
+
+
+def test_garbage_stdin_exits_zero_and_logs_the_error(tmp_path: Path) -> None:
+    for garbage in (b"", b"not json at all", b"\x00\xff\xfe binary", b"[1, 2, 3]", b'{"no_event": 1}'):
+        result = fire(garbage, tmp_path)
+        assert result.returncode == 0, garbage
+    assert not (tmp_path / "events" / "events.jsonl").exists()
+    errors = events.last_errors(tmp_path, n=10)
+    assert len(errors) == 5
+    assert "not a JSON object" in errors[0] and "without hook_event_name" in errors[-1]
+
+
+def test_fifty_megabyte_stdin_is_stubbed_not_fatal(tmp_path: Path) -> None:
+    big = json.dumps({"hook_event_name": "PostToolUse", "session_id": "big-1",
+                      "tool_response": {"stdout": "x" * (50 * 1024 * 1024)}}).encode()
+    result = fire(big, tmp_path)
+    assert result.returncode == 0
+    obj = json.loads((tmp_path / "events" / "events.jsonl").read_bytes())
+    assert obj["session_id"] == "big-1" and obj["_bashgym_truncated_bytes"] == len(big)
+    assert "stored as a stub" in events.last_errors(tmp_path)[-1]
+
+
+def test_unwritable_home_still_exits_zero(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the home directory should be")
+    assert fire(event("Stop"), blocker).returncode == 0
+
+
+def test_stop_event_ingests_the_transcript_in_a_detached_process(tmp_path: Path, fixtures_dir: Path) -> None:
+    transcript = next((fixtures_dir / "claude").rglob("*.jsonl"))
+    if "subagents" in str(transcript):
+        transcript = next(p for p in (fixtures_dir / "claude").rglob("*.jsonl") if "subagents" not in str(p))
+    home = tmp_path / "bg"
+    result = fire(event("Stop", transcript_path=str(transcript)), home, env={"BASHGYM_HOME": str(home)})
+    assert result.returncode == 0
+    import time
+
+    from bashgym.store import Store
+
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if (home / "bashgym.db").exists():
+            with Store(home / "bashgym.db") as store:
+                if store.count_sessions() >= 1:
+                    break
+        time.sleep(0.2)
+    with Store(home / "bashgym.db") as store:
+        assert store.count_sessions() >= 1
+        assert store.source_file(str(transcript.resolve())) is not None
+
+
+CONCURRENT_WORKER = r"""
+import io, json, sys
+sys.path.insert(0, sys.argv[1])
+import hook
+home, worker = sys.argv[2], int(sys.argv[3])
+for i in range(1000):
+    payload = json.dumps({"hook_event_name": "PostToolUse", "session_id": f"w{worker}", "seq": i,
+                          "tool_response": {"stdout": "y" * (i % 7 * 300)}}).encode()
+    sys.stdin = io.TextIOWrapper(io.BytesIO(payload))
+    hook.main(["hook.py", "--home", home])
+"""
+
+
+def test_sixteen_concurrent_processes_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    """16 processes × 1,000 events through the hook's own append path: all 16,000 arrive exactly once."""
+    worker = tmp_path / "worker.py"
+    worker.write_text(CONCURRENT_WORKER)
+    home = tmp_path / "bg"
+    procs = [
+        subprocess.Popen([sys.executable, str(worker), str(hook_script().parent), str(home), str(n)])
+        for n in range(16)
+    ]
+    assert all(p.wait(timeout=300) == 0 for p in procs)
+    seen: set[tuple[str, int]] = set()
+    lines = (home / "events" / "events.jsonl").read_bytes().splitlines()
+    for line in lines:
+        obj = json.loads(line)
+        key = (obj["session_id"], obj["seq"])
+        assert key not in seen, f"duplicate event {key}"
+        seen.add(key)
+    assert len(lines) == 16_000 and len(seen) == 16_000
+    stats = events.event_stats(home)
+    assert stats.by_event["PostToolUse"] == 16_000 and stats.unreadable == 0 and len(stats.sessions) == 16

@@ -1,0 +1,119 @@
+"""`bashgym hooks install|uninstall|status` against real settings.json files in a temp HOME."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from bashgym.capture.install import HOOK_EVENTS, HOOK_MARKER
+from bashgym.cli import app
+
+runner = CliRunner()
+
+EXISTING = {
+    "model": "opus",
+    "permissions": {"allow": ["Bash(ls:*)"]},
+    "hooks": {
+        "PostToolUse": [{"matcher": "Edit", "hooks": [{"type": "command", "command": "prettier --write"}]}],
+        "Notification": [{"hooks": [{"type": "command", "command": "notify-send hi"}]}],
+    },
+}
+
+
+def settings(home: Path) -> dict:
+    return json.loads((home / ".claude" / "settings.json").read_text())
+
+
+def write_settings(home: Path, data: dict) -> None:
+    (home / ".claude").mkdir(parents=True, exist_ok=True)
+    (home / ".claude" / "settings.json").write_text(json.dumps(data))
+
+
+def test_install_keeps_existing_settings_and_hooks(isolated_home: Path) -> None:
+    write_settings(isolated_home, EXISTING)
+    result = runner.invoke(app, ["hooks", "install"])
+    assert result.exit_code == 0, result.output
+    data = settings(isolated_home)
+    assert data["model"] == "opus" and data["permissions"] == EXISTING["permissions"]
+    assert data["hooks"]["Notification"] == EXISTING["hooks"]["Notification"]
+    post = data["hooks"]["PostToolUse"]
+    assert post[0] == EXISTING["hooks"]["PostToolUse"][0]
+    for event in HOOK_EVENTS:
+        commands = [h["command"] for g in data["hooks"][event] for h in g["hooks"]]
+        ours = [c for c in commands if HOOK_MARKER in c]
+        assert len(ours) == 1, event
+        assert ours[0].startswith(sys.executable + " -S ")  # absolute interpreter, no shim
+    backups = list((isolated_home / ".claude").glob("settings.json.bashgym-backup-*"))
+    assert len(backups) == 1 and json.loads(backups[0].read_text()) == EXISTING
+
+
+def test_install_twice_equals_once(isolated_home: Path) -> None:
+    runner.invoke(app, ["hooks", "install"])
+    once = settings(isolated_home)
+    result = runner.invoke(app, ["hooks", "install"])
+    assert "already installed" in result.output
+    assert settings(isolated_home) == once
+
+
+def test_install_replaces_a_stale_bashgym_hook(isolated_home: Path) -> None:
+    stale = {"hooks": {"Stop": [{"hooks": [{"type": "command", "command": f"/old/python -S /old/{HOOK_MARKER}"}]}]}}
+    write_settings(isolated_home, stale)
+    runner.invoke(app, ["hooks", "install"])
+    commands = [h["command"] for g in settings(isolated_home)["hooks"]["Stop"] for h in g["hooks"]]
+    assert len(commands) == 1 and commands[0].startswith(sys.executable)
+
+
+def test_dry_run_prints_the_change_and_writes_nothing(isolated_home: Path) -> None:
+    write_settings(isolated_home, EXISTING)
+    result = runner.invoke(app, ["hooks", "install", "--dry-run"])
+    assert result.exit_code == 0
+    assert "+" in result.output and HOOK_MARKER in result.output
+    assert settings(isolated_home) == EXISTING
+
+
+def test_uninstall_removes_only_ours(isolated_home: Path) -> None:
+    write_settings(isolated_home, EXISTING)
+    runner.invoke(app, ["hooks", "install"])
+    result = runner.invoke(app, ["hooks", "uninstall"])
+    assert result.exit_code == 0 and "removed" in result.output
+    assert settings(isolated_home) == EXISTING
+
+
+def test_project_install_writes_the_repo_settings(isolated_home: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["hooks", "install", "--project"])
+    assert result.exit_code == 0
+    data = json.loads((tmp_path / ".claude" / "settings.json").read_text())
+    assert set(data["hooks"]) == set(HOOK_EVENTS)
+    assert not (isolated_home / ".claude" / "settings.json").exists()
+
+
+def test_corrupt_settings_are_reported_with_line_and_left_alone(isolated_home: Path) -> None:
+    (isolated_home / ".claude").mkdir()
+    path = isolated_home / ".claude" / "settings.json"
+    path.write_text('{\n  "model": "opus",\n  oops\n}')
+    result = subprocess.run([sys.executable, "-m", "bashgym.cli", "hooks", "install"], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert f"{path}:3" in result.stderr and "not valid JSON" in result.stderr
+    assert path.read_text() == '{\n  "model": "opus",\n  oops\n}'
+
+
+def test_status_reports_installed_events_counts_and_last_error(isolated_home: Path) -> None:
+    from bashgym.capture.install import hook_script
+
+    runner.invoke(app, ["hooks", "install"])
+    for payload in (b'{"hook_event_name": "Stop", "session_id": "a"}', b"garbage",
+                    b'{"hook_event_name": "PostToolUse", "session_id": "a"}'):
+        subprocess.run([sys.executable, "-S", str(hook_script())], input=payload, check=True)
+    result = runner.invoke(app, ["hooks", "status", "--json"])
+    report = json.loads(result.output)
+    assert report["installed"]["user"]["events"] == sorted(HOOK_EVENTS)
+    assert report["events"] == {"PostToolUse": 1, "Stop": 1}
+    assert report["sessions_seen"] == 1
+    assert "not a JSON object" in report["last_error"]
+    human = runner.invoke(app, ["hooks", "status"])
+    assert "installed" in human.output and "PostToolUse" in human.output

@@ -1,0 +1,227 @@
+"""`bashgym import claude` on real-CLI transcripts and hand-made edge cases, through the real store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bashgym.cli import app
+from bashgym.sources.claude_code import ClaudeCodeSource
+from bashgym.sources.importer import import_paths
+from bashgym.store import Store
+
+runner = CliRunner()
+SOURCE = ClaudeCodeSource()
+
+
+def import_dir(store: Store, root: Path):
+    return import_paths(store, SOURCE, SOURCE.discover(root))
+
+
+def session_by_project(store: Store, text: str):
+    rows = store.list_sessions(project=text, parent="")
+    assert len(rows) == 1, rows
+    return store.get_session(rows[0]["id"])
+
+
+def test_real_cli_transcripts_import_with_full_fidelity(store: Store, fixtures_dir: Path) -> None:
+    summary = import_dir(store, fixtures_dir / "claude")
+    assert summary.files == 6 and summary.skipped_lines == 0 and not summary.failed_files
+    assert store.count_sessions() == 6  # five scenarios + one subagent session
+
+    s = session_by_project(store, "list_and_edit")
+    assert s.agent_version == "2.1.197" and s.models == ["claude-sonnet-4-5-20250929"]
+    turn = s.turns[0]
+    assert turn.prompt.startswith("[S1] Replace the TODO")
+    assistant = [st for st in turn.steps if st.kind == "message" and st.role == "assistant"]
+    assert assistant[0].thinking == "I should look at the files first." and assistant[0].text == "Let me look around."
+    calls = turn.tool_calls
+    assert [c.tool_name for c in calls] == ["Bash", "Read", "Edit", "Bash"]
+    assert calls[0].input["command"] == "ls -la && wc -l notes.txt" and calls[0].exit_code == 0
+    assert "notes.txt" in calls[0].output
+    assert calls[2].input["new_string"] == "Hello from bashgym" and calls[2].meta["structured_patch"]
+    assert calls[3].output == "line one\nHello from bashgym"
+    assert all(c.call_id and c.call_id.startswith("toolu_") for c in calls)
+    assert s.usage.input_tokens > 0 and s.usage.output_tokens > 0
+
+    fix = session_by_project(store, "fix_failing_test")
+    bash = [c for c in fix.turns[0].tool_calls if c.tool_name == "Bash"]
+    assert bash[0].is_error and bash[0].exit_code == 1 and "FAILED" in bash[0].output
+    assert not bash[1].is_error and bash[1].exit_code == 0 and "1 passed" in bash[1].output
+
+    correction = session_by_project(store, "correction")
+    assert len(correction.turns) == 2  # --resume appended a second user turn to the same file
+    assert correction.turns[1].prompt.startswith("No, that's wrong")
+
+
+def test_subagent_session_is_linked_to_its_parent(store: Store, fixtures_dir: Path) -> None:
+    import_dir(store, fixtures_dir / "claude")
+    parent = session_by_project(store, "subagent")
+    task = parent.turns[0].tool_calls[0]
+    assert task.tool_name == "Task"
+    child_id = task.meta["subagent_session_id"]
+    assert store.child_session_ids(parent.id) == [child_id]
+    child = store.get_session(child_id)
+    assert child.parent_id == parent.id and child.meta["agentType"] == "general-purpose"
+    assert child.turns[0].prompt.startswith("[S4-SUB]")
+    assert child.turns[0].tool_calls[0].input["command"] == "ls | wc -l"
+
+
+def test_rerun_import_adds_nothing(store: Store, fixtures_dir: Path) -> None:
+    import_dir(store, fixtures_dir / "claude")
+    before = store.stats()
+    again = import_dir(store, fixtures_dir / "claude")
+    assert again.files_read == 0 and again.sessions == 0
+    assert store.stats() == before
+
+
+def test_grown_file_is_read_from_where_it_stopped(store: Store, fixtures_dir: Path, tmp_path: Path) -> None:
+    src = next(p for p in (fixtures_dir / "claude").rglob("*.jsonl") if "correction" in str(p))
+    lines = src.read_bytes().splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(lines) if b"No, that's wrong" in line)
+    path = tmp_path / "growing.jsonl"
+    path.write_bytes(b"".join(lines[:cut]))
+    first = import_paths(store, SOURCE, [path])
+    sid = store.list_sessions()[0]["id"]
+    assert len(store.get_session(sid).turns) == 1
+    with open(path, "ab") as fh:
+        fh.write(b"".join(lines[cut:]))
+    second = import_paths(store, SOURCE, [path])
+    assert second.bytes_read == sum(len(x) for x in lines[cut:])  # only the new bytes were read
+    assert second.new_lines == len(lines) - cut and first.new_lines == cut
+    session = store.get_session(sid)
+    assert len(session.turns) == 2 and session.turns[1].tool_calls[0].input["content"] == "Hello, world!\n"
+    assert store.count_sessions() == 1
+
+
+def test_corrupt_line_is_counted_reported_and_skipped(store: Store, fixtures_dir: Path) -> None:
+    path = fixtures_dir / "claude_edge" / "corrupt_line.jsonl"
+    summary = import_paths(store, SOURCE, [path])
+    assert summary.skipped_lines == 1
+    (err_path, line, message) = summary.errors[0]
+    assert err_path.endswith("corrupt_line.jsonl") and line == 6 and "invalid JSON" in message
+    session = store.get_session("e0000000-0000-4000-8000-000000000001")
+    assert [c.tool_name for c in session.turns[0].tool_calls] == ["Bash", "Read", "Edit", "Bash"]
+    assert store.import_errors()[0]["line_no"] == 6
+
+
+def test_truncated_last_line_waits_for_the_rest(store: Store, fixtures_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    shutil.copy(fixtures_dir / "claude_edge" / "truncated_last_line.jsonl", path)
+    summary = import_paths(store, SOURCE, [path])
+    assert summary.pending_lines == 1 and "truncated last line" in summary.errors[0][2]
+    session = store.get_session("e0000000-0000-4000-8000-000000000002")
+    assert session.turns[0].steps[-1].text != "Done: notes.txt now greets from bashgym."
+    # The writer finishes the line: the next import completes the session.
+    partial = path.read_bytes().rsplit(b"\n", 1)[1]
+    rest = json.dumps({"type": "assistant"})  # placeholder, replaced below
+    lines = [json.loads(x) for x in path.read_text().splitlines()[:-1]]
+    done = dict(lines[-1], type="assistant", uuid="done-1", message={
+        "id": "msg_done", "role": "assistant", "content": [{"type": "text", "text": "Done: notes.txt now greets from bashgym."}]})
+    rest = json.dumps(done)
+    with open(path, "wb") as fh:  # rewrite the torn tail as the writer would have finished it
+        fh.write(b"\n".join(json.dumps(x).encode() for x in lines) + b"\n")
+    assert partial  # there was a torn line
+    with open(path, "ab") as fh:
+        fh.write(rest.encode() + b"\n")
+    import_paths(store, SOURCE, [path])
+    session = store.get_session("e0000000-0000-4000-8000-000000000002")
+    assert session.turns[0].steps[-1].text == "Done: notes.txt now greets from bashgym."
+
+
+def test_huge_output_unicode_binary_and_missing_fields(store: Store, fixtures_dir: Path) -> None:
+    path = fixtures_dir / "claude_edge" / "huge_unicode_binary_missing.jsonl"
+    summary = import_paths(store, SOURCE, [path])
+    assert summary.skipped_lines == 1 and "without a message" in summary.errors[0][2]  # {"type": "user"}
+    s = store.get_session("e0000000-0000-4000-8000-000000000003")
+    assert s.title == "Edge cases for the importer" and s.cwd == "/home/dev/projekt-ü"
+    turn = s.turns[0]
+    assert turn.prompt == "Zeig mir die Datei 📄 — naïve café ✓ 日本語"
+    huge, binary, interrupted = turn.tool_calls
+    expected = "".join(f"line {i}: {'x' * 90}\n" for i in range(6000))
+    assert huge.output == expected and huge.output.endswith("x" * 90 + "\n")  # nothing truncated
+    assert "\x1b[31mred" in binary.output and "\x00" in binary.output
+    assert interrupted.interrupted and interrupted.is_error
+    assert turn.steps[1].meta["redacted_thinking"] == 1
+    assert s.usage.input_tokens == 10  # split message counted once
+    image_turn = s.turns[1]
+    ref = image_turn.steps[0].meta["images"][0]
+    assert ref["media_type"] == "image/png" and len(ref["sha256"]) == 64 and "data" not in ref
+    assert any(st.meta.get("compact_boundary") for st in image_turn.steps)
+    assert any(st.meta.get("compact_summary") for st in image_turn.steps)
+    assert image_turn.tool_calls[-1].output is None and image_turn.tool_calls[-1].meta["no_result"]
+
+
+def test_raw_lines_are_kept_and_rederive_rebuilds_the_same_sessions(store: Store, fixtures_dir: Path) -> None:
+    import_dir(store, fixtures_dir / "claude")
+    before = {sid: store.get_session(sid).to_dict() for sid in store.iter_session_ids()}
+    path = next(iter(store.source_files())).path
+    assert sum(1 for _ in store.raw_lines(path)) == len(Path(path).read_bytes().splitlines())
+    result = runner.invoke(app, ["import", "claude", "--rederive"])
+    assert result.exit_code == 0, result.output
+    after = {sid: store.get_session(sid).to_dict() for sid in store.iter_session_ids()}
+    assert after == before
+
+
+def test_cli_import_prints_a_summary(fixtures_dir: Path) -> None:
+    result = runner.invoke(app, ["import", "claude", str(fixtures_dir / "claude_edge"), "--json"])
+    data = json.loads(result.stdout[result.stdout.index("{"):])
+    assert data["files"] == 3 and data["skipped_lines"] == 2 and data["pending_lines"] == 1
+    assert {e["line"] for e in data["errors"]} >= {6}
+
+
+def _make_corpus(root: Path, fixtures: Path, copies: int) -> None:
+    sources = [p for p in (fixtures / "claude").rglob("*.jsonl") if "subagents" not in str(p)]
+    for i in range(copies):
+        src = sources[i % len(sources)]
+        sid = f"{i:08d}-0000-4000-8000-{i:012d}"
+        lines = []
+        for line in src.read_text().splitlines():
+            obj = json.loads(line)
+            if "sessionId" in obj:
+                obj["sessionId"] = sid
+            lines.append(json.dumps(obj))
+        d = root / f"p{i % 7}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{sid}.jsonl").write_text("\n".join(lines * 3) + "\n")
+
+
+@pytest.mark.slow
+def test_kill_9_mid_import_then_rerun_equals_a_clean_import(tmp_path: Path, fixtures_dir: Path) -> None:
+    corpus = tmp_path / "corpus"
+    _make_corpus(corpus, fixtures_dir, 400)
+    killed_home, clean_home = tmp_path / "killed", tmp_path / "clean"
+    cmd = [sys.executable, "-m", "bashgym.cli", "import", "claude", str(corpus), "--json"]
+    proc = subprocess.Popen([*cmd, "--home", str(killed_home)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = killed_home / "bashgym.db"
+    deadline = time.time() + 120
+    done = 0
+    while time.time() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                with Store(db, readonly=True) as s:
+                    done = s.count_sessions()
+            except Exception:  # noqa: BLE001 - the db may be mid-creation
+                done = 0
+            if done >= 20:
+                break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 0 < done < 400, f"the kill should land mid-import (saw {done} sessions)"
+    subprocess.run([*cmd, "--home", str(killed_home)], check=True, capture_output=True)
+    subprocess.run([*cmd, "--home", str(clean_home)], check=True, capture_output=True)
+    with Store(killed_home / "bashgym.db") as a, Store(clean_home / "bashgym.db") as b:
+        sa, sb = a.stats(), b.stats()
+        assert sa == sb and sa["sessions"] == 400
+        for sid in list(b.iter_session_ids())[:25]:
+            assert a.get_session(sid).to_dict() == b.get_session(sid).to_dict()
+        assert len(a.source_files()) == len(b.source_files()) == 400
