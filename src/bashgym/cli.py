@@ -25,6 +25,7 @@ app = typer.Typer(
 
 # One line per command group; a group's module registers its commands on `app`.
 COMMAND_MODULES = [
+    "bashgym.commands.dataset",
     "bashgym.commands.train",
     "bashgym.commands.capture",
     "bashgym.commands.imports",

@@ -1,0 +1,258 @@
+"""`bashgym dataset`: build versioned training sets from the store, list, show, print the card, push."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bashgym.commands.common import (
+    HOME_OPTION,
+    JSON_OPTION,
+    console,
+    err_console,
+    open_store,
+    print_json,
+    progress,
+)
+from bashgym.errors import BashgymError, ConfigError
+
+dataset_app = typer.Typer(help="Build, inspect and publish training datasets.", no_args_is_help=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.callback(invoke_without_command=True)
+def _bare(ctx: typer.Context, home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Build, inspect and publish training datasets; bare `bashgym dataset` lists them.
+
+    Example: bashgym dataset build --config dataset.yaml
+    """
+    if ctx.invoked_subcommand is None:
+        list_datasets(home=home, as_json=as_json)
+
+
+@dataset_app.command("build")
+def build(
+    config: Path | None = typer.Option(None, "--config", "-c", help="dataset.yaml (see docs; defaults otherwise)."),
+    name: str | None = typer.Option(None, "--name", help="Dataset name (the id becomes ds-<name>-v<N>)."),
+    fmt: str | None = typer.Option(None, "--format", "-f",
+                                   help="messages | sharegpt | adp | atif | dpo | kto (default: messages)."),
+    tools: str | None = typer.Option(None, "--tools", help="native | bash (bash: edits become shell commands)."),
+    segment: str | None = typer.Option(None, "--segment", help="turn | session | window."),
+    tier: list[str] = typer.Option([], "--tier", help="Keep only these tiers (repeatable)."),
+    no_redact: bool = typer.Option(False, "--no-redact",
+                                   help="Write secrets and personal data as captured (recorded in the card)."),
+    workers: int = typer.Option(1, "--workers", help="Processes for the per-session steps."),
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Build a dataset from the store: select, segment, redact, dedup, decontaminate, shape, split, write.
+
+    Example: bashgym dataset build --config dataset.yaml --format dpo
+    """
+    from bashgym.factory.build import build_dataset
+    from bashgym.factory.config import FORMATS, load_config
+
+    cfg = load_config(config)
+    updates: dict[str, object] = {}
+    if fmt is not None:
+        if fmt not in FORMATS:
+            from bashgym.errors import did_you_mean
+
+            raise ConfigError(f"unknown --format {fmt!r}{did_you_mean(fmt, FORMATS)}; choose one of {', '.join(FORMATS)}")
+        updates["format"] = fmt
+    if name:
+        updates["name"] = name
+    try:
+        if updates:
+            cfg = cfg.model_copy(update=updates)
+        if tools:
+            cfg.shape.tools = tools  # type: ignore[assignment]
+        if segment:
+            cfg.segment.mode = segment  # type: ignore[assignment]
+        if tier:
+            cfg.select.tiers = tier  # type: ignore[assignment]
+    except Exception as exc:  # pydantic's ValidationError on assignment
+        raise ConfigError(f"bad flag value: {str(exc).splitlines()[-2].strip() if str(exc) else exc}") from None
+    if no_redact:
+        err_console.print("[bold red]WARNING: --no-redact: secrets and personal data are written as captured; "
+                          "the dataset card says so and `dataset push` will refuse this dataset.[/]")
+    from datasets.utils.logging import disable_progress_bar
+
+    disable_progress_bar()
+    store = open_store(home)
+    try:
+        with progress(transient=True) as bar:
+            task = bar.add_task("building", total=None)
+
+            def tick(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, description=f"sessions → {cfg.format}")
+
+            record = build_dataset(store, cfg, redact=not no_redact, workers=workers, on_progress=tick)
+    finally:
+        store.close()
+    if as_json:
+        print_json(record)
+        return
+    _print_summary(record)
+
+
+def _print_summary(record: dict) -> None:
+    from rich.table import Table
+
+    counts = record["counts"]
+    rows = counts["rows"]
+    console.print(f"[bold]{record['id']}[/] ({record['config']['format']}) → {record['path']}")
+    console.print(f"rows: train {rows['train']} · validation {rows['validation']} · test {rows['test']}   "
+                  f"from {counts['sessions']} sessions ({counts['sessions_read']} read)")
+    table = Table("step", "in", "kept", "dropped", box=None)
+    for st in counts["steps"]:
+        dropped = ", ".join(f"{k} {v}" for k, v in st["dropped"].items()) or "-"
+        table.add_row(st["name"], str(st["total"]), str(st["kept"]), dropped)
+    console.print(table)
+    if record["redacted"]:
+        red = counts.get("redaction") or {}
+        kinds = ", ".join(f"{k} {v}" for k, v in (red.get("counts") or {}).items()) or "nothing found"
+        console.print(f"redacted: {red.get('total', 0)} ({kinds})")
+    else:
+        console.print("[bold red]NOT REDACTED (--no-redact)[/]")
+    console.print(f"card: {record['path']}/README.md")
+
+
+@dataset_app.command("list")
+def list_datasets(home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """List built datasets, newest first.
+
+    Example: bashgym dataset list --json
+    """
+    from rich.table import Table
+
+    store = open_store(home)
+    try:
+        items = store.list_datasets()
+    finally:
+        store.close()
+    if as_json:
+        print_json(items)
+        return
+    if not items:
+        console.print("no datasets yet — build one with `bashgym dataset build`")
+        return
+    table = Table("id", "format", "train", "val", "test", "sessions", "redacted", "created", box=None)
+    for d in items:
+        rows = d["counts"].get("rows") or {}
+        table.add_row(d["id"], d["config"].get("format", "?"), str(rows.get("train", 0)),
+                      str(rows.get("validation", 0)), str(rows.get("test", 0)), str(d["counts"].get("sessions", 0)),
+                      "yes" if d["redacted"] else "[red]NO[/]", d["created_at"][:19])
+    console.print(table)
+
+
+@dataset_app.command("show")
+def show(
+    dataset: str | None = typer.Argument(None, help="Dataset id, name (newest version) or id prefix; default newest."),
+    sample: int = typer.Option(0, "--sample", help="Also print this many training rows."),
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show a dataset: counts, filters with drop reasons, redaction, files, sessions.
+
+    Example: bashgym dataset show ds-bashgym-v1 --sample 1
+    """
+    import orjson
+
+    store = open_store(home)
+    try:
+        record = store.get_dataset(dataset)
+        record["session_ids"] = store.dataset_session_ids(record["id"])
+    finally:
+        store.close()
+    rows = []
+    train = Path(record["path"]) / "train.jsonl"
+    if sample and train.exists():
+        with train.open("rb") as fh:
+            for line in fh:
+                rows.append(orjson.loads(line))
+                if len(rows) >= sample:
+                    break
+    if as_json:
+        print_json({**record, "sample": rows})
+        return
+    _print_summary(record)
+    console.print(f"content hash: {record['content_hash']}   sessions: {len(record['session_ids'])}")
+    for row in rows:
+        print_json(row)
+
+
+@dataset_app.command("card")
+def card(
+    dataset: str | None = typer.Argument(None, help="Dataset id or name; default newest."),
+    home: Path | None = HOME_OPTION,
+) -> None:
+    """Print a dataset's card (README.md).
+
+    Example: bashgym dataset card ds-bashgym-v1 > README.md
+    """
+    store = open_store(home)
+    try:
+        record = store.get_dataset(dataset)
+    finally:
+        store.close()
+    path = Path(record["path"]) / "README.md"
+    if not path.exists():
+        raise BashgymError(f"{record['id']} has no card at {path}; rebuild it with `bashgym dataset build`")
+    typer.echo(path.read_text(), nl=False)
+
+
+@dataset_app.command("push")
+def push(
+    repo: str = typer.Argument(..., help="Hugging Face dataset repo, e.g. alice/my-agent-traces."),
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Dataset id or name; default newest."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Skip the confirmation prompt (for scripts)."),
+    allow_identity: bool = typer.Option(False, "--allow-identity",
+                                        help="Push even though your names/hostname appear in the data."),
+    private: bool = typer.Option(True, "--private/--public", help="Create the repo private (default)."),
+    endpoint: str | None = typer.Option(None, "--endpoint", help="Hub endpoint (default: huggingface.co)."),
+    token: str | None = typer.Option(None, "--token", envvar="HF_TOKEN", help="Hub token (default: $HF_TOKEN)."),
+    home: Path | None = HOME_OPTION,
+) -> None:
+    """Review a dataset and upload it with its card to the Hugging Face Hub.
+
+    Shows the redaction report, a sample row and any place your own names, usernames or hostname still
+    appear, then asks for confirmation. Datasets built with --no-redact are refused.
+
+    Example: bashgym dataset push alice/agent-traces --dataset ds-bashgym-v2
+    """
+    from bashgym.factory.publish import review, upload
+
+    store = open_store(home)
+    try:
+        record = store.get_dataset(dataset)
+    finally:
+        store.close()
+    info = review(record)
+    console.print(f"[bold]Review of {info['dataset']}[/] → {repo}")
+    console.print(f"rows: {info['rows']}")
+    red = info["redaction"]
+    console.print(f"redaction: {red.get('total', 0)} removed — "
+                  + (", ".join(f"{k} {v}" for k, v in (red.get("counts") or {}).items()) or "nothing found"))
+    console.print("sample row:")
+    print_json(info["sample"])
+    hits = info["identity_hits"]
+    if hits:
+        console.print(f"[bold red]{len(hits)} mention(s) of your own names / hostname remain:[/]")
+        for h in hits:
+            console.print(f"  {h['file']}:{h['line']}  {h['term']!r}  …{h['text']}…")
+        if not allow_identity:
+            raise BashgymError(
+                "refusing to push: your names or hostname appear in the data (listed above); add them to "
+                "redact.user_names in dataset.yaml and rebuild, or pass --allow-identity if that is intended"
+            )
+    else:
+        console.print("identity scan: no mention of your login, full name, git identity or hostname")
+    if not yes and not typer.confirm(f"Publish {info['dataset']} to {repo}?", default=False):
+        raise BashgymError("push cancelled; nothing was uploaded")
+    url = upload(record, repo, endpoint=endpoint, token=token, private=private)
+    console.print(f"pushed {record['id']} to {repo}: {url}")

@@ -1,0 +1,67 @@
+"""Run the redactor (factory/redact.py, owned by the redaction area) over every example's content.
+
+One `Redactor` per build keeps placeholders consistent across examples (`<SECRET_1>` is the same secret
+everywhere). Turns and attached subagent sessions go through `redact_obj` in their JSON form, so every
+prompt, message, thinking, tool input and output is covered, then come back as schema objects.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bashgym.factory.pipeline import Example, Map
+from bashgym.schema import Session, Turn
+
+
+def make_redactor(user_names: Sequence[str] = (), extra_patterns: Sequence[str] = ()) -> Any:
+    """The build's Redactor: configured names plus this machine's user, home directory and hostname."""
+    from bashgym.factory.redact import Redactor
+
+    return Redactor(user_names=[*user_names, *identity_names()], home=str(Path.home()),
+                    extra_patterns=list(extra_patterns), hostnames=[socket.gethostname()])
+
+
+def identity_names() -> list[str]:
+    """The login name and the full name (GECOS) of the user running the build."""
+    names = [getpass.getuser()]
+    try:
+        import pwd
+
+        gecos = pwd.getpwuid(os.getuid()).pw_gecos.split(",")[0].strip()
+        if gecos:
+            names.append(gecos)
+    except (ImportError, KeyError):  # pragma: no cover - not on POSIX
+        pass
+    return [n for n in names if n]
+
+
+class Redact(Map):
+    """Redact each example in place of its text; the redactor's report is the build's redaction report."""
+
+    name = "redact"
+
+    def __init__(self, redactor: Any) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def apply(self, example: Example) -> Example:
+        r = self.redactor
+        example.turns = [Turn.from_dict(r.redact_obj(t.to_dict(), f"{example.id}/turn{t.index}"))
+                         for t in example.turns]
+        if example.children:
+            example.children = [Session.from_dict(r.redact_obj(c.to_dict(), f"{example.id}/subagent:{c.id}"))
+                                for c in example.children]
+        session = example.session
+        for attr in ("project", "cwd", "title", "git_branch"):
+            value = getattr(session, attr)
+            if value:
+                setattr(session, attr, r.redact_text(value, f"{example.id}/session.{attr}"))
+        return example
+
+    def report(self) -> dict[str, Any]:
+        return self.redactor.report()

@@ -1,0 +1,177 @@
+"""dataset.yaml: what to build, as pydantic models that reject unknown keys with a "did you mean".
+
+Every field is documented once here (STYLE.md §14); `bashgym dataset build --config dataset.yaml` reads
+it, flags override it, and the resolved config is stored with the dataset so a build can be repeated.
+
+    name: my-bash-sft
+    format: messages            # messages | sharegpt | adp | atif | dpo | kto
+    select: {tiers: [gold, silver], sources: [claude_code]}
+    segment: {mode: turn}       # turn | session | window
+    shape: {tools: bash, max_output_chars: 8000}
+    split: {train: 0.9, validation: 0.05, test: 0.05, seed: 0}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bashgym.errors import ConfigError, NotFoundError, unknown_key_error
+
+FORMATS = ("messages", "sharegpt", "adp", "atif", "dpo", "kto")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SelectConfig(_Strict):
+    """Which turns may become examples. Human labels win over the judge's scores."""
+
+    tiers: list[Literal["gold", "silver", "bronze", "failed", "unscored"]] | None = Field(
+        None, description="Keep examples whose tier (label tier if labelled, else score tier) is listed."
+    )
+    min_score: float | None = Field(None, description="Keep examples whose score is at least this.")
+    labels: list[str] | None = Field(None, description="Keep only examples with one of these human labels.")
+    exclude_labels: list[str] = Field(
+        default_factory=lambda: ["exclude"], description="Drop examples with one of these human labels."
+    )
+    scorer: str = Field("heuristic", description="Which judge's scores to read.")
+    sources: list[str] | None = Field(None, description="Keep sessions from these sources (claude_code, gym…).")
+    projects: list[str] | None = Field(None, description="Keep sessions whose project/cwd contains one of these.")
+    since: str | None = Field(None, description="Keep sessions started at or after this ISO date.")
+    until: str | None = Field(None, description="Keep sessions started before this ISO date.")
+    models: list[str] | None = Field(None, description="Keep sessions whose model name contains one of these.")
+    tools: list[str] | None = Field(None, description="Keep examples that call at least one of these tools.")
+    min_tool_calls: int = Field(0, description="Keep examples with at least this many tool calls.")
+    sessions: list[str] | None = Field(None, description="Only these session ids (or id prefixes).")
+
+
+class SegmentConfig(_Strict):
+    """How sessions are cut into examples."""
+
+    mode: Literal["turn", "session", "window"] = Field(
+        "turn", description="turn: one user turn and its trajectory; session: whole sessions; window: "
+        "consecutive turns packed under max_tokens."
+    )
+    max_tokens: int = Field(4096, description="Token budget per window (mode=window).")
+    overlap_turns: int = Field(0, description="Turns a window shares with the one before it (mode=window).")
+    tokenizer: str | None = Field(
+        None, description="Tokenizer name or local path for token counts; default ~4 characters a token."
+    )
+    subagents: Literal["attach", "split", "drop"] = Field(
+        "attach", description="attach: subagent sessions travel with the example that spawned them; "
+        "split: they become examples of their own (same split side as the parent); drop: left out."
+    )
+    min_steps: int = Field(1, description="Drop examples with fewer steps than this.")
+
+
+class RedactConfig(_Strict):
+    enabled: bool = Field(True, description="Redact secrets and personal data (turn off only with --no-redact).")
+    user_names: list[str] = Field(default_factory=list, description="Extra names to replace (yours, colleagues').")
+    extra_patterns: list[str] = Field(default_factory=list, description="Extra regexes whose matches are removed.")
+
+
+class DedupConfig(_Strict):
+    exact: bool = Field(True, description="Drop examples whose normalised text was already seen.")
+    near: bool = Field(True, description="Drop near-duplicates (MinHash LSH).")
+    threshold: float = Field(0.85, description="Estimated Jaccard similarity above which two are near-duplicates.")
+    num_perm: int = Field(128, description="MinHash permutations.")
+    shingle: int = Field(5, description="Word n-gram size of the shingles.")
+
+
+class DecontaminateConfig(_Strict):
+    enabled: bool = Field(True, description="Drop examples that overlap the gym/eval task suite.")
+    suite: str = Field("builtin", description="Task suite name or path.")
+    ngram: int = Field(8, description="Word n-gram size compared.")
+    threshold: float = Field(0.5, description="Drop when this fraction of a task's n-grams occurs in an example.")
+
+
+class ShapeConfig(_Strict):
+    tools: Literal["native", "bash"] = Field(
+        "native", description="native: keep each agent's tools; bash: edits and reads become shell commands."
+    )
+    unconvertible: Literal["keep", "drop_step", "drop_example"] = Field(
+        "drop_step", description="In bash mode, what to do with a tool that has no shell equivalent."
+    )
+    max_output_chars: int = Field(8000, description="Tool outputs longer than this keep their head and tail.")
+    head_fraction: float = Field(0.5, description="Share of max_output_chars kept from the head.")
+    include_thinking: bool = Field(False, description="Keep the agent's thinking text in assistant messages.")
+    system_prompt: str | None = Field(None, description="A system message put first in every example.")
+
+
+class SplitConfig(_Strict):
+    train: float = 0.9
+    validation: float = 0.05
+    test: float = 0.05
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitConfig:
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"split fractions must sum to 1 (train+validation+test = {total:g})")
+        return self
+
+
+class WriteConfig(_Strict):
+    jsonl: bool = True
+    parquet: bool = True
+    hf: bool = Field(True, description="Also save a datasets.DatasetDict with save_to_disk under hf/.")
+
+
+class DatasetConfig(_Strict):
+    """A whole dataset.yaml."""
+
+    name: str = Field("bashgym", description="Dataset name; the id is ds-<name>-v<N>.")
+    format: Literal["messages", "sharegpt", "adp", "atif", "dpo", "kto"] = "messages"
+    license: str = Field("other", description="Licence written into the dataset card.")
+    select: SelectConfig = Field(default_factory=SelectConfig)
+    segment: SegmentConfig = Field(default_factory=SegmentConfig)
+    redact: RedactConfig = Field(default_factory=RedactConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    decontaminate: DecontaminateConfig = Field(default_factory=DecontaminateConfig)
+    shape: ShapeConfig = Field(default_factory=ShapeConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    write: WriteConfig = Field(default_factory=WriteConfig)
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "select": SelectConfig, "segment": SegmentConfig, "redact": RedactConfig, "dedup": DedupConfig,
+    "decontaminate": DecontaminateConfig, "shape": ShapeConfig, "split": SplitConfig, "write": WriteConfig,
+}
+
+
+def parse_config(data: dict[str, Any] | None, where: str = "dataset config") -> DatasetConfig:
+    """Validate a config mapping; unknown keys become a ConfigError suggesting the closest key."""
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return DatasetConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        if err["type"] == "extra_forbidden":
+            parent: type[BaseModel] = DatasetConfig
+            if len(loc) > 1 and loc[0] in _SECTIONS:
+                parent = _SECTIONS[loc[0]]
+            section = f"{where} ({'.'.join(loc[:-1])})" if len(loc) > 1 else where
+            raise unknown_key_error(loc[-1], parent.model_fields, section) from None
+        raise ConfigError(f"{where}: {'.'.join(loc) or 'config'}: {err['msg']}") from None
+
+
+def load_config(path: Path | None) -> DatasetConfig:
+    """Read dataset.yaml (or defaults when no path is given)."""
+    if path is None:
+        return DatasetConfig()
+    if not path.exists():
+        raise NotFoundError(f"no config file {path} (write one, or leave out --config for the defaults)")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(data, str(path))

@@ -1,0 +1,101 @@
+"""Decontaminate: drop examples that overlap the gym/eval task suite, so evals stay honest.
+
+Each task's instruction (and reference solution, when it has one) is cut into word n-grams; an example
+is dropped when it contains at least `threshold` of some task's n-grams. The suite comes from
+`bashgym.gym.task.load_suite` when the gym is installed, else straight from the task.yaml files.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bashgym.errors import NotFoundError
+from bashgym.factory.config import DecontaminateConfig
+from bashgym.factory.pipeline import Example, Filter, FilterResult
+
+_WORD = re.compile(r"\w+")
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "gym" / "tasks" / "builtin"
+
+
+@dataclass(slots=True)
+class TaskText:
+    id: str
+    text: str
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
+    if len(tokens) < n:
+        return {tuple(tokens)} if tokens else set()
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def load_task_texts(suite: str = "builtin") -> list[TaskText]:
+    """Instruction + solution text of every task in a suite (name or directory)."""
+    try:
+        from bashgym.gym.task import load_suite
+
+        tasks = load_suite(suite)
+        out = []
+        for t in tasks:
+            solution = Path(t.path) / "solution.sh"
+            out.append(TaskText(t.id, t.instruction + ("\n" + solution.read_text() if solution.exists() else "")))
+        return out
+    except ImportError:
+        pass
+    except NotFoundError:
+        if suite != "builtin":
+            raise
+        return []  # the builtin suite has no tasks yet: nothing to decontaminate against
+    root = BUILTIN_DIR if suite == "builtin" else Path(suite)
+    out = []
+    for task_yaml in sorted(root.glob("*/task.yaml")):
+        data = yaml.safe_load(task_yaml.read_text()) or {}
+        solution = task_yaml.parent / "solution.sh"
+        text = str(data.get("instruction") or "") + ("\n" + solution.read_text() if solution.exists() else "")
+        out.append(TaskText(str(data.get("id") or task_yaml.parent.name), text))
+    return out
+
+
+class Decontaminate(Filter):
+    """Drop examples sharing too many n-grams with a task; the reason names the task."""
+
+    name = "decontaminate"
+
+    def __init__(self, cfg: DecontaminateConfig, tasks: list[TaskText] | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.tasks = load_task_texts(cfg.suite) if tasks is None else tasks
+        self.task_grams: list[tuple[str, set[tuple[str, ...]]]] = []
+        for t in self.tasks:
+            tokens = words(t.text)
+            if tokens:  # a task shorter than n words is matched whole
+                self.task_grams.append((t.id, ngrams(tokens, min(cfg.ngram, len(tokens)))))
+        self.sizes = sorted({len(next(iter(g))) for _, g in self.task_grams})
+        self.index: dict[tuple[str, ...], list[int]] = {}
+        for i, (_, grams) in enumerate(self.task_grams):
+            for g in grams:
+                self.index.setdefault(g, []).append(i)
+        self.stats.counters["tasks"] = len(self.task_grams)
+
+    def filter(self, example: Example) -> FilterResult:
+        if not self.index:
+            return True
+        hits: dict[int, int] = {}
+        tokens = words(example.text())
+        for size in self.sizes:
+            for g in ngrams(tokens, size):
+                for i in self.index.get(g, ()):
+                    hits[i] = hits.get(i, 0) + 1
+        for i, n in hits.items():
+            tid, grams = self.task_grams[i]
+            if n / len(grams) >= self.cfg.threshold:
+                return False, f"overlaps_task:{tid}"
+        return True

@@ -1,0 +1,87 @@
+"""Dedup: drop examples seen before — exactly (hash of the normalised text) or nearly (MinHash LSH).
+
+Normalising lower-cases, collapses whitespace and masks hex ids and numbers, so two runs of the same
+request that differ only in timestamps, pids or commit ids count as the same example. Near-duplicates are
+found with datasketch's MinHashLSH over word shingles; the first example seen is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from bashgym.factory.config import DedupConfig
+from bashgym.factory.pipeline import Example, Filter, FilterResult
+
+_HEX = re.compile(r"\b[0-9a-f]{7,64}\b")
+_NUM = re.compile(r"\d+")
+_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
+
+
+def normalise(text: str) -> str:
+    """Text as dedup compares it.
+
+    >>> normalise("Run  ls\\n at 12:03, commit 3f2a9c1d")
+    'run ls at 0:0, commit <hex>'
+    """
+    text = _HEX.sub("<hex>", text.lower())
+    text = _NUM.sub("0", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def exact_key(text: str) -> str:
+    return hashlib.blake2b(normalise(text).encode(), digest_size=16).hexdigest()
+
+
+def shingles(text: str, n: int) -> set[bytes]:
+    words = _WORD.findall(normalise(text))
+    if len(words) < n:
+        return {" ".join(words).encode()} if words else set()
+    return {" ".join(words[i : i + n]).encode() for i in range(len(words) - n + 1)}
+
+
+def minhash(text: str, num_perm: int = 128, n: int = 5):  # noqa: ANN201 - datasketch.MinHash
+    """The MinHash signature of a text's word shingles (datasketch's batched update)."""
+    from datasketch import MinHash
+
+    m = MinHash(num_perm=num_perm)
+    m.update_batch(list(shingles(text, n)))
+    return m
+
+
+class Dedup(Filter):
+    """Keep the first of each group of (near-)identical examples; drops say `exact_duplicate` or
+    `near_duplicate` and the kept example's id is recorded in the dropped one's meta for the report."""
+
+    name = "dedup"
+
+    def __init__(self, cfg: DedupConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.seen: dict[str, str] = {}
+        self.lsh = None
+        if cfg.near:
+            from datasketch import MinHashLSH
+
+            self.lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
+        self.pairs: list[tuple[str, str]] = []
+
+    def filter(self, example: Example) -> FilterResult:
+        text = example.text()
+        if self.cfg.exact:
+            key = exact_key(text)
+            if key in self.seen:
+                self.pairs.append((example.id, self.seen[key]))
+                return False, "exact_duplicate"
+            self.seen[key] = example.id
+        if self.lsh is not None:
+            sig = example.meta.pop("minhash", None) or minhash(text, self.cfg.num_perm, self.cfg.shingle)
+            hits = self.lsh.query(sig)
+            if hits:
+                self.pairs.append((example.id, hits[0]))
+                return False, "near_duplicate"
+            if example.id not in self.lsh:
+                self.lsh.insert(example.id, sig)
+        return True
+

@@ -1,0 +1,372 @@
+"""Formats: examples → rows in the shapes trainers and other tools read.
+
+- `messages`: OpenAI/TRL chat (`messages` with `tool_calls` whose `arguments` is a JSON string, tool
+  messages with `tool_call_id` and `name`) plus `tools` (JSON-schema function specs), as TRL's SFTTrainer
+  takes them.
+- `sharegpt`: `conversations` of {from, value} with function_call / observation turns (LLaMA-Factory), `tools`
+  as a JSON string.
+- `adp`: Agent Data Protocol trajectories: `content` alternating actions (code_action for shell commands,
+  api_action for other tools, message_action) and text observations.
+- `atif`: Harbor's Agent Trajectory Interchange Format: `steps` with tool_calls and observation results;
+  a subagent's trajectory is kept linked (`subagent_trajectory_ref`) and included in `subagent_trajectories`.
+- `dpo`: `prompt` / `chosen` / `rejected` from turns with the same request where one succeeded and one
+  failed (or a human labelled one good and one bad); `kto`: `prompt` / `completion` / `label` (bool).
+
+Tool arguments are JSON strings in every format so Arrow gives each column one type across rows.
+Each row also carries `_groups` (the root session ids it came from) for the splitter; the writer drops it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from bashgym.factory.config import ShapeConfig
+from bashgym.factory.dedup import normalise
+from bashgym.factory.pipeline import Example, PipelineStep
+from bashgym.factory.select import BAD_LABELS, GOOD_LABELS
+from bashgym.schema import Session, Step, is_shell_call
+
+Row = dict[str, Any]
+
+ATIF_VERSION = "ATIF-v1.4"
+
+_STRING = {"type": "string"}
+TOOL_SPECS: dict[str, tuple[str, dict[str, Any], list[str]]] = {
+    "bash": ("Run a bash command in the workspace and return its output.", {"command": _STRING}, ["command"]),
+    "Bash": ("Run a bash command and return its output.", {"command": _STRING, "description": _STRING},
+             ["command"]),
+    "Read": ("Read a file, with line numbers.", {"file_path": _STRING, "offset": {"type": "integer"},
+             "limit": {"type": "integer"}}, ["file_path"]),
+    "Write": ("Write a file.", {"file_path": _STRING, "content": _STRING}, ["file_path", "content"]),
+    "Edit": ("Replace a string in a file.", {"file_path": _STRING, "old_string": _STRING,
+             "new_string": _STRING, "replace_all": {"type": "boolean"}}, ["file_path", "old_string", "new_string"]),
+    "Grep": ("Search file contents with a regular expression.", {"pattern": _STRING, "path": _STRING,
+             "glob": _STRING, "output_mode": _STRING}, ["pattern"]),
+    "Glob": ("Find files by glob pattern.", {"pattern": _STRING, "path": _STRING}, ["pattern"]),
+}
+_JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+def tool_spec(name: str, example_inputs: Iterable[Any] = ()) -> dict[str, Any]:
+    """The JSON-schema function spec of a tool: known tools have a fixed one, others are inferred from the
+    inputs seen."""
+    if name in TOOL_SPECS:
+        desc, props, required = TOOL_SPECS[name]
+    else:
+        props = {}
+        for data in example_inputs:
+            if isinstance(data, dict):
+                for key, value in data.items():
+                    props.setdefault(str(key), {"type": _JSON_TYPES.get(type(value), "string")})
+        desc, required = f"The {name} tool.", []
+    return {"type": "function", "function": {"name": name, "description": desc,
+            "parameters": {"type": "object", "properties": props, "required": required}}}
+
+
+def tools_of(ex: Example) -> list[dict[str, Any]]:
+    inputs: dict[str, list[Any]] = defaultdict(list)
+    for turn in ex.turns:
+        for step in turn.steps:
+            if step.kind == "tool_call" and step.tool_name:
+                inputs[step.tool_name].append(step.input)
+    return [tool_spec(name, seen) for name, seen in sorted(inputs.items())]
+
+
+def _call_id(step: Step, n: int) -> str:
+    return step.call_id or f"call_{n}"
+
+
+def _arguments(step: Step) -> str:
+    return dumps(step.input if isinstance(step.input, dict) else {"input": step.input})
+
+
+def to_messages(ex: Example, cfg: ShapeConfig) -> list[dict[str, Any]]:
+    """The example as an OpenAI/TRL conversation. Consecutive tool calls share one assistant message and
+    their results follow it as tool messages, in order."""
+    msgs: list[dict[str, Any]] = []
+    if cfg.system_prompt:
+        msgs.append({"role": "system", "content": cfg.system_prompt})
+    n = 0
+    for turn in ex.turns:
+        msgs.append({"role": "user", "content": turn.prompt})
+        cur: dict[str, Any] | None = None
+        results: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            nonlocal cur, results
+            if cur is not None:
+                msgs.append(cur)
+                msgs.extend(results)
+            cur, results = None, []
+
+        for step in turn.steps:
+            if step.kind == "message":
+                if step.role in ("user", "system"):
+                    flush()
+                    if step.text:
+                        msgs.append({"role": "user", "content": step.text})
+                    continue
+                if cur is not None and cur.get("tool_calls"):
+                    flush()
+                if cur is None:
+                    cur = {"role": "assistant", "content": step.text}
+                else:
+                    cur["content"] = "\n\n".join(x for x in (cur["content"], step.text) if x)
+                if cfg.include_thinking and step.thinking:
+                    cur["reasoning_content"] = "\n\n".join(
+                        x for x in (cur.get("reasoning_content", ""), step.thinking) if x)
+                continue
+            n += 1
+            if cur is None:
+                cur = {"role": "assistant", "content": ""}
+            call_id = _call_id(step, n)
+            cur.setdefault("tool_calls", []).append(
+                {"type": "function", "id": call_id,
+                 "function": {"name": step.tool_name or "tool", "arguments": _arguments(step)}})
+            results.append({"role": "tool", "tool_call_id": call_id, "name": step.tool_name or "tool",
+                            "content": step.output or ""})
+        flush()
+    return msgs
+
+
+def _meta(ex: Example) -> Row:
+    idxs = ex.meta.get("turn_idxs") or [t.index for t in ex.turns]
+    return {"example_id": ex.id, "session_id": ex.session.id, "turn_idx": idxs[0] if idxs else 0,
+            "source": ex.session.source, "tier": ex.tier, "score": ex.score, "_groups": [ex.root_id],
+            "_sessions": [ex.session.id, *(c.id for c in ex.children)]}
+
+
+def to_sharegpt(ex: Example, cfg: ShapeConfig) -> Row:
+    conv: list[dict[str, str]] = []
+    for m in to_messages(ex, cfg):
+        if m["role"] == "system":
+            continue
+        if m["role"] == "user":
+            conv.append({"from": "human", "value": m["content"]})
+        elif m["role"] == "tool":
+            conv.append({"from": "observation", "value": m["content"]})
+        else:
+            if m["content"]:
+                conv.append({"from": "gpt", "value": m["content"]})
+            for call in m.get("tool_calls") or []:
+                fn = call["function"]
+                conv.append({"from": "function_call",
+                             "value": dumps({"name": fn["name"], "arguments": orjson.loads(fn["arguments"])})})
+    return {"conversations": conv, "system": cfg.system_prompt or "", "tools": dumps(tools_of(ex))}
+
+
+def _adp_content(turns: Iterable[Any]) -> list[dict[str, Any]]:
+    content: list[dict[str, Any]] = []
+    for turn in turns:
+        content.append({"class_": "text_observation", "source": "user", "content": turn.prompt})
+        thought = ""
+        for step in turn.steps:
+            if step.kind == "message":
+                if step.role == "user":
+                    content.append({"class_": "text_observation", "source": "user", "content": step.text})
+                elif step.text:
+                    thought = step.text
+                    content.append({"class_": "message_action", "content": step.text, "description": None})
+                continue
+            if is_shell_call(step) or step.tool_name == "bash":
+                from bashgym.schema import shell_command
+
+                cmd = shell_command(step) if is_shell_call(step) else (step.input or {}).get("command", "")
+                content.append({"class_": "code_action", "language": "bash", "content": cmd or "",
+                                "description": thought or None})
+            else:
+                content.append({"class_": "api_action", "function": step.tool_name or "tool",
+                                "kwargs": _arguments(step), "description": thought or None})
+            thought = ""
+            content.append({"class_": "text_observation", "source": "environment", "content": step.output or ""})
+    return content
+
+
+def to_adp(ex: Example, cfg: ShapeConfig) -> Row:
+    return {"id": ex.id, "content": _adp_content(ex.turns),
+            "details": dumps({"source": ex.session.source, "project": ex.session.project,
+                              "models": ex.session.models, "tier": ex.tier})}
+
+
+def _spawned_by(parent_steps: list[Step], children: list[Session]) -> dict[str, list[str]]:
+    """call_id → subagent session ids spawned by that call (from the call's meta, else by time)."""
+    from bashgym.factory.segment import SPAWN_TOOLS, SUBAGENT_META_KEYS
+
+    out: dict[str, list[str]] = defaultdict(list)
+    placed: set[str] = set()
+    for step in parent_steps:
+        ids = {str(step.meta.get(k)) for k in SUBAGENT_META_KEYS if step.meta.get(k)}
+        for child in children:
+            if step.call_id and (child.id in ids or child.meta.get("parent_call_id") == step.call_id):
+                out[step.call_id].append(child.id)
+                placed.add(child.id)
+    spawners = [s for s in parent_steps if s.tool_name in SPAWN_TOOLS and s.call_id]
+    for child in children:
+        if child.id not in placed and len(spawners) == 1:
+            out[spawners[0].call_id or ""].append(child.id)
+    return out
+
+
+def atif_trajectory(session: Session, turns: list[Any], children: list[Session]) -> Row:
+    steps: list[Row] = []
+    all_steps = [s for t in turns for s in t.steps]
+    direct = [c for c in children if c.parent_id == session.id]
+    links = _spawned_by(all_steps, direct)
+    n = 0
+    for turn in turns:
+        steps.append({"step_id": len(steps) + 1, "timestamp": turn.started_at, "source": "user",
+                      "message": turn.prompt})
+        for step in turn.steps:
+            if step.kind == "message":
+                steps.append({"step_id": len(steps) + 1, "timestamp": step.timestamp,
+                              "source": "user" if step.role == "user" else "agent", "model_name": step.model,
+                              "message": step.text, "reasoning_content": step.thinking or None})
+                continue
+            n += 1
+            call_id = _call_id(step, n)
+            refs = [{"session_id": cid, "trajectory_path": None} for cid in links.get(step.call_id or "", [])]
+            steps.append({
+                "step_id": len(steps) + 1, "timestamp": step.timestamp, "source": "agent",
+                "model_name": step.model, "message": "",
+                "tool_calls": [{"tool_call_id": call_id, "function_name": step.tool_name or "tool",
+                                "arguments": _arguments(step)}],
+                "observation": {"results": [{"source_call_id": call_id, "content": step.output or "",
+                                             "subagent_trajectory_ref": refs or None}]},
+            })
+    usage = session.usage
+    return {
+        "schema_version": ATIF_VERSION, "session_id": session.id,
+        "agent": {"name": session.source, "version": session.agent_version or "",
+                  "model_name": session.models[0] if session.models else None},
+        "steps": steps,
+        "final_metrics": {"total_prompt_tokens": usage.input_tokens, "total_completion_tokens": usage.output_tokens,
+                          "total_cached_tokens": usage.cache_read_tokens, "total_steps": len(steps)},
+    }
+
+
+def to_atif(ex: Example, cfg: ShapeConfig) -> Row:
+    row = atif_trajectory(ex.session, ex.turns, ex.children)
+    row["subagent_trajectories"] = [
+        atif_trajectory(c, c.turns, [d for d in ex.children if d.parent_id == c.id]) for c in ex.children
+    ]
+    row["example_id"] = ex.id
+    return row
+
+
+SFT_FORMATTERS = {
+    "messages": lambda ex, cfg: {"messages": to_messages(ex, cfg), "tools": tools_of(ex)},
+    "sharegpt": to_sharegpt,
+    "adp": to_adp,
+    "atif": to_atif,
+}
+
+
+def verdict(ex: Example) -> bool | None:
+    """True for a good example (gold/silver or labelled good), False for a failed or bad one, else None."""
+    label = (ex.label or "").lower()
+    if label in BAD_LABELS:
+        return False
+    if label in GOOD_LABELS:
+        return True
+    if ex.tier in ("gold", "silver"):
+        return True
+    if ex.tier == "failed":
+        return False
+    return None
+
+
+def prompt_and_completion(ex: Example, cfg: ShapeConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    msgs = to_messages(ex, cfg)
+    first_user = next(i for i, m in enumerate(msgs) if m["role"] == "user")
+    return msgs[: first_user + 1], msgs[first_user + 1 :]
+
+
+class Format(PipelineStep):
+    """Examples in, rows out. Preference formats collect examples first (pairs need the whole set)."""
+
+    name = "format"
+
+    def __init__(self, fmt: str, cfg: ShapeConfig) -> None:
+        super().__init__()
+        self.fmt, self.cfg = fmt, cfg
+
+    def rows(self, data: Iterable[Example]) -> Iterator[Row]:
+        if self.fmt in SFT_FORMATTERS:
+            fn = SFT_FORMATTERS[self.fmt]
+            for ex in data:
+                self.stats.total += 1
+                if not ex.turns:
+                    self.drop("empty")
+                    continue
+                row = fn(ex, self.cfg)
+                for key, value in _meta(ex).items():
+                    row.setdefault(key, value)
+                self.stats.kept += 1
+                yield row
+        elif self.fmt == "kto":
+            yield from self._kto(data)
+        elif self.fmt == "dpo":
+            yield from self._dpo(data)
+        else:  # pragma: no cover - config validation names the formats
+            raise ValueError(self.fmt)
+
+    def run(self, data: Iterable[Example]) -> Iterator[Example]:  # pragma: no cover - rows() is the API
+        raise TypeError("Format yields rows: call .rows(examples)")
+
+    def _kto(self, data: Iterable[Example]) -> Iterator[Row]:
+        for ex in data:
+            self.stats.total += 1
+            good = verdict(ex)
+            if good is None:
+                self.drop("kto:no_verdict")
+                continue
+            prompt, completion = prompt_and_completion(ex, self.cfg)
+            if not completion:
+                self.drop("kto:empty_completion")
+                continue
+            self.stats.kept += 1
+            yield {"prompt": prompt, "completion": completion, "label": good, "tools": tools_of(ex), **_meta(ex)}
+
+    def _dpo(self, data: Iterable[Example]) -> Iterator[Row]:
+        groups: dict[str, list[Example]] = defaultdict(list)
+        for ex in data:
+            self.stats.total += 1
+            groups[normalise(ex.prompt)].append(ex)
+        for key in sorted(groups):
+            group = groups[key]
+            good = [e for e in group if verdict(e) is True]
+            bad = [e for e in group if verdict(e) is False]
+            if not good or not bad:
+                for _ in group:
+                    self.drop("dpo:no_counterpart" if (good or bad) else "dpo:no_verdict")
+                continue
+            used_good: set[str] = set()
+            for i, rejected_ex in enumerate(bad):
+                chosen_ex = good[i % len(good)]
+                used_good.add(chosen_ex.id)
+                prompt, chosen = prompt_and_completion(chosen_ex, self.cfg)
+                _, rejected = prompt_and_completion(rejected_ex, self.cfg)
+                if not chosen or not rejected:
+                    self.drop("dpo:empty_completion")
+                    continue
+                self.stats.kept += 1
+                self.stats.counters["pairs"] += 1
+                yield {
+                    "prompt": prompt, "chosen": chosen, "rejected": rejected,
+                    "tools": tools_of(chosen_ex) + [t for t in tools_of(rejected_ex) if t not in tools_of(chosen_ex)],
+                    "chosen_session_id": chosen_ex.session.id, "rejected_session_id": rejected_ex.session.id,
+                    "chosen_tier": chosen_ex.tier, "rejected_tier": rejected_ex.tier,
+                    "_groups": sorted({chosen_ex.root_id, rejected_ex.root_id}),
+                    "_sessions": [chosen_ex.session.id, rejected_ex.session.id],
+                }
+            unused = [e for e in good if e.id not in used_good]
+            for _ in unused:
+                self.drop("dpo:unpaired_good")
