@@ -1,0 +1,27 @@
+"""The bash gym: sandboxed shell tasks with verifiable rewards.
+
+Importing `bashgym.gym` registers the Gymnasium env id ``bashgym/BashTask-v0`` (when gymnasium, from the
+``gym`` extra, is installed; the sandbox and task modules work without it):
+
+    gymnasium.make("bashgym/BashTask-v0", task=TASK)   # TASK: a Task, a builtin task id or a task directory
+
+Bump the version in the id when a task or the reward changes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+ENV_ID = "bashgym/BashTask-v0"
+
+
+def register_envs() -> None:
+    """Register ``bashgym/BashTask-v0`` with Gymnasium (idempotent)."""
+    import gymnasium
+
+    if ENV_ID not in gymnasium.registry:
+        gymnasium.register(id=ENV_ID, entry_point="bashgym.gym.env:BashTaskEnv", disable_env_checker=False)
+
+
+if importlib.util.find_spec("gymnasium") is not None:
+    register_envs()

@@ -1,0 +1,262 @@
+"""Tasks are data: one directory per task, read from one of three layouts.
+
+- ``bashgym`` (the builtin suite, src/bashgym/gym/tasks/builtin/<id>/): task.yaml (id, category,
+  instruction, optional timeout_s, max_steps, test_timeout_s), optional setup.sh and files/, solution.sh,
+  tests/test.sh (exit code 0 = pass).
+- ``terminal-bench``: task.yaml (instruction, category, max_agent_timeout_sec, max_test_timeout_sec, ...),
+  Dockerfile (its COPY lines lay out the workspace, WORKDIR is where it lives, normally /app), solution.sh,
+  run-tests.sh and tests/ (staged at /tests, $TEST_DIR). run-tests.sh scripts that bootstrap pytest from the
+  network (uv, pip install, apt-get, curl) are replaced by their last line's meaning: pytest on
+  $TEST_DIR/test_outputs.py with the sandbox's Python (which has pytest).
+- ``harbor``: instruction.md, task.toml ([agent]/[verifier] timeout_sec, [metadata] category),
+  environment/Dockerfile (COPY/WORKDIR as above), solution/solve.sh, tests/test.sh writing a reward to
+  /logs/verifier/reward.txt (a number) or reward.json ({"reward": x} or named numbers).
+
+`load_task(path_or_id)` and `load_suite(name_or_path)` return `Task` objects; the verifier and the env take
+them. Task ids of the builtin suite are directory names.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from bashgym.errors import ConfigError, NotFoundError, did_you_mean
+
+BUILTIN_DIR = Path(__file__).parent / "tasks" / "builtin"
+CATEGORIES = ("files", "text", "git", "processes", "archives", "permissions", "scripting", "debugging")
+FORMATS = ("bashgym", "terminal-bench", "harbor")
+_NETWORK_BOOTSTRAP = re.compile(r"\b(uv (init|add|venv|pip|run)|pip3? install|apt(-get)? |curl |wget )")
+_BASHGYM_KEYS = {"id", "category", "instruction", "timeout_s", "max_steps", "test_timeout_s", "tags",
+                 "difficulty"}
+
+
+@dataclass
+class Task:
+    """One task. ``copies`` lists (host path, workspace-relative destination) laid into the workspace;
+    ``setup`` is a script run in the workspace before the episode; ``solution`` the reference solution;
+    ``tests`` the directory staged at /tests for the verifier; ``test_script`` the script inside it (or,
+    for terminal-bench, beside the task) that decides; ``reward_file`` says a Harbor-style reward file
+    (under /logs/verifier) carries the verdict instead of the exit code; ``needs_app`` says commands or
+    tests use absolute /app, /tests or /logs paths (only the bubblewrap layer offers them)."""
+
+    id: str
+    category: str
+    instruction: str
+    path: Path
+    format: str = "bashgym"
+    timeout_s: float = 300.0
+    max_steps: int = 30
+    test_timeout_s: float = 60.0
+    setup: Path | None = None
+    solution: Path | None = None
+    tests: Path | None = None
+    test_script: str = "test.sh"
+    test_command: str | None = None
+    reward_file: bool = False
+    needs_app: bool = False
+    copies: list[tuple[Path, str]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"Task({self.id!r}, category={self.category!r}, format={self.format!r})"
+
+
+def detect_format(path: Path) -> str:
+    """Which layout a task directory uses ('bashgym', 'terminal-bench' or 'harbor')."""
+    if (path / "instruction.md").is_file() and (path / "tests" / "test.sh").is_file():
+        return "harbor"
+    if (path / "task.yaml").is_file():
+        data = _read_yaml(path / "task.yaml")
+        if "id" in data and "category" in data and (path / "tests" / "test.sh").is_file():
+            return "bashgym"
+        if (path / "run-tests.sh").is_file() or (path / "Dockerfile").is_file():
+            return "terminal-bench"
+        return "bashgym"
+    raise NotFoundError(f"{path} is not a task directory: it has neither task.yaml (bashgym, terminal-bench) "
+                        "nor instruction.md + tests/test.sh (Harbor)")
+
+
+def load_task(ref: str | Path) -> Task:
+    """A task from a directory path, or a task id of the builtin suite."""
+    path = Path(ref)
+    if not path.is_dir():
+        candidate = BUILTIN_DIR / str(ref)
+        if candidate.is_dir():
+            path = candidate
+        else:
+            ids = [p.name for p in BUILTIN_DIR.iterdir() if p.is_dir()] if BUILTIN_DIR.is_dir() else []
+            raise NotFoundError(f"no task {str(ref)!r}: not a directory and not a builtin task id"
+                                f"{did_you_mean(str(ref), ids)}; `bashgym gym list` shows the builtin ids")
+    fmt = detect_format(path)
+    loader = {"bashgym": _load_bashgym, "terminal-bench": _load_terminal_bench, "harbor": _load_harbor}[fmt]
+    return loader(path.resolve())
+
+
+def load_suite(name_or_path: str | Path = "builtin") -> list[Task]:
+    """Every task of a suite: "builtin", a directory of task directories, or one task directory."""
+    root = BUILTIN_DIR if str(name_or_path) == "builtin" else Path(name_or_path)
+    if not root.is_dir():
+        raise NotFoundError(f"no task suite {str(name_or_path)!r}: use 'builtin' or a directory of tasks")
+    if _is_task_dir(root):
+        return [load_task(root)]
+    tasks = [load_task(p) for p in sorted(root.iterdir()) if p.is_dir() and _is_task_dir(p)]
+    if not tasks:
+        raise NotFoundError(f"{root} holds no task directories (task.yaml or instruction.md + tests/test.sh)")
+    return tasks
+
+
+def _is_task_dir(path: Path) -> bool:
+    return (path / "task.yaml").is_file() or (path / "instruction.md").is_file()
+
+
+# --------------------------------------------------------------------------------------------- loaders
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def _require(data: dict, key: str, where: Path) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: field {key!r} is missing or empty")
+    return value.strip()
+
+
+def _load_bashgym(path: Path) -> Task:
+    meta = path / "task.yaml"
+    data = _read_yaml(meta)
+    for key in data:
+        if key not in _BASHGYM_KEYS:
+            raise ConfigError(f"{meta}: unknown key {key!r}{did_you_mean(key, _BASHGYM_KEYS)}")
+    category = _require(data, "category", meta)
+    if category not in CATEGORIES:
+        raise ConfigError(f"{meta}: category {category!r} is not one of {', '.join(CATEGORIES)}"
+                          f"{did_you_mean(category, CATEGORIES)}")
+    if not (path / "tests" / "test.sh").is_file():
+        raise ConfigError(f"{path}: tests/test.sh is missing (its exit code is the verdict)")
+    files = path / "files"
+    return Task(
+        id=str(data.get("id") or path.name), category=category, instruction=_require(data, "instruction", meta),
+        path=path, format="bashgym", timeout_s=float(data.get("timeout_s", 300)),
+        max_steps=int(data.get("max_steps", 30)), test_timeout_s=float(data.get("test_timeout_s", 60)),
+        setup=_file(path / "setup.sh"), solution=_file(path / "solution.sh"), tests=path / "tests",
+        copies=[(files, ".")] if files.is_dir() else [], tags=list(data.get("tags") or []),
+    )
+
+
+def _load_terminal_bench(path: Path) -> Task:
+    meta = path / "task.yaml"
+    data = _read_yaml(meta)
+    instruction = data.get("instruction") or (data.get("descriptions") or [{}])[0].get("description")
+    if not instruction:
+        raise ConfigError(f"{meta}: field 'instruction' is missing or empty")
+    copies, workdir = _dockerfile_layout(path / "Dockerfile", path)
+    run_tests = path / "run-tests.sh"
+    command = None
+    if run_tests.is_file() and not _NETWORK_BOOTSTRAP.search(run_tests.read_text(encoding="utf-8")):
+        command = None  # the script works offline: stage and run it as is
+    elif (path / "tests" / "test_outputs.py").is_file():
+        command = 'python -m pytest "$TEST_DIR/test_outputs.py" -rA'
+    tests = path / "tests" if (path / "tests").is_dir() else None
+    return Task(
+        id=path.name, category=str(data.get("category") or "terminal-bench"), instruction=str(instruction).strip(),
+        path=path, format="terminal-bench", timeout_s=float(data.get("max_agent_timeout_sec", 360)),
+        max_steps=int(data.get("max_steps", 50)), test_timeout_s=float(data.get("max_test_timeout_sec", 60)),
+        solution=_file(path / "solution.sh"), tests=tests, test_script="run-tests.sh", test_command=command,
+        needs_app=True, copies=copies, tags=list(data.get("tags") or []),
+    ) if workdir in ("/app", None) else _unsupported_workdir(path, workdir)
+
+
+def _load_harbor(path: Path) -> Task:
+    config: dict = {}
+    toml_path = path / "task.toml"
+    if toml_path.is_file():
+        try:
+            config = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{toml_path}: invalid TOML: {exc}") from exc
+    metadata = config.get("metadata") or {}
+    dockerfile = path / "environment" / "Dockerfile"
+    copies, workdir = _dockerfile_layout(dockerfile, dockerfile.parent)
+    if workdir not in ("/app", None):
+        return _unsupported_workdir(path, workdir)
+    name = (config.get("task") or {}).get("name") or path.name
+    return Task(
+        id=str(name).split("/")[-1], category=str(metadata.get("category") or "harbor"),
+        instruction=(path / "instruction.md").read_text(encoding="utf-8").strip(), path=path, format="harbor",
+        timeout_s=float((config.get("agent") or {}).get("timeout_sec", 600)),
+        test_timeout_s=float((config.get("verifier") or {}).get("timeout_sec", 120)),
+        solution=_file(path / "solution" / "solve.sh"), tests=path / "tests", test_script="test.sh",
+        reward_file=True, needs_app=True, copies=copies, tags=list(metadata.get("tags") or []),
+    )
+
+
+def _unsupported_workdir(path: Path, workdir: str | None) -> Task:
+    raise ConfigError(f"{path}: its Dockerfile sets WORKDIR {workdir}; bashgym binds the workspace at /app "
+                      "only, so this task needs Docker")
+
+
+def _dockerfile_layout(dockerfile: Path, context: Path) -> tuple[list[tuple[Path, str]], str | None]:
+    """The (source, workspace destination) pairs of a Dockerfile's COPY/ADD lines into its WORKDIR (/app),
+    and the final WORKDIR. Copies to other places, URLs and --from stages are ignored."""
+    if not dockerfile.is_file():
+        return [], None
+    copies: list[tuple[Path, str]] = []
+    workdir: str | None = None
+    lines = dockerfile.read_text(encoding="utf-8").replace("\\\n", " ").splitlines()
+    for line in lines:
+        parts = line.strip().split()
+        if not parts:
+            continue
+        op = parts[0].upper()
+        if op == "WORKDIR" and len(parts) > 1:
+            workdir = parts[1] if parts[1].startswith("/") else f"{workdir or ''}/{parts[1]}"
+        elif op in ("COPY", "ADD") and len(parts) >= 3:
+            args = [p for p in parts[1:] if not p.startswith("--")]
+            if any(p.startswith("--from") for p in parts[1:]) or len(args) < 2:
+                continue
+            *sources, dest = args
+            base = workdir or "/app"
+            target = dest if dest.startswith("/") else f"{base.rstrip('/')}/{dest}"
+            if not (target == "/app" or target.startswith("/app/") or target in (".", "./")):
+                continue
+            rel = target[len("/app"):].lstrip("/") or "."
+            for src in sources:
+                if "://" in src:
+                    continue
+                matches = ([p for p in sorted(context.iterdir()) if p.name not in _TASK_FILES]
+                           if src in (".", "./") else sorted(context.glob(src.rstrip("/"))))
+                for match in matches:
+                    whole = src in (".", "./")
+                    if match.is_dir() and not whole:
+                        copies.append((match, rel))
+                    else:
+                        into_dir = whole or dest.endswith("/") or len(sources) > 1 or rel == "."
+                        copies.append((match, _join(rel, match.name) if into_dir else rel))
+    return copies, workdir
+
+
+_TASK_FILES = {"Dockerfile", "docker-compose.yaml", "task.yaml", "task.toml", "tests", "solution.sh",
+               "solution", "run-tests.sh", "instruction.md", "environment"}
+
+
+def _join(rel: str, name: str) -> str:
+    return name if rel in (".", "") else f"{rel}/{name}"
+
+
+def _file(path: Path) -> Path | None:
+    return path if path.is_file() else None
