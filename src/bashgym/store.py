@@ -826,7 +826,10 @@ class Store:
         self, query: str | None, label: str | None, tier: str | None, curation: str | None,
         filters: dict[str, Any],
     ) -> tuple[str, list[Any]]:
-        where, params = self._session_where({k: v for k, v in filters.items() if v not in (None, "")})
+        # parent="" means top-level sessions only; other empty filters mean "any".
+        where, params = self._session_where(
+            {k: v for k, v in filters.items() if v is not None and (v != "" or k == "parent")}
+        )
         clauses: list[str] = [where[len("WHERE "):]] if where else []
         match = fts_query(query or "")
         if match:

@@ -1,0 +1,236 @@
+"""The web UI's routes on the real app over a real store (starlette TestClient, no server process)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bashgym.schema import Session, Step, Turn, Usage
+from bashgym.store import Store
+from bashgym.ui.app import create_app
+from ui_sessions import hostile_session, seed
+
+WRITE = {"X-Bashgym-Request": "1"}
+
+
+@pytest.fixture()
+def client(store: Store) -> TestClient:
+    seed(store)
+    return TestClient(create_app(store.path))
+
+
+def test_list_shows_top_level_sessions_with_tier_and_count(client: TestClient) -> None:
+    r = client.get("/sessions")
+    assert r.status_code == 200
+    assert "sess-ok-0001" in r.text and "sess-evil-0001" in r.text
+    assert 'data-session="sess-ok-0001-agent"' not in r.text  # subagents hidden unless asked
+    assert "<strong>2</strong> sessions" in r.text
+    assert 'data-session="sess-ok-0001-agent"' in client.get("/sessions?subagents=1").text
+
+
+def test_search_matches_prompts_commands_and_outputs(client: TestClient) -> None:
+    def ids(q: str) -> set[str]:
+        return {s["id"] for s in client.get("/api/sessions", params={"q": q, "subagents": "1"}).json()["sessions"]}
+
+    assert ids("flaky") == {"sess-ok-0001"}  # prompt
+    assert ids("commit -am") == {"sess-ok-0001"}  # command
+    assert ids("zebrafish") == {"sess-ok-0001-agent"}  # output of a subagent
+    assert ids("nothing-like-this") == set()
+    assert ids('AND OR "unbalanced') == set()  # FTS syntax typed by a user is searched, never an error
+    page = client.get("/sessions", params={"q": "flaky"}).text
+    assert "<mark>flaky</mark>" in page
+
+
+def test_filters_by_source_tier_label_and_date(client: TestClient, store: Store) -> None:
+    def ids(**params: str) -> set[str]:
+        return {s["id"] for s in client.get("/api/sessions", params=params).json()["sessions"]}
+
+    assert ids(source="codex") == {"sess-evil-0001"}
+    assert ids(tier="gold") == {"sess-ok-0001"}
+    assert ids(since="2026-11-21") == {"sess-ok-0001"}
+    assert ids(project="pwn") == {"sess-evil-0001"}
+    assert ids(model="gpt") == {"sess-evil-0001"}
+    assert ids(label="none") == {"sess-ok-0001", "sess-evil-0001"}
+    client.post("/api/labels", json={"session_id": "sess-evil-0001", "turn_idx": -1, "tier": "silver"},
+                headers=WRITE)
+    assert ids(tier="silver") == {"sess-evil-0001"}  # a human tier override wins over the judge
+    assert ids(tier="failed") == set()
+    client.post("/api/labels", json={"session_id": "sess-ok-0001", "turn_idx": 1, "label": "bad"}, headers=WRITE)
+    assert ids(label="bad") == {"sess-ok-0001"}
+    assert ids(label="good") == set()
+    asc = client.get("/api/sessions", params={"sort": "started", "order": "asc"}).json()["sessions"]
+    assert [s["id"] for s in asc] == ["sess-evil-0001", "sess-ok-0001"]
+    assert client.get("/api/sessions", params={"sort": "nonsense"}).status_code == 400
+
+
+def test_session_view_shows_timeline_scores_diff_and_nested_subagent(client: TestClient) -> None:
+    html = client.get("/sessions/sess-ok-0001").text
+    assert "fix the flaky test in test_io.py" in html
+    assert '<details class="thinking">' in html  # thinking collapsed
+    assert '<span class="ansi-bold ansi-32">3 passed</span>' in html  # ANSI colours as classes
+    assert '<span class="diff-del">-timeout = 1</span>' in html and '<span class="diff-add">+timeout = 5</span>' in html
+    assert "tests pass after the edit" in html and "0.82" in html  # per-turn score with its explanation
+    assert "subagent session sess-ok-0001-agent" in html and "zebrafish" in html  # nested at its Task call
+    assert "800 in / 200 out" in html and "90.0 s" in html and "2.1 s" in html  # tokens and timing
+    assert client.get("/sessions/sess-ev").status_code == 200  # unique prefix resolves
+    assert "ambiguous" in client.get("/sessions/sess-ok").text
+    assert client.get("/sessions/missing").status_code == 404
+
+
+def test_hostile_transcript_is_escaped_and_bounded(client: TestClient) -> None:
+    r = client.get("/sessions/sess-evil-0001")
+    html = r.text
+    assert re.findall(r"<script\b[^>]*>", html) == ['<script src="/static/app.js" defer>']
+    for raw in ("<img src=x", "<iframe", "<svg onload", "<div id=injected", "<b>bold?</b>"):
+        assert raw not in html
+    assert "&lt;script&gt;alert(&#39;title&#39;)&lt;/script&gt;" in html
+    assert "&lt;div id=injected&gt;INJECTED&lt;/div&gt;" in html
+    assert len(html) < 120_000  # 300 kB output shown as head and tail, with a link to the rest
+    assert "/sessions/sess-evil-0001/turns/0/steps/1/output" in html
+    assert "binary" in html and "\\x00" in html and "\x00" not in html
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert "unsafe-inline" not in r.headers["content-security-policy"]
+    raw = client.get("/sessions/sess-evil-0001/turns/0/steps/1/output")
+    assert raw.headers["content-type"].startswith("text/plain")
+    assert raw.headers["x-content-type-options"] == "nosniff"
+    assert len(raw.text) > 300_000
+
+
+def test_label_and_note_are_stored_and_carried_forward(client: TestClient, store: Store) -> None:
+    r = client.post("/api/labels", json={"session_id": "sess-ok-0001", "turn_idx": 0, "label": "good"},
+                    headers=WRITE)
+    assert r.status_code == 200, r.text
+    client.post("/api/labels", json={"session_id": "sess-ok-0001", "turn_idx": 0, "note": "clean fix"},
+                headers=WRITE)
+    latest = store.latest_labels("sess-ok-0001")[0]  # what the factory reads
+    assert (latest["label"], latest["note"], latest["author"]) == ("good", "clean fix", "ui")
+    client.post("/api/labels", json={"session_id": "sess-ok-0001", "turn_idx": 0, "label": ""}, headers=WRITE)
+    assert store.latest_labels("sess-ok-0001")[0]["label"] is None
+    assert store.latest_labels("sess-ok-0001")[0]["note"] == "clean fix"
+    assert "clean fix" in client.get("/sessions/sess-ok-0001").text
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"session_id": "sess-ok-0001", "turn_idx": 0, "label": "great"}, 400),
+        ({"session_id": "sess-ok-0001", "turn_idx": 0, "tier": "platinum"}, 400),
+        ({"session_id": "sess-ok-0001", "turn_idx": 7, "label": "good"}, 404),
+        ({"session_id": "nope", "turn_idx": 0, "label": "good"}, 404),
+        ({"session_id": "sess-ok-0001", "turn_idx": 0}, 400),
+    ],
+    ids=["bad-label", "bad-tier", "no-such-turn", "no-such-session", "nothing-to-set"],
+)
+def test_bad_labels_are_refused_with_a_reason(client: TestClient, store: Store, body: dict, status: int) -> None:
+    r = client.post("/api/labels", json=body, headers=WRITE)
+    assert r.status_code == status
+    assert r.json()["error"]
+    assert store.labels() == []
+
+
+def test_writes_need_the_request_header(client: TestClient, store: Store) -> None:
+    r = client.post("/api/labels", json={"session_id": "sess-ok-0001", "turn_idx": 0, "label": "good"})
+    assert r.status_code == 403
+    assert store.labels() == []
+
+
+def test_curation_list_adds_once_and_filters_the_list(client: TestClient, store: Store) -> None:
+    body = {"name": "keepers", "session_ids": ["sess-ok-0001", "sess-evil"]}
+    assert client.post("/api/curation", json=body, headers=WRITE).json() == {"name": "keepers", "changed": 2, "size": 2}
+    assert client.post("/api/curation", json=body, headers=WRITE).json()["changed"] == 0
+    assert store.curation_list_session_ids("keepers") == ["sess-evil-0001", "sess-ok-0001"]
+    assert "keepers" in client.get("/curation").text
+    assert client.get("/api/sessions", params={"list": "keepers"}).json()["total"] == 2
+    client.post("/api/curation", json={"name": "keepers", "session_ids": ["sess-ok-0001"], "remove": True},
+                headers=WRITE)
+    assert store.curation_list_session_ids("keepers") == ["sess-evil-0001"]
+
+
+def test_token_is_required_by_header_query_or_cookie(store: Store) -> None:
+    seed(store)
+    c = TestClient(create_app(store.path, token="s3cret"), base_url="http://192.168.0.9:8765")
+    assert c.get("/sessions").status_code == 401
+    assert c.get("/sessions", headers={"X-Bashgym-Token": "wrong"}).status_code == 401
+    assert c.get("/sessions", headers={"X-Bashgym-Token": "s3cret"}).status_code == 200
+    assert c.get("/sessions?token=s3cret").status_code == 200  # sets the cookie...
+    assert c.get("/sessions").status_code == 200  # ...which later requests carry
+
+
+def test_without_token_only_loopback_hosts_are_answered(store: Store) -> None:
+    app = create_app(store.path)
+    assert TestClient(app, base_url="http://127.0.0.1:8765").get("/sessions").status_code == 200
+    assert TestClient(app, base_url="http://localhost:8765").get("/sessions").status_code == 200
+    assert TestClient(app, base_url="http://evil.example:8765").get("/sessions").status_code == 403
+
+
+def test_fts_index_follows_resave_and_migration_backfills(store: Store, tmp_path: Path) -> None:
+    s = hostile_session()
+    with store.transaction():
+        store.save_session(s)
+    assert store.search_sessions("iframe")[1] == 1
+    s.turns[0].steps = [Step(kind="message", text="rewritten without the tag")]
+    s.turns[0].prompt = "plain"
+    with store.transaction():
+        store.save_session(s)
+    assert store.search_sessions("iframe")[1] == 0
+    assert store.search_sessions("rewritten")[1] == 1
+    # A store made before m005 gets its sessions indexed when it migrates.
+    db = sqlite3.connect(store.path)
+    db.executescript(
+        "DROP TABLE session_fts; DROP TABLE session_search; DROP TABLE curation_lists; "
+        "DELETE FROM migrations WHERE name = 'm005_session_search';"
+    )
+    db.close()
+    with Store(store.path) as again:
+        assert again.search_sessions("rewritten")[1] == 1
+
+
+def _bulk(n: int) -> list[Session]:
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    out = []
+    for i in range(n):
+        w = words[i % len(words)]
+        out.append(Session(
+            id=f"bulk-{i:05d}", source=("claude_code", "codex", "gym")[i % 3], project=f"proj{i % 40}",
+            models=[f"model-{i % 5}"], started_at=f"2026-{1 + i % 11:02d}-{1 + i % 28:02d}T10:{i % 60:02d}:00Z",
+            usage=Usage(1000 + i, 100 + i % 97),
+            turns=[Turn(index=t, prompt=f"task {i} turn {t}: {w} the widget", steps=[
+                Step(kind="tool_call", tool_name="Bash", input={"command": f"grep -rn {w} src/ | head"},
+                     output=f"src/{w}.py:{i}: found {w} token{i}\n" * 5, exit_code=i % 2),
+                Step(kind="message", text=f"done with {w}")]) for t in range(2)],
+        ))
+    return out
+
+
+def test_list_and_search_stay_fast_on_10000_sessions(store: Store) -> None:
+    sessions = _bulk(10_000)
+    with store.transaction():
+        for s in sessions:
+            store.save_session(s)
+        for i in range(0, 10_000, 3):
+            store.put_score(f"bulk-{i:05d}", -1, "heuristic", (i % 100) / 100, ("gold", "silver", "bronze")[i % 3], {})
+    client = TestClient(create_app(store.path))
+    client.get("/sessions")  # warm the thread's connection
+    timings = {}
+    for name, url in [
+        ("list", "/sessions"),
+        ("page 150", "/sessions?page=150"),
+        ("search", "/sessions?q=foxtrot"),
+        ("search+filters", "/sessions?q=grep&source=codex&tier=gold&sort=tokens"),
+        ("rare term", "/sessions?q=token4242"),
+        ("label filter", "/sessions?label=none&sort=score"),
+        ("session", "/sessions/bulk-04242"),
+    ]:
+        start = time.perf_counter()
+        r = client.get(url)
+        timings[name] = time.perf_counter() - start
+        assert r.status_code == 200, (url, r.text[:300])
+    assert "bulk-04242" in client.get("/sessions?q=token4242").text
+    assert client.get("/api/sessions?q=foxtrot").json()["total"] == 1250
+    print({k: round(v * 1000) for k, v in timings.items()})
+    assert max(timings.values()) < 1.5, timings
