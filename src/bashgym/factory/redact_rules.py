@@ -73,7 +73,7 @@ def is_placeholder(value: str) -> bool:
     if any(w in low for w in _PLACEHOLDER_WORDS):
         return True
     core = re.sub(r"^[a-z]{2,12}[-_](?:[a-z]{2,8}[-_])?", "", low)  # sk-proj-..., ghp_..., sk_live_...
-    return len(set(core)) <= 2 or len(set(low)) <= 2
+    return (len(core) >= 8 and len(set(core)) <= 2) or len(set(low)) <= 2
 
 
 def _not_placeholder(value: str, _m: re.Match[str]) -> bool:
@@ -162,7 +162,7 @@ PROVIDER_RULES: tuple[Rule, ...] = (
 _PRIVATE_KEY = Rule(
     "private_key", SECRET,
     re.compile(
-        r"-----BEGIN (?P<label>[A-Z0-9 ]*?)PRIVATE KEY(?: BLOCK)?-----(?P<body>.*?)"
+        r"-----BEGIN (?P<label>[A-Z0-9 ]*?)PRIVATE KEY(?: BLOCK)?-----(?:\s|\\[nr])*(?P<body>.*?)(?:\s|\\[nr])*"
         r"(?=-----END [A-Z0-9 ]*?PRIVATE KEY(?: BLOCK)?-----|\n[ \t]*\n|\Z)",
         re.S,
     ),
