@@ -124,7 +124,12 @@ def main(argv):
         _log_error(events, f"{type(exc).__name__}: {exc}")
 
 
-if __name__ == "__main__":
+def run():
+    """Entry point (`bashgym-hook`, used by the plugin): run the hook, exit 0 whatever happened."""
     main(sys.argv)
     sys.stdout.flush()
     os._exit(0)
+
+
+if __name__ == "__main__":
+    run()
