@@ -24,7 +24,7 @@ CONFIG_OPTION = typer.Option(
     None, "--config", help="Judge config YAML (default: $BASHGYM_HOME/judge.yaml when it exists).", show_default=False
 )
 
-judge_app = typer.Typer(help="Score sessions and turns, explain scores, report tiers.", invoke_without_command=True)
+judge_app = typer.Typer(invoke_without_command=True)  # help text: the callback docstring
 
 
 @judge_app.callback()

@@ -3,8 +3,9 @@
 Each metric is documented in `config.METRICS`. The total is the weighted mean of the metrics present (a
 turn with no test run is not punished for it: `tests` is simply left out), then capped when a metric that
 no average should hide is at its worst (`config.DEFAULT_CAPS`: a failed last test run or a user correction
-cannot be silver). Every metric carries the signal evidence (step indices) it came from, and `drivers`
-names the metrics that cost the most, so `judge explain` and `judge report` can say why a tier was given.
+cannot be silver); a capped total is scaled by the cap, so capped turns keep their order. Every metric
+carries the signal evidence (step indices) it came from, and `drivers` names the metrics that cost the
+most, so `judge explain` and `judge report` can say why a tier was given.
 """
 
 from __future__ import annotations
@@ -98,11 +99,15 @@ def combine(metrics: dict[str, Metric], config: JudgeConfig, turn_idx: int = 0) 
     weight_sum = sum(m.weight for m in metrics.values() if m.weight > 0)
     total = sum(m.weight * m.value for m in metrics.values() if m.weight > 0) / weight_sum if weight_sum else 0.0
     caps = []
+    limit = 1.0
     for name, cap in config.caps.items():
         m = metrics.get(name)
         if m is not None and m.value < cap["below"] and total > cap["max_total"]:
-            total = cap["max_total"]
+            limit = min(limit, cap["max_total"])
             caps.append(f"{name}={m.value:.2f} caps the total at {cap['max_total']:.2f}")
+    if caps:
+        # Scaled rather than clipped, so capped turns keep their order (sorting by score stays useful).
+        total = limit * total
     total = round(min(1.0, max(0.0, total)), 4)
     losses = sorted(
         ((m.weight * (1.0 - m.value), name) for name, m in metrics.items() if m.weight > 0 and m.value < 1.0),

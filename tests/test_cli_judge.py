@@ -1,0 +1,127 @@
+"""`bashgym judge`, `judge explain`, `judge report`, `judge config`, `verify` and `label` end to end
+(typer's runner over the real app and a real store)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bashgym.cli import app
+from bashgym.judge.results import session_judgement
+from bashgym.schema import Session
+from bashgym.store import Store
+from judge_cases import calibration_cases
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture()
+def seeded(store: Store) -> Store:
+    """Six calibration sessions: three clearly good, three clearly bad."""
+    cases = calibration_cases()
+    picked = [c for c in cases if c["label"] == "good"][:3] + [c for c in cases if c["label"] == "bad"][:3]
+    with store.transaction():
+        for c in picked:
+            store.save_session(Session.from_dict(c["session"]))
+    return store
+
+
+def test_judge_is_incremental_and_rescore_redoes_everything(seeded: Store) -> None:
+    first = json.loads(invoke("judge", "--json"))
+    assert first["sessions"] == 6 and first["session_tiers"]["gold"] == 3 and first["turn_tiers"]["failed"] >= 3
+    assert "nothing to judge" in invoke("judge")
+    again = json.loads(invoke("judge", "--rescore", "--json"))
+    assert again["sessions"] == 6
+    listed = seeded.list_sessions(tier="gold", sort="score")
+    assert {r["id"] for r in listed} == {"calib-g01", "calib-g02", "calib-g03"}
+
+
+def test_judge_rescores_a_reimported_session(seeded: Store) -> None:
+    invoke("judge")
+    session = seeded.get_session("calib-b01")
+    with seeded.transaction():
+        seeded.save_session(session)
+    out = json.loads(invoke("judge", "--json"))
+    assert out["sessions"] == 1
+
+
+def test_explain_shows_metrics_with_step_evidence(seeded: Store) -> None:
+    invoke("judge")
+    out = invoke("judge", "explain", "calib-b01:0")
+    assert "failed" in out and "tests" in out and "cap: tests=0.00" in out
+    assert "2: Bash `pytest -q` → exit 1" in out.replace("\n", " ") or "2: Bash" in out
+    data = json.loads(invoke("judge", "explain", "calib-b01:0", "--json"))
+    assert data["tier"] == "failed" and data["metrics"]["tests"]["evidence"][0]["step"] == 2
+    session_level = invoke("judge", "explain", "calib-g01")
+    assert "turns: 0=gold" in session_level
+
+
+def test_explain_scores_an_unjudged_session_on_the_fly(seeded: Store) -> None:
+    data = json.loads(invoke("judge", "explain", "calib-g02", "--json"))
+    assert data["tier"] == "gold"
+
+
+def test_report_counts_tiers_and_writes_a_histogram(seeded: Store, tmp_path: Path) -> None:
+    invoke("judge")
+    png = tmp_path / "hist.png"
+    out = invoke("judge", "report", "--out", str(png))
+    assert "sessions: 6 scored" in out and "gold 3" in out and "failed:" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads(invoke("judge", "report", "--json", "--out", str(png)))
+    assert data["turns"]["tiers"]["failed"] >= 3 and "tests" in data["drivers"]["failed"]
+
+
+def test_label_is_kept_apart_and_wins(seeded: Store) -> None:
+    invoke("judge")
+    out = invoke("label", "calib-b01:0", "good", "--note", "the failure is the point of this example")
+    assert "labelled calib-b01:0 good" in out
+    invoke("label", "calib-g01", "tier=bronze")
+    judged = session_judgement(seeded, "calib-b01")
+    turn0 = judged["turns"][0]
+    assert turn0["tier"] == "failed" and turn0["effective_tier"] == "gold"
+    assert turn0["label"]["note"] == "the failure is the point of this example"
+    assert set(turn0["metrics"]) >= {"tests", "completion"} and isinstance(turn0["metrics"]["tests"], float)
+    assert session_judgement(seeded, "calib-g01")["effective_tier"] == "bronze"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(("label", "calib-g01", "tier=platinum"), "unknown tier 'platinum'"),
+     (("label", "calib-g01", "goood"), 'did you mean "good"'),
+     (("label", "calib-g01:9", "bad"), "has no turn 9"),
+     (("label", "nope", "bad"), "no session with id 'nope'")],
+)
+def test_label_rejects_bad_input(seeded: Store, args: tuple[str, ...], message: str) -> None:
+    from bashgym.errors import BashgymError
+
+    with pytest.raises(BashgymError, match=message.replace("(", r"\(")):
+        runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_judge_config_init_writes_an_editable_file(isolated_home: Path, seeded: Store) -> None:
+    assert "wrote" in invoke("judge", "config", "--init")
+    path = isolated_home / ".bashgym" / "judge.yaml"
+    path.write_text("tiers: {gold: 0.999, silver: 0.998, bronze: 0.997}\n")
+    assert "gold: 0.999" in invoke("judge", "config")
+    out = json.loads(invoke("judge", "--rescore", "--json"))
+    assert out["session_tiers"].get("gold", 0) <= 3
+
+
+def test_session_judgement_of_an_unscored_session(seeded: Store) -> None:
+    judged = session_judgement(seeded, "calib-g01")
+    assert judged["score"] is None and judged["tier"] is None and judged["turns"] == []
+
+
+def test_every_judge_command_has_help() -> None:
+    for args in (["judge"], ["judge", "explain"], ["judge", "report"], ["judge", "config"], ["verify"], ["label"]):
+        out = invoke(*args, "--help")
+        assert "Example" in out
