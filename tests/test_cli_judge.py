@@ -118,7 +118,7 @@ def test_judge_config_init_writes_an_editable_file(isolated_home: Path, seeded: 
 
 def test_session_judgement_of_an_unscored_session(seeded: Store) -> None:
     judged = session_judgement(seeded, "calib-g01")
-    assert judged["score"] is None and judged["tier"] is None and judged["turns"] == []
+    assert judged["score"] is None and judged["tier"] is None and judged["turns"] == {}
 
 
 def test_every_judge_command_has_help() -> None:

@@ -3,6 +3,7 @@ subprocess), replaying the agent's recorded edits, and store pass/fail as the st
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -53,14 +54,29 @@ def test_verify_replays_the_edit_and_passes_without_touching_the_repo(repo: tupl
     result = verify_turn(session_for(root, commit))
     assert result.passed and result.exit_code == 0
     assert (result.turn_idx, result.step_idx, result.replayed_edits, result.skipped_edits) == (0, 2, 1, 0)
-    assert result.summary.startswith("Ran 1 tests: OK") and result.runner in ("subprocess", "sandbox")
+    assert result.summary.startswith("Ran 1 tests: OK") and result.runner.startswith("sandbox (")
     assert (root / "calc.py").read_text() == "def add(a, b):\n    return a - b\n"  # the user's repo is untouched
 
 
 def test_verify_without_replay_runs_the_recorded_commit_as_is(repo: tuple[Path, str]) -> None:
     root, commit = repo
-    result = verify_turn(session_for(root, commit), replay=False)
-    assert not result.passed and "FAILED" in result.output_tail
+    result = verify_turn(session_for(root, commit), replay=False, sandbox=False)
+    assert not result.passed and "FAILED" in result.output_tail and result.runner == "subprocess"
+
+
+def test_verify_command_stores_the_result_and_rescores(store, repo: tuple[Path, str]) -> None:
+    from typer.testing import CliRunner
+
+    from bashgym.cli import app
+
+    root, commit = repo
+    store.save_session(session_for(root, commit))
+    out = CliRunner().invoke(app, ["verify", "v-1:0", "--json"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["passed"] and data["turn_tier"] == "gold"
+    row = store.scores("v-1", VERIFY)[0]
+    assert (row["turn_idx"], row["total"]) == (0, 1.0) and "passed" in row["metrics"]["note"]
 
 
 def test_failed_verify_is_stored_and_caps_the_turn(store, repo: tuple[Path, str]) -> None:

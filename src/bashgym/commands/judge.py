@@ -207,6 +207,7 @@ def verify(
     commit: str | None = typer.Option(None, "--commit", help="Check out this commit instead of the recorded one."),
     no_replay: bool = typer.Option(False, "--no-replay", help="Do not replay the agent's recorded file edits."),
     timeout: float = typer.Option(600.0, "--timeout", help="Seconds the test command may run."),
+    no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run as a plain subprocess, not in the gym sandbox."),
     config: Path | None = CONFIG_OPTION,
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
@@ -230,7 +231,8 @@ def verify(
         sid = store.resolve_session_id(prefix)
         session = store.get_session(sid)
         with console.status(f"re-running the final test command of {sid}" + (f":{turn}" if turn is not None else "")):
-            result = verify_turn(session, turn, commit=commit, replay=not no_replay, timeout_s=timeout)
+            result = verify_turn(session, turn, commit=commit, replay=not no_replay, timeout_s=timeout,
+                                 sandbox=not no_sandbox)
         store.put_score(sid, result.turn_idx, VERIFY, 1.0 if result.passed else 0.0, None, result.to_store())
         session_j, turns = judge_session(store, sid, cfg)
     turn_j = next((j for j in turns if j.turn_idx == result.turn_idx), None)

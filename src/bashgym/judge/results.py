@@ -52,7 +52,7 @@ def _entry(row: dict[str, Any] | None, extra: dict[str, dict[str, Any]], label: 
 
 
 def session_judgement(store: Store, session_id: str) -> dict[str, Any]:
-    """{"score", "tier", "metrics", ..., "turns": [{"turn", "score", "tier", "metrics", ...}]} for a session.
+    """{"score", "tier", "metrics", ..., "turns": {turn index: {"turn", "score", "tier", "metrics", ...}}}.
 
     `score`/`tier` are None when the session was never judged (run `bashgym judge`). `metrics` maps each
     metric name to its value in [0,1]; `drivers` names the metrics that cost the most; `label` is the
@@ -67,10 +67,10 @@ def session_judgement(store: Store, session_id: str) -> dict[str, Any]:
     session = by_turn.get(-1, {})
     result = _entry(session.get(HEURISTIC), {k: v for k, v in session.items() if k in (VERIFY, LLM)},
                     labels.get(-1))
-    result["turns"] = []
+    result["turns"] = {}
     for idx in turn_ids:
         scorers = by_turn.get(idx, {})
         entry = _entry(scorers.get(HEURISTIC), {k: v for k, v in scorers.items() if k in (VERIFY, LLM)},
                        labels.get(idx))
-        result["turns"].append({"turn": idx, **entry})
+        result["turns"][idx] = {"turn": idx, **entry}
     return result

@@ -1,10 +1,10 @@
 """Re-run a turn's final test command in a fresh copy of the repository: the judge's strongest signal.
 
-The copy is a `git clone --shared` of the session's repository checked out at the recorded commit (or one
+The copy is a `git clone` of the session's repository checked out at the recorded commit (or one
 the user names). The agent's recorded file edits (Write / Edit / MultiEdit up to and including the turn)
 are then replayed onto it, since what the turn changed is usually not committed yet; changes made by shell
 commands (`sed -i`, generators) cannot be replayed and are reported as such. The command runs with its
-repository paths mapped into the copy; pass = exit 0 and, when a runner summary is printed, no failures.
+repository paths mapped into the copy, inside the gym's sandbox (no network); pass = exit 0 and, when a runner summary is printed, no failures.
 """
 
 from __future__ import annotations
@@ -133,33 +133,46 @@ def replay_edits(session: Session, upto_turn: int, root: Path, copy: Path) -> tu
     return applied, skipped
 
 
-def _run(command: str, workdir: Path, timeout_s: float) -> tuple[int | None, str, str]:
-    """Run the command in the copy; use the gym's sandbox when it offers `run_command`, else a subprocess."""
-    try:
-        from bashgym.gym import sandbox  # type: ignore[attr-defined]
+def _run_sandboxed(command: str, copy: Path, rel: Path, root: Path, timeout_s: float) -> tuple[int | None, str, str]:
+    """Run in the gym's sandbox (no network, own uid, rlimits); the copy becomes its workspace."""
+    import shlex
 
-        run_command = sandbox.run_command
-    except (ImportError, AttributeError):
-        run_command = None
-    if run_command is not None:
-        result = run_command(command, workdir=workdir, timeout_s=timeout_s)
-        return result.exit_code, result.output, "sandbox"
+    from bashgym.gym.sandbox import Limits, Sandbox
+
+    limits = Limits(command_timeout_s=timeout_s, cpu_s=int(timeout_s) + 1, memory_mb=8192,
+                    max_output_chars=OUTPUT_TAIL * 4)
+    with Sandbox(limits=limits) as box:
+        box.copy_in(copy, ".")
+        workdir = box.workdir.rstrip("/") + ("" if str(rel) == "." else f"/{rel}")
+        mapped = command.replace(str(root), box.workdir)
+        result = box.run(f"cd {shlex.quote(workdir)} && {mapped}", timeout=timeout_s)
+        output = result.output + (f"\n[stopped by the sandbox: {result.limit}]" if result.limit else "")
+        return (None if result.timed_out else result.exit_code), output, f"sandbox ({box.layer})"
+
+
+def _run_subprocess(command: str, copy: Path, rel: Path, root: Path, timeout_s: float) -> tuple[int | None, str, str]:
+    workdir = copy / rel
+    workdir.mkdir(parents=True, exist_ok=True)
     try:
         proc = subprocess.run(
-            ["bash", "-c", command], cwd=workdir, capture_output=True, text=True, timeout=timeout_s,
-            stdin=subprocess.DEVNULL,
+            ["bash", "-c", command.replace(str(root), str(copy))], cwd=workdir, capture_output=True, text=True,
+            timeout=timeout_s, stdin=subprocess.DEVNULL,
         )
         return proc.returncode, proc.stdout + proc.stderr, "subprocess"
     except subprocess.TimeoutExpired as exc:
-        out = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         return None, out + f"\n[timed out after {timeout_s:.0f}s]", "subprocess"
 
 
 def verify_turn(
     session: Session, turn_idx: int | None = None, *, commit: str | None = None, replay: bool = True,
-    timeout_s: float = 600.0,
+    timeout_s: float = 600.0, sandbox: bool = True,
 ) -> VerifyResult:
-    """Clone the repo at the commit, replay the edits, re-run the final test command, report pass/fail."""
+    """Clone the repo at the commit, replay the edits, re-run the final test command, report pass/fail.
+
+    With `sandbox` (the default) the command runs in the gym's sandbox (`bashgym.gym.sandbox`: no network,
+    its own uid); `sandbox=False` runs it as a plain subprocess in the temporary clone.
+    """
     turn_idx, step_idx, command = final_test_command(session, turn_idx)
     root = repo_root(session)
     commit = commit or session.git_commit
@@ -172,15 +185,15 @@ def verify_turn(
     tmp = Path(tempfile.mkdtemp(prefix="bashgym-verify-"))
     try:
         copy = tmp / root.name
-        _git("clone", "--quiet", "--shared", "--no-checkout", str(root), str(copy), cwd=tmp)
+        _git("clone", "--quiet", "--no-checkout", str(root), str(copy), cwd=tmp)
         _git("checkout", "--quiet", "--detach", commit, cwd=copy)
         applied, skipped = replay_edits(session, turn_idx, root, copy) if replay else (0, 0)
         cwd = Path(session.cwd or root)
-        workdir = _map_path(str(cwd), root, cwd, copy) or copy
-        workdir.mkdir(parents=True, exist_ok=True)
-        mapped = command.replace(str(root), str(copy))
+        mapped_cwd = _map_path(str(cwd), root, cwd, copy)
+        rel = mapped_cwd.relative_to(copy) if mapped_cwd else Path(".")
         start = time.monotonic()
-        exit_code, output, runner = _run(mapped, workdir, timeout_s)
+        run = _run_sandboxed if sandbox else _run_subprocess
+        exit_code, output, runner = run(command, copy, rel, root, timeout_s)
         duration = round(time.monotonic() - start, 3)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
