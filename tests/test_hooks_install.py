@@ -117,3 +117,13 @@ def test_status_reports_installed_events_counts_and_last_error(isolated_home: Pa
     assert "not a JSON object" in report["last_error"]
     human = runner.invoke(app, ["hooks", "status"])
     assert "installed" in human.output and "PostToolUse" in human.output
+
+
+def test_plugin_hooks_cover_the_same_events_as_settings_install() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    hooks = json.loads((repo / "plugin" / "hooks" / "hooks.json").read_text())["hooks"]
+    assert set(hooks) == set(HOOK_EVENTS)
+    manifest = json.loads((repo / "plugin" / ".claude-plugin" / "plugin.json").read_text())
+    assert manifest["name"] == "bashgym" and manifest["hooks"] == "./hooks/hooks.json"
+    market = json.loads((repo / ".claude-plugin" / "marketplace.json").read_text())
+    assert market["plugins"][0]["source"] == "./plugin"

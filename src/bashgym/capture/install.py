@@ -22,9 +22,12 @@ from typing import Any
 from bashgym.errors import ConfigError
 from bashgym.paths import claude_home
 
-HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "PostToolUse", "Stop", "SubagentStop", "PreCompact", "SessionEnd")
+HOOK_EVENTS = (
+    "SessionStart", "UserPromptSubmit", "PostToolUse", "PostToolUseFailure", "Stop", "SubagentStop", "PreCompact",
+    "SessionEnd",
+)
 # Events whose hooks take a tool-name matcher; the others ignore it.
-MATCHER_EVENTS = {"PostToolUse": "*", "PreToolUse": "*"}
+MATCHER_EVENTS = {"PostToolUse": "*", "PostToolUseFailure": "*", "PreToolUse": "*"}
 HOOK_MARKER = "bashgym/capture/hook.py"
 HOOK_TIMEOUT_S = 10
 
