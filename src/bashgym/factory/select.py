@@ -89,7 +89,7 @@ def resolve_quality(example: Example, turn_idxs: list[int]) -> None:
     elif label and label.lower() in BAD_LABELS:
         example.tier, example.quality_from = "failed", "label"
     elif label and label.lower() in GOOD_LABELS:
-        example.tier, example.quality_from = tier or "gold", "label"
+        example.tier, example.quality_from = (tier if tier in ("gold", "silver") else "gold"), "label"
     else:
         example.tier, example.quality_from = tier, ("score" if scored else "none")
 

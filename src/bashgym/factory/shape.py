@@ -206,7 +206,7 @@ class ShapeTools(PipelineStep):
                 if self.cfg.unconvertible != "keep":
                     return None
             else:
-                if step.tool_name != BASH_TOOL:
+                if shell_command(step) is None:
                     self.stats.counters[f"converted:{step.tool_name}"] += 1
                 out = replace(step, tool_name=BASH_TOOL, input={"command": cmd},
                               meta={**step.meta, "original_tool": step.tool_name})
