@@ -53,6 +53,7 @@ def test_filters_by_source_tier_label_and_date(client: TestClient, store: Store)
     assert ids(source="codex") == {"sess-evil-0001"}
     assert ids(tier="gold") == {"sess-ok-0001"}
     assert ids(since="2026-11-21") == {"sess-ok-0001"}
+    assert ids(until="2026-11-20") == {"sess-evil-0001"}  # a bare date includes that day
     assert ids(project="pwn") == {"sess-evil-0001"}
     assert ids(model="gpt") == {"sess-evil-0001"}
     assert ids(label="none") == {"sess-ok-0001", "sess-evil-0001"}

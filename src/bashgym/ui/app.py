@@ -137,7 +137,8 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
             "label": q.get("label") or None,
             "curation": q.get("list") or None,
             "since": q.get("since") or None,
-            "until": q.get("until") or None,
+            # A bare date is inclusive: "until 2026-11-21" keeps that whole day.
+            "until": (q.get("until") + "T24") if len(q.get("until") or "") == 10 else (q.get("until") or None),
             "parent": "" if q.get("subagents") != "1" else None,
             "sort": sort,
             "descending": q.get("order") != "asc",

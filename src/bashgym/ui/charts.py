@@ -37,8 +37,8 @@ def _frame(body: list[str], title: str, y_max: float, y_min: float = 0.0) -> Mar
     )
 
 
-def bar_chart(items: Sequence[tuple[str, float]], title: str) -> Markup:
-    """One bar per (label, value)."""
+def bar_chart(items: Sequence[tuple[str, float]], title: str, *, uniform: bool = False) -> Markup:
+    """One bar per (label, value); `uniform` draws them all in one colour (histograms)."""
     if not items:
         return Markup('<p class="muted">no data</p>')
     y_max = max(max(v for _, v in items), 1e-9)
@@ -50,8 +50,9 @@ def bar_chart(items: Sequence[tuple[str, float]], title: str) -> Markup:
         h = plot_h * value / y_max
         x = PAD_L + i * slot + slot * 0.15
         body.append(
-            f'<rect class="bar {PALETTE[i % len(PALETTE)]}" x="{x:.1f}" y="{PAD_T + plot_h - h:.1f}" '
-            f'width="{slot * 0.7:.1f}" height="{h:.1f}"><title>{escape(label)}: {escape(_fmt(value))}</title></rect>'
+            f'<rect class="bar {PALETTE[0 if uniform else i % len(PALETTE)]}" x="{x:.1f}" '
+            f'y="{PAD_T + plot_h - h:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}">'
+            f"<title>{escape(label)}: {escape(_fmt(value))}</title></rect>"
             f'<text class="label" x="{x + slot * 0.35:.1f}" y="{HEIGHT - PAD_B + 16}" text-anchor="middle">'
             f"{escape(label[:14])}</text>"
         )
@@ -68,8 +69,7 @@ def histogram(values: Sequence[float], title: str, bins: int = 20) -> Markup:
     for v in values:
         counts[min(int((v - lo) / width), bins - 1)] += 1
     items = [(f"{_fmt(lo + i * width)}", float(c)) for i, c in enumerate(counts)]
-    chart = bar_chart(items, title)
-    return chart
+    return bar_chart(items, title, uniform=True)
 
 
 def line_chart(series: dict[str, Sequence[tuple[float, float]]], title: str) -> Markup:

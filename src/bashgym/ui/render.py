@@ -139,7 +139,7 @@ def diff_html(lines: list[str]) -> Markup:
         rows.append(f'<span class="{cls}">{escape(_visible_controls(line[:2000]))}</span>')
     if len(lines) > 4000:
         rows.append(f'<span class="muted">… {len(lines) - 4000:,} more diff lines</span>')
-    return Markup("\n".join(rows))
+    return Markup("".join(rows))  # each row is display:block
 
 
 def edit_diff(tool_name: str | None, data: Any) -> Markup | None:

@@ -1,0 +1,193 @@
+"""The web UI in a real browser: Debian's Chromium driven by Playwright against a real uvicorn server.
+
+Chromium comes from Debian (`apt-get install -y chromium`, /usr/bin/chromium); Playwright's own browser
+downloads are never used. Set BASHGYM_SCREENSHOTS=1 to refresh docs/screenshots/ for the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from bashgym.store import Store
+from bashgym.ui.app import create_app
+from ui_sessions import seed
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+DOCS_SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+class _Server:
+    def __init__(self, store_path: Path) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        config = uvicorn.Config(create_app(store_path), host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start within 15 s")
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture()
+def base_url(store: Store) -> Iterator[str]:
+    seed(store)
+    with _Server(store.path) as url:
+        yield url
+
+
+@pytest.fixture()
+def page(browser: Browser) -> Iterator[Page]:
+    ctx = browser.new_context(viewport={"width": 1360, "height": 900})
+    p = ctx.new_page()
+    p.set_default_timeout(10_000)
+    yield p
+    ctx.close()
+
+
+def _shot(page: Page, name: str, tmp_path: Path) -> None:
+    folder = DOCS_SHOTS if os.environ.get("BASHGYM_SCREENSHOTS") else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=False)
+
+
+def test_search_open_label_with_keyboard_and_curate(page: Page, base_url: str, store: Store, tmp_path: Path) -> None:
+    page.goto(f"{base_url}/sessions")
+    assert page.locator("tr.row").count() == 2
+    _shot(page, "sessions", tmp_path)
+
+    page.keyboard.press("/")
+    page.keyboard.type("flaky")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/sessions?q=flaky*")
+    assert page.locator("tr.row").count() == 1
+    assert page.locator("tr.row mark").first.inner_text() == "flaky"
+
+    page.click("text=fix the flaky test in test_io.py")
+    page.wait_for_url("**/sessions/sess-ok-0001")
+    page.keyboard.press("j")  # turn 0
+    page.keyboard.press("j")  # turn 1
+    page.keyboard.press("k")  # back to turn 0
+    page.keyboard.press("g")
+    page.locator('section.turn[data-turn="0"] .lbl.good.on').wait_for()
+    page.keyboard.press("j")
+    page.keyboard.press("b")
+    page.locator('section.turn[data-turn="1"] .lbl.bad.on').wait_for()
+    labels = store.latest_labels("sess-ok-0001")
+    assert labels[0]["label"] == "good" and labels[1]["label"] == "bad"
+    page.select_option('.session-head .tier-select', "silver")
+    page.locator(".session-head .state .tier-silver").wait_for()
+    assert store.latest_labels("sess-ok-0001")[-1]["tier"] == "silver"
+    page.keyboard.press("k")
+    page.evaluate("window.scrollTo(0, 0)")
+    _shot(page, "session", tmp_path)
+
+    # Back on the list: select with x, add to a curation list, label the session from the keyboard.
+    page.goto(f"{base_url}/sessions")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    page.fill("#list-name", "keepers")
+    page.click("#add-to-list")
+    page.locator("#toast.show").wait_for()
+    first = page.locator("tr.row").first.get_attribute("data-session")
+    assert store.curation_list_session_ids("keepers") == [first]
+    page.keyboard.press("b")
+    page.locator("tr.row.current .labels .lab-bad").first.wait_for()
+    assert store.latest_labels(first)[-1]["label"] == "bad"
+
+
+def test_hostile_transcript_runs_no_script(page: Page, base_url: str) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    for url in ("/sessions", "/sessions?q=script", "/sessions/sess-evil-0001",
+                "/sessions/sess-evil-0001/turns/0/steps/1/output"):
+        page.goto(base_url + url)
+        page.wait_for_load_state("load")
+        if url == "/sessions/sess-evil-0001":
+            for summary in page.locator("details > summary").all():
+                summary.click()
+            assert page.get_by_text("<script>alert('title')</script>", exact=False).count() >= 1
+            assert page.get_by_text("<div id=injected>INJECTED</div>", exact=False).count() >= 1
+            assert page.locator("#injected, main img, main iframe, main script, main svg:not(.chart)").count() == 0
+            assert page.locator(".lbl.good").count() >= 1  # the page still works
+        page.wait_for_timeout(150)
+    assert dialogs == []
+    assert "pwned" not in page.title()
+
+
+def test_dataset_run_and_eval_pages_render_charts(page: Page, base_url: str, store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "ds-demo-v1"
+    folder.mkdir()
+    rows = [{"messages": [{"role": "user", "content": "x" * (40 * (i + 1))}]} for i in range(30)]
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "README.md").write_text("# demo dataset <script>alert(1)</script>\n")
+    store.add_dataset(
+        "ds-demo-v1", name="demo", version=1, path=str(folder), config={"select": {"tiers": ["gold"]}},
+        counts={"examples": 30, "sources": {"claude_code": 2, "codex": 1},
+                "redaction": {"counts": {"secret": 3, "email": 1}}},
+        content_hash="abc", redacted=True, session_ids=["sess-ok-0001", "sess-evil-0001"],
+    )
+    with store.transaction():
+        store.create_run("run-demo", "sft", dataset_id="ds-demo-v1", base_model="tiny", config={"lr": 1e-4},
+                         output_dir=str(tmp_path / "run"))
+    with store.transaction():
+        store.update_run("run-demo", status="completed", finished=True, metrics={
+            "loss_history": [[s, 3.0 / (1 + s / 5)] for s in range(1, 41)],
+            "eval_loss_history": [[s, 3.2 / (1 + s / 6)] for s in range(5, 41, 5)], "final_loss": 0.33})
+    for eid, adapter, rate in (("ev-base", None, 0.4), ("ev-adapter", "run-demo", 0.65)):
+        with store.transaction():
+            store.create_eval(eid, model="tiny", adapter_run_id=adapter, suite="builtin", k=2, config={})
+            store.set_eval_metrics(eid, {"k": 2, "overall": {"pass@1": rate, "tasks": 2},
+                                         "categories": {"files": {"pass@1": rate, "tasks": 1, "samples": 2, "passed": 1},
+                                                        "git": {"pass@1": rate / 2, "tasks": 1, "samples": 2, "passed": 0}}})
+            store.put_rollout(eid, "files-001", 0, session_id="sess-ok-0001", reward=1.0, status="passed", detail={})
+            store.put_rollout(eid, "git-002", 0, session_id=None, reward=0.0, status="failed", detail={})
+
+    page.goto(f"{base_url}/datasets")
+    page.click("text=ds-demo-v1")
+    assert page.locator("svg.chart").count() == 3
+    assert page.locator("text=secret").count() >= 1
+    _shot(page, "dataset", tmp_path)
+    page.goto(f"{base_url}/runs/run-demo")
+    assert page.locator("svg.chart polyline").count() == 2
+    _shot(page, "run", tmp_path)
+    page.goto(f"{base_url}/evals/ev-adapter")
+    assert page.locator("svg.chart").count() == 2
+    assert page.locator("text=adapter run-demo").count() >= 1
+    _shot(page, "eval", tmp_path)
+    page.goto(f"{base_url}/datasets/ds-demo-v1/card")
+    assert "<script>alert(1)</script>" in page.inner_text("body")
