@@ -30,7 +30,7 @@ FENCED_SYSTEM_PROMPT = (
     "You will see its output. When the task is complete, reply with a short summary and no code block."
 )
 
-# Passed to env.step to end the episode when the model stops calling tools (the env's submit action).
+# Passed to env.step to end the episode when the model stops calling tools (bashgym.gym.env.SUBMIT).
 SUBMIT_ACTION = "submit"
 MAX_OUTPUT_CHARS = 8000
 
@@ -101,8 +101,15 @@ class Episode:
         )
 
 
-def step_output(previous_obs: Any, obs: Any, info: dict[str, Any]) -> tuple[str, int | None]:
-    """The output and exit code of the command just run, from the step's info (or the observation's growth)."""
+def step_output(env: Any, previous_obs: Any, obs: Any, info: dict[str, Any]) -> tuple[str, int | None]:
+    """The output and exit code of the command just run.
+
+    The env keeps the last `CommandResult` on `env.unwrapped.last_result`; without it, the output is what
+    the observation (instruction + transcript) grew by.
+    """
+    result = getattr(getattr(env, "unwrapped", env), "last_result", None)
+    if result is not None and isinstance(getattr(result, "output", None), str):
+        return result.output, getattr(result, "exit_code", info.get("exit_code"))
     exit_code = info.get("exit_code")
     for key in ("output", "stdout"):
         if isinstance(info.get(key), str):
@@ -117,13 +124,17 @@ def infra_failure(info: dict[str, Any]) -> str | None:
     if info.get("infra_error"):
         return str(info["infra_error"])
     if info.get("status") in ("error", "infra_error", "no_score"):
-        return str(info.get("error") or info.get("status"))
+        return str(info.get("reason") or info.get("error") or info.get("status"))
     return None
 
 
 def verdict(reward: float | None, info: dict[str, Any]) -> str:
-    if "passed" in info and info["passed"] is not None:
-        return "passed" if info["passed"] else "failed"
+    """passed | failed from the env's final info (status pass/fail), else from the reward."""
+    status = info.get("status")
+    if status in ("pass", "passed"):
+        return "passed"
+    if status in ("fail", "failed"):
+        return "failed"
     return "passed" if reward is not None and reward >= 1.0 else "failed"
 
 
@@ -201,7 +212,7 @@ def _drive(ep: Episode, env: Any, client: ChatClient, *, seed: int | None, max_t
             failure = infra_failure(info)
             if failure:
                 raise InfraError(f"sandbox failed on {command!r}: {failure}")
-            output, exit_code = step_output(previous, obs, info)
+            output, exit_code = step_output(env, previous, obs, info)
             ep.commands += 1
             ep.messages.append({"role": "tool", "tool_call_id": call.id, "name": "bash", "content": _clip(output)})
             ep.steps.append(Step(
