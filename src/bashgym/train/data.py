@@ -36,15 +36,16 @@ def resolve_dataset(ref: str, store: Store) -> tuple[str | None, Path]:
     path = Path(ref).expanduser()
     if path.exists():
         return None, path.resolve()
-    row = store.dataset_row(ref)
-    if row is None:
-        raise NotFoundError(
-            f"dataset {ref!r} is neither a file nor a bashgym dataset id (see `bashgym dataset list`)"
-        )
+    try:  # an id, a unique id prefix, or a dataset name (its newest version)
+        dataset_id = store.resolve_dataset_id(ref)
+    except NotFoundError as exc:
+        raise NotFoundError(f"{exc}; --dataset {ref!r} is not an existing file or directory either") from None
+    row = store.dataset_row(dataset_id)
+    assert row is not None
     path = Path(row["path"])
     if not path.exists():
-        raise NotFoundError(f"dataset {ref} points at {path}, which no longer exists; rebuild it")
-    return ref, path
+        raise NotFoundError(f"dataset {dataset_id} points at {path}, which no longer exists; rebuild it")
+    return dataset_id, path
 
 
 def load_splits(path: Path) -> dict[str, Any]:

@@ -1,0 +1,295 @@
+"""Training on the CPU with the tiny local model: SFT, DPO and GRPO through TRL + PEFT, the run record,
+adapter reload/merge/export, assistant-only loss masking, config errors, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness.tiny_model import tiny_model_dir
+from typer.testing import CliRunner
+
+from bashgym.cli import app
+from bashgym.errors import ConfigError
+from bashgym.store import Store
+from bashgym.train.config import load_spec, spec_from_mapping
+
+TOOLS = [{"type": "function", "function": {
+    "name": "bash", "description": "Run a bash command.",
+    "parameters": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}}]
+COMMANDS = ["ls -la", "git status", "wc -l notes.txt", "cat README.md"]
+
+
+def sft_example(i: int) -> dict[str, Any]:
+    """One row in the factory's SFT format: messages with tool_calls (arguments a JSON string) + tools."""
+    cmd = COMMANDS[i % len(COMMANDS)]
+    return {
+        "messages": [
+            {"role": "system", "content": "You are a coding agent."},
+            {"role": "user", "content": f"USERTEXT task {i}: run {cmd}"},
+            {"role": "assistant", "content": "", "tool_calls": [{
+                "type": "function", "id": f"call_{i}",
+                "function": {"name": "bash", "arguments": json.dumps({"command": cmd})}}]},
+            {"role": "tool", "tool_call_id": f"call_{i}", "name": "bash", "content": "TOOLOUTPUT ok"},
+            {"role": "assistant", "content": f"Done with task {i}."},
+        ],
+        "tools": TOOLS, "session_id": f"sess-{i % 3}", "turn_idx": 0, "source": "claude_code", "tier": "gold",
+        "score": 0.9,
+    }
+
+
+def dpo_example(i: int) -> dict[str, Any]:
+    return {
+        "prompt": [{"role": "user", "content": f"list the files in dir {i}"}],
+        "chosen": [{"role": "assistant", "content": "ls -la"}],
+        "rejected": [{"role": "assistant", "content": "rm -rf / and then some more junk text"}],
+    }
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Path:
+    return tiny_model_dir()
+
+
+@pytest.fixture()
+def sft_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "sft-data"
+    write_jsonl(d / "train.jsonl", [sft_example(i) for i in range(12)])
+    write_jsonl(d / "validation.jsonl", [sft_example(100 + i) for i in range(4)])
+    return d
+
+
+def run_spec(kind: str, tiny: Path, dataset: str | Path, **extra: Any):
+    cfg = {"base_model": str(tiny), "dataset": str(dataset), "gpu": "cpu", "max_steps": 5,
+           "per_device_train_batch_size": 4, "learning_rate": 5e-3, "save_steps": 5, **extra}
+    return spec_from_mapping(cfg, kind, "test")
+
+
+def assert_finite_and_changed(losses: list[tuple[int, float]]) -> None:
+    values = [v for _, v in losses]
+    assert values and all(math.isfinite(v) for v in values)
+    assert values[-1] != values[0]
+
+
+# ---------------------------------------------------------------------------------------------- tiny model
+
+def test_tiny_model_is_small_qwen2_with_tool_chat_template(tiny: Path) -> None:
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(tiny)
+    assert (config.model_type, config.hidden_size, config.num_hidden_layers, config.num_attention_heads) == (
+        "qwen2", 64, 2, 4)
+    tok = AutoTokenizer.from_pretrained(tiny)
+    text = tok.apply_chat_template(sft_example(0)["messages"], tools=TOOLS, tokenize=False)
+    assert '<tool_call>\n{"name": "bash", "arguments": {"command": "ls -la"}}\n</tool_call><|im_end|>' in text
+    assert "<tool_response>\nTOOLOUTPUT ok\n</tool_response>" in text
+    assert '"name": "bash"' in text.split("\n</tools>")[0]  # the tools list is rendered in the system turn
+    assert re.search(r"{%-? generation -?%}.*<\|im_end\|>.*{%-? endgeneration -?%}", tok.chat_template)
+    assert tok.decode(tok(text)["input_ids"]) == text  # byte-level BPE round-trips
+
+
+# ---------------------------------------------------------------------------------------------- masking
+
+def test_assistant_only_loss_trains_only_assistant_tokens(tiny: Path, sft_dir: Path, store: Store) -> None:
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from bashgym.train.data import load_training_data
+
+    data = load_training_data(str(sft_dir), store, "sft")
+    tok = AutoTokenizer.from_pretrained(tiny)
+    trainer = SFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny), processing_class=tok, train_dataset=data.train,
+        args=SFTConfig(output_dir=str(sft_dir / "out"), assistant_only_loss=True, use_cpu=True, report_to="none"),
+        peft_config=LoraConfig(r=4, target_modules="all-linear", task_type="CAUSAL_LM"),
+    )
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    trained = tok.decode([i for i, lab in zip(ids, labels, strict=True) if lab != -100])
+    masked = tok.decode([i for i, lab in zip(ids, labels, strict=True) if lab == -100])
+    assert '{"name": "bash", "arguments": {"command": "ls -la"}}' in trained
+    assert "Done with task 0." in trained
+    assert trained.count("<|im_end|>") == 2  # both assistant turns learn to stop
+    assert "USERTEXT" not in trained and "TOOLOUTPUT" not in trained and "Run a bash command" not in trained
+    assert "USERTEXT" in masked and "TOOLOUTPUT" in masked
+    assert 0 < sum(lab != -100 for lab in labels) < len(labels) / 2
+
+
+# ---------------------------------------------------------------------------------------------- SFT
+
+def test_sft_trains_saves_reloads_merges_and_generates(tiny: Path, sft_dir: Path, store: Store) -> None:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from bashgym.train.adapter import export_run, merge_run
+    from bashgym.train.run import train
+
+    result = train(run_spec("sft", tiny, sft_dir), store)
+    m = result.metrics
+    assert_finite_and_changed(m["loss_history"])
+    assert m["steps"] == 5 and m["train_examples"] == 12 and m["eval_examples"] == 4
+    assert math.isfinite(m["eval_loss"]) and m["eval_split"] == "validation"
+    assert result.loss_png is not None and result.loss_png.read_bytes()[:4] == b"\x89PNG"
+    assert (result.output_dir / "checkpoint-5").is_dir()
+    row = store.get_run(result.run_id)
+    assert row["status"] == "completed" and row["finished_at"] and row["metrics"]["final_loss"] == m["final_loss"]
+
+    # reload the adapter on the base model; merging gives the same logits
+    tok = AutoTokenizer.from_pretrained(result.adapter_dir)
+    peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny), str(result.adapter_dir))
+    prompt = tok.apply_chat_template(sft_example(1)["messages"][:2], tools=TOOLS, add_generation_prompt=True,
+                                      return_tensors="pt", return_dict=True)
+    with torch.no_grad():
+        adapted = peft_model(**prompt).logits
+        base = AutoModelForCausalLM.from_pretrained(tiny)(**prompt).logits
+    assert not torch.allclose(adapted, base)  # the adapter changed the model
+    merged_dir = merge_run(row)
+    merged = AutoModelForCausalLM.from_pretrained(merged_dir)
+    with torch.no_grad():
+        assert torch.allclose(merged(**prompt).logits, adapted, atol=1e-4)
+        out = merged.generate(**prompt, max_new_tokens=6, do_sample=False)
+    assert out.shape[1] > prompt["input_ids"].shape[1]
+    assert isinstance(tok.decode(out[0, prompt["input_ids"].shape[1]:]), str)
+
+    export_dir = export_run(row)
+    cfg = json.loads((export_dir / "adapter_config.json").read_text())
+    assert cfg["base_model_name_or_path"] == str(tiny) and cfg["r"] == 16
+    assert (export_dir / "adapter_model.safetensors").is_file() and "vllm serve" in (export_dir / "README.md").read_text()
+
+
+def test_resume_continues_from_last_checkpoint(tiny: Path, sft_dir: Path, store: Store, tmp_path: Path) -> None:
+    from bashgym.train.run import train
+
+    out = tmp_path / "run"
+    first = train(run_spec("sft", tiny, sft_dir, output_dir=str(out), max_steps=2, save_steps=2), store)
+    with pytest.raises(ConfigError, match="--resume"):
+        train(run_spec("sft", tiny, sft_dir, output_dir=str(out), max_steps=4, save_steps=2), store)
+    second = train(run_spec("sft", tiny, sft_dir, output_dir=str(out), max_steps=4, save_steps=2), store, resume=True)
+    assert second.run_id == first.run_id and Path(second.resumed_from or "").name == "checkpoint-2"
+    assert [s for s, _ in second.metrics["loss_history"]] == [1, 2, 3, 4]
+    assert (out / "checkpoint-4").is_dir() and len(store.list_runs()) == 1
+
+
+# ---------------------------------------------------------------------------------------------- DPO, GRPO
+
+def test_dpo_trains_on_preference_pairs(tiny: Path, tmp_path: Path, store: Store) -> None:
+    from bashgym.train.run import train
+
+    data = write_jsonl(tmp_path / "pairs.jsonl", [dpo_example(i) for i in range(8)])
+    result = train(run_spec("dpo", tiny, data), store)
+    losses = result.metrics["loss_history"]
+    assert_finite_and_changed(losses)
+    assert abs(losses[0][1] - math.log(2)) < 1e-3 and losses[-1][1] < losses[0][1]  # starts at ln 2, learns
+    assert (result.adapter_dir / "adapter_model.safetensors").is_file()
+
+
+def test_grpo_trains_with_rewards_named_in_config(tiny: Path, sft_dir: Path, store: Store) -> None:
+    from safetensors.torch import load_file
+
+    from bashgym.train.run import train
+
+    result = train(run_spec(
+        "grpo", tiny, sft_dir, max_steps=2, num_generations=4, max_completion_length=8,
+        reward_funcs=["bashgym.train.rewards_builtin:length_reward"],
+    ), store)
+    m = result.metrics
+    assert len(m["reward_history"]) == 2 and all(math.isfinite(r) for _, r in m["reward_history"])
+    assert all(math.isfinite(v) for _, v in m["loss_history"])
+    weights = load_file(result.adapter_dir / "adapter_model.safetensors")
+    lora_b = [t for k, t in weights.items() if "lora_B" in k]
+    assert lora_b and any(t.abs().sum() > 0 for t in lora_b)  # B starts at zero: nonzero means it trained
+
+
+def test_grpo_reward_name_errors_suggest_the_function(tiny: Path, sft_dir: Path, store: Store) -> None:
+    from bashgym.train.grpo import load_reward
+
+    with pytest.raises(ConfigError, match='did you mean "length_reward"'):
+        load_reward("bashgym.train.rewards_builtin:lenght_reward")
+    with pytest.raises(ConfigError, match="module:function"):
+        spec_from_mapping({"reward_funcs": ["no_colon"]}, "grpo")
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+def test_unknown_config_key_names_it_and_suggests_the_closest(tmp_path: Path) -> None:
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text("base_model: x\nlearning_rat: 1.0e-4\n")
+    with pytest.raises(ConfigError) as err:
+        load_spec(cfg, "sft")
+    assert str(err.value) == f"""unknown key 'learning_rat' in {cfg} (did you mean "learning_rate"?)"""
+    cfg.write_text("lora:\n  lora_alpah: 8\n")
+    with pytest.raises(ConfigError, match=r"'lora_alpah' in .*\(lora\) \(did you mean \"lora_alpha\"\?\)"):
+        load_spec(cfg, "sft")
+    with pytest.raises(ConfigError, match='did you mean "beta"'):  # DPO keys are checked against DPOConfig
+        spec_from_mapping({"betta": 0.1}, "dpo", "dpo.yaml")
+
+
+def test_config_maps_yaml_onto_trl_and_lora(tmp_path: Path) -> None:
+    from bashgym.train.config import build_lora_config, build_trl_config
+
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text("base_model: m\ndataset: d\nlearning_rate: 2e-4\nmax_steps: '7'\npacking: true\n"
+                   "lora: {r: 4, lora_alpha: 8, target_modules: [q_proj, v_proj]}\n")
+    spec = load_spec(cfg, "sft", {"max_steps": 9, "output_dir": None})
+    args = build_trl_config(spec, tmp_path / "out", {"use_cpu": True})
+    assert (args.learning_rate, args.max_steps, args.packing, args.assistant_only_loss) == (2e-4, 9, True, True)
+    assert args.report_to in ([], "none", ["none"]) and args.use_cpu
+    lora = build_lora_config(spec)
+    assert (lora.r, lora.lora_alpha, set(lora.target_modules)) == (4, 8, {"q_proj", "v_proj"})
+    with pytest.raises(ConfigError, match="gpu"):
+        spec_from_mapping({"gpu": "tpu"}, "sft")
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+def test_cli_trains_from_dataset_id_and_lists_and_shows_the_run(tiny: Path, sft_dir: Path, store: Store,
+                                                               tmp_path: Path) -> None:
+    store.add_dataset("ds-mywork-v1", name="mywork", version=1, path=str(sft_dir), config={}, counts={"train": 12},
+                      content_hash="x", redacted=True, session_ids=["sess-0", "sess-1", "sess-2"])
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text(f"base_model: {tiny}\ndataset: ds-mywork-v1\ngpu: cpu\nper_device_train_batch_size: 4\n"
+                   "lora: {r: 4}\n")
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", "sft", "--config", str(cfg), "--max-steps", "2"])
+    assert res.exit_code == 0, res.output
+    assert "completed: 2 steps" in res.output and "adapter:" in res.output
+
+    listed = json.loads(runner.invoke(app, ["runs", "list", "--json"]).output)
+    assert len(listed) == 1 and listed[0]["dataset_id"] == "ds-mywork-v1" and listed[0]["status"] == "completed"
+    run_id = listed[0]["id"]
+    bare = runner.invoke(app, ["runs"])
+    assert bare.exit_code == 0 and run_id in bare.output
+    shown = json.loads(runner.invoke(app, ["runs", "show", run_id[:8], "--json"]).output)
+    assert shown["session_ids"] == ["sess-0", "sess-1", "sess-2"]
+    assert shown["config"]["lora"]["r"] == 4 and shown["metrics"]["steps"] == 2
+    text = runner.invoke(app, ["runs", "show", run_id]).output
+    assert "sessions: 3" in text and "loss" in text
+
+    res = runner.invoke(app, ["adapter", "export", run_id, "--out", str(tmp_path / "exp")])
+    assert res.exit_code == 0 and (tmp_path / "exp" / "adapter_model.safetensors").is_file()
+
+
+def test_cli_config_error_names_the_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text("base_model: x\nnum_train_epoch: 3\n")
+    res = CliRunner().invoke(app, ["train", "sft", "--config", str(cfg)])
+    assert res.exit_code != 0 and isinstance(res.exception, ConfigError)
+    assert "num_train_epoch" in str(res.exception) and 'did you mean "num_train_epochs"' in str(res.exception)
+
+
+def test_model_tiny_command_writes_a_loadable_model(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["model", "tiny", str(tmp_path / "tiny")])
+    assert res.exit_code == 0, res.output
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in (tmp_path / "tiny").iterdir()}
