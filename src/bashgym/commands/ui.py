@@ -44,9 +44,9 @@ def ui(
     app = create_app(db_path(), token=token)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}/" + (f"?token={token}" if token else "")
-    console.print(f"bashgym ui: serving {db_path()} at {url}")
+    console.print(f"bashgym ui: serving {db_path()} at {url}", soft_wrap=True)
     if token:
-        console.print(f"token: {token}  (every request must carry it; keep it private)")
+        console.print(f"token: {token}  (every request must carry it; keep it private)", soft_wrap=True)
     console.print("press Ctrl+C to stop")
     if open_browser:
         import threading
