@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bashgym.errors import ConfigError, NotFoundError
-from bashgym.gym.rewards import bash_format_reward, bash_task_reward, completion_commands
+from bashgym.gym.rewards import bash_format_reward, bash_task_reward, completion_commands, task_prompt_rows
 
 
 @pytest.fixture()
@@ -68,3 +68,10 @@ def test_bash_task_reward_names_missing_columns_and_tasks(suite: Path) -> None:
 
 def test_bash_format_reward_is_a_cheap_shaped_signal() -> None:
     assert bash_format_reward([tool_call_text("ls"), "nothing"]) == [1.0, 0.0]
+
+
+def test_task_prompt_rows_feed_back_into_the_reward(suite: Path) -> None:
+    rows = [r for r in task_prompt_rows(str(suite)) if r["task_id"] == "write-hello"]
+    assert rows[0]["prompt"][1] == {"role": "user", "content": "write hello into hello.txt"}
+    columns = {key: [r[key] for r in rows] for key in ("task_id", "suite")}
+    assert bash_task_reward([tool_call_text("echo hello > hello.txt")], **columns) == [1.0]

@@ -140,3 +140,20 @@ def bash_format_reward(completions: list[Any], **kwargs: Any) -> list[float]:
     Cheap (no sandbox); useful early in GRPO when the task reward is all zeros.
     """
     return [1.0 if completion_commands(c) else 0.0 for c in completions]
+
+
+def task_prompt_rows(suite: str = "builtin", *, fenced: bool = False) -> list[dict[str, Any]]:
+    """A GRPO prompt dataset for the gym: one row per task with `prompt` (system + instruction messages),
+    `task_id` and `suite` columns, the columns `bash_task_reward` reads back.
+
+    >>> rows = task_prompt_rows()                                  # doctest: +SKIP
+    >>> Dataset.from_list(rows)  # GRPOTrainer(train_dataset=..., reward_funcs=[bash_task_reward])  # doctest: +SKIP
+    """
+    from bashgym.eval.agent import FENCED_SYSTEM_PROMPT, SYSTEM_PROMPT
+
+    system = FENCED_SYSTEM_PROMPT if fenced else SYSTEM_PROMPT
+    return [
+        {"prompt": [{"role": "system", "content": system}, {"role": "user", "content": t.instruction}],
+         "task_id": t.id, "suite": str(suite), "category": t.category}
+        for t in _suite(str(suite)).values()
+    ]
