@@ -504,9 +504,10 @@ class Sandbox:
                             fsize_kb=lim.max_file_mb * 1024, ctl=self._ctl_inside, token=self._token,
                             cwd=cwd.replace('"', ""), workdir=self.workdir)
         read_fd, write_fd = os.pipe()  # fd 9 in the shell: status lines, never the command's output
+        err = (self.root / "shell.err").open("ab")
         try:
             self._proc = subprocess.Popen(
-                self._argv(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                self._argv(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
                 cwd=self.workspace, env=None if self.layer == "bubblewrap" else self.env(),
                 pass_fds=(write_fd,), start_new_session=True,
             )
@@ -514,16 +515,22 @@ class Sandbox:
             os.close(read_fd)
             os.close(write_fd)
             raise SandboxError(f"could not start the {self.layer} sandbox: {exc}") from exc
+        finally:
+            err.close()
         os.close(write_fd)
         self._status_fd = read_fd
         self._buffer = b""
         assert self._proc.stdin is not None
         # The shell sees the pipe under the same number; move it to 9 before anything else.
-        self._proc.stdin.write(f"exec 9>&{write_fd} {write_fd}>&-\n".encode() + init.encode())
+        move = f"exec 9>&{write_fd} {write_fd}>&-\n" if write_fd != 9 else ""
+        self._proc.stdin.write(move.encode() + init.encode())
         self._proc.stdin.flush()
-        if self._wait_for("ready", 15) != "0":
+        status = self._wait_for("ready", 30)
+        if status != "0":
             self._kill()
-            raise SandboxError(f"the {self.layer} sandbox did not start (see `bashgym gym doctor`)")
+            err_text = (self.root / "shell.err").read_text(errors="replace").strip()[-500:]
+            raise SandboxError(f"the {self.layer} sandbox did not start ({status}): {err_text or 'no error output'}"
+                               " (see `bashgym gym doctor`)")
 
     def _wait_for(self, n: str, timeout: float) -> str:
         """The exit status for command `n`, 'timeout', or 'eof' when the shell died."""

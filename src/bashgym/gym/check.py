@@ -1,0 +1,71 @@
+"""Prove tasks are well-formed: the reference solution passes and an empty attempt fails, in the sandbox.
+
+Each attempt gets its own fresh sandbox; tasks run concurrently (threads: the work is in subprocesses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from bashgym.gym.sandbox import Limits, Sandbox, SandboxError
+from bashgym.gym.task import Task
+from bashgym.gym.verifier import FAIL, NO_SCORE, PASS, Verdict, prepare, run_solution, verify
+
+
+@dataclass
+class TaskCheck:
+    """``reference``/``empty``: the verdicts of the solution and of doing nothing; ``problem`` is empty
+    when the task is sound (reference passes, empty fails)."""
+
+    task: Task
+    reference: Verdict
+    empty: Verdict
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+def attempt(task: Task, *, solve: bool, layer: str | None = None, limits: Limits | None = None) -> Verdict:
+    """One episode: fresh sandbox, task laid out, the reference solution run (or nothing), tests."""
+    try:
+        with Sandbox(layer=layer, limits=limits) as box:
+            prepare(task, box)
+            if solve:
+                result = run_solution(task, box)
+                if result.timed_out:
+                    return Verdict(FAIL, 0.0, result.output, result.exit_code, reason="the solution timed out")
+            return verify(task, box)
+    except SandboxError as exc:
+        return Verdict(NO_SCORE, None, reason=str(exc))
+
+
+def check_task(task: Task, *, layer: str | None = None) -> TaskCheck:
+    reference = attempt(task, solve=True, layer=layer) if task.solution else Verdict(
+        NO_SCORE, None, reason="no reference solution")
+    empty = attempt(task, solve=False, layer=layer)
+    problems = []
+    if reference.status != PASS:
+        problems.append(f"reference solution {reference.status}: {reference.reason or reference.output[-300:]}")
+    if empty.status != FAIL:
+        problems.append(f"empty attempt {empty.status}" + (f": {empty.reason}" if empty.reason else
+                                                            " (the tests pass without any work)"))
+    return TaskCheck(task, reference, empty, "; ".join(problems))
+
+
+def check_tasks(tasks: Iterable[Task], *, workers: int = 4, layer: str | None = None,
+                on_done: Callable[[TaskCheck], None] | None = None) -> list[TaskCheck]:
+    """Check every task, `workers` at a time; results in the order given."""
+    tasks = list(tasks)
+
+    def one(task: Task) -> TaskCheck:
+        result = check_task(task, layer=layer)
+        if on_done:
+            on_done(result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(one, tasks))

@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+mkdir -p out && tar -xzf bundle.tar.gz -C out

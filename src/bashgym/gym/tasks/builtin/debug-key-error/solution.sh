@@ -1,0 +1,10 @@
+#!/bin/bash
+set -e
+cat > config.py <<'EOF'
+DEFAULTS = {'host': 'localhost', 'port': 8080}
+
+
+def get(key, overrides=None):
+    merged = dict(DEFAULTS, **(overrides or {}))
+    return merged[key]
+EOF

@@ -1,0 +1,3 @@
+def add(item, bag=[]):
+    bag.append(item)
+    return bag

@@ -1,0 +1,6 @@
+#!/bin/bash
+set -e
+SRC="my input.txt"
+mkdir -p out
+cp $SRC out/
+mv "out/$SRC" out/result.txt

@@ -1,0 +1,2 @@
+def rank(scores):
+    return [name for name, _ in sorted(scores.items(), key=lambda kv: kv[1])]

@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+cd src && find . -name '*.py' | while read -r f; do mkdir -p "../backup/$(dirname "$f")"; cp "$f" "../backup/$f"; done

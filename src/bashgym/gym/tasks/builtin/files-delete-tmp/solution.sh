@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+find work -type f -name '*.tmp' -delete

@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+cd repo && git commit -q --amend -m 'Fix typo in README'

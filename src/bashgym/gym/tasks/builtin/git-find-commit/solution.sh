@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+cd repo && git log --diff-filter=A --format=%H -- secret.txt > ../answer.txt

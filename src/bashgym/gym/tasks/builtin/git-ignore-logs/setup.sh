@@ -1,0 +1,5 @@
+#!/bin/bash
+set -e
+git init -q -b main repo && cd repo
+echo "# Demo" > README.md && git add README.md && git commit -qm "Add README"
+mkdir build && echo x > build/out.bin && echo log > debug.log && echo log > server.log

@@ -1,0 +1,5 @@
+#!/bin/bash
+# exit code 0 = pass; runs in the workspace, tests staged at $TEST_DIR
+set -e
+test -x run.sh
+test "$(cat ran.txt)" = ok

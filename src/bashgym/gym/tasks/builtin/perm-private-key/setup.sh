@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+echo key > secret.key && chmod 644 secret.key

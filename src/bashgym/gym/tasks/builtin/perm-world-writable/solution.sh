@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+find shared -type f -perm -o+w | sort > ww.txt

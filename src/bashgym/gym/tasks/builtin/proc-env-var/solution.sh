@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+MODE=production ./app.sh > out.txt

@@ -1,0 +1,4 @@
+#!/bin/bash
+set -e
+set +e
+./check.sh; echo $? > code.txt

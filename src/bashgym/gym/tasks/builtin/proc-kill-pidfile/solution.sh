@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+kill "$(cat service.pid)"

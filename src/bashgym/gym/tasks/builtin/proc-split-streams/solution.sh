@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+./noisy.sh > out.log 2> err.log

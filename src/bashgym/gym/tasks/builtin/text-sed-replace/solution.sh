@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+sed -i 's/old\.example\.com/new.example.com/g' config.ini
