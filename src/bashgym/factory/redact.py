@@ -132,28 +132,20 @@ class Redactor:
 
     def _find(self, text: str) -> list[tuple[int, int, str, str]]:
         spans: list[tuple[int, int, str, str]] = []
-        lower: str | None = None
+        lower = text.lower()
+        aligned = len(lower) == len(text)  # lower() kept every offset (always true for ASCII)
         for rule in self.rules:
+            hay = lower if rule.ci else text
             if rule.triggers:
-                if rule.ci:
-                    if lower is None:
-                        lower = text.lower()
-                    hay = lower
-                else:
-                    hay = text
                 for t in rule.triggers:
                     if t in hay:
                         break
                 else:
                     continue
-            validate = rule.validate
-            for m in rule.regex.finditer(text):
-                span = rule.span(m)
-                if span is None or span[0] == span[1]:
-                    continue
-                if validate is not None and not validate(text[span[0]:span[1]], m):
-                    continue
-                spans.append((span[0], span[1], rule.kind, rule.category))
+            regex = rule.regex
+            if rule.ci and not aligned:
+                hay, regex = text, re.compile(regex.pattern, regex.flags | re.I)
+            spans.extend(_rule_spans(rule, regex, hay, text))
         for detector in self._detectors:
             spans.extend(detector(text))
         if self._home and self._home in text:
@@ -191,6 +183,31 @@ class Redactor:
             ph = f"<{PLACEHOLDER_PREFIX.get(category, category.upper())}_{self._next[category]}>"
             self._placeholders[key] = ph
         return ph
+
+
+def _rule_spans(rule: Rule, regex: re.Pattern[str], hay: str, text: str) -> list[tuple[int, int, str, str]]:
+    """Spans of one rule: run on `hay` (the text or its lowered twin), sliced and validated on `text`."""
+    out = []
+    back, not_after, validate = rule.back, rule.not_after, rule.validate
+    for m in regex.finditer(hay):
+        if back:
+            start = m.start()
+            stop = max(0, start - rule.back_max)
+            while start > stop and text[start - 1] in back:
+                start -= 1
+            span = (start, m.start()) if rule.back_span else (start, m.end())
+            first = start
+        else:
+            span = rule.span(m)
+            if span is None:
+                continue
+            first = m.start()
+        if span[0] == span[1] or (not_after and first > 0 and text[first - 1] in not_after):
+            continue
+        if validate is not None and not validate(text[span[0]:span[1]], m, text):
+            continue
+        out.append((span[0], span[1], rule.kind, rule.category))
+    return out
 
 
 def _home_spans(text: str, home: str) -> list[tuple[int, int, str, str]]:

@@ -40,7 +40,7 @@ _PLUGINS: dict[str, tuple[str, tuple[str, ...]]] = {
     "StripeDetector": ("stripe_key", ("_live_",)),
     "TelegramBotTokenDetector": ("telegram_token", (":",)),
     "TwilioKeyDetector": ("twilio_key", ("AC", "SK")),
-    "ArtifactoryDetector": ("artifactory_token", ("AKC", "AP")),
+    "ArtifactoryDetector": ("artifactory_token", ("artifactory", "Artifactory", "ARTIFACTORY")),
 }
 
 

@@ -18,12 +18,19 @@ from dataclasses import dataclass
 SECRET, EMAIL, PHONE, IP, USER, NAME, HOST = "secret", "email", "phone", "ip", "user", "name", "host"
 CATEGORY_PRIORITY = {SECRET: 0, EMAIL: 1, PHONE: 2, IP: 3, NAME: 4, HOST: 5, USER: 6}
 
-Validator = Callable[[str, "re.Match[str]"], bool]
+Validator = Callable[[str, "re.Match[str]", str], bool]  # (value, match, original text)
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One detector: `regex` finds candidates, `group` (or the first matching of several) is removed."""
+    """One detector: `regex` finds candidates, `group` (or the first matching of several) is removed.
+
+    Speed rules (the redactor runs over gigabytes): a regex never starts with an assertion (`\\b`, a
+    lookbehind) or a case-insensitive flag, both of which stop `re` from jumping to its first literal.
+    Instead `not_after` lists characters that must not precede the match (checked in Python), `back`
+    extends the match start backwards over those characters (so `@domain` grows into `local@domain`),
+    and `ci` rules are written in lower case and run on the lowered text.
+    """
 
     kind: str
     category: str
@@ -32,6 +39,10 @@ class Rule:
     triggers: tuple[str, ...] = ()  # any of these must occur in the text (lowercased when `ci`)
     ci: bool = False
     validate: Validator | None = None
+    not_after: str = ""
+    back: str = ""
+    back_max: int = 64
+    back_span: bool = False  # the removed span is only the part found by `back` (a user before `@host`)
 
     def span(self, match: re.Match[str]) -> tuple[int, int] | None:
         for g in self.group:
@@ -76,33 +87,35 @@ def is_placeholder(value: str) -> bool:
     return (len(core) >= 8 and len(set(core)) <= 2) or len(set(low)) <= 2
 
 
-def _not_placeholder(value: str, _m: re.Match[str]) -> bool:
+def _not_placeholder(value: str, _m: re.Match[str], _t: str) -> bool:
     return not is_placeholder(value)
 
 
-def _mixed_token(value: str, _m: re.Match[str]) -> bool:
+def _mixed_token(value: str, _m: re.Match[str], _t: str) -> bool:
     """Provider tokens with a loose tail: demand letters and digits so `sk-some-long-kebab-name` stays."""
     tail = value.split("-", 1)[-1] if value.startswith("sk-") else value
     return any(c.isdigit() for c in tail) and any(c.isalpha() for c in tail) and not is_placeholder(value)
 
 
-def _aws_secret(value: str, _m: re.Match[str]) -> bool:
+def _aws_secret(value: str, _m: re.Match[str], _t: str) -> bool:
     """A 40-char AWS secret has upper, lower and digits; a commit id (hex) or a word never does."""
     return (
-        any(c.isupper() for c in value) and any(c.islower() for c in value) and any(c.isdigit() for c in value)
-        and not is_placeholder(value)
+        len(value) == 40 and any(c.isupper() for c in value) and any(c.islower() for c in value)
+        and any(c.isdigit() for c in value) and not is_placeholder(value)
     )
 
 
 # --- secrets by shape (provider prefixes) ----------------------------------------------------------------
 
-_B = r"(?<![A-Za-z0-9_-])"  # not glued to a longer token
+_TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"  # a token is not glued to these
+_WORD_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 _E = r"(?![A-Za-z0-9_-])"
 
 
 def _tok(kind: str, pattern: str, triggers: tuple[str, ...], validate: Validator | None = _not_placeholder,
          flags: int = 0) -> Rule:
-    return Rule(kind, SECRET, re.compile(_B + pattern + _E, flags), triggers=triggers, validate=validate)
+    return Rule(kind, SECRET, re.compile(pattern + _E, flags), triggers=triggers, validate=validate,
+                not_after=_TOKEN_CHARS)
 
 
 PROVIDER_RULES: tuple[Rule, ...] = (
@@ -125,15 +138,20 @@ PROVIDER_RULES: tuple[Rule, ...] = (
     _tok("google_oauth", r"ya29\.[0-9A-Za-z_-]{20,}", ("ya29.",)),
     _tok("google_oauth", r"1//0[0-9A-Za-z_-]{30,}", ("1//0",)),
     _tok("aws_access_key", r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}", ("AKIA", "ASIA", "ABIA", "ACCA", "A3T")),
-    _tok("azure_client_secret", r"[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}", ("Q~",)),
+    Rule("azure_client_secret", SECRET, re.compile(r"Q~[A-Za-z0-9_~.-]{31,34}" + _E), triggers=("Q~",),
+         back=_TOKEN_CHARS + "~.", back_max=4, not_after=_TOKEN_CHARS + "~.",
+         validate=lambda v, m, t: v.index("Q~") == 4 and v[3].isdigit() and not is_placeholder(v)),
     _tok("huggingface_token", r"(?:hf_|api_org_)[A-Za-z0-9]{30,}", ("hf_", "api_org_"), _mixed_token),
     _tok("npm_token", r"npm_[A-Za-z0-9]{36}", ("npm_",)),
     _tok("pypi_token", r"pypi-AgE[A-Za-z0-9_-]{50,}", ("pypi-",)),
     _tok("twilio_key", r"(?:AC|SK)[0-9a-f]{32}", ("AC", "SK")),
     _tok("sendgrid_key", r"SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{30,64}", ("SG.",)),
     _tok("mailgun_key", r"key-[0-9a-f]{32}", ("key-",)),
-    _tok("mailchimp_key", r"[0-9a-f]{32}-us\d{1,2}", ("-us",)),
-    _tok("telegram_token", r"\d{8,10}:AA[A-Za-z0-9_-]{33}", (":AA",)),
+    Rule("mailchimp_key", SECRET, re.compile(r"-us\d{1,2}" + _E), triggers=("-us",), back="0123456789abcdef",
+         back_max=32, not_after=_TOKEN_CHARS, validate=lambda v, m, t: v.index("-us") == 32),
+    Rule("telegram_token", SECRET, re.compile(r":AA[A-Za-z0-9_-]{33}" + _E), triggers=(":AA",),
+         back="0123456789", back_max=10, not_after=_TOKEN_CHARS,
+         validate=lambda v, m, t: 8 <= v.index(":") <= 10 and not is_placeholder(v)),
     _tok("discord_token", r"[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}", (".",), _mixed_token),
     _tok("square_token", r"(?:sq0csp|sq0atp|EAAA)[-A-Za-z0-9_]{22,60}", ("sq0", "EAAA")),
     _tok("shopify_token", r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}", ("shp",)),
@@ -141,7 +159,8 @@ PROVIDER_RULES: tuple[Rule, ...] = (
     _tok("docker_token", r"dckr_pat_[A-Za-z0-9_-]{20,}", ("dckr_pat_",)),
     _tok("databricks_token", r"dapi[a-f0-9]{32}(?:-\d)?", ("dapi",)),
     _tok("linear_key", r"lin_(?:api|oauth)_[A-Za-z0-9]{32,}", ("lin_",)),
-    _tok("notion_token", r"(?:secret_[A-Za-z0-9]{43}|ntn_[A-Za-z0-9]{40,})", ("secret_", "ntn_")),
+    _tok("notion_token", r"secret_[A-Za-z0-9]{43}", ("secret_",)),
+    _tok("notion_token", r"ntn_[A-Za-z0-9]{40,}", ("ntn_",)),
     _tok("atlassian_token", r"ATATT3[A-Za-z0-9_=-]{50,}", ("ATATT3",)),
     _tok("grafana_token", r"(?:glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|glc_[A-Za-z0-9+/]{32,}={0,2})", ("glsa_", "glc_")),
     _tok("vault_token", r"hv[sbr]\.[A-Za-z0-9_-]{24,}", ("hvs.", "hvb.", "hvr.")),
@@ -152,7 +171,8 @@ PROVIDER_RULES: tuple[Rule, ...] = (
     _tok("perplexity_key", r"pplx-[A-Za-z0-9]{40,}", ("pplx-",), _mixed_token),
     _tok("langsmith_key", r"lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}", ("lsv2_",)),
     _tok("pulumi_token", r"pul-[a-f0-9]{40}", ("pul-",)),
-    _tok("terraform_token", r"[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,}", (".atlasv1.",)),
+    Rule("terraform_token", SECRET, re.compile(r"\.atlasv1\.[A-Za-z0-9_=-]{60,}"), triggers=(".atlasv1.",),
+         back=_TOKEN_CHARS[:-2], back_max=14, validate=lambda v, m, t: v.index(".") == 14),
     _tok("doppler_token", r"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,}", ("dp.",)),
     _tok("jwt", r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", ("eyJ",)),
 )
@@ -174,20 +194,24 @@ _SECRET_WORD = (
     r"secret[_-]?key|account[_-]?key|master[_-]?key|signing[_-]?key|encryption[_-]?key|client[_-]?secret|"
     r"credentials?|auth|authorization|signature|sas|conn(?:ection)?[_-]?str(?:ing)?|dsn|webhook[_-]?url)"
 )
-# KEY = value / KEY: value / "key": "value" / key => 'value'; the key must END with a secret word.
+# KEY = value / KEY: value / "key": "value" / key => 'value'; the key must END with a secret word. Anchored on
+# the secret word (run on the lowered text); the rest of the key name is read backwards by the validator.
 _ASSIGNMENT = re.compile(
-    r"(?P<key>(?<![A-Za-z0-9])[A-Za-z0-9_.-]*?" + _SECRET_WORD + r")(?![A-Za-z0-9])(?P<kq>[\"']?)"
+    r"(?P<key>" + _SECRET_WORD + r")(?![a-z0-9])(?P<kq>[\"']?)"
     r"(?P<sep>[ \t]*(?::=|=>|=|:)[ \t]*)"
-    r"(?:\"(?P<dq>(?:[^\"\\\n]|\\.){3,})\"|'(?P<sq>[^'\n]{3,})'|(?P<bare>[^\s\"',;&|)}\]]{2,}[^\s\"',;&|)}\].:!?]))",
-    re.I,
+    r"(?:\"(?P<dq>(?:[^\"\\\n]|\\.){3,})\"|'(?P<sq>[^'\n]{3,})'|(?P<bare>[^\s\"',;&|)}\]]{2,}[^\s\"',;&|)}\].:!?]))"
 )
 _TYPE_NAMES = frozenset("string str int number bool boolean any bytes optional secretstr text varchar char".split())
+_KEY_CHARS = frozenset(_WORD_CHARS + ".-")
 
 
-def _assignment_ok(value: str, m: re.Match[str]) -> bool:
+def _assignment_ok(value: str, m: re.Match[str], text: str) -> bool:
     if is_placeholder(value):
         return False
-    key = m.group("key")
+    start = m.start("key")
+    while start > 0 and text[start - 1] in _KEY_CHARS:
+        start -= 1
+    key = text[start:m.end("key")]
     low = value.lower()
     if low == key.lower() or low.endswith("." + key.lower()) or low in _TYPE_NAMES:
         return False
@@ -214,11 +238,19 @@ _ASSIGNMENT_RULE = Rule(
     ci=True, validate=_assignment_ok,
 )
 
+
+def _line_start_only(value: str, m: re.Match[str], text: str) -> bool:
+    """The match is the first thing on its line (`Author: ...` in git output, not inside prose)."""
+    line_start = text.rfind("\n", 0, m.start()) + 1
+    return not text[line_start:m.start()].strip() and _person_ok(value, m, text)
+
+
+_CLI_VALUE = r"(?:\"(?P<dq>[^\"\n]+)\"|'(?P<sq>[^'\n]+)'|(?P<bare>[^\s\"'-][^\s\"']*))"
+
 CONTEXT_RULES: tuple[Rule, ...] = (
     _PRIVATE_KEY,
     # scheme://user:password@host — the password slot only, so the URL stays readable
-    Rule("url_password", SECRET,
-         re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://(?P<u>[^\s:/@'\"<>]*):(?P<v>[^\s'\"/<>]+)@(?=[A-Za-z0-9\[])"),
+    Rule("url_password", SECRET, re.compile(r"://(?P<u>[^\s:/@'\"<>]*):(?P<v>[^\s'\"/<>]+)@(?=[A-Za-z0-9\[])"),
          group=("v",), triggers=("://",), validate=_not_placeholder),
     # https://<token>@host (Sentry DSNs, git remotes with a bare token)
     Rule("url_token", SECRET, re.compile(r"://(?P<v>[A-Za-z0-9_-]{20,})@(?=[A-Za-z0-9])"),
@@ -226,45 +258,47 @@ CONTEXT_RULES: tuple[Rule, ...] = (
     Rule("url_param_secret", SECRET,
          re.compile(r"[?&;](?:password|passwd|pwd|pass|token|access_token|id_token|refresh_token|auth|api_?key|"
                     r"apikey|secret|client_secret|sig|signature|session|sessionid|private_token|x-amz-signature|"
-                    r"x-amz-security-token|code)=(?P<v>[^&\s'\"#<>]{4,})", re.I),
-         group=("v",), triggers=("=",), validate=_not_placeholder),
+                    r"x-amz-security-token|code)=(?P<v>[^&\s'\"#<>]{4,})"),
+         group=("v",), triggers=("=",), ci=True, validate=_not_placeholder),
     Rule("auth_header", SECRET,
-         re.compile(r"\b(?:authorization|proxy-authorization)[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token|digest|bot|"
-                    r"apikey|sso-key|key|otoken)\s+(?P<v>[A-Za-z0-9._~+/:=-]{8,})", re.I),
-         group=("v",), triggers=("authorization",), ci=True, validate=_not_placeholder),
-    Rule("bearer_token", SECRET, re.compile(r"\bbearer\s+(?P<v>[A-Za-z0-9._~+/-]{16,}=*)", re.I),
-         group=("v",), triggers=("bearer",), ci=True, validate=_not_placeholder),
+         re.compile(r"(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token|digest|bot|"
+                    r"apikey|sso-key|key|otoken)\s+(?P<v>[a-z0-9._~+/:=-]{8,})"),
+         group=("v",), triggers=("authorization",), ci=True, validate=_not_placeholder, not_after=_WORD_CHARS),
+    Rule("bearer_token", SECRET, re.compile(r"bearer\s+(?P<v>[a-z0-9._~+/-]{16,}=*)"),
+         group=("v",), triggers=("bearer",), ci=True, validate=_not_placeholder, not_after=_WORD_CHARS),
     Rule("api_key_header", SECRET,
-         re.compile(r"\b(?:x-api-key|api-key|x-auth-token|x-access-token|private-token|x-goog-api-key|"
+         re.compile(r"(?:x-api-key|api-key|x-auth-token|x-access-token|private-token|x-goog-api-key|"
                     r"x-functions-key|ocp-apim-subscription-key|x-vault-token|x-shopify-access-token|"
-                    r"x-figma-token|x-auth-key)[\"']?\s*[:=]\s*[\"']?(?P<v>[A-Za-z0-9._~+/=-]{8,})", re.I),
+                    r"x-figma-token|x-auth-key)[\"']?\s*[:=]\s*[\"']?(?P<v>[a-z0-9._~+/=-]{8,})"),
          group=("v",), triggers=("-key", "-token"), ci=True, validate=_not_placeholder),
     Rule("cli_password", SECRET,
-         re.compile(r"(?<![\w-])--?(?:password|passwd|pass|token|api-key|apikey|secret|client-secret|auth-token|"
-                    r"access-token|secret-key|access-key|key-secret)(?:=|[ \t]+)"
-                    r"(?:\"(?P<dq>[^\"\n]+)\"|'(?P<sq>[^'\n]+)'|(?P<bare>[^\s\"'-][^\s\"']*))", re.I),
-         group=("dq", "sq", "bare"), triggers=("-",), validate=_not_placeholder),
+         re.compile(r"--?(?:password|passwd|pass|token|api-key|apikey|secret|client-secret|auth-token|"
+                    r"access-token|secret-key|access-key|key-secret)(?:=|[ \t]+)" + _CLI_VALUE),
+         group=("dq", "sq", "bare"), triggers=("-pass", "-token", "-api", "-secret", "-access", "-key", "-client",
+                                               "-auth"),
+         ci=True, validate=_not_placeholder, not_after=_WORD_CHARS + "-"),
     Rule("cli_password", SECRET,
-         re.compile(r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]*?\s-p(?P<v>[^\s'\"]+)"),
+         re.compile(r"(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]*?\s-p(?P<v>[^\s'\"]+)"),
          group=("v",), triggers=("mysql", "mariadb"), validate=_not_placeholder),
     Rule("cli_password", SECRET,
-         re.compile(r"\b(?:sshpass\s+-p|redis-cli\b[^\n|;&]*?\s-a|docker\s+login\b[^\n|;&]*?\s-p)\s*(?P<v>[^\s'\"]+)"),
+         re.compile(r"(?:sshpass\s+-p|redis-cli\b[^\n|;&]*?\s-a|docker\s+login\b[^\n|;&]*?\s-p)\s*(?P<v>[^\s'\"]+)"),
          group=("v",), triggers=("sshpass", "redis-cli", "docker"), validate=_not_placeholder),
     Rule("basic_auth_cli", SECRET,
-         re.compile(r"(?<![\w-])(?:-u|--user|--basic-auth)[\s=]+[\"']?(?P<u>[^:\s'\"]+):(?P<v>[^\s'\"]+)"),
-         group=("v",), triggers=("-u", "--user", "--basic-auth"), validate=_not_placeholder),
+         re.compile(r"-(?:u|-user|-basic-auth)[\s=]+[\"']?(?P<u>[^:\s'\"]+):(?P<v>[^\s'\"]+)"),
+         group=("v",), triggers=("-u", "--user", "--basic-auth"), validate=_not_placeholder,
+         not_after=_WORD_CHARS + "-"),
     Rule("netrc_password", SECRET,
-         re.compile(r"\bmachine\s+\S+\s+login\s+\S+\s+password\s+(?P<v>\S+)"),
+         re.compile(r"machine\s+\S+\s+login\s+\S+\s+password\s+(?P<v>\S+)"),
          group=("v",), triggers=("machine",), validate=_not_placeholder),
     Rule("session_cookie", SECRET,
-         re.compile(r"(?<![\w-])[\w.-]*(?:sess|sid|token|auth|jwt|csrf|xsrf|remember)[\w.-]*=(?P<v>[^;\s'\"]{16,})", re.I),
+         re.compile(r"(?:sess|sid|token|auth|jwt|csrf|xsrf|remember)[\w.-]*=(?P<v>[^;\s'\"]{16,})"),
          group=("v",), triggers=("cookie",), ci=True, validate=_mixed_token),
     Rule("azure_connection", SECRET,
          re.compile(r"(?:AccountKey|SharedAccessKey|SharedAccessSignature)=(?P<v>[A-Za-z0-9+/%=&:._-]{20,}?)(?=;|\s|[\"']|$)"),
          group=("v",), triggers=("Shared", "AccountKey"), validate=_not_placeholder),
-    Rule("aws_secret_key", SECRET,
-         re.compile(r"(?<![A-Za-z0-9/+=])(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
-         group=("v",), triggers=("AKIA", "ASIA", "aws", "AWS", "SecretAccessKey"), validate=_aws_secret),
+    # a 40-char AWS secret key next to AWS context; runs of other lengths (base64 blobs, hashes) are skipped
+    Rule("aws_secret_key", SECRET, re.compile(r"[A-Za-z0-9/+=]{40,}"),
+         triggers=("AKIA", "ASIA", "aws", "AWS", "SecretAccessKey"), validate=_aws_secret),
     _ASSIGNMENT_RULE,
 )
 
@@ -279,7 +313,7 @@ _FILE_TLDS = frozenset(
 )
 
 
-def _email_ok(value: str, m: re.Match[str]) -> bool:
+def _email_ok(value: str, m: re.Match[str], text: str) -> bool:
     local, _, domain = value.rpartition("@")
     low = domain.lower()
     if domain.rsplit(".", 1)[-1].lower() in _FILE_TLDS:
@@ -291,9 +325,9 @@ def _email_ok(value: str, m: re.Match[str]) -> bool:
     if low.endswith(_KEEP_EMAIL_SUFFIXES) or any(low.endswith("." + d) for d in _KEEP_EMAIL_DOMAINS[:3]):
         return False
     # user:pass@host inside a URL is a password slot, handled by url_password
-    start = m.start()
-    line_start = max(m.string.rfind(c, 0, start) for c in " \n\t\"'") + 1
-    return "://" not in m.string[line_start:start]
+    start = m.start() - len(local)
+    line_start = max(text.rfind(c, max(0, start - 200), start) for c in " \n\t\"'") + 1
+    return "://" not in text[line_start:start]
 
 
 # Well-known public resolvers and addresses are not personal data.
@@ -320,9 +354,9 @@ def is_personal_ip(value: str) -> bool:
 _VERSION_WORDS = re.compile(r"(?:version|ver|release|build|rev|v)[\s:=]*$", re.I)
 
 
-def _after_version_word(m: re.Match[str]) -> bool:
+def _after_version_word(text: str, start: int) -> bool:
     """`version 1.2.3.4` is a version number, not an address."""
-    return bool(_VERSION_WORDS.search(m.string[max(0, m.start() - 12):m.start()]))
+    return bool(_VERSION_WORDS.search(text[max(0, start - 12):start]))
 
 
 _GENERIC_USERS = frozenset(
@@ -331,70 +365,102 @@ _GENERIC_USERS = frozenset(
 )
 
 
-def _home_user_ok(value: str, _m: re.Match[str]) -> bool:
+def _home_user_ok(value: str, _m: re.Match[str], _t: str = "") -> bool:
     return value.lower() not in _GENERIC_USERS and not value.startswith(("$", "<", "%", "{"))
 
 
 _GIT_BOTS = ("claude", "bot", "github", "noreply", "dependabot", "renovate", "copilot", "<name>")
 
 
-def _person_ok(value: str, _m: re.Match[str]) -> bool:
+def _person_ok(value: str, _m: re.Match[str], _t: str) -> bool:
     low = value.lower()
     return not any(b in low for b in _GIT_BOTS) and not is_placeholder(value)
 
 
+def _email_local(value: str, m: re.Match[str], text: str) -> bool:
+    return "@" in value and value[0].isalnum() and _email_ok(value, m, text)
+
+
+def _ip_ok(value: str, m: re.Match[str], text: str) -> bool:
+    if not _IPV4.fullmatch(value) or not is_personal_ip(value):
+        return False
+    start = text.rfind(value, max(0, m.start() - 3), m.end())
+    before = text[max(0, start - 2):start]
+    return not before.endswith(("==", "~=", ">=", "<=")) and not _after_version_word(text, start)
+
+
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
+_PHONE_DIGITS = range(8, 16)
+
+
+def _phone_ok(value: str, _m: re.Match[str], _t: str) -> bool:
+    return sum(c.isdigit() for c in value) in _PHONE_DIGITS
+
+
+def _prompt_user_ok(value: str, m: re.Match[str], text: str) -> bool:
+    start = m.start() - len(value)
+    return (bool(value) and (start == 0 or text[start - 1] in "\n[") and _home_user_ok(value, m)
+            and value not in ("root", "git"))
+
+
 PII_RULES: tuple[Rule, ...] = (
+    # anchored on "@domain"; the local part is read backwards
     Rule("email", EMAIL,
-         re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
-                    r"[A-Za-z]{2,24}(?![\w-])"),
-         triggers=("@",), validate=_email_ok),
+         re.compile(r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])"),
+         triggers=("@",), validate=_email_local, back=_WORD_CHARS + ".%+-", back_max=64),
     Rule("phone", PHONE,
-         re.compile(r"(?<![\w+./=-])(?:\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}|(?:\+?1[ .-]?)?"
-                    r"(?:\(\d{3}\)[ ]?|\d{3}[.-])\d{3}[.-]\d{4})(?![\w/-]|\.\d)"),
-         validate=lambda v, m: 8 <= sum(c.isdigit() for c in v) <= 15),
+         re.compile(r"\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}(?![\w/-]|\.\d)"),
+         triggers=("+",), validate=_phone_ok, not_after=_WORD_CHARS + "+./=-"),
+    Rule("phone", PHONE,
+         re.compile(r"\(\d{3}\)[ ]?\d{3}[.-]\d{4}(?![\w/-]|\.\d)"),
+         triggers=("(",), validate=_phone_ok, not_after=_WORD_CHARS + "./=-"),
+    Rule("phone", PHONE,
+         re.compile(r"[.-](?<=\d\d\d[.-])\d{3}[.-]\d{4}(?![\w/-]|\.\d)"),
+         validate=_phone_ok, back="0123456789", back_max=3, not_after=_WORD_CHARS + "+./=-"),
     Rule("ip_address", IP,
-         re.compile(r"(?<![\w.:-])(?<![=~<>]=)(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
-                    r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w-]|\.\d)"),
-         validate=lambda v, m: is_personal_ip(v) and not _after_version_word(m)),
+         re.compile(r"\.(?<=\d\.)\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w-]|\.\d)"),
+         validate=_ip_ok, back="0123456789", back_max=3, not_after=_WORD_CHARS + ".:-"),
     Rule("home_path", USER,
-         re.compile(r"(?:(?<![\w.-])(?:/home/|/Users/|/var/home/|/mnt/[a-z]/Users/)|"
-                    r"\b[A-Za-z]:(?:\\\\|\\|/)(?i:Users|Documents and Settings)(?:\\\\|\\|/))"
+         re.compile(r"(?:/home/|/Users/|/var/home/|/mnt/[a-z]/Users/)(?P<user>[^/\\\s\"':*?<>|;,()\[\]{}]+)"),
+         group=("user",), triggers=("/home/", "/Users/"), validate=_home_user_ok, not_after=_WORD_CHARS + ".-"),
+    Rule("home_path", USER,
+         re.compile(r":(?<=[A-Za-z]:)(?:\\\\|\\|/)(?i:users|documents and settings)(?:\\\\|\\|/)"
                     r"(?P<user>[^/\\\s\"':*?<>|;,()\[\]{}]+)"),
-         group=("user",), triggers=("/home/", "users", "/var/home/", "documents and settings"), ci=True,
-         validate=_home_user_ok),
+         group=("user",), triggers=("Users", "users", "USERS", "Documents and Settings"), validate=_home_user_ok),
     Rule("git_identity", NAME,
-         re.compile(r"(?im)^[ \t]*(?:Author|Commit|Co-authored-by|Signed-off-by|Reviewed-by|Acked-by|Tested-by|"
-                    r"Reported-by|Committer)[ \t]*:[ \t]+(?P<v>[^<>\n@:]{2,60}?)[ \t]+<"),
-         group=("v",), triggers=("author", "-by:", "commit"), ci=True, validate=_person_ok),
+         re.compile(r"(?:author|commit|co-authored-by|signed-off-by|reviewed-by|acked-by|tested-by|"
+                    r"reported-by|committer)[ \t]*:[ \t]+(?P<v>[^<>\n@:]{2,60}?)[ \t]+<"),
+         group=("v",), triggers=("author", "-by:", "commit"), ci=True, validate=_line_start_only),
     Rule("git_identity", NAME,
-         re.compile(r"\buser\.name(?:[ \t]*=[ \t]*|[ \t]+)[\"']?(?P<v>[^\"'\n]{2,60}?)[\"']?[ \t]*$", re.M),
+         re.compile(r"user\.name(?:[ \t]*=[ \t]*|[ \t]+)[\"']?(?P<v>[^\"'\n]{2,60}?)[\"']?[ \t]*$", re.M),
          group=("v",), triggers=("user.name",), validate=_person_ok),
     Rule("ssh_user", USER,
-         re.compile(r"\b(?:ssh|scp|sftp|rsync|mosh|ssh-copy-id)\b[^\n|;&]*?[\s'\"](?P<user>[a-z_][a-z0-9_.-]{1,31})@"
+         re.compile(r"(?:ssh|scp|sftp|rsync|mosh|ssh-copy-id)\b[^\n|;&]*?[\s'\"](?P<user>[a-z_][a-z0-9_.-]{1,31})@"
                     r"(?=[A-Za-z0-9<\[])"),
-         group=("user",), triggers=("ssh", "scp", "sftp", "rsync", "mosh"),
-         validate=lambda v, m: _home_user_ok(v, m) and v not in ("root", "git", "ubuntu", "ec2-user", "admin")),
+         group=("user",), triggers=("ssh", "scp", "sftp", "rsync", "mosh"), not_after=_WORD_CHARS,
+         validate=lambda v, m, t: _home_user_ok(v, m) and v not in ("root", "git", "ubuntu", "ec2-user", "admin")),
+    # user@host:~/dir$ prompts: anchored on "@host", the user is read backwards
     Rule("shell_prompt", USER,
-         re.compile(r"(?m)(?:^|\[)(?P<user>[a-z_][a-z0-9_.-]{1,31})@(?P<host>[A-Za-z0-9][A-Za-z0-9-]{0,62})"
-                    r"(?=:[~/]|[ \t][~/\w.-]*\]?[$#%])"),
-         group=("user",), triggers=("@",), validate=lambda v, m: _home_user_ok(v, m) and v not in ("root", "git")),
+         re.compile(r"@(?P<host>[A-Za-z0-9][A-Za-z0-9-]{0,62})(?=:[~/]|[ \t][~/\w.-]*\]?[$#%])"),
+         triggers=("@",), back="abcdefghijklmnopqrstuvwxyz0123456789_.-", back_max=32, back_span=True,
+         validate=_prompt_user_ok),
 )
 
 
 def user_name_rule(names: list[str]) -> Rule | None:
     """A rule for the user's own names and usernames, whole words, any case (longest first)."""
-    names = sorted({n.strip() for n in names if len(n.strip()) >= 3}, key=len, reverse=True)
+    names = sorted({n.strip().lower() for n in names if len(n.strip()) >= 3}, key=len, reverse=True)
     if not names:
         return None
     alternation = "|".join(re.escape(n).replace(r"\ ", r"[ \t]+") for n in names)
-    return Rule("user_name", USER, re.compile(rf"(?<![A-Za-z0-9])(?:{alternation})(?![A-Za-z0-9])", re.I),
-                triggers=tuple(n.lower().split()[0] for n in names), ci=True)
+    return Rule("user_name", USER, re.compile(rf"(?:{alternation})(?![a-z0-9])"),
+                triggers=tuple(n.split()[0] for n in names), ci=True, not_after=_WORD_CHARS[:-1])
 
 
 def hostname_rule(hosts: list[str]) -> Rule | None:
-    hosts = sorted({h.strip() for h in hosts if len(h.strip()) >= 3}, key=len, reverse=True)
+    hosts = sorted({h.strip().lower() for h in hosts if len(h.strip()) >= 3}, key=len, reverse=True)
     if not hosts:
         return None
     alternation = "|".join(re.escape(h) for h in hosts)
-    return Rule("hostname", HOST, re.compile(rf"(?<![A-Za-z0-9-])(?:{alternation})(?![A-Za-z0-9-])", re.I),
-                triggers=tuple(h.lower() for h in hosts), ci=True)
+    return Rule("hostname", HOST, re.compile(rf"(?:{alternation})(?![a-z0-9-])"),
+                triggers=tuple(hosts), ci=True, not_after=_WORD_CHARS[:-1] + "-")
