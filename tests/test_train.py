@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.tiny_model import tiny_model_dir
 from typer.testing import CliRunner
 
 from bashgym.cli import app
 from bashgym.errors import ConfigError
 from bashgym.store import Store
 from bashgym.train.config import load_spec, spec_from_mapping
+from harness.tiny_model import tiny_model_dir
 
 TOOLS = [{"type": "function", "function": {
     "name": "bash", "description": "Run a bash command.",
@@ -254,10 +254,18 @@ def test_config_maps_yaml_onto_trl_and_lora(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------- CLI
 
-def test_cli_trains_from_dataset_id_and_lists_and_shows_the_run(tiny: Path, sft_dir: Path, store: Store,
-                                                               tmp_path: Path) -> None:
-    store.add_dataset("ds-mywork-v1", name="mywork", version=1, path=str(sft_dir), config={}, counts={"train": 12},
-                      content_hash="x", redacted=True, session_ids=["sess-0", "sess-1", "sess-2"])
+def test_cli_trains_from_a_factory_built_dataset_and_lists_and_shows_the_run(tiny: Path, store: Store,
+                                                                            tmp_path: Path) -> None:
+    from bashgym.factory.build import build_dataset
+    from bashgym.factory.config import DatasetConfig
+    from factory_sessions import save, session, topic_turn
+
+    topics = ["nginx", "redis", "kafka", "mysql", "spark", "mongo", "etcd", "vault"]
+    save(store, *[session(f"s{i}", [topic_turn(t, i)]) for i, t in enumerate(topics)])
+    record = build_dataset(store, DatasetConfig(name="mywork"))
+    assert record["id"] == "ds-mywork-v1"
+    dataset_sessions = store.dataset_session_ids("ds-mywork-v1")
+    assert dataset_sessions
     cfg = tmp_path / "train.yaml"
     cfg.write_text(f"base_model: {tiny}\ndataset: ds-mywork-v1\ngpu: cpu\nper_device_train_batch_size: 4\n"
                    "lora: {r: 4}\n")
@@ -272,10 +280,10 @@ def test_cli_trains_from_dataset_id_and_lists_and_shows_the_run(tiny: Path, sft_
     bare = runner.invoke(app, ["runs"])
     assert bare.exit_code == 0 and run_id in bare.output
     shown = json.loads(runner.invoke(app, ["runs", "show", run_id[:8], "--json"]).output)
-    assert shown["session_ids"] == ["sess-0", "sess-1", "sess-2"]
+    assert shown["session_ids"] == dataset_sessions
     assert shown["config"]["lora"]["r"] == 4 and shown["metrics"]["steps"] == 2
     text = runner.invoke(app, ["runs", "show", run_id]).output
-    assert "sessions: 3" in text and "loss" in text
+    assert f"sessions: {len(dataset_sessions)}" in text and "loss" in text
 
     res = runner.invoke(app, ["adapter", "export", run_id, "--out", str(tmp_path / "exp")])
     assert res.exit_code == 0 and (tmp_path / "exp" / "adapter_model.safetensors").is_file()

@@ -53,13 +53,18 @@ def load_splits(path: Path) -> dict[str, Any]:
     from datasets import Dataset, DatasetDict, load_from_disk
 
     if path.is_file():
-        return {"train": _load_file(path)}
+        loaded = _load_file(path)
+        if loaded is None:
+            raise ConfigError(f"{path} holds no examples")
+        return {"train": loaded}
     splits: dict[str, Any] = {}
     for split in SPLIT_FILES:
         for ext in ("jsonl", "json", "parquet"):
             f = path / f"{split}.{ext}"
-            if f.is_file() and f.stat().st_size > 0:
-                splits[split] = _load_file(f)
+            if f.is_file():
+                loaded = _load_file(f)
+                if loaded is not None:  # an empty split (e.g. no validation rows) counts as absent
+                    splits[split] = loaded
                 break
     if splits:
         return splits
@@ -72,7 +77,7 @@ def load_splits(path: Path) -> dict[str, Any]:
     raise NotFoundError(f"no train.jsonl, train.parquet or saved HF dataset in {path}")
 
 
-def _load_file(path: Path) -> Any:
+def _load_file(path: Path) -> Any | None:
     from datasets import Dataset
 
     if path.suffix == ".parquet":
@@ -89,7 +94,7 @@ def _load_file(path: Path) -> Any:
             except orjson.JSONDecodeError as exc:
                 raise ConfigError(f"{path}:{n} is not valid JSON: {exc}") from None
     if not rows:
-        raise ConfigError(f"{path} holds no examples")
+        return None
     return Dataset.from_list([normalize_row(r) for r in rows])
 
 

@@ -25,8 +25,8 @@ class DevicePlan:
 
     def trainer_args(self) -> dict[str, Any]:
         """TrainingArguments fields this plan sets (the user's config still wins)."""
-        if self.device == "cpu":
-            return {"use_cpu": True, "bf16": False, "fp16": False}
+        if self.device == "cpu":  # memory is rarely the limit on a CPU; recomputing activations only costs time
+            return {"use_cpu": True, "bf16": False, "fp16": False, "gradient_checkpointing": False}
         args: dict[str, Any] = {"bf16": self.dtype == "bfloat16", "fp16": self.dtype == "float16"}
         if self.use_liger:
             args["use_liger_kernel"] = True
