@@ -77,5 +77,131 @@ def import_claude(
     run_import(get_source("claude"), path, home, as_json, rederive_)
 
 
+@import_app.command("codex")
+def import_codex(
+    path: Path | None = typer.Argument(None, help="A rollout file or directory (default ~/.codex/sessions)."),
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+    rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw lines instead of reading files."),
+) -> None:
+    """Import OpenAI Codex CLI rollouts (messages, reasoning, shell/apply_patch calls, exit codes, tokens).
+
+    Example: bashgym import codex ~/.codex/sessions
+    """
+    from bashgym.sources.registry import get_source
+
+    run_import(get_source("codex"), path, home, as_json, rederive_)
+
+
+@import_app.command("gemini")
+def import_gemini(
+    path: Path | None = typer.Argument(None, help="A chat/checkpoint file or directory (default ~/.gemini/tmp)."),
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+    rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw files instead of reading them."),
+) -> None:
+    """Import Gemini CLI chat recordings (chats/session-*.jsonl|json) and checkpoints.
+
+    Example: bashgym import gemini ~/.gemini/tmp
+    """
+    from bashgym.sources.registry import get_source
+
+    run_import(get_source("gemini"), path, home, as_json, rederive_)
+
+
+@import_app.command("opencode")
+def import_opencode(
+    path: Path | None = typer.Argument(
+        None, help="OpenCode's storage directory or one session file (default ~/.local/share/opencode/storage)."),
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+    rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored bundles instead of reading files."),
+) -> None:
+    """Import OpenCode sessions (session/message/part JSON files).
+
+    Example: bashgym import opencode ~/.local/share/opencode/storage
+    """
+    from bashgym.sources.registry import get_source
+
+    run_import(get_source("opencode"), path, home, as_json, rederive_)
+
+
+@import_app.command("file")
+def import_file_dataset(
+    dataset: Path = typer.Argument(..., help="A .jsonl/.json/.parquet file or a saved HF datasets directory."),
+    fmt: str = typer.Option("auto", "--format", help="auto, openai, sharegpt, adp or atif."),
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Import a public trace dataset (OpenAI messages, ShareGPT, Agent Data Protocol, Harbor ATIF).
+
+    --format auto looks at the first records and says which format it picked; a file of unknown shape is
+    refused with the keys it found. Sessions get source "import" and ids from each record's id (or a hash
+    of its content), so importing the same file again adds nothing.
+
+    Example: bashgym import file ~/Downloads/claude-traces/train.parquet --format auto
+    """
+    from bashgym.errors import NotFoundError
+    from bashgym.sources.datasets import DatasetSource, dataset_files, detect_format
+
+    dataset = dataset.expanduser()
+    if not dataset_files(dataset):
+        raise NotFoundError(f"{dataset}: no dataset file there (expected .jsonl, .json, .parquet or a saved "
+                            "HF datasets directory)")
+    if fmt == "auto":
+        fmt, why = detect_format(dataset)
+        (err_console if as_json else console).print(f"format: {fmt} (auto-detected: {why})")
+    source = DatasetSource.for_path(dataset, fmt)
+    run_import(source, dataset, home, as_json)
+
+
+@import_app.command("all")
+def import_all(
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Import every agent's sessions found on this machine (Claude Code, Codex, Gemini CLI, OpenCode).
+
+    Each source's default location is used when it exists; one progress view, then a summary table.
+
+    Example: bashgym import all
+    """
+    from bashgym.sources.registry import all_sources
+
+    found = [(fmt, fmt.default_root().expanduser()) for fmt in all_sources()]
+    found = [(fmt, root) for fmt, root in found if root.exists()]
+    results: list[tuple[str, Path, ImportSummary]] = []
+    with open_store(home) as store, progress(transient=as_json) as bar:
+        plans = []
+        for fmt, root in found:
+            files = fmt.discover(root)
+            sizes = {f: file_size(f) for f in files}
+            plans.append((fmt, root, files, sizes, bar.add_task(f"import {fmt.name}", total=max(1, sum(sizes.values())))))
+        for fmt, root, files, sizes, task in plans:
+            summary = import_paths(store, fmt, files,
+                                   on_file=lambda p, _r, t=task, s=sizes: bar.advance(t, s.get(p, 0)))
+            bar.update(task, completed=max(1, sum(sizes.values())))
+            results.append((fmt.name, root, summary))
+    if as_json:
+        print_json({"sources": [{"source": n, "root": str(r), **s.to_dict()} for n, r, s in results]})
+        return
+    if not results:
+        console.print("[yellow]no agent sessions found (looked for ~/.claude, ~/.codex, ~/.gemini, "
+                      "~/.local/share/opencode)[/yellow]")
+        return
+    table = Table(title="import all")
+    for col in ("source", "root", "files", "new/grown", "MB read", "sessions", "steps", "skipped lines", "failed"):
+        table.add_column(col)
+    for name, root, s in results:
+        table.add_row(name, str(root), str(s.files), str(s.files_read), f"{s.bytes_read / 1e6:.1f}", str(s.sessions),
+                      str(s.steps), str(s.skipped_lines), str(len(s.failed_files)))
+    console.print(table)
+    for _name, _root, s in results:
+        for path, line, error in s.errors[:10]:
+            err_console.print(f"[yellow]{path}:{line}: {error}[/yellow]")
+        for path, error in s.failed_files:
+            err_console.print(f"[red]{path}: {error}[/red]")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(import_app, name="import")

@@ -10,6 +10,9 @@ from bashgym.sources.base import SourceFormat
 # name → "module:class"; a source module is only imported when used.
 SOURCES: dict[str, str] = {
     "claude": "bashgym.sources.claude_code:ClaudeCodeSource",
+    "codex": "bashgym.sources.codex:CodexSource",
+    "gemini": "bashgym.sources.gemini:GeminiSource",
+    "opencode": "bashgym.sources.opencode:OpenCodeSource",
 }
 
 

@@ -1,0 +1,252 @@
+"""OpenCode stored sessions (`~/.local/share/opencode/storage/`) → canonical Sessions.
+
+Facts the parser relies on (sst/opencode, now anomalyco/opencode: `packages/opencode/src/session/message-v2.ts`,
+`session/index.ts`, `storage/json-migration.ts`; see docs/formats.md):
+- One JSON file per object: `session/<projectID>/<sessionID>.json` (Session.Info: id, projectID, directory,
+  parentID, title, version, time {created, updated}), `message/<sessionID>/<messageID>.json` (role user:
+  time, agent, model {providerID, modelID}; role assistant: parentID, modelID, providerID, path {cwd, root},
+  cost, tokens {input, output, reasoning, cache {read, write}}, time {created, completed}, error, finish),
+  `part/<messageID>/<partID>.json` (type text | reasoning | tool | file | step-start | step-finish | patch |
+  snapshot | agent | subtask | compaction | retry). IDs sort in creation order.
+- A tool part: {callID, tool, state: {status pending|running|completed|error, input, output | error,
+  title, metadata, time {start, end}}}; the `bash` tool's metadata has `exit` (exit code) and `output`.
+- Times are epoch milliseconds.
+
+A session is spread over many files, and any of them may change, so discovery gathers each session's
+files into one bundle (JSONL: the session, then its messages, then their parts, each tagged with the file it
+came from) under $BASHGYM_HOME/cache/opencode/, rewritten only when its content changed. The importer then
+treats the bundle as the session's file: unchanged sessions are skipped, raw lines are kept for re-derivation,
+and a corrupt part is reported naming its own file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bashgym.paths import home_dir
+from bashgym.schema import Session, Step, Turn, Usage
+from bashgym.sources.base import Line, ParsedFile, iso_from_epoch_ms
+
+
+def opencode_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "opencode"
+
+
+class OpenCodeSource:
+    name = "opencode"
+    source = "opencode"
+    line_based = False
+
+    def default_root(self) -> Path:
+        return opencode_data_dir() / "storage"
+
+    def discover(self, root: Path) -> list[Path]:
+        return write_bundles(root, home_dir() / "cache" / "opencode")
+
+    def parse(self, path: str, lines: Iterable[Line]) -> ParsedFile:
+        data = b"\n".join(raw for _, raw in lines)
+        return parse_bundle(path, data)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    raw = path.read_bytes()
+    try:
+        return {"file": str(path), "data": orjson.loads(raw)}
+    except orjson.JSONDecodeError as exc:
+        return {"file": str(path), "error": f"invalid JSON ({exc})"}
+
+
+def _json_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.json")) if directory.is_dir() else []
+
+
+def bundle_session(storage: Path, session_file: Path) -> bytes:
+    """One session's files as bundle lines (see module docstring)."""
+    lines = [dict(_read(session_file), kind="session")]
+    sid = session_file.stem
+    for message_file in _json_files(storage / "message" / sid):
+        lines.append(dict(_read(message_file), kind="message"))
+        for part_file in _json_files(storage / "part" / message_file.stem):
+            lines.append(dict(_read(part_file), kind="part", message=message_file.stem))
+    return b"\n".join(orjson.dumps(x) for x in lines) + b"\n"
+
+
+def write_bundles(root: Path, cache: Path) -> list[Path]:
+    """Bundle every session under a storage root (or a single session file); returns the bundle paths."""
+    root = root.expanduser()
+    if root.is_file():
+        storage, session_files = root.parents[2], [root]
+    elif (root / "session").is_dir():
+        storage = root
+        session_files = sorted((root / "session").glob("*/*.json"))
+    else:
+        return []
+    cache.mkdir(parents=True, exist_ok=True)
+    out = []
+    for session_file in session_files:
+        data = bundle_session(storage, session_file)
+        target = cache / f"{session_file.stem}.jsonl"
+        try:
+            same = target.read_bytes() == data
+        except OSError:
+            same = False
+        if not same:
+            tmp = target.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(target)
+        out.append(target)
+    return out
+
+
+def _tool_step(part: dict[str, Any], model: str | None) -> Step:
+    state = part.get("state") or {}
+    status = state.get("status")
+    times = state.get("time") or {}
+    metadata = state.get("metadata") or {}
+    step = Step(kind="tool_call", tool_name=part.get("tool"), call_id=part.get("callID"),
+                input=state.get("input"), timestamp=iso_from_epoch_ms(times.get("start")), model=model)
+    step.meta["status"] = status
+    if status == "completed":
+        step.output = state.get("output") if isinstance(state.get("output"), str) else ""
+    elif status == "error":
+        step.output = state.get("error") if isinstance(state.get("error"), str) else ""
+        step.is_error = True
+        step.interrupted = "aborted" in (step.output or "").lower()
+    else:
+        step.meta["no_result"] = True
+    if isinstance(times.get("start"), int | float) and isinstance(times.get("end"), int | float):
+        step.duration_ms = int(times["end"] - times["start"])
+    exit_code = metadata.get("exit")
+    if isinstance(exit_code, int):
+        step.exit_code = exit_code
+        step.is_error = step.is_error or exit_code != 0
+    elif step.tool_name == "bash" and status == "completed":
+        step.exit_code = 0
+    if state.get("title"):
+        step.meta["title"] = state["title"]
+    if metadata.get("diff"):
+        step.meta["diff"] = metadata["diff"]
+    return step
+
+
+def _usage(tokens: Any) -> Usage:
+    if not isinstance(tokens, dict):
+        return Usage()
+    cache = tokens.get("cache") or {}
+    return Usage(input_tokens=int(tokens.get("input") or 0),
+                 output_tokens=int(tokens.get("output") or 0) + int(tokens.get("reasoning") or 0),
+                 cache_read_tokens=int(cache.get("read") or 0), cache_creation_tokens=int(cache.get("write") or 0))
+
+
+def parse_bundle(path: str, data: bytes) -> ParsedFile:
+    """A session bundle → its Session (messages in id order, parts in id order within each message)."""
+    result = ParsedFile()
+    info: dict[str, Any] | None = None
+    info_file = path
+    messages: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for line_no, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            entry = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            result.errors.append((line_no, f"invalid bundle line ({exc})"))
+            continue
+        if entry.get("error") or not isinstance(entry.get("data"), dict):
+            result.errors.append((line_no, f"{entry.get('file')}: {entry.get('error') or 'not a JSON object'}"))
+            continue
+        obj, kind = entry["data"], entry.get("kind")
+        if kind == "session":
+            info, info_file = obj, entry.get("file") or path
+        elif kind == "message":
+            parts: list[dict[str, Any]] = []
+            messages.append((obj, parts))
+            by_id[obj.get("id") or Path(entry.get("file", "")).stem] = parts
+        elif kind == "part":
+            parts = by_id.get(entry.get("message") or obj.get("messageID"))
+            if parts is None:
+                result.errors.append((line_no, f"{entry.get('file')}: part of an unknown message"))
+            else:
+                parts.append(obj)
+    if info is None:
+        return result
+    session = Session(id=str(info.get("id") or Path(info_file).stem), source="opencode", source_path=info_file,
+                      parent_id=info.get("parentID"), title=info.get("title") or None,
+                      agent_version=info.get("version") or None, cwd=info.get("directory") or None)
+    session.project = session.cwd
+    times = info.get("time") or {}
+    session.started_at = iso_from_epoch_ms(times.get("created"))
+    session.ended_at = iso_from_epoch_ms(times.get("updated"))
+    session.meta["project_id"] = info.get("projectID")
+    if info.get("slug"):
+        session.meta["slug"] = info["slug"]
+    models: dict[str, None] = {}
+    turn: Turn | None = None
+    cost = 0.0
+    for msg, parts in messages:
+        ts = iso_from_epoch_ms((msg.get("time") or {}).get("created"))
+        if msg.get("role") == "user":
+            texts = [p.get("text") or "" for p in parts if p.get("type") == "text" and not p.get("synthetic")]
+            prompt = "\n".join(texts)
+            turn = Turn(index=len(session.turns), prompt=prompt, started_at=ts, ended_at=ts,
+                        meta={"message_id": msg.get("id"), "agent": msg.get("agent")})
+            session.turns.append(turn)
+            step = Step(kind="message", role="user", text=prompt, timestamp=ts)
+            files = [{"mime": p.get("mime"), "filename": p.get("filename"), "url": p.get("url")}
+                     for p in parts if p.get("type") == "file"]
+            if files:
+                step.meta["files"] = files
+            turn.steps.append(step)
+            continue
+        if turn is None:
+            turn = Turn(index=0, started_at=ts, ended_at=ts)
+            session.turns.append(turn)
+        model = msg.get("modelID")
+        if model:
+            models[model] = None
+        if not session.cwd and isinstance(msg.get("path"), dict):
+            session.cwd = session.project = msg["path"].get("cwd")
+        for part in parts:
+            kind = part.get("type")
+            pts = iso_from_epoch_ms((part.get("time") or {}).get("start")) or ts
+            if kind == "text" and not part.get("synthetic"):
+                last = turn.steps[-1] if turn.steps else None
+                if last is not None and last.kind == "message" and last.role == "assistant" and not last.text \
+                        and last.thinking:
+                    last.text = part.get("text") or ""
+                else:
+                    turn.steps.append(Step(kind="message", role="assistant", text=part.get("text") or "",
+                                           timestamp=pts, model=model))
+            elif kind == "reasoning":
+                turn.steps.append(Step(kind="message", role="assistant", thinking=part.get("text") or "",
+                                       timestamp=pts, model=model))
+            elif kind == "tool":
+                turn.steps.append(_tool_step(part, model))
+            elif kind == "compaction":
+                session.meta["compactions"] = session.meta.get("compactions", 0) + 1
+            elif kind == "subtask":
+                turn.steps.append(Step(kind="message", role="system", text=part.get("prompt") or "", timestamp=pts,
+                                       meta={"subtask": part.get("agent"), "description": part.get("description")}))
+        usage = _usage(msg.get("tokens"))
+        turn.usage.add(usage)
+        session.usage.add(usage)
+        if isinstance(msg.get("cost"), int | float):
+            cost += msg["cost"]
+        if msg.get("error"):
+            err = msg["error"]
+            turn.meta["error"] = err.get("name") if isinstance(err, dict) else str(err)
+        done = iso_from_epoch_ms((msg.get("time") or {}).get("completed")) or ts
+        if done:
+            turn.ended_at = max(turn.ended_at or done, done)
+    session.models = list(models)
+    if cost:
+        session.meta["cost_usd"] = round(cost, 6)
+    result.sessions.append(session)
+    return result
