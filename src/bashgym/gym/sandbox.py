@@ -163,7 +163,7 @@ def _probe(argv: list[str]) -> str | None:
 
 def _bwrap_probe_argv() -> list[str]:
     return ["bwrap", *_bwrap_namespaces(), "--die-with-parent", *_system_binds(), "--dev", "/dev",
-            "--proc", "/proc", "--dir", APP_DIR, *_drop_to(12345678 if os.geteuid() == 0 else None)]
+            "--proc", "/proc", "--dir", APP_DIR, *_drop_to(_allocate_uid())]
 
 
 def _unshare_argv() -> list[str]:
@@ -181,7 +181,7 @@ def _detect() -> LayerInfo:
     else:
         why = _probe(_bwrap_probe_argv())
         if why is None:
-            return LayerInfo("bubblewrap", "bwrap can unshare user, pid, net and mount namespaces here", tried)
+            return LayerInfo("bubblewrap", "bwrap works here: own pid, network, ipc and mount namespaces, read-only system", tried)
         tried["bubblewrap"] = f"bwrap is installed but failed: {why}"
     if shutil.which("unshare") is None:
         tried["unshare"] = "util-linux unshare is not installed"
@@ -226,7 +226,7 @@ _used_uids: set[int] = set()
 
 def _allocate_uid() -> int | None:
     """A throwaway uid for this sandbox when we are root (None otherwise)."""
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
         return None
     with _uid_lock:
         while True:

@@ -1,0 +1,123 @@
+"""`bashgym gym list|check|doctor`: the task suite and the sandbox that runs it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from bashgym.commands.common import JSON_OPTION, console, print_json, progress
+
+gym_app = typer.Typer(help="Bash gym: list tasks, check them, inspect the sandbox.", invoke_without_command=True)
+
+
+@gym_app.callback()
+def _gym(ctx: typer.Context) -> None:
+    """Bare `bashgym gym` lists the builtin tasks."""
+    if ctx.invoked_subcommand is None:
+        list_tasks(suite="builtin", category=None, as_json=False)
+
+
+@gym_app.command("list")
+def list_tasks(
+    suite: str = typer.Argument("builtin", help="'builtin' or a directory of task directories."),
+    category: str | None = typer.Option(None, "--category", "-c", help="Only this category."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List the tasks of a suite: id, category, format, limits, instruction.
+
+    Example: bashgym gym list --category git
+    """
+    from bashgym.gym.task import load_suite
+
+    tasks = [t for t in load_suite(suite) if category is None or t.category == category]
+    if as_json:
+        print_json([{"id": t.id, "category": t.category, "format": t.format, "instruction": t.instruction,
+                     "path": str(t.path), "timeout_s": t.timeout_s, "max_steps": t.max_steps} for t in tasks])
+        return
+    table = Table(title=f"{len(tasks)} tasks in {suite}")
+    for col in ("id", "category", "format", "steps", "instruction"):
+        table.add_column(col, overflow="fold")
+    for t in tasks:
+        first = t.instruction.splitlines()[0]
+        table.add_row(t.id, t.category, t.format, str(t.max_steps), escape(first[:90] + ("…" if len(first) > 90 else "")))
+    console.print(table)
+
+
+@gym_app.command("check")
+def check(
+    task_dirs: list[Path] = typer.Argument(None, help="Task directories, or directories of tasks (default: the builtin suite)."),
+    workers: int = typer.Option(max(2, min(8, os.cpu_count() or 2)), "--workers", "-w", help="Tasks checked at once."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Prove tasks sound in the sandbox: the reference solution must pass and an empty attempt must fail.
+    Exits 1 if any task is broken.
+
+    Example: bashgym gym check src/bashgym/gym/tasks/builtin/git-tag-release ./my-tasks
+    """
+    from bashgym.gym.check import check_tasks
+    from bashgym.gym.sandbox import detect_layer
+    from bashgym.gym.task import load_suite
+
+    tasks = [t for d in (task_dirs or ["builtin"]) for t in load_suite(d)]
+    layer = detect_layer()
+    with progress(transient=True) as bar:
+        job = bar.add_task(f"checking {len(tasks)} tasks ({layer.name} sandbox)", total=len(tasks))
+        results = check_tasks(tasks, workers=workers, on_done=lambda _r: bar.advance(job))
+    broken = [r for r in results if not r.ok]
+    if as_json:
+        print_json({"layer": layer.name, "tasks": len(results), "broken": len(broken), "results": [
+            {"id": r.task.id, "path": str(r.task.path), "ok": r.ok, "reference": r.reference.status,
+             "empty": r.empty.status, "problem": r.problem} for r in results]})
+    else:
+        table = Table(title=f"gym check: {len(results) - len(broken)}/{len(results)} sound ({layer.name} sandbox)")
+        for col in ("task", "category", "reference", "empty", "time", "problem"):
+            table.add_column(col, overflow="fold")
+        mark = {"pass": "[green]pass[/]", "fail": "[red]fail[/]", "no_score": "[yellow]no_score[/]"}
+        for r in results:
+            empty = mark[r.empty.status].replace("red", "green") if r.empty.status == "fail" else mark[r.empty.status]
+            table.add_row(r.task.id, r.task.category, mark[r.reference.status], empty,
+                          f"{r.reference.duration_s + r.empty.duration_s:.1f}s", escape(r.problem[:200]))
+        console.print(table)
+        if broken:
+            console.print(f"[red]{len(broken)} broken task(s)[/]: {', '.join(r.task.id for r in broken)}")
+    if broken:
+        raise typer.Exit(1)
+
+
+@gym_app.command("doctor")
+def doctor(as_json: bool = JSON_OPTION) -> None:
+    """Say which sandbox layer is active and why, and what each stronger layer lacked.
+
+    Example: bashgym gym doctor
+    """
+    from bashgym.gym.sandbox import LAYERS, detect_layer
+
+    info = detect_layer()
+    tools = {name: shutil.which(name) for name in ("bwrap", "unshare", "setpriv", "git", "jq", "tar", "python3")}
+    report = {"layer": info.name, "reason": info.reason, "tried": info.tried, "root": os.geteuid() == 0,
+              "tools": tools}
+    if as_json:
+        print_json(report)
+        return
+    color = "green" if info.name == "bubblewrap" else "red"
+    console.print(f"sandbox layer: [{color}]{info.name}[/] — {info.reason}")
+    for name in LAYERS:
+        if name in info.tried:
+            console.print(f"  {name}: not used — {escape(info.tried[name])}")
+    if info.name != "bubblewrap":
+        console.print("[red]WARNING[/]: weak sandbox; install bubblewrap: apt-get install bubblewrap")
+    if os.geteuid() == 0:
+        console.print("running as root: each sandbox runs as its own throwaway uid (process limit per sandbox)")
+    missing = [k for k, v in tools.items() if v is None]
+    console.print("tools: " + ", ".join(f"{k}={'yes' if v else 'MISSING'}" for k, v in tools.items()))
+    if missing:
+        console.print(f"[yellow]missing tools[/]: {', '.join(missing)} (some builtin tasks need them)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(gym_app, name="gym")
