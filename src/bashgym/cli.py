@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "bashgym.commands.judge",
     "bashgym.commands.ui",
     "bashgym.commands.redact",
+    "bashgym.commands.gym",
 ]
 
 
