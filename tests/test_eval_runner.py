@@ -15,6 +15,7 @@ from bashgym.eval.clients import OpenAIClient
 from bashgym.eval.metrics import pass_at_k, summarize
 from bashgym.eval.runner import run_eval
 from bashgym.gym.task import load_suite
+from bashgym.store import Store
 from harness.openai_server import ScriptedOpenAIServer, assistant_turns, bash_call, first_user_text, say
 
 B_SOLVED_SAMPLES = {1, 3}  # task B is solved in 2 of 5 samples
@@ -148,7 +149,7 @@ def test_infrastructure_failures_get_no_score_and_resume_reruns_only_them(store,
     assert len(store.rollouts("ev-r")) == 15 and len(store.list_sessions(source="gym")) == 15
 
 
-def test_cli_eval_json_then_resume_runs_nothing_new(suite: Path) -> None:
+def test_cli_eval_json_then_resume_runs_nothing_new(suite: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     with ScriptedOpenAIServer(known_policy) as server:
         args = ["eval", "--base-url", server.url, "--model", "scripted", "--tasks", str(suite), "-k", "5",
@@ -165,8 +166,14 @@ def test_cli_eval_json_then_resume_runs_nothing_new(suite: Path) -> None:
     assert again["eval_id"] == data["eval_id"] and again["ran"] == 0
     listed = runner.invoke(app, ["eval", "list", "--json"])
     assert [e["id"] for e in json.loads(listed.stdout)] == [data["eval_id"]]
-    shown = runner.invoke(app, ["eval", "show", data["eval_id"][:12]])
+    shown = runner.invoke(app, ["eval", "show", data["eval_id"]])
     assert shown.exit_code == 0 and "task-b" in shown.stdout
+    png = tmp_path / "self.png"
+    compared = runner.invoke(app, ["eval", "compare", data["eval_id"], data["eval_id"], "--png", str(png), "--json"])
+    assert compared.exit_code == 0, compared.output
+    rows = {r["category"]: r for r in json.loads(compared.stdout)["rows"]}
+    assert rows["all"]["base_pass@5"] == rows["all"]["adapter_pass@5"] == pytest.approx(2 / 3)
+    assert png.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_local_tiny_model_eval_with_adapter_compare_runs_end_to_end(suite: Path, tmp_path: Path) -> None:
@@ -176,20 +183,23 @@ def test_local_tiny_model_eval_with_adapter_compare_runs_end_to_end(suite: Path,
     from harness.tiny_model import tiny_model_dir
 
     model_dir = tiny_model_dir()
-    adapter_dir = tmp_path / "lora"
+    adapter_dir = tmp_path / "adapter"
     lora = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir),
                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
     lora.save_pretrained(adapter_dir)
+    with Store.open() as store:  # the adapter as a train run: resolved through the runs table
+        store.create_run("run-sft-tiny", "sft", dataset_id=None, base_model=str(model_dir), config={},
+                         output_dir=str(tmp_path), status="finished")
     png = tmp_path / "compare.png"
     result = CliRunner().invoke(app, [
-        "eval", "--model", str(model_dir), "--adapter", str(adapter_dir), "--compare", "--tasks", str(suite),
+        "eval", "--adapter", "run-sft-tiny", "--compare", "--tasks", str(suite),
         "-k", "1", "--workers", "2", "--max-tokens", "12", "--max-turns", "2", "--png", str(png), "--json",
     ])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     base, adapted = out["evals"]
     assert (base["label"], adapted["label"]) == ("base", "adapter")
-    assert adapted["adapter"] == str(adapter_dir.resolve())
+    assert adapted["adapter"] == "run-sft-tiny" and base["model"] == str(model_dir.resolve())
     for s in (base, adapted):  # a random model scores ~0, but every rollout ran and got a score
         assert s["overall"]["samples"] == 3 and s["overall"]["errors"] == 0
         assert s["overall"]["completion_tokens"] > 0

@@ -69,6 +69,8 @@ def eval_run(
     """
     if ctx.invoked_subcommand is not None:
         return
+    if model is None and adapter and not base_url:
+        model = _run_base_model(adapter, home)
     if model is None:
         if base_url or adapter or compare or resume:
             raise typer.BadParameter("--model is required (a model name with --base-url, or a local model directory)")
@@ -141,6 +143,17 @@ def eval_run(
         print_json({"evals": summaries, "chart": str(chart) if chart else None})
         return
     _print_summaries(summaries, chart, adapter=adapter)
+
+
+def _run_base_model(adapter: str, home: Path | None) -> str | None:
+    """`--adapter RUN` without `--model`: the base model the run trained from."""
+    from bashgym.errors import NotFoundError
+
+    store = open_store(home)
+    try:
+        return store.get_run(adapter).get("base_model") or None
+    except NotFoundError:
+        return None
 
 
 def _load_tasks(tasks: str, task_ids: list[str] | None, limit: int | None) -> list[Any]:

@@ -380,8 +380,8 @@ def template_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def resolve_adapter(adapter: str, store: Any | None = None) -> tuple[Path, str | None]:
     """An adapter given as a train run id (looked up in the runs table) or a directory path.
 
-    Returns (adapter directory, run id or None). A run's adapter is the directory under its output_dir
-    that holds adapter_config.json (the output_dir itself, or its adapter/ or final/ folder).
+    Returns (adapter directory, run id or None). A run's adapter is its recorded metrics["adapter_dir"],
+    else the folder under its output_dir that holds adapter_config.json (adapter/, final/ or itself).
     """
     run = None
     if store is not None and hasattr(store, "get_run"):
@@ -389,9 +389,11 @@ def resolve_adapter(adapter: str, store: Any | None = None) -> tuple[Path, str |
             run = store.get_run(adapter)
         except NotFoundError:
             run = None
-    if run is not None and run.get("output_dir"):
-        out = Path(run["output_dir"])
-        for candidate in (out / "adapter", out / "final", out):
+    if run is not None and (run.get("output_dir") or (run.get("metrics") or {}).get("adapter_dir")):
+        recorded = (run.get("metrics") or {}).get("adapter_dir")
+        out = Path(run.get("output_dir") or recorded)
+        candidates = [Path(recorded)] if recorded else []
+        for candidate in (*candidates, out / "adapter", out / "final", out):
             if (candidate / "adapter_config.json").exists():
                 return candidate, run["id"]
         raise NotFoundError(f"run {run['id']!r} has no adapter_config.json under {out}")
