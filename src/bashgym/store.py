@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import zstandard
 
 from bashgym.errors import BashgymError, NotFoundError
 from bashgym.paths import db_path
@@ -320,12 +321,20 @@ def loads(text: str | None) -> Any:
     return None if text is None else orjson.loads(text)
 
 
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
 def compress_lines(lines: Iterable[bytes]) -> bytes:
-    return zlib.compress(b"\n".join(lines), 1)
+    """Raw source lines, zstd level 1 (~4x faster than zlib here, and smaller)."""
+    return zstandard.ZstdCompressor(level=1).compress(b"\n".join(lines))
 
 
 def decompress_lines(blob: bytes) -> list[bytes]:
-    return zlib.decompress(blob).split(b"\n")
+    if blob[:4] == _ZSTD_MAGIC:
+        data = zstandard.ZstdDecompressor().decompress(blob)
+    else:  # zlib, as a PostgreSQL-side tool might write
+        data = zlib.decompress(blob)
+    return data.split(b"\n")
 
 
 @dataclass(slots=True)
@@ -390,7 +399,11 @@ class Store:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA busy_timeout = 60000")
         if not readonly:
+            # Transcripts are mostly long text: bigger pages mean fewer overflow pages per tool output.
+            # (Only takes effect when the file is created.)
+            self.db.execute("PRAGMA page_size = 16384")
             self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA cache_size = -65536")
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA foreign_keys = ON")
         if not readonly:
@@ -473,7 +486,8 @@ class Store:
                 )
         self.db.executemany("INSERT INTO turns VALUES (?,?,?,?,?,?,?,?,?,?)", turn_rows)
         self.db.executemany("INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", step_rows)
-        self.index_session_search(session)  # ui: keep full-text search in sync
+        # ui: the full-text index is derived data, built on demand (refresh_search_index) so that bulk
+        # imports don't pay for it; delete_session_rows drops a stale entry.
 
     def delete_session_rows(self, session_id: str) -> None:
         self.db.execute("DELETE FROM steps WHERE session_id = ?", (session_id,))
@@ -805,6 +819,24 @@ class Store:
     # Full-text search (m005), the session list's filters beyond SESSION_FILTERS, curation lists, and
     # plain reads of the dataset/run/eval tables for the web UI's pages.
 
+    def refresh_search_index(self) -> int:
+        """Index every session that has no search entry yet (new or re-imported); returns how many.
+
+        Called before a full-text query, so search is always in step with the store while imports stay
+        fast. Each batch commits on its own: an interrupted refresh keeps what it indexed.
+        """
+        done = 0
+        while True:
+            ids = [r[0] for r in self.db.execute(
+                "SELECT s.id FROM sessions s WHERE NOT EXISTS "
+                "(SELECT 1 FROM session_search ss WHERE ss.session_id = s.id) LIMIT 200")]
+            if not ids:
+                return done
+            with self.transaction():
+                for sid in ids:
+                    self.index_session_search(self.get_session(sid))
+            done += len(ids)
+
     def index_session_search(self, session: Session) -> None:
         """(Re)write a session's search body: title, project, prompts, message text, tool inputs, outputs."""
         parts: list[str] = [session.title or "", session.project or ""]
@@ -872,6 +904,8 @@ class Store:
         """
         if sort not in SORT_KEYS:
             raise BashgymError(f"unknown sort key {sort!r}; choose one of {', '.join(SORT_KEYS)}")
+        if query:
+            self.refresh_search_index()
         where, params = self._ui_where(query, label, tier, curation, filters)
         base = (
             "FROM sessions s LEFT JOIN scores sc ON sc.session_id = s.id AND sc.turn_idx = -1 "

@@ -32,6 +32,13 @@ INTERRUPTED = "[Request interrupted by user"
 EXIT_CODE = re.compile(r"^Exit code (\d+)")
 COMMAND_NAME = re.compile(r"<command-name>(.*?)</command-name>", re.S)
 CONVERSATION_TYPES = {"user", "assistant", "system", "summary"}
+# Lines that never carry conversation, recognised without parsing them (they stay in the raw lines).
+SKIP_PREFIXES = (b'{"type":"queue-operation"', b'{"type":"last-prompt"', b'{"type":"file-history-snapshot"',
+                 b'{"type":"mode"')
+
+
+def _skippable(raw: bytes) -> bool:
+    return raw.startswith(SKIP_PREFIXES) or raw.find(b'"attachment":{', 0, 160) >= 0
 
 
 class ClaudeCodeSource:
@@ -306,7 +313,7 @@ def parse_transcript(path: str, lines: Iterable[Line]) -> ParsedFile:
         return b
 
     for line_no, raw in lines:
-        if not raw.strip():
+        if not raw.strip() or _skippable(raw):
             continue
         try:
             obj = orjson.loads(raw)

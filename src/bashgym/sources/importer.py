@@ -25,6 +25,8 @@ from bashgym.store import SourceFileState, Store
 
 HEAD_BYTES = 4096
 MAX_ERRORS_KEPT = 200
+BATCH_BYTES = 32 * 1024 * 1024
+BATCH_FILES = 256
 
 
 @dataclass
@@ -71,96 +73,108 @@ def _split_lines(data: bytes) -> tuple[list[bytes], bytes]:
 
 def import_file(store: Store, fmt: SourceFormat, path: Path) -> ImportSummary:
     """Bring one file's new content into the store (see module docstring)."""
+    return import_paths(store, fmt, [path])
+
+
+def _stat_if_changed(store: Store, key: str, path: Path, summary: ImportSummary) -> os.stat_result | None:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        summary.failed_files.append((key, f"cannot stat: {exc}"))
+        return None
+    state = store.source_file(key)
+    if state and state.size == st.st_size and state.mtime == st.st_mtime:
+        return None
+    return st
+
+
+def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str) -> ImportSummary:
+    """The work for one file; the caller holds the write transaction."""
     summary = ImportSummary(files=1)
-    key = str(path.resolve())
     try:
         st = path.stat()
     except OSError as exc:
         summary.failed_files.append((key, f"cannot stat: {exc}"))
         return summary
-    state = store.source_file(key)
+    state = store.source_file(key)  # re-read under the write lock: another importer may have run
     if state and state.size == st.st_size and state.mtime == st.st_mtime:
         return summary
-    with store.transaction():
-        state = store.source_file(key)  # re-read under the write lock: another importer may have run
-        if state and state.size == st.st_size and state.mtime == st.st_mtime:
-            return summary
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(HEAD_BYTES)
-                restart = (
-                    state is None
-                    or not fmt.line_based
-                    or st.st_size < state.byte_offset
-                    or state.head_hash != _head_hash(head[: min(HEAD_BYTES, state.byte_offset)])
-                )
-                start = 0 if restart else state.byte_offset  # type: ignore[union-attr]
-                fh.seek(start)
-                data = fh.read()
-        except OSError as exc:
-            summary.failed_files.append((key, f"cannot read: {exc}"))
-            return summary
-        if restart and state is not None:
-            store.forget_source_file(key)
-            old_sessions = state.session_ids
-            state = None
-        else:
-            old_sessions = state.session_ids if state else []
-        first_line = (state.line_count if state else 0) + 1
-        summary.files_read = 1
-        summary.bytes_read = len(data)
-
-        if fmt.line_based:
-            new_lines, partial = _split_lines(data)
-            if partial.strip():
-                if _is_json(partial):
-                    new_lines.append(partial)
-                    partial = b""
-                else:
-                    summary.pending_lines = 1
-                    summary.errors.append((key, first_line + len(new_lines),
-                                           "truncated last line (no newline, not valid JSON yet); "
-                                           "it will be read when the file grows"))
-            consumed = len(data) - len(partial)
-        else:
-            new_lines, consumed = [data], len(data)
-
-        if not new_lines and state is not None:
-            state.size, state.mtime = st.st_size, st.st_mtime
-            store.put_source_file(state)
-            return summary
-
-        if new_lines:
-            store.add_raw_chunk(key, first_line, new_lines, start, start + consumed)
-        all_lines: Iterable[Line]
-        if start > 0:
-            all_lines = _chain(store.raw_lines(key))
-        else:
-            all_lines = enumerate(new_lines, start=1)
-        parsed = fmt.parse(key, all_lines)
-
-        new_ids = [s.id for s in parsed.sessions]
-        for sid in old_sessions:
-            if sid not in new_ids:
-                store.delete_session_rows(sid)
-        for session in parsed.sessions:
-            session.source_path = session.source_path or key
-            store.save_session(session)
-            summary.steps += sum(len(t.steps) for t in session.turns)
-        new_errors = [(n, e) for n, e in parsed.errors if n >= first_line]
-        store.add_import_errors(key, new_errors)
-        summary.sessions = len(parsed.sessions)
-        summary.new_lines = len(new_lines)
-        summary.skipped_lines = len(new_errors)
-        summary.errors.extend((key, n, e) for n, e in new_errors[:MAX_ERRORS_KEPT])
-        store.put_source_file(
-            SourceFileState(
-                path=key, source=fmt.source, size=st.st_size, mtime=st.st_mtime,
-                byte_offset=start + consumed, line_count=first_line - 1 + len(new_lines),
-                head_hash=_head_hash(head[: min(HEAD_BYTES, start + consumed)]),
-                session_ids=new_ids, skipped_lines=(state.skipped_lines if state else 0) + len(new_errors),
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD_BYTES)
+            restart = (
+                state is None
+                or not fmt.line_based
+                or st.st_size < state.byte_offset
+                or state.head_hash != _head_hash(head[: min(HEAD_BYTES, state.byte_offset)])
             )
+            start = 0 if restart else state.byte_offset  # type: ignore[union-attr]
+            fh.seek(start)
+            data = fh.read()
+    except OSError as exc:
+        summary.failed_files.append((key, f"cannot read: {exc}"))
+        return summary
+    if restart and state is not None:
+        store.forget_source_file(key)
+        old_sessions = state.session_ids
+        state = None
+    else:
+        old_sessions = state.session_ids if state else []
+    first_line = (state.line_count if state else 0) + 1
+    summary.files_read = 1
+    summary.bytes_read = len(data)
+
+    if fmt.line_based:
+        new_lines, partial = _split_lines(data)
+        if partial.strip():
+            if _is_json(partial):
+                new_lines.append(partial)
+                partial = b""
+            else:
+                summary.pending_lines = 1
+                summary.errors.append((key, first_line + len(new_lines),
+                                       "truncated last line (no newline, not valid JSON yet); "
+                                       "it will be read when the file grows"))
+        consumed = len(data) - len(partial)
+    else:
+        new_lines, consumed = [data], len(data)
+
+    if not new_lines and state is not None:
+        state.size, state.mtime = st.st_size, st.st_mtime
+        store.put_source_file(state)
+        return summary
+
+    if new_lines:
+        store.add_raw_chunk(key, first_line, new_lines, start, start + consumed)
+    all_lines: Iterable[Line]
+    if start > 0:
+        all_lines = _chain(store.raw_lines(key))
+    else:
+        all_lines = enumerate(new_lines, start=1)
+    parsed = fmt.parse(key, all_lines)
+
+    new_ids = [s.id for s in parsed.sessions]
+    for sid in old_sessions:
+        if sid not in new_ids:
+            store.delete_session_rows(sid)
+    for session in parsed.sessions:
+        session.source_path = session.source_path or key
+        store.save_session(session)
+        summary.steps += sum(len(t.steps) for t in session.turns)
+    new_errors = [(n, e) for n, e in parsed.errors if n >= first_line]
+    store.add_import_errors(key, new_errors)
+    summary.sessions = len(parsed.sessions)
+    summary.new_lines = len(new_lines)
+    summary.skipped_lines = len(new_errors)
+    summary.errors.extend((key, n, e) for n, e in new_errors[:MAX_ERRORS_KEPT])
+    store.put_source_file(
+        SourceFileState(
+            path=key, source=fmt.source, size=st.st_size, mtime=st.st_mtime,
+            byte_offset=start + consumed, line_count=first_line - 1 + len(new_lines),
+            head_hash=_head_hash(head[: min(HEAD_BYTES, start + consumed)]),
+            session_ids=new_ids, skipped_lines=(state.skipped_lines if state else 0) + len(new_errors),
         )
+    )
     return summary
 
 
@@ -179,16 +193,51 @@ def _is_json(data: bytes) -> bool:
 def import_paths(
     store: Store, fmt: SourceFormat, files: list[Path], on_file: Callable[[Path, ImportSummary], None] | None = None,
 ) -> ImportSummary:
-    """Import many files; one bad file is reported and skipped, never fatal."""
+    """Import many files; one bad file is reported and skipped, never fatal.
+
+    Changed files are committed in batches (up to BATCH_BYTES of new data or BATCH_FILES files per
+    transaction), each file inside its own savepoint: fewer commits, and a kill still loses at most the
+    batch in flight, which the next run redoes.
+    """
     total = ImportSummary()
+    batch: list[tuple[Path, str, int]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        with store.transaction():
+            for path, key, _ in batch:
+                store.db.execute("SAVEPOINT import_file")
+                try:
+                    result = _import_locked(store, fmt, path, key)
+                    store.db.execute("RELEASE import_file")
+                except Exception as exc:  # noqa: BLE001 - one broken file must not stop the rest
+                    store.db.execute("ROLLBACK TO import_file")
+                    store.db.execute("RELEASE import_file")
+                    result = ImportSummary(files=1, failed_files=[(key, f"{type(exc).__name__}: {exc}")])
+                total.merge(result)
+                if on_file:
+                    on_file(path, result)
+        batch.clear()
+
+    pending = 0
     for path in files:
-        try:
-            result = import_file(store, fmt, path)
-        except Exception as exc:  # noqa: BLE001 - one broken file must not stop the rest
-            result = ImportSummary(files=1, failed_files=[(str(path), f"{type(exc).__name__}: {exc}")])
-        total.merge(result)
-        if on_file:
-            on_file(path, result)
+        key = str(path.resolve())
+        unchanged = ImportSummary(files=1)
+        st = _stat_if_changed(store, key, path, unchanged)
+        if st is None:
+            total.merge(unchanged)
+            if on_file:
+                on_file(path, unchanged)
+            continue
+        state = store.source_file(key)
+        size = st.st_size - (state.byte_offset if state else 0)
+        batch.append((path, key, size))
+        pending += max(0, size)
+        if pending >= BATCH_BYTES or len(batch) >= BATCH_FILES:
+            flush()
+            pending = 0
+    flush()
     return total
 
 

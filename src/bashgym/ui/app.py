@@ -63,7 +63,8 @@ class _Stores(threading.local):
 def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
     """The bashgym UI over the store at `store_path`. With `token`, every request must carry it."""
     store_path = Path(store_path)
-    Store(store_path).close()  # create and migrate once, before any request
+    with Store(store_path) as first:  # create and migrate once, before any request
+        first.refresh_search_index()  # sessions imported since the last start become searchable
     stores = _Stores()
     env = _templates()
     app = FastAPI(title="bashgym", docs_url=None, redoc_url=None, openapi_url=None)

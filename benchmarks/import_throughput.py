@@ -1,0 +1,64 @@
+"""Import throughput (MB/s of transcript JSONL into the store, one core) vs json.loads of the same lines.
+
+    python benchmarks/import_throughput.py [--size-mb 200]
+
+Baseline: read every file and json.loads every line (nothing stored). Subject: `bashgym import claude`'s
+code path into a fresh SQLite store — parse, canonical rows, compressed raw lines, full fidelity (nothing
+truncated). Both in the same run on the same generated corpus. Target: subject ≥ 0.5× baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from corpus import make_corpus  # noqa: E402
+
+from bashgym.sources.claude_code import ClaudeCodeSource  # noqa: E402
+from bashgym.sources.importer import import_paths  # noqa: E402
+from bashgym.store import Store  # noqa: E402
+
+
+def baseline(files: list[Path]) -> float:
+    start = time.perf_counter()
+    for path in files:
+        with open(path, "rb") as fh:
+            for line in fh:
+                json.loads(line)
+    return time.perf_counter() - start
+
+
+def subject(files: list[Path], db: Path) -> tuple[float, int]:
+    start = time.perf_counter()
+    with Store(db) as store:
+        summary = import_paths(store, ClaudeCodeSource(), files)
+    return time.perf_counter() - start, summary.steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mb", type=float, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "corpus"
+        n_files, n_bytes = make_corpus(root, args.size_mb)
+        files = ClaudeCodeSource().discover(root)
+        mb = n_bytes / 1e6
+        print(f"corpus    {n_files} files, {mb:.0f} MB")
+        b = baseline(files)
+        s, steps = subject(files, Path(tmp) / "bashgym.db")
+        b2 = baseline(files)  # again, so drift during the run shows
+        b = min(b, b2)
+    print(f"baseline  json.loads per line     {mb / b:7.1f} MB/s")
+    print(f"subject   bashgym import claude   {mb / s:7.1f} MB/s  ({steps} steps stored)")
+    print(f"ratio     subject / baseline = {b / s:.2f}x   (target >= 0.5x)")
+
+
+if __name__ == "__main__":
+    main()
