@@ -41,7 +41,8 @@ def identity_terms(extra: list[str] | None = None) -> list[str]:
         pass
     for key in ("user.name", "user.email"):
         try:
-            out = subprocess.run(["git", "config", "--get", key], capture_output=True, text=True, timeout=5)
+            out = subprocess.run(["git", "config", "--global", "--get", key], capture_output=True, text=True,
+                                 timeout=5)
             terms.append(out.stdout.strip())
         except (OSError, subprocess.SubprocessError):
             pass
@@ -108,10 +109,16 @@ def upload(record: dict[str, Any], repo: str, *, endpoint: str | None = None, to
     if not record.get("redacted", True):
         raise UnredactedDatasetError(f"{record['id']} was built with --no-redact; refusing to upload it")
     api = HfApi(endpoint=endpoint, token=token)
-    api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
-    info = api.upload_folder(
-        folder_path=record["path"], repo_id=repo, repo_type="dataset",
-        allow_patterns=["README.md", "*.jsonl", "*.parquet"],
-        commit_message=f"bashgym: upload {record['id']} ({record.get('content_hash', '')[:12]})",
-    )
+    try:
+        api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
+        info = api.upload_folder(
+            folder_path=record["path"], repo_id=repo, repo_type="dataset",
+            allow_patterns=["README.md", "*.jsonl", "*.parquet"],
+            commit_message=f"bashgym: upload {record['id']} ({record.get('content_hash', '')[:12]})",
+        )
+    except Exception as exc:  # noqa: BLE001 - hub client errors are many; the user needs the message
+        raise BashgymError(
+            f"upload of {record['id']} to {repo} failed: {exc.__class__.__name__}: {str(exc).splitlines()[0]} "
+            "(check --endpoint, --token / $HF_TOKEN, and that HF_HUB_OFFLINE is not set)"
+        ) from None
     return str(getattr(info, "commit_url", info))

@@ -41,7 +41,8 @@ def write_splits(splits: dict[str, list[dict[str, Any]]], out_dir: Path, cfg: Wr
                 dd[name].to_parquet(str(out_dir / f"{name}.parquet"))
                 files.append(f"{name}.parquet")
         if cfg.hf:
-            dd.save_to_disk(str(out_dir / "hf"))
+            # One shard per split: datasets writes an empty split with no shard and cannot load it back.
+            dd.save_to_disk(str(out_dir / "hf"), num_shards={name: 1 for name in SPLITS})
             files.append("hf/")
     return {"files": files, "content_hash": digest.hexdigest(), "rows": {n: len(clean[n]) for n in SPLITS}}
 
@@ -50,7 +51,7 @@ def to_dataset_dict(splits: dict[str, list[dict[str, Any]]]) -> Any:
     """A DatasetDict with one schema across splits (inferred from all rows together)."""
     require("datasets", "factory")
     import pyarrow as pa
-    from datasets import Dataset, DatasetDict, Features
+    from datasets import Dataset, DatasetDict
     from datasets.utils.logging import disable_progress_bar
 
     disable_progress_bar()  # the CLI draws its own progress; datasets' bars would interleave with it
@@ -60,12 +61,10 @@ def to_dataset_dict(splits: dict[str, list[dict[str, Any]]]) -> Any:
         return DatasetDict({name: Dataset.from_dict({}) for name in SPLITS})
     columns = list(dict.fromkeys(k for r in everything for k in r))
     table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in everything])
-    features = Features.from_arrow_schema(table.schema)
     out = {}
     start = 0
     for name in SPLITS:
         n = len(splits.get(name, []))
-        out[name] = Dataset(table.slice(start, n)) if n else Dataset.from_dict(
-            {c: [] for c in columns}, features=features)
+        out[name] = Dataset(table.slice(start, n))
         start += n
     return DatasetDict(out)

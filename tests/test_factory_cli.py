@@ -1,0 +1,83 @@
+"""`bashgym dataset …` through the real CLI in subprocesses: build with a summary, list/show/card, and the
+push review: unredacted data refused, the user's own names found, confirmation required, and an upload
+to a Hub-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bashgym.store import Store
+from factory_sessions import save, session, topic_turn
+
+SECRET = "sk-ant-api03-" + "Q7vK" * 20
+
+
+def cli(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bashgym.cli", *args], capture_output=True, text=True,
+                          input=input, timeout=300, env={**os.environ, "COLUMNS": "200"})
+
+
+@pytest.fixture()
+def sessions(store: Store) -> Store:
+    topics = ["nginx", "redis", "kafka", "mysql", "spark", "mongo"]
+    ss = [session(f"s{i}", [topic_turn(t, i)]) for i, t in enumerate(topics)]
+    ss[0].turns[0].steps[1].output = f"ANTHROPIC_API_KEY={SECRET}\n"
+    save(store, *ss)
+    return store
+
+
+def test_build_prints_summary_and_is_listed(sessions: Store, tmp_path: Path) -> None:
+    config = tmp_path / "dataset.yaml"
+    config.write_text("name: cli\nselect:\n  min_tool_calls: 1\nsplit: {train: 0.5, validation: 0.25, test: 0.25}\n")
+    out = cli("dataset", "build", "--config", str(config), "--format", "sharegpt")
+    assert out.returncode == 0, out.stderr
+    assert "ds-cli-v1 (sharegpt)" in out.stdout and "rows: train 2 · validation 2 · test 2" in out.stdout
+    assert "select_examples" in out.stdout and "redacted: " in out.stdout
+    listed = json.loads(cli("dataset", "list", "--json").stdout)
+    assert [d["id"] for d in listed] == ["ds-cli-v1"]
+    bare = cli("dataset")
+    assert "ds-cli-v1" in bare.stdout and "sharegpt" in bare.stdout
+    shown = json.loads(cli("dataset", "show", "cli", "--sample", "1", "--json").stdout)
+    assert shown["id"] == "ds-cli-v1" and len(shown["sample"]) == 1 and len(shown["session_ids"]) == 6
+    card = cli("dataset", "card", "ds-cli-v1").stdout
+    assert card.startswith("---\nlicense: other") and "# ds-cli-v1" in card
+    assert SECRET not in (Path(shown["path"]) / "train.jsonl").read_text()
+
+
+def test_config_typo_names_the_closest_key(sessions: Store, tmp_path: Path) -> None:
+    config = tmp_path / "dataset.yaml"
+    config.write_text("name: x\nsegment:\n  mod: window\n")
+    out = cli("dataset", "build", "--config", str(config))
+    assert out.returncode == 1
+    assert "unknown key 'mod'" in out.stderr and 'did you mean "mode"' in out.stderr
+    out = cli("dataset", "build", "--format", "sharegtp")
+    assert out.returncode == 1 and 'did you mean "sharegpt"' in out.stderr
+
+
+def test_no_redact_is_loud_and_push_refuses_it(sessions: Store) -> None:
+    out = cli("dataset", "build", "--name", "raw", "--no-redact")
+    assert out.returncode == 0 and "--no-redact" in out.stderr and "NOT REDACTED" in out.stdout
+    assert "WARNING: THIS DATASET WAS BUILT WITH `--no-redact`" in cli("dataset", "card", "raw").stdout
+    push = cli("dataset", "push", "me/raw", "--dataset", "raw", "--yes", "--endpoint", "http://127.0.0.1:9")
+    assert push.returncode == 1 and "publishing unredacted data is refused" in push.stderr
+
+
+def test_push_review_finds_own_name_and_needs_confirmation(store: Store) -> None:
+    # The user's git identity (global config in this test's temporary HOME), mentioned in a prompt.
+    subprocess.run(["git", "config", "--global", "user.name", "Ada Lovelace"], check=True)
+    leaky = session("leak", [topic_turn("nginx", 1)])
+    leaky.turns[0].prompt += " then ping ada lovelace on the team chat"
+    save(store, leaky, session("ok", [topic_turn("redis", 2)]))
+    assert cli("dataset", "build", "--name", "n", "--format", "messages").returncode == 0
+    out = cli("dataset", "push", "me/n", "--yes", "--endpoint", "http://127.0.0.1:9")
+    assert out.returncode == 1 and "your names or hostname appear" in out.stderr
+    assert "'ada lovelace'" in out.stdout and "mention(s)" in out.stdout
+    out = cli("dataset", "push", "me/n", "--allow-identity", "--endpoint", "http://127.0.0.1:9", input="n\n")
+    assert out.returncode == 1 and "push cancelled; nothing was uploaded" in out.stderr
+    assert "Publish ds-n-v1 to me/n?" in out.stdout and "sample row:" in out.stdout
