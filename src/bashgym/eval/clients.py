@@ -159,6 +159,9 @@ class OpenAIClient:
         temperature: float = 0.7, max_tokens: int = 1024, timeout_s: float = 120.0, retries: int = 3,
         extra_body: dict[str, Any] | None = None,
     ) -> None:
+        from bashgym.errors import require
+
+        require("httpx", "gym")
         import httpx
 
         self.url = chat_completions_url(base_url)

@@ -50,6 +50,9 @@ def rollout_session_id(eval_id: str, task_id: str, sample_idx: int) -> str:
 
 def default_env_factory(task: Any) -> Any:
     """A fresh `bashgym/BashTask-v0` env for a task (registered when bashgym.gym is imported)."""
+    from bashgym.errors import require
+
+    require("gymnasium", "gym")
     import gymnasium
 
     import bashgym.gym  # noqa: F401  (registers the env id)
@@ -81,13 +84,19 @@ def run_samples(
             _store_episode(store, episode, eval_id=eval_id, model=model, sample_idx=sample.index)
         return episode
 
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="eval") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="eval")
+    try:
         futures = {pool.submit(one, s): s for s in samples}
         for future in as_completed(futures):
             episode = future.result()
             episodes.append(episode)
             if on_done is not None:
                 on_done(futures[future], episode)
+    except BaseException:
+        # Ctrl-C: drop the samples not started; finished ones are stored, `--resume` runs the rest.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return episodes
 
 
