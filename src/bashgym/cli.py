@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "bashgym.commands.ui",
     "bashgym.commands.redact",
     "bashgym.commands.gym",
+    "bashgym.commands.doctor",
 ]
 
 
