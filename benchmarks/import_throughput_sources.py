@@ -24,7 +24,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from corpus import FILLERS  # noqa: E402
-from importer_fixtures import OPENAI_RECORDS, gemini_messages, opencode_objects  # noqa: E402
 
 from bashgym.sources.codex import CodexSource  # noqa: E402
 from bashgym.sources.datasets import DatasetSource  # noqa: E402
@@ -32,6 +31,7 @@ from bashgym.sources.gemini import GeminiSource  # noqa: E402
 from bashgym.sources.importer import import_paths  # noqa: E402
 from bashgym.sources.opencode import OpenCodeSource  # noqa: E402
 from bashgym.store import Store  # noqa: E402
+from importer_fixtures import OPENAI_RECORDS, gemini_messages, opencode_objects  # noqa: E402
 
 CODEX_FIXTURE = next((ROOT / "tests" / "fixtures" / "codex").glob("rollout-*.jsonl"))
 

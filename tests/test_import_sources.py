@@ -318,6 +318,10 @@ def test_atif_round_trip_with_subagent_and_step_tokens(store: Store, tmp_path: P
     sub = store.get_session("import-atif-sub-1")
     assert sub.parent_id == s.id and sub.turns[0].steps[-1].text == "Created hello.txt."
     assert store.child_session_ids(s.id) == ["import-atif-sub-1"]
+    # A directory of trajectories: the subagent file is read through its parent, not on its own.
+    from bashgym.sources.datasets import dataset_files
+
+    assert dataset_files(files["atif"].parent) == [files["atif"]]
 
 
 def test_parquet_and_saved_hf_dataset_import_like_jsonl(store: Store, tmp_path: Path) -> None:

@@ -88,7 +88,11 @@ def dataset_files(path: Path) -> list[Path]:
     if path.is_dir():
         files = sorted(p for p in path.rglob("*.arrow") if not p.name.startswith("cache-"))
         files = files or sorted(path.rglob("*.parquet")) or sorted(path.rglob("*.jsonl"))
-        return files
+        # A directory of trajectories (Harbor job output): every trajectory.json; subagent files beside a
+        # trajectory.json (trajectory.<name>.json) are read through their parent's reference instead.
+        return files or sorted(p for p in path.rglob("*.json")
+                               if not (p.name.startswith("trajectory.") and p.name != "trajectory.json"
+                                       and (p.parent / "trajectory.json").exists()))
     return []
 
 
