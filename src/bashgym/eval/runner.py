@@ -172,8 +172,8 @@ def run_eval(
     )
     summary = eval_summary(store, eval_id, k, price_in=price_in, price_out=price_out)
     summary["ran"] = len(samples)
-    metrics = {key: summary["overall"][key] for key in summary["overall"]}
-    metrics["categories"] = summary["categories"]
+    # Headline numbers at the top level (eval list) and grouped as overall/categories (the UI reads both).
+    metrics = {**summary["overall"], "overall": summary["overall"], "categories": summary["categories"]}
     with store.transaction():
         store.set_eval_metrics(eval_id, metrics)
     return summary
