@@ -81,3 +81,26 @@ def test_push_review_finds_own_name_and_needs_confirmation(store: Store) -> None
     out = cli("dataset", "push", "me/n", "--allow-identity", "--endpoint", "http://127.0.0.1:9", input="n\n")
     assert out.returncode == 1 and "push cancelled; nothing was uploaded" in out.stderr
     assert "Publish ds-n-v1 to me/n?" in out.stdout and "sample row:" in out.stdout
+
+
+def test_push_uploads_card_and_data_to_a_local_hub(sessions: Store) -> None:
+    from factory_hub import FakeHub
+
+    assert cli("dataset", "build", "--name", "pub").returncode == 0
+    record = json.loads(cli("dataset", "show", "pub", "--json").stdout)
+    # the hub client is offline in tests; this one talks to 127.0.0.1 only
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    with FakeHub() as hub:
+        out = subprocess.run(
+            [sys.executable, "-m", "bashgym.cli", "dataset", "push", "alice/traces", "--yes", "--endpoint", hub.url,
+             "--token", "hf_testtoken"], capture_output=True, text=True, timeout=300, env={**env, "COLUMNS": "200"})
+    assert out.returncode == 0, out.stderr
+    assert "pushed ds-pub-v1 to alice/traces" in out.stdout
+    assert hub.repos["alice/traces"]["visibility"] == "private" and hub.repos["alice/traces"]["type"] == "dataset"
+    uploaded = hub.files["alice/traces"]
+    path = Path(record["path"])
+    assert set(uploaded) == {"README.md", *(f"{s}.{ext}" for s in ("train", "validation", "test")
+                                           for ext in ("jsonl", "parquet"))}
+    assert uploaded["README.md"] == (path / "README.md").read_bytes()
+    assert uploaded["train.jsonl"] == (path / "train.jsonl").read_bytes()
+    assert all(auth == "Bearer hf_testtoken" for _, _, auth in hub.requests)
