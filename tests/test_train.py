@@ -252,6 +252,26 @@ def test_config_maps_yaml_onto_trl_and_lora(tmp_path: Path) -> None:
         spec_from_mapping({"gpu": "tpu"}, "sft")
 
 
+def test_multi_process_launch_needs_a_shared_output_dir(tiny: Path, sft_dir: Path, store: Store,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from bashgym.train.run import train
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    with pytest.raises(ConfigError, match="needs an explicit --output-dir"):
+        train(run_spec("sft", tiny, sft_dir), store)
+
+
+def test_gym_suite_becomes_grpo_prompts_with_task_ids(store: Store) -> None:
+    from bashgym.train.data import load_training_data
+
+    data = load_training_data("gym:builtin", store, "grpo")
+    assert {"prompt", "task_id"} <= set(data.train.column_names) and len(data.train) > 0
+    assert data.train[0]["prompt"][-1]["role"] == "user"
+    with pytest.raises(ConfigError, match="grpo"):
+        load_training_data("gym:builtin", store, "sft")
+
+
 # ---------------------------------------------------------------------------------------------- CLI
 
 def test_cli_trains_from_a_factory_built_dataset_and_lists_and_shows_the_run(tiny: Path, store: Store,

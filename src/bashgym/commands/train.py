@@ -43,7 +43,7 @@ def _train(kind: str, config: Path | None, base_model: str | None, dataset: str 
     require("peft", "train")
     from bashgym.train.callbacks import ProgressCallback
     from bashgym.train.config import load_spec
-    from bashgym.train.run import train
+    from bashgym.train.run import process_rank, train
 
     overrides: dict[str, Any] = {
         "base_model": base_model, "dataset": dataset, "output_dir": str(output_dir) if output_dir else None,
@@ -52,6 +52,8 @@ def _train(kind: str, config: Path | None, base_model: str | None, dataset: str 
     spec = load_spec(config, kind, overrides)
 
     def announce(plan: Any, data: Any, run_id: str, out: Path) -> None:
+        if process_rank()[0] != 0:
+            return
         err_console.print(
             f"{kind} run {run_id}: {spec.base_model} on {plan.describe()}, {len(data.train)} train examples"
             + (f", {len(data.eval)} {data.eval_split}" if data.eval is not None else "") + f" → {out}"
@@ -61,6 +63,8 @@ def _train(kind: str, config: Path | None, base_model: str | None, dataset: str 
 
     with open_store(home) as store, progress() as bar:
         result = train(spec, store, resume=resume, callbacks=[ProgressCallback(bar, kind)], on_plan=announce)
+    if process_rank()[0] != 0:  # under accelerate launch, rank 0 reports
+        return
     if as_json:
         print_json({"run_id": result.run_id, "output_dir": str(result.output_dir), "adapter_dir": str(result.adapter_dir),
                     "loss_png": str(result.loss_png) if result.loss_png else None, "metrics": result.metrics})

@@ -1,5 +1,6 @@
-"""Find and load the training data: a bashgym dataset id (datasets table → its directory) or a path to a
-.jsonl / .parquet file or a dataset directory (train/validation/test files or an HF `save_to_disk` dir).
+"""Find and load the training data: a bashgym dataset id (datasets table → its directory), a path to a
+.jsonl / .parquet file or a dataset directory (train/validation/test files or an HF `save_to_disk` dir),
+or, for GRPO, `gym:<suite>` (one prompt per gym task).
 
 Rows are normalised the way TRL reads them best: `tools` and tool-call `arguments` as JSON strings, so
 Arrow never has to unify the differing JSON schemas of different tools into one struct.
@@ -146,7 +147,29 @@ def prompts_from_messages(ds: Any) -> Any:
     return ds.map(to_prompt, remove_columns=["messages"])
 
 
+GYM_PREFIX = "gym:"
+
+
+def gym_prompts(ref: str) -> Any:
+    """`gym:<suite>` → one GRPO prompt per gym task, with the `task_id`/`suite` columns the gym's rewards read."""
+    from datasets import Dataset
+
+    from bashgym.errors import require
+
+    require("gymnasium", "gym")
+    from bashgym.gym.rewards import task_prompt_rows
+
+    rows = task_prompt_rows(ref[len(GYM_PREFIX):] or "builtin")
+    if not rows:
+        raise NotFoundError(f"gym suite {ref!r} has no tasks")
+    return Dataset.from_list(rows)
+
+
 def load_training_data(ref: str, store: Store, kind: str, eval_split: str | None = None) -> TrainingData:
+    if ref.startswith(GYM_PREFIX):
+        if kind != "grpo":
+            raise ConfigError(f"dataset {ref!r} holds task prompts without answers: use it with `bashgym train grpo`")
+        return TrainingData(train=gym_prompts(ref), eval=None, dataset_id=None, location=ref)
     dataset_id, path = resolve_dataset(ref, store)
     splits = load_splits(path)
     if "train" not in splits:

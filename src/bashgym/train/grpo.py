@@ -16,6 +16,8 @@ from bashgym.train.config import TrainSpec
 from bashgym.train.data import TrainingData
 
 DEFAULT_REWARDS = ["bashgym.train.rewards_builtin:tool_call_format_reward"]
+# `dataset: gym:<suite>`: the task tests' verdict, plus a dense format reward so early steps have signal.
+GYM_REWARDS = ["bashgym.gym.rewards:bash_task_reward", "bashgym.gym.rewards:bash_format_reward"]
 
 
 def load_reward(name: str) -> Callable[..., list[float]]:
@@ -38,7 +40,8 @@ def make_trainer(
 ) -> Any:
     from trl import GRPOTrainer
 
-    rewards = [load_reward(name) for name in (spec.reward_funcs or DEFAULT_REWARDS)]
+    default = GYM_REWARDS if str(spec.dataset).startswith("gym:") else DEFAULT_REWARDS
+    rewards = [load_reward(name) for name in (spec.reward_funcs or default)]
     if tokenizer.padding_side != "left":
         tokenizer.padding_side = "left"  # generation pads on the left
     return GRPOTrainer(

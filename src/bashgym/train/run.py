@@ -8,6 +8,7 @@ metrics.jsonl (every log record, written as it happens), loss.png, run.json (spe
 from __future__ import annotations
 
 import math
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,9 +65,25 @@ def _trainer_module(kind: str) -> Any:
     return {"sft": sft, "dpo": dpo, "grpo": grpo}[kind]
 
 
+def process_rank() -> tuple[int, int]:
+    """(rank, world size) under `accelerate launch` / torchrun; (0, 1) for a plain process."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def prepare_run(spec: TrainSpec, store: Store, *, resume: bool) -> tuple[str, Path, str | None]:
     """(run id, output dir, checkpoint to resume from). A resume reuses the run row of that output dir;
-    without an output_dir it picks the newest unfinished run of the same kind."""
+    without an output_dir it picks the newest unfinished run of the same kind.
+
+    Under a multi-process launch every process must write to the same place, so output_dir is required,
+    and only rank 0 talks to the store (the others get a placeholder run id)."""
+    rank, world = process_rank()
+    if world > 1:
+        if spec.output_dir is None:
+            raise ConfigError("multi-process training (accelerate launch / torchrun) needs an explicit --output-dir "
+                              "on a filesystem every process sees")
+        output_dir = Path(spec.output_dir).expanduser().resolve()
+        if rank != 0:
+            return f"{spec.kind}-rank{rank}", output_dir, last_checkpoint(output_dir) if resume else None
     if resume and spec.output_dir is None:
         unfinished = [r for r in store.list_runs(kind=spec.kind) if r["status"] != "completed"]
         if not unfinished:
@@ -109,13 +126,16 @@ def train(
     if on_plan is not None:
         on_plan(plan, data, run_id, output_dir)
 
-    record = {**spec.to_dict(), "output_dir": str(output_dir), "device": plan.describe()}
-    with store.transaction():
-        if store.run_by_output_dir(str(output_dir)) and resume:
-            store.update_run(run_id, status="running", finished=False)
-        else:
-            store.create_run(run_id, spec.kind, dataset_id=data.dataset_id, base_model=spec.base_model,
-                             config=record, output_dir=str(output_dir))
+    main_process = process_rank()[0] == 0
+    record = {**spec.to_dict(), "output_dir": str(output_dir), "device": plan.describe(),
+              "world_size": process_rank()[1]}
+    if main_process:
+        with store.transaction():
+            if store.run_by_output_dir(str(output_dir)) and resume:
+                store.update_run(run_id, status="running", finished=False)
+            else:
+                store.create_run(run_id, spec.kind, dataset_id=data.dataset_id, base_model=spec.base_model,
+                                 config=record, output_dir=str(output_dir))
     output_dir.mkdir(parents=True, exist_ok=True)
 
     trainer = None
@@ -134,17 +154,22 @@ def train(
         if data.eval is not None:
             metrics.update(trainer.evaluate())
         adapter_dir = output_dir / ADAPTER_DIR
-        trainer.save_model(str(adapter_dir))
-        tokenizer.save_pretrained(str(adapter_dir))
+        trainer.save_model(str(adapter_dir))  # every process calls it; only the main one writes
+        if main_process:
+            tokenizer.save_pretrained(str(adapter_dir))
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         partial = _summary({}, trainer.state.log_history if trainer else [], plan, data)
         partial["error"] = f"{type(exc).__name__}: {exc}"[:500]
-        store.update_run(run_id, status=status, metrics=partial, finished=True)
+        if main_process:
+            store.update_run(run_id, status=status, metrics=partial, finished=True)
         raise
 
     history = trainer.state.log_history
     summary = _summary(metrics, history, plan, data)
+    if not main_process:
+        return RunResult(run_id=run_id, kind=spec.kind, output_dir=output_dir, adapter_dir=adapter_dir,
+                         metrics=summary, loss_png=None, device=plan.describe(), resumed_from=checkpoint)
     from bashgym.train.plots import plot_loss_curve
 
     png = plot_loss_curve(history, output_dir / LOSS_PNG, f"{spec.kind} {run_id}")
