@@ -285,11 +285,12 @@ def kill_uid(uid: int, rounds: int = 20) -> int:
 
 
 _INIT = r"""
-ulimit -S -H -u {nproc} -v {mem_kb} -t {cpu} -f {fsize_kb} 2>/dev/null || echo "bashgym: could not set limits" >&2
+ulimit -S -u {nproc} -v {mem_kb} -t {cpu} -f {fsize_kb} && ulimit -H -u {nproc} -v {mem_kb} -t {cpu_hard} -f {fsize_kb} \
+  || {{ echo "bashgym: could not set limits" >&2; exit 1; }}
 __bg_eval() {{ eval "$(cat "{ctl}/cmd_$1")" > "{ctl}/out_$1" 2>&1 < /dev/null 9>&-; }}
-__bg_run() {{ __bg_eval "$1"; local __bg_rc=$?; pwd > "{ctl}/cwd" 2>/dev/null 9>&-; printf '{token} %s %s\n' "$1" "$__bg_rc" >&9; }}
+__bg_run() {{ __bg_eval "$1"; local __bg_rc=$? __bg_p=(/proc/[0-9]*); pwd > "{ctl}/cwd" 2>/dev/null 9>&-; printf '{token} %s %s %s\n' "$1" "$__bg_rc" "${{#__bg_p[@]}}" >&9; }}
 cd "{cwd}" 2>/dev/null || cd "{workdir}"
-printf '{token} ready 0\n' >&9
+printf '{token} ready 0 0\n' >&9
 """
 
 
@@ -431,6 +432,12 @@ class Sandbox:
                 pass
             status = self._wait_for(str(n), timeout)
             duration = time.monotonic() - start
+            processes = 0
+            if " " in status:  # "<exit code> <processes in the sandbox's pid namespace>"
+                status, count = status.split(" ", 1)
+                processes = int(count) if self.layer != "rlimits" else 0
+            elif status == "timeout" and self.uid is not None:
+                processes = len(_uid_pids(self.uid))
             output, truncated = self._read_output(ctl / f"out_{n}")
             for name in (f"cmd_{n}", f"out_{n}"):
                 with contextlib.suppress(FileNotFoundError):
@@ -446,6 +453,8 @@ class Sandbox:
             else:
                 result.exit_code = int(status)
             self._note_limits(result)
+            if processes >= self.limits.max_processes - 2:
+                result.limit = "processes"
             if result.limit == "processes" and not result.timed_out:
                 self._kill()
                 result.restarted = True
@@ -500,7 +509,9 @@ class Sandbox:
         lim = self.limits
         cwd_file = self.root / "ctl" / "cwd"
         cwd = cwd_file.read_text().strip() if cwd_file.exists() else self.workdir
-        init = _INIT.format(nproc=lim.max_processes, mem_kb=lim.memory_mb * 1024, cpu=lim.cpu_s,
+        # As root each sandbox has its own uid; otherwise RLIMIT_NPROC counts all of the user's processes.
+        nproc = lim.max_processes if self.uid is not None else len(_uid_pids(os.getuid())) + lim.max_processes
+        init = _INIT.format(nproc=nproc, mem_kb=lim.memory_mb * 1024, cpu=lim.cpu_s, cpu_hard=lim.cpu_s + 1,
                             fsize_kb=lim.max_file_mb * 1024, ctl=self._ctl_inside, token=self._token,
                             cwd=cwd.replace('"', ""), workdir=self.workdir)
         read_fd, write_fd = os.pipe()  # fd 9 in the shell: status lines, never the command's output
@@ -525,7 +536,7 @@ class Sandbox:
         move = f"exec 9>&{write_fd} {write_fd}>&-\n" if write_fd != 9 else ""
         self._proc.stdin.write(move.encode() + init.encode())
         self._proc.stdin.flush()
-        status = self._wait_for("ready", 30)
+        status = self._wait_for("ready", 30).split(" ")[0]
         if status != "0":
             self._kill()
             err_text = (self.root / "shell.err").read_text(errors="replace").strip()[-500:]
