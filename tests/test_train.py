@@ -169,17 +169,31 @@ def test_sft_trains_saves_reloads_merges_and_generates(tiny: Path, sft_dir: Path
     assert (export_dir / "adapter_model.safetensors").is_file() and "vllm serve" in (export_dir / "README.md").read_text()
 
 
-def test_resume_continues_from_last_checkpoint(tiny: Path, sft_dir: Path, store: Store, tmp_path: Path) -> None:
+def test_interrupted_run_resumes_from_last_checkpoint(tiny: Path, sft_dir: Path, store: Store, tmp_path: Path) -> None:
+    from transformers import TrainerCallback
+
     from bashgym.train.run import train
 
+    class InterruptAtStep3(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN003
+            if state.global_step == 3:
+                raise KeyboardInterrupt
+
     out = tmp_path / "run"
-    first = train(run_spec("sft", tiny, sft_dir, output_dir=str(out), max_steps=2, save_steps=2), store)
-    with pytest.raises(ConfigError, match="--resume"):
+    spec = run_spec("sft", tiny, sft_dir, output_dir=str(out), max_steps=4, save_steps=2)
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, store, callbacks=[InterruptAtStep3()])
+    [row] = store.list_runs()
+    assert row["status"] == "interrupted" and "KeyboardInterrupt" in row["metrics"]["error"]
+    assert (out / "checkpoint-2").is_dir() and not (out / "adapter").exists()
+    with pytest.raises(ConfigError, match="--resume"):  # never silently overwrite checkpoints
         train(run_spec("sft", tiny, sft_dir, output_dir=str(out), max_steps=4, save_steps=2), store)
-    second = train(run_spec("sft", tiny, sft_dir, output_dir=str(out), max_steps=4, save_steps=2), store, resume=True)
-    assert second.run_id == first.run_id and Path(second.resumed_from or "").name == "checkpoint-2"
-    assert [s for s, _ in second.metrics["loss_history"]] == [1, 2, 3, 4]
-    assert (out / "checkpoint-4").is_dir() and len(store.list_runs()) == 1
+
+    resumed = train(run_spec("sft", tiny, sft_dir, output_dir=str(out), max_steps=4, save_steps=2), store, resume=True)
+    assert resumed.run_id == row["id"] and Path(resumed.resumed_from or "").name == "checkpoint-2"
+    assert [s for s, _ in resumed.metrics["loss_history"]] == [1, 2, 3, 4]
+    [row] = store.list_runs()
+    assert row["status"] == "completed" and row["finished_at"] and (out / "adapter" / "adapter_config.json").is_file()
 
 
 # ---------------------------------------------------------------------------------------------- DPO, GRPO
