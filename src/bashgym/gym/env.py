@@ -28,6 +28,7 @@
 from __future__ import annotations
 
 import math
+import re
 import string
 import time
 from pathlib import Path
@@ -48,13 +49,12 @@ ACTION_CHARSET = string.printable
 # surrogates; anything else (other controls, emoji) is shown as U+FFFD.
 OBS_CHARSET = "\t\n" + "".join(chr(c) for c in range(0x20, 0x7F)) + "".join(
     chr(c) for c in range(0xA0, 0xFFFE) if not 0xD800 <= c <= 0xDFFF)
-_OBS_SET = frozenset(OBS_CHARSET)
+_OUTSIDE_OBS = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]")
 
 
 def sanitize(text: str) -> str:
-    """Make `text` an element of the observation space (CR dropped, other odd characters replaced)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(c if c in _OBS_SET else "\ufffd" for c in text)
+    """Make `text` an element of the observation space (CR becomes LF, other odd characters U+FFFD)."""
+    return _OUTSIDE_OBS.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 class BashTaskEnv(gymnasium.Env[str, str]):
@@ -107,8 +107,8 @@ class BashTaskEnv(gymnasium.Env[str, str]):
         self._close_sandbox()
         self.sandbox = Sandbox(limits=self.limits, layer=self.layer)
         prepare(self.task, self.sandbox)
-        self._header = (f"{self.task.instruction}\n\n[You are in a bash shell in {self.sandbox.workdir}. "
-                        f"Send one command per step; send `{SUBMIT}` when you are done.]\n")
+        self._header = sanitize(f"{self.task.instruction}\n\n[You are in a bash shell in {self.sandbox.workdir}. "
+                                f"Send one command per step; send `{SUBMIT}` when you are done.]\n")
         self._transcript = ""
         self._steps = 0
         self._started = time.monotonic()
@@ -127,11 +127,12 @@ class BashTaskEnv(gymnasium.Env[str, str]):
         result = self.sandbox.run(command, timeout=max(0.5, min(self.command_timeout_s, remaining)))
         self.last_result = result
         self._steps += 1
-        self._transcript += f"$ {command}\n{result.output}"
+        chunk = f"$ {command}\n{result.output}"
         if result.output and not result.output.endswith("\n"):
-            self._transcript += "\n"
+            chunk += "\n"
         if result.exit_code != 0:
-            self._transcript += f"[exit code {result.exit_code}]\n"
+            chunk += f"[exit code {result.exit_code}]\n"
+        self._transcript += sanitize(chunk)
         penalty = self.step_penalty + (self.error_penalty if result.exit_code != 0 else 0.0)
         reward = -penalty if penalty else 0.0
         if self.verify_every_step:
@@ -172,13 +173,14 @@ class BashTaskEnv(gymnasium.Env[str, str]):
         return self._observation(), total, terminated, truncated, info
 
     def _observation(self) -> str:
-        text = sanitize(self._header + self._transcript)
-        if len(text) <= self.max_obs_chars:
-            return text
+        if len(self._header) + len(self._transcript) <= self.max_obs_chars:
+            return self._header + self._transcript
         marker = "\n[... earlier output omitted ...]\n"
-        header = sanitize(self._header)[: self.max_obs_chars // 2]
+        header = self._header[: self.max_obs_chars // 2]
         keep = self.max_obs_chars - len(header) - len(marker)
-        return header + marker + text[-keep:]
+        if len(self._transcript) > 4 * self.max_obs_chars:  # keep memory bounded on very long episodes
+            self._transcript = self._transcript[-2 * self.max_obs_chars:]
+        return header + marker + self._transcript[-keep:]
 
     def _transcript_tail(self) -> str:
         return self._transcript.rsplit("$ ", 1)[-1]

@@ -287,7 +287,7 @@ def kill_uid(uid: int, rounds: int = 20) -> int:
 _INIT = r"""
 ulimit -S -u {nproc} -v {mem_kb} -t {cpu} -f {fsize_kb} && ulimit -H -u {nproc} -v {mem_kb} -t {cpu_hard} -f {fsize_kb} \
   || {{ echo "bashgym: could not set limits" >&2; exit 1; }}
-__bg_eval() {{ eval "$(cat "{ctl}/cmd_$1")" > "{ctl}/out_$1" 2>&1 < /dev/null 9>&-; }}
+__bg_eval() {{ local __bg_cmd; IFS= read -r -d '' __bg_cmd < "{ctl}/cmd_$1"; eval "$__bg_cmd" > "{ctl}/out_$1" 2>&1 < /dev/null 9>&-; }}
 __bg_run() {{ __bg_eval "$1"; local __bg_rc=$? __bg_p=(/proc/[0-9]*); pwd > "{ctl}/cwd" 2>/dev/null 9>&-; printf '{token} %s %s %s\n' "$1" "$__bg_rc" "${{#__bg_p[@]}}" >&9; }}
 cd "{cwd}" 2>/dev/null || cd "{workdir}"
 printf '{token} ready 0 0\n' >&9
