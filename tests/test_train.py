@@ -126,6 +126,18 @@ def test_assistant_only_loss_trains_only_assistant_tokens(tiny: Path, sft_dir: P
     assert 0 < sum(lab != -100 for lab in labels) < len(labels) / 2
 
 
+def test_assistant_only_loss_on_a_template_without_generation_tags_says_what_to_do(tiny: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from bashgym.train.sft import check_trainable_template
+
+    tok = AutoTokenizer.from_pretrained(tiny)
+    check_trainable_template(tok, spec_from_mapping({}, "sft"))  # the tiny template is fine
+    tok.chat_template = "{% for m in messages %}{{ m.content }}{% endfor %}"
+    with pytest.raises(ConfigError, match="assistant_only_loss: false in train.yaml"):
+        check_trainable_template(tok, spec_from_mapping({"base_model": "m"}, "sft", "train.yaml"))
+
+
 # ---------------------------------------------------------------------------------------------- SFT
 
 def test_sft_trains_saves_reloads_merges_and_generates(tiny: Path, sft_dir: Path, store: Store) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bashgym.commands.common import (
@@ -193,7 +194,7 @@ def show_run(
         if m.get(key):
             console.print(f"{key.replace('_', ' ')}: {m[key]}")
     if m.get("error"):
-        console.print(f"[red]error: {m['error']}[/red]")
+        console.print(f"[red]error: {escape(str(m['error']))}[/red]")
 
 
 def _tail(text: str | None, width: int = 32) -> str:
