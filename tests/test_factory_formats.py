@@ -198,3 +198,29 @@ def test_parallel_build_matches_single_process(populated: Store) -> None:
     two = build_dataset(populated, DatasetConfig(name="two"), workers=2)
     assert one["counts"]["rows"] == two["counts"]["rows"]
     assert [s["kept"] for s in one["counts"]["steps"]] == [s["kept"] for s in two["counts"]["steps"]]
+
+
+def test_real_claude_transcripts_build_into_every_format(store: Store, fixtures_dir: Path) -> None:
+    """Real Claude Code CLI transcripts (tests/fixtures/claude), imported by the real importer."""
+    import subprocess
+    import sys
+
+    from trl.data_utils import apply_chat_template
+
+    out = subprocess.run([sys.executable, "-m", "bashgym.cli", "import", "claude", str(fixtures_dir / "claude" /
+                          "projects")], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    tok = _tokenizer()
+    rows = _all_rows(build(store, "messages", dedup={"near": False}))
+    assert len(rows) >= 5
+    for row in rows:
+        apply_chat_template({"messages": row["messages"]}, tok, tools=row["tools"])
+    atif = _all_rows(build(store, "atif", dedup={"near": False}))
+    with_sub = [r for r in atif if r["subagent_trajectories"]]
+    assert len(with_sub) == 1
+    (traj,) = with_sub[0]["subagent_trajectories"]
+    refs = [res["subagent_trajectory_ref"] for st in with_sub[0]["steps"] if st.get("observation")
+            for res in st["observation"]["results"] if res["subagent_trajectory_ref"]]
+    assert refs == [[{"session_id": traj["session_id"], "trajectory_path": None}]]
+    bash_rows = _all_rows(build(store, "messages", shape={"tools": "bash"}, dedup={"near": False}))
+    assert {t["function"]["name"] for r in bash_rows for t in r["tools"]} == {"bash"}

@@ -22,7 +22,7 @@ from bashgym.factory.apply_redaction import Redact, make_redactor
 from bashgym.factory.card import render_card
 from bashgym.factory.config import DatasetConfig
 from bashgym.factory.decontaminate import Decontaminate
-from bashgym.factory.dedup import Dedup, minhash
+from bashgym.factory.dedup import Dedup, dedup_keys
 from bashgym.factory.formats import Format
 from bashgym.factory.pipeline import Example, PipelineStep, StepStats
 from bashgym.factory.segment import Segment
@@ -81,8 +81,8 @@ def _worker(args: tuple[str, dict[str, Any], bool, list[str]]) -> tuple[list[Exa
         steps = front_steps(cfg, redact)
         out = []
         for ex in chain(steps, read_sessions(store, ids, scorer=cfg.select.scorer)):
-            if cfg.dedup.near:
-                ex.meta["minhash"] = minhash(ex.text(), cfg.dedup.num_perm, cfg.dedup.shingle)
+            if cfg.dedup.exact or cfg.dedup.near:
+                ex.meta["dedup_keys"] = dedup_keys(ex.text(), cfg.dedup.num_perm, cfg.dedup.shingle)
             out.append(ex)
         report = steps[-1].report() if redact else {}
         return out, [s.stats.to_dict() for s in steps], report

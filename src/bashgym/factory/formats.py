@@ -198,14 +198,14 @@ def to_adp(ex: Example, cfg: ShapeConfig) -> Row:
 
 def _spawned_by(parent_steps: list[Step], children: list[Session]) -> dict[str, list[str]]:
     """call_id → subagent session ids spawned by that call (from the call's meta, else by time)."""
-    from bashgym.factory.segment import SPAWN_TOOLS, SUBAGENT_META_KEYS
+    from bashgym.factory.segment import SPAWN_TOOLS, SUBAGENT_META_KEYS, spawning_call_id
 
     out: dict[str, list[str]] = defaultdict(list)
     placed: set[str] = set()
     for step in parent_steps:
         ids = {str(step.meta.get(k)) for k in SUBAGENT_META_KEYS if step.meta.get(k)}
         for child in children:
-            if step.call_id and (child.id in ids or child.meta.get("parent_call_id") == step.call_id):
+            if step.call_id and (child.id in ids or spawning_call_id(child) == step.call_id):
                 out[step.call_id].append(child.id)
                 placed.add(child.id)
     spawners = [s for s in parent_steps if s.tool_name in SPAWN_TOOLS and s.call_id]

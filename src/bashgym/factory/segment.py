@@ -49,6 +49,11 @@ def turn_text(turn: Turn) -> str:
     return Example(id="", session=Session(id="", source=""), turns=[turn], root_id="").text()
 
 
+def spawning_call_id(child: Session) -> str | None:
+    """The tool-call id that spawned a subagent session, when its source recorded it."""
+    return child.meta.get("toolUseId") or child.meta.get("parent_call_id")
+
+
 def owner_turn(parent: Session, child: Session) -> int | None:
     """Index of the parent turn that spawned a subagent session, or None when it cannot be told."""
     for turn in parent.turns:
@@ -56,7 +61,7 @@ def owner_turn(parent: Session, child: Session) -> int | None:
             if step.kind != "tool_call":
                 continue
             meta_ids = {str(step.meta.get(k)) for k in SUBAGENT_META_KEYS if step.meta.get(k)}
-            if child.id in meta_ids or (step.call_id and child.meta.get("parent_call_id") == step.call_id):
+            if child.id in meta_ids or (step.call_id and spawning_call_id(child) == step.call_id):
                 return turn.index
     if child.started_at:
         for turn in parent.turns:

@@ -1,0 +1,136 @@
+"""Factory throughput: examples/s and MB/s through select → redact → dedup → write, one process vs all
+cores (the multiprocessing path of `bashgym dataset build --workers N`).
+
+Generates a store of realistic sessions (prompts, assistant text, shell commands with multi-line outputs,
+a planted secret in about one turn in five, 5% repeated sessions) of about --size-mb MB of trace text,
+then builds the same dataset with --workers 1 and --workers <cores>, and prints baseline, subject and
+ratio. --scaling also builds half the store single-process, to check that time grows linearly.
+
+    python benchmarks/factory_throughput.py                 # ~1 minute on 2 cores (5 MB)
+    python benchmarks/factory_throughput.py --size-mb 1024  # the issue's 1 GB figure (long)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WORDS = ("the server config deploy build test cache index query worker queue retry timeout branch merge "
+         "commit parser module import export handler request response token session error warning value "
+         "function return class method object string list dict file path directory option flag").split()
+
+
+def sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def make_session(i: int, rng: random.Random):
+    from bashgym.schema import Session, Step, Turn
+
+    turns = []
+    for t in range(rng.randint(2, 5)):
+        steps = [Step(kind="message", role="assistant", text=sentence(rng, 30))]
+        for c in range(rng.randint(2, 6)):
+            out_lines = [f"{rng.randrange(10**6):06d} {sentence(rng, 8)} /home/alice/proj/src/{rng.choice(WORDS)}.py"
+                         for _ in range(rng.randint(10, 60))]
+            if rng.random() < 0.05:
+                out_lines.append("export OPENAI_API_KEY=sk-proj-" + "".join(rng.choice("abcdefXYZ0123456789")
+                                                                            for _ in range(48)))
+            steps.append(Step(kind="tool_call", tool_name="Bash", call_id=f"c{i}-{t}-{c}",
+                              input={"command": f"grep -rn {rng.choice(WORDS)} src/ | head -{rng.randint(5, 90)}"},
+                              output="\n".join(out_lines), exit_code=0))
+        steps.append(Step(kind="message", role="assistant", text=sentence(rng, 40)))
+        turns.append(Turn(index=t, prompt=f"Please {sentence(rng, 12)} (ticket {i}-{t})", steps=steps))
+    return Session(id=f"bench-{i:07d}", source="claude_code", turns=turns, project="/home/alice/proj",
+                   started_at=f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00:00Z", models=["claude-sonnet-4-5"])
+
+
+def generate(home: Path, size_mb: float, seed: int = 0) -> tuple[int, float]:
+    """Fill a store under `home` with ~size_mb MB of trace text; returns (sessions, MB of text)."""
+    os.environ["BASHGYM_HOME"] = str(home)
+    from bashgym.store import Store
+
+    rng = random.Random(seed)
+    store = Store.open()
+    target = size_mb * 1_000_000
+    total, i, batch, previous = 0, 0, [], []
+    while total < target:
+        if previous and rng.random() < 0.05:  # a repeated session: dedup has something to find
+            s = make_session(rng.choice(previous), random.Random(rng.choice(previous)))
+            s.id = f"bench-dup-{i:07d}"
+        else:
+            s = make_session(i, random.Random(seed * 1_000_003 + i))
+            previous.append(i)
+        total += sum(len(st.output or "") + len(st.text) + len(str(st.input or "")) for st in s.steps)
+        total += sum(len(t.prompt) for t in s.turns)
+        batch.append(s)
+        i += 1
+        if len(batch) >= 200:
+            with store.transaction():
+                for b in batch:
+                    store.save_session(b)
+            batch = []
+    with store.transaction():
+        for b in batch:
+            store.save_session(b)
+    store.close()
+    return i, total / 1e6
+
+
+def run_build(workers: int, name: str) -> tuple[float, dict]:
+    from bashgym.factory.build import build_dataset
+    from bashgym.factory.config import DatasetConfig
+    from bashgym.store import Store
+
+    cfg = DatasetConfig(name=name, decontaminate={"enabled": False}, write={"hf": False})
+    store = Store.open()
+    start = time.perf_counter()
+    record = build_dataset(store, cfg, workers=workers)
+    elapsed = time.perf_counter() - start
+    store.close()
+    return elapsed, record
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size-mb", type=float, default=5.0, help="MB of trace text to generate (default 5)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for the subject run")
+    ap.add_argument("--scaling", action="store_true", help="also time half the store, single process")
+    args = ap.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="bashgym-bench-"))
+    t0 = time.perf_counter()
+    n_sessions, mb = generate(home, args.size_mb)
+    db_mb = (home / "bashgym.db").stat().st_size / 1e6
+    print(f"store: {n_sessions} sessions, {mb:.1f} MB of trace text ({db_mb:.1f} MB database), "
+          f"generated in {time.perf_counter() - t0:.1f}s; {os.cpu_count()} cores")
+
+    base_s, base = run_build(1, "single")
+    examples = sum(base["counts"]["rows"].values())
+    steps = {s["name"]: s for s in base["counts"]["steps"]}
+    print(f"examples in: {steps['segment']['kept']}, written: {examples} "
+          f"(dedup dropped {sum(steps['dedup']['dropped'].values())}, "
+          f"redactions {base['counts']['redaction'].get('total', 0)})")
+    print(f"baseline (1 process):  {base_s:7.2f}s  {steps['segment']['kept'] / base_s:8.1f} examples/s  "
+          f"{mb / base_s:6.2f} MB/s")
+    sub_s, sub = run_build(args.workers, "parallel")
+    assert sub["counts"]["rows"] == base["counts"]["rows"], "parallel build wrote different row counts"
+    print(f"subject ({args.workers} processes): {sub_s:7.2f}s  {steps['segment']['kept'] / sub_s:8.1f} examples/s  "
+          f"{mb / sub_s:6.2f} MB/s")
+    print(f"ratio (subject speed / baseline speed): {base_s / sub_s:.2f}x")
+
+    if args.scaling:
+        half = Path(tempfile.mkdtemp(prefix="bashgym-bench-half-"))
+        generate(half, args.size_mb / 2)
+        half_s, _ = run_build(1, "half")
+        print(f"scaling: half store {half_s:.2f}s, full store {base_s:.2f}s → time ratio {base_s / half_s:.2f} "
+              "(2.0 = linear)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
