@@ -288,9 +288,9 @@ _INIT = r"""
 ulimit -S -u {nproc} -v {mem_kb} -t {cpu} -f {fsize_kb} && ulimit -H -u {nproc} -v {mem_kb} -t {cpu_hard} -f {fsize_kb} \
   || {{ echo "bashgym: could not set limits" >&2; exit 1; }}
 __bg_eval() {{ local __bg_cmd; IFS= read -r -d '' __bg_cmd < "{ctl}/cmd_$1"; eval "$__bg_cmd" > "{ctl}/out_$1" 2>&1 < /dev/null 9>&-; }}
-__bg_run() {{ __bg_eval "$1"; local __bg_rc=$? __bg_p=(/proc/[0-9]*); pwd > "{ctl}/cwd" 2>/dev/null 9>&-; printf '{token} %s %s %s\n' "$1" "$__bg_rc" "${{#__bg_p[@]}}" >&9; }}
+__bg_run() {{ __bg_eval "$1"; local __bg_rc=$? __bg_p=(/proc/[0-9]*); printf '{token} %s %s %s %s\n' "$1" "$__bg_rc" "${{#__bg_p[@]}}" "$PWD" >&9; }}
 cd "{cwd}" 2>/dev/null || cd "{workdir}"
-printf '{token} ready 0 0\n' >&9
+printf '{token} ready 0 0 %s\n' "$PWD" >&9
 """
 
 
@@ -335,6 +335,7 @@ class Sandbox:
         self._proc: subprocess.Popen[bytes] | None = None
         self._token = secrets.token_hex(8)
         self._counter = 0
+        self._cwd = ""  # the shell's directory after the last command: a restarted shell goes back there
         self._buffer = b""
         self._lock = threading.Lock()
         self._closed = False
@@ -433,8 +434,8 @@ class Sandbox:
             status = self._wait_for(str(n), timeout)
             duration = time.monotonic() - start
             processes = 0
-            if " " in status:  # "<exit code> <processes in the sandbox's pid namespace>"
-                status, count = status.split(" ", 1)
+            if " " in status:  # "<exit code> <processes in the sandbox's pid namespace> <cwd>"
+                status, count, self._cwd = status.split(" ", 2)
                 processes = int(count) if self.layer != "rlimits" else 0
             elif status == "timeout" and self.uid is not None:
                 processes = len(_uid_pids(self.uid))
@@ -507,8 +508,7 @@ class Sandbox:
 
     def _start(self) -> None:
         lim = self.limits
-        cwd_file = self.root / "ctl" / "cwd"
-        cwd = cwd_file.read_text().strip() if cwd_file.exists() else self.workdir
+        cwd = self._cwd or self.workdir
         # As root each sandbox has its own uid; otherwise RLIMIT_NPROC counts all of the user's processes.
         nproc = lim.max_processes if self.uid is not None else len(_uid_pids(os.getuid())) + lim.max_processes
         init = _INIT.format(nproc=nproc, mem_kb=lim.memory_mb * 1024, cpu=lim.cpu_s, cpu_hard=lim.cpu_s + 1,
@@ -536,7 +536,7 @@ class Sandbox:
         move = f"exec 9>&{write_fd} {write_fd}>&-\n" if write_fd != 9 else ""
         self._proc.stdin.write(move.encode() + init.encode())
         self._proc.stdin.flush()
-        status = self._wait_for("ready", 30).split(" ")[0]
+        status = self._wait_for("ready", 30).split(" ")[0]  # "0 0 <cwd>"
         if status != "0":
             self._kill()
             err_text = (self.root / "shell.err").read_text(errors="replace").strip()[-500:]
@@ -551,7 +551,7 @@ class Sandbox:
             for line in self._buffer.split(b"\n")[:-1]:
                 if line.startswith(prefix):
                     self._buffer = b""
-                    return line[len(prefix):].decode().strip()
+                    return line[len(prefix):].decode(errors="replace").rstrip("\n")
             left = deadline - time.monotonic()
             if left <= 0:
                 return "timeout"
