@@ -80,9 +80,6 @@ def build(
     if no_redact:
         err_console.print("[bold red]WARNING: --no-redact: secrets and personal data are written as captured; "
                           "the dataset card says so and `dataset push` will refuse this dataset.[/]")
-    from datasets.utils.logging import disable_progress_bar
-
-    disable_progress_bar()
     store = open_store(home)
     try:
         with progress(transient=True) as bar:

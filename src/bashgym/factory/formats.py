@@ -25,7 +25,6 @@ from typing import Any
 import orjson
 
 from bashgym.factory.config import ShapeConfig
-from bashgym.factory.dedup import normalise
 from bashgym.factory.pipeline import Example, PipelineStep
 from bashgym.factory.select import BAD_LABELS, GOOD_LABELS
 from bashgym.schema import Session, Step, is_shell_call
@@ -339,7 +338,7 @@ class Format(PipelineStep):
         groups: dict[str, list[Example]] = defaultdict(list)
         for ex in data:
             self.stats.total += 1
-            groups[normalise(ex.prompt)].append(ex)
+            groups[" ".join(ex.prompt.lower().split())].append(ex)  # same request, up to case and spacing
         for key in sorted(groups):
             group = groups[key]
             good = [e for e in group if verdict(e) is True]
