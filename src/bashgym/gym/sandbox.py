@@ -5,7 +5,8 @@ Layers, strongest first (`detect_layer` picks the first that works on this machi
 - ``bubblewrap``: `bwrap --unshare-all` (user, pid, net, ipc, uts, cgroup namespaces) with a root built from
   read-only /usr, /etc (+ the project's Python prefixes, first on PATH); the workspace is the only writable
   place besides the episode's own /tmp. It is bound at ``/app`` (terminal-bench and Harbor tasks expect it),
-  the task's tests at ``/tests`` (filled only when the verifier runs) and Harbor's logs at ``/logs``.
+  the task's tests at ``/tests`` (filled only when the verifier runs), the reference solution at
+  ``/solution`` (only while it runs) and Harbor's logs at ``/logs``.
 - ``unshare``: util-linux `unshare` for network, pid and ipc namespaces; the file system is the host's.
 - ``rlimits``: only resource limits and a private temp dir: loud warning, no network isolation.
 
@@ -45,7 +46,9 @@ LAYERS = ("bubblewrap", "unshare", "rlimits")
 APP_DIR = "/app"  # where the workspace appears inside a bubblewrap sandbox
 TESTS_DIR = "/tests"
 LOGS_DIR = "/logs"
+SOLUTION_DIR = "/solution"  # Harbor's oracle runs solution/solve.sh from here
 CTL_DIR = "/.bashgym"
+_MOUNTED = ("tests", "solution")  # staged directories with a fixed place inside a bubblewrap sandbox
 
 
 class SandboxError(BashgymError):
@@ -320,7 +323,7 @@ class Sandbox:
         self.root = Path(tempfile.mkdtemp(prefix="bashgym-ep-"))
         os.chmod(self.root, 0o755)
         self.workspace = self.root / "app"
-        for name in ("app", "tmp", "ctl", "logs", "tests", "home"):
+        for name in ("app", "tmp", "ctl", "logs", "tests", "solution", "home"):
             (self.root / name).mkdir()
             _chown_tree(self.root / name, self.uid)
         (self.root / "logs" / "verifier").mkdir()
@@ -379,11 +382,12 @@ class Sandbox:
         _chown_tree(self.workspace, self.uid)
 
     def stage(self, src: Path, where: str = "tests") -> str:
-        """Copy `src` (a directory, or one file) into the sandbox's /tests (or a private staging dir named `where`),
-        replacing what was there; returns the path commands see. Done only when needed, so an agent
-        never sees the tests during its episode."""
-        if where == "tests":
-            host, inside = self.root / "tests", self.tests_dir
+        """Copy `src` (a directory, or one file) into the sandbox's /tests or /solution, or a private staging
+        dir named `where`, replacing what was there; returns the path commands see. Done only when needed,
+        so an agent never sees the tests or the solution during its episode."""
+        if where in _MOUNTED:
+            host = self.root / where
+            inside = f"/{where}" if self.layer == "bubblewrap" else str(host)
         else:
             host, inside = self.root / "ctl" / where, f"{self._ctl_inside}/{where}"
         _empty_dir(host)  # emptied, not replaced: /tests is a bind mount of this very directory
@@ -396,8 +400,8 @@ class Sandbox:
 
     def unstage(self, where: str) -> None:
         """Remove a staged directory again (a solution or setup script the agent must not read)."""
-        host = self.root / "tests" if where == "tests" else self.root / "ctl" / where
-        if where == "tests":
+        host = self.root / where if where in _MOUNTED else self.root / "ctl" / where
+        if where in _MOUNTED:
             _empty_dir(host)
         else:
             shutil.rmtree(host, ignore_errors=True)
@@ -499,6 +503,7 @@ class Sandbox:
                     "--bind", str(self.workspace), APP_DIR, "--bind", str(self.root / "tmp"), "/tmp",
                     "--bind", str(self.root / "ctl"), CTL_DIR, "--bind", str(self.root / "logs"), LOGS_DIR,
                     "--ro-bind", str(self.root / "tests"), TESTS_DIR,
+                    "--ro-bind", str(self.root / "solution"), SOLUTION_DIR,
                     "--dir", self._home_inside, "--chdir", APP_DIR, "--clearenv",
                     *[a for k, v in self.env().items() for a in ("--setenv", k, v)],
                     *_drop_to(self.uid), *shell]
