@@ -25,7 +25,7 @@ from bashgym.factory.segment import Segment
 from bashgym.factory.select import ExampleSelect, SessionSelect, read_sessions
 from bashgym.factory.shape import ShapeTools, apply_patch_command, bash_equivalent, truncate_middle
 from bashgym.factory.split import split_rows
-from bashgym.schema import Session, Step
+from bashgym.schema import Step
 from bashgym.store import Store
 from factory_sessions import bash, save, say, session, topic_turn
 
@@ -282,8 +282,3 @@ def test_config_unknown_keys_suggest_the_closest() -> None:
     cfg = parse_config({"format": "dpo", "segment": {"mode": "window", "max_tokens": 512}})
     assert cfg.format == "dpo" and cfg.segment.max_tokens == 512
 
-
-def test_session_dataclass_round_trip_keeps_factory_inputs(store: Store) -> None:
-    s = session("a", [topic_turn("nginx", 1)])
-    save(store, s)
-    assert isinstance(store.get_session("a"), Session)
