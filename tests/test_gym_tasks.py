@@ -113,5 +113,22 @@ def test_agent_cannot_see_the_tests_or_the_solution_during_the_episode():
     task = load_task("debug-off-by-one")
     with Sandbox() as box:
         prepare(task, box)
-        listing = box.run(f"ls -A {box.tests_dir}; ls -A /.bashgym 2>/dev/null; find /app /tmp /.bashgym /tests -name hidden_test.py 2>/dev/null")
-    assert "hidden_test.py" not in listing.output
+        listing = box.run(f"ls -A {box.tests_dir} /solution; find /app /tmp /.bashgym /tests /solution "
+                          "-name hidden_test.py -o -name solution.sh 2>/dev/null")
+    assert "hidden_test.py" not in listing.output and "solution.sh" not in listing.output
+
+
+@pytest.mark.parametrize("layer", ["unshare", "rlimits"])
+def test_builtin_tasks_also_run_on_the_weaker_layers(layer: str, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("BASHGYM_SANDBOX", layer)
+    with pytest.warns(UserWarning, match="NO file-system isolation"):
+        check = check_tasks([load_task("git-revert-bad"), load_task("proc-kill-pidfile")], workers=2)
+    assert [c.ok for c in check] == [True, True], [c.problem for c in check]
+
+
+def test_app_rooted_tasks_are_no_score_not_zero_without_bubblewrap(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("BASHGYM_SANDBOX", "rlimits")
+    with pytest.warns(UserWarning):
+        verdict = attempt(load_task(GYM_FIXTURES / "harbor" / "word-count"), solve=False)
+    assert verdict.status == NO_SCORE and verdict.reward is None and verdict.attempts == 1
+    assert "only the bubblewrap layer provides" in verdict.reason

@@ -100,7 +100,7 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
     info = detect_layer()
     tools = {name: shutil.which(name) for name in ("bwrap", "unshare", "setpriv", "git", "jq", "tar", "python3")}
     report = {"layer": info.name, "reason": info.reason, "tried": info.tried, "root": os.geteuid() == 0,
-              "tools": tools}
+              "tools": tools, "docker": _docker_state()}
     if as_json:
         print_json(report)
         return
@@ -113,10 +113,25 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
         console.print("[red]WARNING[/]: weak sandbox; install bubblewrap: apt-get install bubblewrap")
     if os.geteuid() == 0:
         console.print("running as root: each sandbox runs as its own throwaway uid (process limit per sandbox)")
+    console.print(f"docker: {report['docker']} (tasks run without it: their Dockerfile's COPY/WORKDIR lay out /app)")
     missing = [k for k, v in tools.items() if v is None]
     console.print("tools: " + ", ".join(f"{k}={'yes' if v else 'MISSING'}" for k, v in tools.items()))
     if missing:
         console.print(f"[yellow]missing tools[/]: {', '.join(missing)} (some builtin tasks need them)")
+
+
+def _docker_state() -> str:
+    """'absent', 'client only (no daemon)' or 'daemon reachable' — informative: bashgym needs no Docker."""
+    import subprocess
+
+    if shutil.which("docker") is None:
+        return "absent"
+    try:
+        ok = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True,
+                            timeout=5).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return "daemon reachable" if ok else "client only (no daemon)"
 
 
 def register(app: typer.Typer) -> None:
