@@ -161,14 +161,16 @@ def test_decontaminate_drops_examples_overlapping_a_gym_task(store: Store, tmp_p
     (task / "tests").mkdir()
     (task / "tests" / "test.sh").write_text("test -s count.txt\n")
     leaked = (instruction, [bash("grep -c ERROR server.log > count.txt"), say("done")])
-    save(store, session("a", [leaked, topic_turn("nginx", 1)]))
+    # A gym rollout of the task: the instruction word for word, but a wrong attempt instead of the solution.
+    rollout = (instruction, [bash("ls -la"), bash("cat server.log | head"), say("I give up")])
+    save(store, session("a", [leaked, topic_turn("nginx", 1), rollout]))
     out, _ = examples(store)
     tasks = load_task_texts(str(tmp_path))
-    assert [t.id for t in tasks] == ["count-errors"]
+    assert [t.id for t in tasks] == ["count-errors", "count-errors"]  # instruction and solution, apart
     step = Decontaminate(DecontaminateConfig(suite=str(tmp_path)))
     kept = list(step.run(out))
     assert [e.id for e in kept] == ["a:1"]
-    assert step.stats.dropped == {"overlaps_task:count-errors": 1}
+    assert step.stats.dropped == {"overlaps_task:count-errors": 2}
 
 
 def test_decontaminate_matches_tasks_shorter_than_n(store: Store) -> None:

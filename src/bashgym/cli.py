@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "bashgym.commands.redact",
     "bashgym.commands.gym",
     "bashgym.commands.doctor",
+    "bashgym.commands.demo",
 ]
 
 

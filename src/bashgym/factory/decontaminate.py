@@ -1,7 +1,7 @@
 """Decontaminate: drop examples that overlap the gym/eval task suite, so evals stay honest.
 
-Each task's instruction (and reference solution, when it has one) is cut into word n-grams; an example
-is dropped when it contains at least `threshold` of some task's n-grams. The suite comes from
+Each task's instruction, and separately its reference solution when it has one, is cut into word
+n-grams; an example is dropped when it contains at least `threshold` of either's n-grams. The suite comes from
 `bashgym.gym.task.load_suite` when the gym is installed, else straight from the task.yaml files.
 """
 
@@ -45,8 +45,12 @@ def load_task_texts(suite: str = "builtin") -> list[TaskText]:
         tasks = load_suite(suite)
         out = []
         for t in tasks:
+            # Instruction and solution are matched on their own: a rollout repeats the instruction word
+            # for word but not the solution, and a copied solution need not quote the instruction.
+            out.append(TaskText(t.id, t.instruction))
             solution = Path(t.path) / "solution.sh"
-            out.append(TaskText(t.id, t.instruction + ("\n" + solution.read_text() if solution.exists() else "")))
+            if solution.exists():
+                out.append(TaskText(t.id, solution.read_text()))
         return out
     except ImportError:
         pass
@@ -58,9 +62,11 @@ def load_task_texts(suite: str = "builtin") -> list[TaskText]:
     out = []
     for task_yaml in sorted(root.glob("*/task.yaml")):
         data = yaml.safe_load(task_yaml.read_text()) or {}
+        task_id = str(data.get("id") or task_yaml.parent.name)
+        out.append(TaskText(task_id, str(data.get("instruction") or "")))
         solution = task_yaml.parent / "solution.sh"
-        text = str(data.get("instruction") or "") + ("\n" + solution.read_text() if solution.exists() else "")
-        out.append(TaskText(str(data.get("id") or task_yaml.parent.name), text))
+        if solution.exists():
+            out.append(TaskText(task_id, solution.read_text()))
     return out
 
 

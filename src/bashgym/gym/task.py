@@ -28,6 +28,9 @@ import yaml
 from bashgym.errors import ConfigError, NotFoundError, did_you_mean
 
 BUILTIN_DIR = Path(__file__).parent / "tasks" / "builtin"
+# Named suites shipped with bashgym. "builtin" is the eval suite (the factory decontaminates against it);
+# "practice" holds different tasks for rollouts meant to become training data.
+SUITES = {"builtin": BUILTIN_DIR, "practice": Path(__file__).parent / "tasks" / "practice"}
 CATEGORIES = ("files", "text", "git", "processes", "archives", "permissions", "scripting", "debugging")
 FORMATS = ("bashgym", "terminal-bench", "harbor")
 _NETWORK_BOOTSTRAP = re.compile(r"\b(uv (init|add|venv|pip|run)|pip3? install|apt(-get)? |curl |wget )")
@@ -99,9 +102,11 @@ def load_task(ref: str | Path) -> Task:
 
 def load_suite(name_or_path: str | Path = "builtin") -> list[Task]:
     """Every task of a suite: "builtin", a directory of task directories, or one task directory."""
-    root = BUILTIN_DIR if str(name_or_path) == "builtin" else Path(name_or_path)
+    root = SUITES.get(str(name_or_path)) or Path(name_or_path)
     if not root.is_dir():
-        raise NotFoundError(f"no task suite {str(name_or_path)!r}: use 'builtin' or a directory of tasks")
+        raise NotFoundError(
+            f"no task suite {str(name_or_path)!r}: use {' or '.join(repr(n) for n in SUITES)} or a directory of tasks"
+        )
     if _is_task_dir(root):
         return [load_task(root)]
     tasks = [load_task(p) for p in sorted(root.iterdir()) if p.is_dir() and _is_task_dir(p)]

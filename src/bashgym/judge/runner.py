@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from bashgym.judge.config import JudgeConfig
 from bashgym.judge.score import Judgement, Metric, score_session
 from bashgym.judge.signals import Evidence
+from bashgym.schema import Session
 from bashgym.store import Store
 
 HEURISTIC = "heuristic"  # store.list_sessions joins on this scorer for the session tier
@@ -49,6 +50,17 @@ def _stored_metrics(store: Store, session_id: str, scorer: str) -> dict[int, Met
     return out
 
 
+def gym_reward_metrics(session: Session) -> dict[int, Metric]:
+    """A gym rollout's reward is its task's own tests run on the final workspace: the same evidence
+    `bashgym verify` produces, so it counts as the verified signal of the rollout's (last) turn."""
+    reward = session.meta.get("reward") if session.source == "gym" else None
+    if not isinstance(reward, int | float) or not session.turns:
+        return {}
+    task = session.meta.get("task_id", "?")
+    note = f"gym task {task}: tests gave reward {float(reward):.2f}"
+    return {session.turns[-1].index: Metric(VERIFY, float(reward), 0.0, note, [Evidence(-1, note)])}
+
+
 def grade_session_with_llm(store: Store, session_id: str, config: JudgeConfig) -> int:
     """Ask the model judge about every turn; store each grade as scorer 'llm'. Returns turns graded."""
     from bashgym.judge.llm import grade_turn
@@ -68,6 +80,7 @@ def judge_session(store: Store, session_id: str, config: JudgeConfig) -> tuple[J
     """Score one stored session and its turns with the heuristic judge, folding in verify/llm results."""
     session = store.get_session(session_id)
     verified = _stored_metrics(store, session_id, VERIFY)
+    verified = {**gym_reward_metrics(session), **verified}
     llm = _stored_metrics(store, session_id, LLM)
     session_judgement, turns = score_session(session, config, verified=verified, llm=llm)
     with store.transaction():

@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+grep -rl --include=*.py TODO src | sort > todo.txt
