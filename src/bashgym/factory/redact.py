@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from bashgym.factory.redact_rules import (
     USER,
     Rule,
     hostname_rule,
+    token_lines,
     user_name_rule,
 )
 
@@ -75,11 +77,17 @@ class Redactor:
             if extra is not None:
                 self.rules.append(extra)
         self._home = str(home).rstrip("/\\") if home else None
-        self._detectors = []
+        detectors = []
         if use_detect_secrets:
             from bashgym.factory.redact_detect_secrets import load_detectors
 
-            self._detectors = load_detectors()
+            detectors = load_detectors()
+        # Provider tokens run only on the few lines that hold a long token-like run (see `token_lines`). Each
+        # rule keeps its rank in the full list, so overlapping finds are labelled the same whatever ran first.
+        ranked: list[tuple[float, Any]] = [*enumerate(self.rules), *((len(self.rules) + i, d)
+                                                                      for i, d in enumerate(detectors))]
+        self._token_checks = [(i, c) for i, c in ranked if c.token_run]
+        self._text_checks = [(i, c) for i, c in ranked if not c.token_run]
         self.max_findings = max_findings
         self.findings: list[Finding] = []
         self.counts: Counter[str] = Counter()
@@ -131,23 +139,12 @@ class Redactor:
     # --- detection -------------------------------------------------------------------------------------
 
     def _find(self, text: str) -> list[tuple[int, int, str, str]]:
-        spans: list[tuple[int, int, str, str]] = []
-        lower = text.lower()
-        aligned = len(lower) == len(text)  # lower() kept every offset (always true for ASCII)
-        for rule in self.rules:
-            hay = lower if rule.ci else text
-            if rule.triggers:
-                for t in rule.triggers:
-                    if t in hay:
-                        break
-                else:
-                    continue
-            regex = rule.regex
-            if rule.ci and not aligned:
-                hay, regex = text, re.compile(regex.pattern, regex.flags | re.I)
-            spans.extend(_rule_spans(rule, regex, hay, text))
-        for detector in self._detectors:
-            spans.extend(detector(text))
+        ranked = _run_checks(self._text_checks, text, text)
+        lines = token_lines(text) if self._token_checks else []
+        if lines:
+            ranked.extend(_on_lines(text, lines, self._token_checks))
+        ranked.sort(key=lambda r: r[0])
+        spans = [span for _, span in ranked]
         if self._home and self._home in text:
             spans.extend(_home_spans(text, self._home))
         if not spans:
@@ -183,6 +180,96 @@ class Redactor:
             ph = f"<{PLACEHOLDER_PREFIX.get(category, category.upper())}_{self._next[category]}>"
             self._placeholders[key] = ph
         return ph
+
+
+Ranked = list[tuple[float, tuple[int, int, str, str]]]  # (rank of the rule that found it, span)
+
+
+def _run_checks(checks: list[tuple[float, Any]], text: str, full: str) -> Ranked:
+    """Spans of every rule and detector that fires on `text` (all of `full`, or some of its lines)."""
+    spans: Ranked = []
+    lower: str | None = None
+    for rank, check in checks:
+        if not isinstance(check, Rule):  # a detect-secrets plugin
+            if check.context:
+                found = check.scan(text)
+                if found and check.triggered(full):
+                    spans.extend((rank, span) for span in found)
+            elif check.triggered(text):
+                spans.extend((rank, span) for span in check.scan(text))
+            continue
+        rule = check
+        if rule.ci:
+            if lower is None:
+                lower = text.lower()
+            hay = lower
+        else:
+            hay = text
+        if rule.lines and len(hay) == len(text):
+            lines = _trigger_lines(hay, rule.triggers)
+            if not lines:
+                continue
+            if sum(e - s for s, e in lines) * 4 < len(text):  # few lines: scan just those
+                view = _LineView(text, lines)
+                found = _rule_spans(rule, rule.regex, view.of(hay) if rule.ci else view.text, view.text)
+                spans.extend((rank, span) for span in view.back(found))
+                continue
+        elif rule.triggers:
+            for t in rule.triggers:
+                if t in hay:
+                    break
+            else:
+                continue
+        regex = rule.regex
+        if rule.ci and len(hay) != len(text):  # lower() moved offsets (rare non-ASCII): search the text
+            hay, regex = text, re.compile(regex.pattern, regex.flags | re.I)
+        spans.extend((rank, span) for span in _rule_spans(rule, regex, hay, text))
+    return spans
+
+
+def _trigger_lines(hay: str, triggers: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(start, end) of each line of `hay` holding one of `triggers`, in order."""
+    found: set[tuple[int, int]] = set()
+    for t in triggers:
+        i = hay.find(t)
+        while i != -1:
+            end = hay.find("\n", i)
+            end = len(hay) if end == -1 else end
+            found.add((hay.rfind("\n", 0, i) + 1, end))
+            i = hay.find(t, end)
+    return sorted(found)
+
+
+class _LineView:
+    """Some whole lines of a text joined by newlines, and the way back to the text's offsets."""
+
+    def __init__(self, text: str, lines: list[tuple[int, int]]) -> None:
+        self.lines = lines
+        self.text = self.of(text)
+        self.starts, pos = [], 0
+        for s, e in lines:
+            self.starts.append(pos)
+            pos += e - s + 1
+
+    def of(self, text: str) -> str:
+        return "\n".join(text[s:e] for s, e in self.lines)
+
+    def back(self, spans: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str, str]]:
+        out = []
+        for start, end, kind, category in spans:
+            i = bisect_right(self.starts, start) - 1
+            shift = self.lines[i][0] - self.starts[i]
+            out.append((start + shift, end + shift, kind, category))
+        return out
+
+
+def _on_lines(text: str, lines: list[tuple[int, int]], checks: list[tuple[float, Any]]) -> Ranked:
+    """Run line-local checks on just `lines` of `text`, with spans mapped back to `text`."""
+    if sum(e - s for s, e in lines) * 2 > len(text):
+        return _run_checks(checks, text, text)
+    view = _LineView(text, lines)
+    ranked = _run_checks(checks, view.text, text)
+    return [(rank, span) for (rank, _), span in zip(ranked, view.back([sp for _, sp in ranked]), strict=True)]
 
 
 def _rule_spans(rule: Rule, regex: re.Pattern[str], hay: str, text: str) -> list[tuple[int, int, str, str]]:

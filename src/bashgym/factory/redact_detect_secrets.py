@@ -12,11 +12,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bashgym.factory.redact_rules import SECRET, is_placeholder
 
 Span = tuple[int, int, str, str]
 Detector = Callable[[str], list[Span]]
+
+# Plugins whose every match holds a TOKEN_RUN-long run of token characters on one line: they run only on the
+# lines `token_lines` picks. Those marked CONTEXT have triggers that may lie elsewhere in the text (an "IBM"
+# a line above), so their triggers are checked on the whole text, and only after the lines gave a hit.
+TOKEN_RUN_PLUGINS = frozenset(
+    """DiscordBotTokenDetector GitHubTokenDetector GitLabTokenDetector MailchimpDetector OpenAIDetector
+    PypiTokenDetector SendGridDetector SquareOAuthDetector StripeDetector TwilioKeyDetector IbmCloudIamDetector
+    IbmCosHmacDetector SoftlayerDetector CloudantDetector TelegramBotTokenDetector""".split()
+)
+CONTEXT_PLUGINS = frozenset(
+    "IbmCloudIamDetector IbmCosHmacDetector SoftlayerDetector CloudantDetector TelegramBotTokenDetector".split()
+)
+# AWS: its key-id regex is a token run, its secret-key regex (base64 with / and +) is not
+SPLIT_PLUGINS = {"AWSKeyDetector": (True, False)}
+
 
 # plugin class name → (our kind, case-sensitive literal triggers; empty = always run)
 _PLUGINS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -44,30 +60,25 @@ _PLUGINS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def load_detectors() -> list[Detector]:
-    """One detector per detect-secrets plugin; [] when detect-secrets is not installed (base install)."""
-    try:
-        import detect_secrets.plugins as ds_plugins  # noqa: F401
-        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-    except ImportError:
-        return []
-    detectors: list[Detector] = []
-    for cls in get_mapping_from_secret_type_to_class().values():
-        spec = _PLUGINS.get(cls.__name__)
-        if spec is None:
-            continue
-        denylist = tuple(getattr(cls(), "denylist", ()))
-        if denylist:
-            detectors.append(_make(spec[0], spec[1], denylist))
-    return detectors
+@dataclass(frozen=True)
+class PluginDetector:
+    """Some of one plugin's regexes; `scan` finds spans, the caller decides where (see `triggered`)."""
 
+    kind: str
+    triggers: tuple[str, ...]
+    denylist: tuple[re.Pattern[str], ...]
+    token_run: bool  # scan only the token lines
+    context: bool  # triggers may be outside the match: check them on the whole text
 
-def _make(kind: str, triggers: tuple[str, ...], denylist: tuple[re.Pattern[str], ...]) -> Detector:
-    def detect(text: str) -> list[Span]:
-        if triggers and not any(t in text for t in triggers):
-            return []
+    def triggered(self, text: str) -> bool:
+        return not self.triggers or any(t in text for t in self.triggers)
+
+    def __call__(self, text: str) -> list[Span]:
+        return self.scan(text) if self.triggered(text) else []
+
+    def scan(self, text: str) -> list[Span]:
         spans: list[Span] = []
-        for regex in denylist:
+        for regex in self.denylist:
             for m in regex.finditer(text):
                 # plugins put the secret in group 1 when they match context around it
                 g = 1 if regex.groups and m.group(1) else 0
@@ -76,7 +87,31 @@ def _make(kind: str, triggers: tuple[str, ...], denylist: tuple[re.Pattern[str],
                 if len(value) < 8 or is_placeholder(value):
                     continue
                 offset = text.find(value, start, end)
-                spans.append((offset, offset + len(value), kind, SECRET))
+                spans.append((offset, offset + len(value), self.kind, SECRET))
         return spans
 
-    return detect
+
+def load_detectors() -> list[PluginDetector]:
+    """Detectors from detect-secrets' plugins, in its order; [] without detect-secrets (base install)."""
+    try:
+        import detect_secrets.plugins as ds_plugins  # noqa: F401
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+    except ImportError:
+        return []
+    detectors: list[PluginDetector] = []
+    for cls in get_mapping_from_secret_type_to_class().values():
+        spec = _PLUGINS.get(cls.__name__)
+        if spec is None:
+            continue
+        denylist = tuple(getattr(cls(), "denylist", ()))
+        if not denylist:
+            continue
+        name = cls.__name__
+        context = name in CONTEXT_PLUGINS
+        if name in SPLIT_PLUGINS:
+            for regex, on_runs in zip(denylist, SPLIT_PLUGINS[name], strict=True):
+                detectors.append(PluginDetector(spec[0], spec[1], (regex,), on_runs, context))
+        else:
+            detectors.append(PluginDetector(spec[0], spec[1], denylist, name in TOKEN_RUN_PLUGINS, context))
+    return detectors
+

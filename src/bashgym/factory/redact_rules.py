@@ -43,6 +43,11 @@ class Rule:
     back: str = ""
     back_max: int = 64
     back_span: bool = False  # the removed span is only the part found by `back` (a user before `@host`)
+    # every match lies on a line holding a run of >= TOKEN_RUN token characters (and never spans lines), so
+    # the rule runs only on those lines (see `token_lines`), not on the whole text
+    token_run: bool = False
+    # matches never span lines and always contain a trigger: the regex runs only on lines holding a trigger
+    lines: bool = False
 
     def span(self, match: re.Match[str]) -> tuple[int, int] | None:
         for g in self.group:
@@ -110,12 +115,35 @@ def _aws_secret(value: str, _m: re.Match[str], _t: str) -> bool:
 _TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"  # a token is not glued to these
 _WORD_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 _E = r"(?![A-Za-z0-9_-])"
+TOKEN_RUN = 20  # provider tokens hold a run of at least this many _TOKEN_CHARS; ordinary lines rarely do
+_RUN_MARKS = bytes(0x61 if chr(i) in _TOKEN_CHARS else 0x20 for i in range(256))
+_RUN = b"a" * TOKEN_RUN
+
+
+def token_lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every line holding a run of >= TOKEN_RUN token characters, found at C speed.
+
+    Non-ASCII characters encode as one `?` each, so byte offsets in the marks are character offsets.
+
+    >>> token_lines("ls\nkey ghp_" + "a1" * 12 + " x\ndone")
+    [(3, 35)]
+    """
+    marks = text.encode("ascii", "replace").translate(_RUN_MARKS)
+    lines: list[tuple[int, int]] = []
+    i = marks.find(_RUN)
+    while i != -1:
+        end = text.find("\n", i)
+        end = len(text) if end == -1 else end
+        lines.append((text.rfind("\n", 0, i) + 1, end))
+        i = marks.find(_RUN, end)
+    return lines
 
 
 def _tok(kind: str, pattern: str, triggers: tuple[str, ...], validate: Validator | None = _not_placeholder,
-         flags: int = 0) -> Rule:
+         flags: int = 0, run: bool = True) -> Rule:
+    """A provider token; `run=False` when a match may hold no TOKEN_RUN-long run of `_TOKEN_CHARS`."""
     return Rule(kind, SECRET, re.compile(pattern + _E, flags), triggers=triggers, validate=validate,
-                not_after=_TOKEN_CHARS)
+                not_after=_TOKEN_CHARS, token_run=run)
 
 
 PROVIDER_RULES: tuple[Rule, ...] = (
@@ -125,10 +153,10 @@ PROVIDER_RULES: tuple[Rule, ...] = (
     _tok("github_token", r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,255}", ("gh",)),
     _tok("github_token", r"github_pat_[A-Za-z0-9_]{40,255}", ("github_pat_",)),
     _tok("gitlab_token", r"(?:glpat|gldt|glrt|glptt|glcbt|glimt|glsoat|glffct|gloas)-[A-Za-z0-9_-]{20,64}", ("gl",)),
-    _tok("slack_token", r"xox[abposre]-[A-Za-z0-9-]{10,250}", ("xox",)),
-    _tok("slack_token", r"xapp-\d-[A-Za-z0-9-]{10,250}", ("xapp-",)),
+    _tok("slack_token", r"xox[abposre]-[A-Za-z0-9-]{10,250}", ("xox",), run=False),
+    _tok("slack_token", r"xapp-\d-[A-Za-z0-9-]{10,250}", ("xapp-",), run=False),
     _tok("slack_webhook", r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{20,}",
-         ("hooks.slack.com",)),
+         ("hooks.slack.com",), run=False),
     _tok("discord_webhook", r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]{20,}",
          ("/api/webhooks/",)),
     _tok("stripe_key", r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,247}", ("_live_", "_test_")),
@@ -148,10 +176,10 @@ PROVIDER_RULES: tuple[Rule, ...] = (
     _tok("sendgrid_key", r"SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{30,64}", ("SG.",)),
     _tok("mailgun_key", r"key-[0-9a-f]{32}", ("key-",)),
     Rule("mailchimp_key", SECRET, re.compile(r"-us\d{1,2}" + _E), triggers=("-us",), back="0123456789abcdef",
-         back_max=32, not_after=_TOKEN_CHARS, validate=lambda v, m, t: v.index("-us") == 32),
+         back_max=32, not_after=_TOKEN_CHARS, validate=lambda v, m, t: v.index("-us") == 32, token_run=True),
     Rule("telegram_token", SECRET, re.compile(r":AA[A-Za-z0-9_-]{33}" + _E), triggers=(":AA",),
          back="0123456789", back_max=10, not_after=_TOKEN_CHARS,
-         validate=lambda v, m, t: 8 <= v.index(":") <= 10 and not is_placeholder(v)),
+         validate=lambda v, m, t: 8 <= v.index(":") <= 10 and not is_placeholder(v), token_run=True),
     _tok("discord_token", r"[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}", (".",), _mixed_token),
     _tok("square_token", r"(?:sq0csp|sq0atp|EAAA)[-A-Za-z0-9_]{22,60}", ("sq0", "EAAA")),
     _tok("shopify_token", r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}", ("shp",)),
@@ -161,8 +189,8 @@ PROVIDER_RULES: tuple[Rule, ...] = (
     _tok("linear_key", r"lin_(?:api|oauth)_[A-Za-z0-9]{32,}", ("lin_",)),
     _tok("notion_token", r"secret_[A-Za-z0-9]{43}", ("secret_",)),
     _tok("notion_token", r"ntn_[A-Za-z0-9]{40,}", ("ntn_",)),
-    _tok("atlassian_token", r"ATATT3[A-Za-z0-9_=-]{50,}", ("ATATT3",)),
-    _tok("grafana_token", r"(?:glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|glc_[A-Za-z0-9+/]{32,}={0,2})", ("glsa_", "glc_")),
+    _tok("atlassian_token", r"ATATT3[A-Za-z0-9_=-]{50,}", ("ATATT3",), run=False),
+    _tok("grafana_token", r"(?:glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|glc_[A-Za-z0-9+/]{32,}={0,2})", ("glsa_", "glc_"), run=False),
     _tok("vault_token", r"hv[sbr]\.[A-Za-z0-9_-]{24,}", ("hvs.", "hvb.", "hvr.")),
     _tok("age_key", r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}", ("AGE-SECRET-KEY-",)),
     _tok("replicate_token", r"r8_[A-Za-z0-9]{37}", ("r8_",), _mixed_token),
@@ -174,7 +202,7 @@ PROVIDER_RULES: tuple[Rule, ...] = (
     Rule("terraform_token", SECRET, re.compile(r"\.atlasv1\.[A-Za-z0-9_=-]{60,}"), triggers=(".atlasv1.",),
          back=_TOKEN_CHARS[:-2], back_max=14, validate=lambda v, m, t: v.index(".") == 14),
     _tok("doppler_token", r"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,}", ("dp.",)),
-    _tok("jwt", r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", ("eyJ",)),
+    _tok("jwt", r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", ("eyJ",), run=False),
 )
 
 # --- secrets by context ----------------------------------------------------------------------------------
