@@ -18,7 +18,7 @@ import os
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,7 +205,7 @@ def _run_checks(checks: list[tuple[float, Any]], text: str, full: str) -> Ranked
             hay = lower
         else:
             hay = text
-        if rule.lines and len(hay) == len(text):
+        if rule.lines and not rule.starts and len(hay) == len(text):
             lines = _trigger_lines(hay, rule.triggers)
             if not lines:
                 continue
@@ -272,11 +272,34 @@ def _on_lines(text: str, lines: list[tuple[int, int]], checks: list[tuple[float,
     return [(rank, span) for (rank, _), span in zip(ranked, view.back([sp for _, sp in ranked]), strict=True)]
 
 
+def _anchored_matches(rule: Rule, hay: str) -> Iterator[re.Match[str]]:
+    """What `rule.regex.finditer(hay)` yields, found by trying the regex only where a match can start: at each
+    trigger occurrence minus the offsets the trigger can have inside a match (`rule.starts`)."""
+    candidates: set[int] = set()
+    for t, cases in rule.starts.items():
+        i = hay.find(t)
+        while i != -1:
+            before = hay[i - 1] if i else ""
+            for allowed, offsets in cases:
+                if not allowed or (before and before in allowed):
+                    candidates.update(i - k for k in offsets if i >= k)
+            i = hay.find(t, i + 1)
+    pos, match = 0, rule.regex.match
+    for start in sorted(candidates):
+        if start < pos:
+            continue
+        m = match(hay, start)
+        if m is not None:
+            pos = m.end() if m.end() > start else start + 1
+            yield m
+
+
 def _rule_spans(rule: Rule, regex: re.Pattern[str], hay: str, text: str) -> list[tuple[int, int, str, str]]:
     """Spans of one rule: run on `hay` (the text or its lowered twin), sliced and validated on `text`."""
     out = []
     back, not_after, validate = rule.back, rule.not_after, rule.validate
-    for m in regex.finditer(hay):
+    matches = _anchored_matches(rule, hay) if rule.starts and regex is rule.regex else regex.finditer(hay)
+    for m in matches:
         if back:
             start = m.start()
             stop = max(0, start - rule.back_max)

@@ -48,6 +48,10 @@ class Rule:
     token_run: bool = False
     # matches never span lines and always contain a trigger: the regex runs only on lines holding a trigger
     lines: bool = False
+    # trigger -> ((characters allowed before it, "" = any), its offsets from the match start), ...: the regex
+    # is tried only at those starts (exactly what finditer finds, since every match holds a trigger); for
+    # regexes that open with an alternation, which `re` cannot jump to
+    starts: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] | None = None
 
     def span(self, match: re.Match[str]) -> tuple[int, int] | None:
         for g in self.group:
@@ -141,9 +145,10 @@ def token_lines(text: str) -> list[tuple[int, int]]:
 
 def _tok(kind: str, pattern: str, triggers: tuple[str, ...], validate: Validator | None = _not_placeholder,
          flags: int = 0, run: bool = True) -> Rule:
-    """A provider token; `run=False` when a match may hold no TOKEN_RUN-long run of `_TOKEN_CHARS`."""
+    """A provider token; `run=False` when a match may hold no TOKEN_RUN-long run of `_TOKEN_CHARS` (then it
+    runs on the lines holding its trigger, which is part of every match)."""
     return Rule(kind, SECRET, re.compile(pattern + _E, flags), triggers=triggers, validate=validate,
-                not_after=_TOKEN_CHARS, token_run=run)
+                not_after=_TOKEN_CHARS, token_run=run, lines=not run)
 
 
 PROVIDER_RULES: tuple[Rule, ...] = (
@@ -168,7 +173,7 @@ PROVIDER_RULES: tuple[Rule, ...] = (
     _tok("aws_access_key", r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}", ("AKIA", "ASIA", "ABIA", "ACCA", "A3T")),
     Rule("azure_client_secret", SECRET, re.compile(r"Q~[A-Za-z0-9_~.-]{31,34}" + _E), triggers=("Q~",),
          back=_TOKEN_CHARS + "~.", back_max=4, not_after=_TOKEN_CHARS + "~.",
-         validate=lambda v, m, t: v.index("Q~") == 4 and v[3].isdigit() and not is_placeholder(v)),
+         validate=lambda v, m, t: v.index("Q~") == 4 and v[3].isdigit() and not is_placeholder(v), lines=True),
     _tok("huggingface_token", r"(?:hf_|api_org_)[A-Za-z0-9]{30,}", ("hf_", "api_org_"), _mixed_token),
     _tok("npm_token", r"npm_[A-Za-z0-9]{36}", ("npm_",)),
     _tok("pypi_token", r"pypi-AgE[A-Za-z0-9_-]{50,}", ("pypi-",)),
@@ -200,7 +205,7 @@ PROVIDER_RULES: tuple[Rule, ...] = (
     _tok("langsmith_key", r"lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}", ("lsv2_",)),
     _tok("pulumi_token", r"pul-[a-f0-9]{40}", ("pul-",)),
     Rule("terraform_token", SECRET, re.compile(r"\.atlasv1\.[A-Za-z0-9_=-]{60,}"), triggers=(".atlasv1.",),
-         back=_TOKEN_CHARS[:-2], back_max=14, validate=lambda v, m, t: v.index(".") == 14),
+         back=_TOKEN_CHARS[:-2], back_max=14, validate=lambda v, m, t: v.index(".") == 14, lines=True),
     _tok("doppler_token", r"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,}", ("dp.",)),
     _tok("jwt", r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", ("eyJ",), run=False),
 )
@@ -264,6 +269,14 @@ _ASSIGNMENT_RULE = Rule(
     triggers=("pass", "pwd", "secret", "token", "key", "auth", "credential", "signature", "sas", "conn", "dsn",
               "webhook"),
     ci=True, validate=_assignment_ok,
+    # where each trigger can sit in a _SECRET_WORD, by the character before it ("" = any): "key" ends
+    # api_key/apikey, access_key, private_key, ..., encryption_key; "secret" also ends client_secret
+    starts={"pass": (("", (0,)),), "pwd": (("", (0,)),), "token": (("", (0,)),), "auth": (("", (0,)),),
+            "secret": (("", (0,)), ("t", (6,)), ("_-", (7,))),
+            "key": (("_-", (4, 7, 8, 11)), ("i", (3,)), ("s", (6,)), ("e", (7,)), ("t", (6, 7)), ("r", (6,)),
+                    ("g", (7,)), ("n", (10,))),
+            "credential": (("", (0,)),), "signature": (("", (0,)),), "sas": (("", (0,)),),
+            "conn": (("", (0,)),), "dsn": (("", (0,)),), "webhook": (("", (0,)),)},
 )
 
 
@@ -279,17 +292,17 @@ CONTEXT_RULES: tuple[Rule, ...] = (
     _PRIVATE_KEY,
     # scheme://user:password@host — the password slot only, so the URL stays readable
     Rule("url_password", SECRET, re.compile(r"://(?P<u>[^\s:/@'\"<>]*):(?P<v>[^\s'\"/<>]+)@(?=[A-Za-z0-9\[])"),
-         group=("v",), triggers=("://",), validate=_not_placeholder),
+         group=("v",), triggers=("://",), validate=_not_placeholder, lines=True),
     # https://<token>@host (Sentry DSNs, git remotes with a bare token)
     Rule("url_token", SECRET, re.compile(r"://(?P<v>[A-Za-z0-9_-]{20,})@(?=[A-Za-z0-9])"),
-         group=("v",), triggers=("://",), validate=_mixed_token),
+         group=("v",), triggers=("://",), validate=_mixed_token, lines=True),
     Rule("url_param_secret", SECRET,
          re.compile(r"[?&;](?:password|passwd|pwd|pass|token|access_token|id_token|refresh_token|auth|api_?key|"
                     r"apikey|secret|client_secret|sig|signature|session|sessionid|private_token|x-amz-signature|"
                     r"x-amz-security-token|code)=(?P<v>[^&\s'\"#<>]{4,})"),
          group=("v",), triggers=("=",), ci=True, validate=_not_placeholder),
     Rule("auth_header", SECRET,
-         re.compile(r"(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token|digest|bot|"
+         re.compile(r"authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token|digest|bot|"
                     r"apikey|sso-key|key|otoken)\s+(?P<v>[a-z0-9._~+/:=-]{8,})"),
          group=("v",), triggers=("authorization",), ci=True, validate=_not_placeholder, not_after=_WORD_CHARS),
     Rule("bearer_token", SECRET, re.compile(r"bearer\s+(?P<v>[a-z0-9._~+/-]{16,}=*)"),
@@ -304,7 +317,7 @@ CONTEXT_RULES: tuple[Rule, ...] = (
                     r"access-token|secret-key|access-key|key-secret)(?:=|[ \t]+)" + _CLI_VALUE),
          group=("dq", "sq", "bare"), triggers=("-pass", "-token", "-api", "-secret", "-access", "-key", "-client",
                                                "-auth"),
-         ci=True, validate=_not_placeholder, not_after=_WORD_CHARS + "-"),
+         ci=True, validate=_not_placeholder, not_after=_WORD_CHARS + "-", lines=True),
     Rule("cli_password", SECRET,
          re.compile(r"(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]*?\s-p(?P<v>[^\s'\"]+)"),
          group=("v",), triggers=("mysql", "mariadb"), validate=_not_placeholder),
@@ -323,7 +336,7 @@ CONTEXT_RULES: tuple[Rule, ...] = (
          group=("v",), triggers=("cookie",), ci=True, validate=_mixed_token),
     Rule("azure_connection", SECRET,
          re.compile(r"(?:AccountKey|SharedAccessKey|SharedAccessSignature)=(?P<v>[A-Za-z0-9+/%=&:._-]{20,}?)(?=;|\s|[\"']|$)"),
-         group=("v",), triggers=("Shared", "AccountKey"), validate=_not_placeholder),
+         group=("v",), triggers=("Shared", "AccountKey"), validate=_not_placeholder, lines=True),
     # a 40-char AWS secret key next to AWS context; runs of other lengths (base64 blobs, hashes) are skipped
     Rule("aws_secret_key", SECRET, re.compile(r"[A-Za-z0-9/+=]{40,}"),
          triggers=("AKIA", "ASIA", "aws", "AWS", "SecretAccessKey"), validate=_aws_secret),
@@ -450,18 +463,20 @@ PII_RULES: tuple[Rule, ...] = (
          validate=_ip_ok, back="0123456789", back_max=3, not_after=_WORD_CHARS + ".:-"),
     Rule("home_path", USER,
          re.compile(r"(?:/home/|/Users/|/var/home/|/mnt/[a-z]/Users/)(?P<user>[^/\\\s\"':*?<>|;,()\[\]{}]+)"),
-         group=("user",), triggers=("/home/", "/Users/"), validate=_home_user_ok, not_after=_WORD_CHARS + ".-"),
+         group=("user",), triggers=("/home/", "/Users/"), validate=_home_user_ok, not_after=_WORD_CHARS + ".-",
+         lines=True),
     Rule("home_path", USER,
          re.compile(r":(?<=[A-Za-z]:)(?:\\\\|\\|/)(?i:users|documents and settings)(?:\\\\|\\|/)"
                     r"(?P<user>[^/\\\s\"':*?<>|;,()\[\]{}]+)"),
-         group=("user",), triggers=("Users", "users", "USERS", "Documents and Settings"), validate=_home_user_ok),
+         group=("user",), triggers=("Users", "users", "USERS", "Documents and Settings"), validate=_home_user_ok,
+         lines=True),
     Rule("git_identity", NAME,
          re.compile(r"(?:author|commit|co-authored-by|signed-off-by|reviewed-by|acked-by|tested-by|"
                     r"reported-by|committer)[ \t]*:[ \t]+(?P<v>[^<>\n@:]{2,60}?)[ \t]+<"),
-         group=("v",), triggers=("author", "-by:", "commit"), ci=True, validate=_line_start_only),
+         group=("v",), triggers=("author", "-by", "commit"), ci=True, validate=_line_start_only, lines=True),
     Rule("git_identity", NAME,
          re.compile(r"user\.name(?:[ \t]*=[ \t]*|[ \t]+)[\"']?(?P<v>[^\"'\n]{2,60}?)[\"']?[ \t]*$", re.M),
-         group=("v",), triggers=("user.name",), validate=_person_ok),
+         group=("v",), triggers=("user.name",), validate=_person_ok, lines=True),
     Rule("ssh_user", USER,
          re.compile(r"(?:ssh|scp|sftp|rsync|mosh|ssh-copy-id)\b[^\n|;&]*?[\s'\"](?P<user>[a-z_][a-z0-9_.-]{1,31})@"
                     r"(?=[A-Za-z0-9<\[])"),
@@ -482,7 +497,7 @@ def user_name_rule(names: list[str]) -> Rule | None:
         return None
     alternation = "|".join(re.escape(n).replace(r"\ ", r"[ \t]+") for n in names)
     return Rule("user_name", USER, re.compile(rf"(?:{alternation})(?![a-z0-9])"),
-                triggers=tuple(n.split()[0] for n in names), ci=True, not_after=_WORD_CHARS[:-1])
+                triggers=tuple(n.split()[0] for n in names), ci=True, not_after=_WORD_CHARS[:-1], lines=True)
 
 
 def hostname_rule(hosts: list[str]) -> Rule | None:
@@ -491,4 +506,4 @@ def hostname_rule(hosts: list[str]) -> Rule | None:
         return None
     alternation = "|".join(re.escape(h) for h in hosts)
     return Rule("hostname", HOST, re.compile(rf"(?:{alternation})(?![a-z0-9-])"),
-                triggers=tuple(hosts), ci=True, not_after=_WORD_CHARS[:-1] + "-")
+                triggers=tuple(hosts), ci=True, not_after=_WORD_CHARS[:-1] + "-", lines=True)
