@@ -14,12 +14,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from bashgym.gym.task import load_suite  # noqa: E402
+from bashgym.store import Store  # noqa: E402
 from harness.claude_cli import CLAUDE_PACKAGE, npm_bin  # noqa: E402
 from harness.make_claude_fixtures import run_scenario  # noqa: E402
 from harness.scenarios import SCENARIOS  # noqa: E402
-
-from bashgym.gym.task import load_suite  # noqa: E402
-from bashgym.store import Store  # noqa: E402
 
 pytestmark = pytest.mark.slow
 PNG = b"\x89PNG\r\n\x1a\n"
