@@ -89,16 +89,21 @@ def speed(docs: list[dict], megabytes: float) -> None:
     }
     redactor = Redactor()
     print(f"\nthroughput, one process, {megabytes:.0f} MB per mix:")
+    typical = 0.0
     for name, pieces in mixes.items():
         blocks, mb = _blocks(rng, pieces, megabytes)
         base, base_s = _rate(str.lower, blocks, mb)
         subject, subject_s = _rate(redactor.redact_text, blocks, mb)
+        typical = typical or subject
         print(f"  {name:30} baseline str.lower {base:8.1f} MB/s | bashgym redact_text {subject:6.2f} MB/s | "
               f"ratio {base_s / subject_s:.4f}")
     small = [m for m in "".join(FILLER * 3 + secret_docs[:6]).split("\n\n") if m] * 20
     small_mb = sum(len(m.encode()) for m in small) / 1e6
+    base, base_s = _rate(str.lower, small, small_mb)
     rate, seconds = _rate(redactor.redact_text, small, small_mb)
-    print(f"  short messages (dataset rows): {len(small) / seconds:,.0f} messages/s, {rate:.2f} MB/s")
+    print(f"  short messages (dataset rows): {len(small) / seconds:,.0f} messages/s, {rate:.2f} MB/s | "
+          f"baseline str.lower {len(small) / base_s:,.0f} messages/s | ratio {base_s / seconds:.4f}")
+    print(f"SPEED: typical text {typical:.2f} MB/s; short messages {len(small) / seconds:,.0f} messages/s")
 
 
 def main() -> None:
