@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -61,14 +62,22 @@ def list_sessions(
     if as_json:
         print_json(rows)
         return
-    table = Table(title=f"{len(rows)} of {total} sessions")
+    table = Table(title=f"{len(rows)} of {total} sessions", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
+                  collapse_padding=True, show_edge=False)
+    widths = {"id": 10, "source": 11, "started": 11, "turns": 5, "steps": 5, "tools": 5, "tokens": 6, "tier": 6,
+              "score": 5}
     for col in ("id", "source", "started", "project", "turns", "steps", "tools", "tokens", "tier", "score"):
-        table.add_column(col, justify="right" if col in ("turns", "steps", "tools", "tokens", "score") else "left")
+        numeric = col in ("turns", "steps", "tools", "tokens", "score")
+        if col == "project":
+            table.add_column(col, no_wrap=True)
+        else:
+            table.add_column(col, justify="right" if numeric else "left", no_wrap=True, min_width=widths[col])
+    project_width = max(8, console.width - sum(widths.values()) - 2 * len(widths) - 2)
     for r in rows:
         table.add_row(
-            r["id"][:13] + ("…" if len(r["id"]) > 13 else ""), r["source"], (r["started_at"] or "")[:16].replace("T", " "),
-            _short(r["project"]), str(r["n_turns"]), str(r["n_steps"]), str(r["n_tool_calls"]),
-            str(r["input_tokens"] + r["output_tokens"]), r["tier"] or "", f"{r['score']:.2f}" if r["score"] is not None else "",
+            r["id"][:10], r["source"], (r["started_at"] or "")[5:16].replace("T", " "), _short(r["project"], project_width),
+            str(r["n_turns"]), str(r["n_steps"]), str(r["n_tool_calls"]), str(r["input_tokens"] + r["output_tokens"]),
+            r["tier"] or "", f"{r['score']:.2f}" if r["score"] is not None else "",
         )
     console.print(table)
 
