@@ -8,10 +8,12 @@ idempotence, corrupt-line reporting, progress.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+import orjson
 
 from bashgym.schema import Session
 
@@ -55,3 +57,22 @@ def discover_files(root: Path, pattern: str) -> list[Path]:
     if not root.exists():
         return []
     return sorted(p for p in root.rglob(pattern) if p.is_file())
+
+
+def json_objects(
+    lines: Iterable[Line], errors: list[tuple[int, str]], skip: Callable[[bytes], bool] | None = None,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The JSON objects of JSONL lines; blank lines (and those `skip` recognises unparsed) are passed over,
+    a line that is not a JSON object is recorded in `errors` with its number and why, never fatal."""
+    for line_no, raw in lines:
+        if not raw.strip() or (skip is not None and skip(raw)):
+            continue
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            errors.append((line_no, f"invalid JSON ({exc}); line starts {raw[:60]!r}"))
+            continue
+        if not isinstance(obj, dict):
+            errors.append((line_no, f"expected a JSON object, got {type(obj).__name__}"))
+            continue
+        yield line_no, obj

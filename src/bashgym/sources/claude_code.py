@@ -26,7 +26,7 @@ import orjson
 
 from bashgym.paths import claude_home
 from bashgym.schema import Session, Step, Turn, Usage
-from bashgym.sources.base import Line, ParsedFile, discover_files
+from bashgym.sources.base import Line, ParsedFile, discover_files, json_objects
 
 INTERRUPTED = "[Request interrupted by user"
 EXIT_CODE = re.compile(r"^Exit code (\d+)")
@@ -312,17 +312,7 @@ def parse_transcript(path: str, lines: Iterable[Line]) -> ParsedFile:
             b = builders[key] = _Builder(session)
         return b
 
-    for line_no, raw in lines:
-        if not raw.strip() or _skippable(raw):
-            continue
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            result.errors.append((line_no, f"invalid JSON ({exc}); line starts {raw[:60]!r}"))
-            continue
-        if not isinstance(obj, dict):
-            result.errors.append((line_no, f"expected a JSON object, got {type(obj).__name__}"))
-            continue
+    for line_no, obj in json_objects(lines, result.errors, skip=_skippable):
         kind = obj.get("type")
         if kind not in CONVERSATION_TYPES:
             continue

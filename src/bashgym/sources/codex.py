@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from bashgym.schema import Session, Step, Turn, Usage
-from bashgym.sources.base import Line, ParsedFile, discover_files
+from bashgym.sources.base import Line, ParsedFile, discover_files, json_objects
 
 EXIT_PATTERNS = (
     re.compile(r"^Process exited with code (-?\d+)", re.M),
@@ -416,17 +416,7 @@ def parse_rollout(path: str, lines: Iterable[Line]) -> ParsedFile:
     b = _Builder(Session(id=fallback_id, source="codex", source_path=path))
     s = b.session
     seen = False
-    for line_no, raw in lines:
-        if not raw.strip():
-            continue
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            result.errors.append((line_no, f"invalid JSON ({exc}); line starts {raw[:60]!r}"))
-            continue
-        if not isinstance(obj, dict):
-            result.errors.append((line_no, f"expected a JSON object, got {type(obj).__name__}"))
-            continue
+    for line_no, obj in json_objects(lines, result.errors):
         kind = obj.get("type")
         payload = obj.get("payload")
         ts = obj.get("timestamp")

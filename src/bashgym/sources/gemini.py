@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from bashgym.schema import Session, Step, Turn, Usage
-from bashgym.sources.base import Line, ParsedFile
+from bashgym.sources.base import Line, ParsedFile, json_objects
 
 EXIT_CODE = re.compile(r"^Exit Code: (-?\d+)", re.M)
 SHELL_TOOL = "run_shell_command"
@@ -245,17 +245,7 @@ def _replay_jsonl(path: str, data: bytes, result: ParsedFile) -> tuple[dict[str,
     """Metadata and live messages of a JSONL chat, applying updates, `$set` and `$rewindTo` in order."""
     meta: dict[str, Any] = {}
     messages: dict[str, dict[str, Any]] = {}
-    for line_no, raw in enumerate(data.split(b"\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            result.errors.append((line_no, f"invalid JSON ({exc}); line starts {raw[:60]!r}"))
-            continue
-        if not isinstance(record, dict):
-            result.errors.append((line_no, f"expected a JSON object, got {type(record).__name__}"))
-            continue
+    for line_no, record in json_objects(enumerate(data.split(b"\n"), start=1), result.errors):
         if isinstance(record.get("$rewindTo"), str):
             ids = list(messages)
             cut = ids.index(record["$rewindTo"]) if record["$rewindTo"] in ids else 0
