@@ -112,6 +112,13 @@ def _system_binds() -> list[str]:
             args += ["--symlink", os.readlink(top), top]
         elif path.is_dir():
             args += ["--ro-bind", top, top]
+    return args
+
+
+def _python_binds() -> list[str]:
+    """bwrap arguments mounting the project's interpreter read-only at its own path. They go after the
+    /tmp bind: an interpreter living under /tmp (a CI checkout's .venv) would otherwise be hidden by it."""
+    args: list[str] = []
     made: set[str] = set()
     for prefix in _python_prefixes():
         if any(prefix == p or prefix.startswith(p + "/") for p in ("/usr", "/etc", "/opt")):
@@ -503,7 +510,7 @@ class Sandbox:
                     "--bind", str(self.workspace), APP_DIR, "--bind", str(self.root / "tmp"), "/tmp",
                     "--bind", str(self.root / "ctl"), CTL_DIR, "--bind", str(self.root / "logs"), LOGS_DIR,
                     "--ro-bind", str(self.root / "tests"), TESTS_DIR,
-                    "--ro-bind", str(self.root / "solution"), SOLUTION_DIR,
+                    "--ro-bind", str(self.root / "solution"), SOLUTION_DIR, *_python_binds(),
                     "--dir", self._home_inside, "--chdir", APP_DIR, "--clearenv",
                     *[a for k, v in self.env().items() for a in ("--setenv", k, v)],
                     *_drop_to(self.uid), *shell]
