@@ -44,6 +44,10 @@ def make_corpus(out: Path, size_mb: float, seed: int = 0) -> tuple[int, int]:
                         if isinstance(b, dict) and b.get("type") == "tool_result":
                             n = int(rng.lognormvariate(7.5, 1.3))
                             b = dict(b, content=FILLERS[rng.randrange(3)](rng, min(n, 400_000)))
+                            detail = obj.get("toolUseResult")
+                            if isinstance(detail, dict) and "stdout" in detail:
+                                # The CLI repeats a Bash result's text in toolUseResult.stdout, as here.
+                                obj["toolUseResult"] = dict(detail, stdout=b["content"])
                         blocks.append(b)
                     obj["message"] = dict(msg, content=blocks)
                 buf.append(json.dumps(obj, ensure_ascii=False))

@@ -312,6 +312,9 @@ def parse_transcript(path: str, lines: Iterable[Line]) -> ParsedFile:
             b = builders[key] = _Builder(session)
         return b
 
+    file_key = f"agent-{file_agent}" if file_agent else None
+    last_key: str | None = None
+    b: _Builder | None = None
     for line_no, obj in json_objects(lines, result.errors, skip=_skippable):
         kind = obj.get("type")
         if kind not in CONVERSATION_TYPES:
@@ -320,13 +323,15 @@ def parse_transcript(path: str, lines: Iterable[Line]) -> ParsedFile:
             if obj.get("summary"):
                 builder_for(main_key, obj).session.title = str(obj["summary"])
             continue
-        if file_agent:
-            key = f"agent-{file_agent}"
+        if file_key:
+            key = file_key
         elif obj.get("isSidechain"):
             key = f"agent-{obj['agentId']}" if obj.get("agentId") else f"{obj.get('sessionId') or 'sidechain'}-sidechain"
         else:
             key = main_key
-        b = builder_for(key, obj)
+        if key != last_key or b is None:
+            b = builder_for(key, obj)
+            last_key = key
         s = b.session
         ts = obj.get("timestamp")
         if ts:
@@ -337,10 +342,12 @@ def parse_transcript(path: str, lines: Iterable[Line]) -> ParsedFile:
         if s.cwd is None and obj.get("cwd"):
             s.cwd = obj["cwd"]
             s.project = obj["cwd"]
-        if obj.get("gitBranch") and obj["gitBranch"] != "HEAD":
-            s.git_branch = obj["gitBranch"]
-        if obj.get("version"):
-            s.agent_version = obj["version"]
+        branch = obj.get("gitBranch")
+        if branch and branch != "HEAD":
+            s.git_branch = branch
+        version = obj.get("version")
+        if version:
+            s.agent_version = version
         try:
             message = obj.get("message")
             if kind == "system":

@@ -145,7 +145,10 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str) -> Imp
         return summary
 
     if new_lines:
-        store.add_raw_chunk(key, first_line, new_lines, start, start + consumed)
+        raw = data[:consumed] if fmt.line_based else data
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+        store.add_raw_chunk(key, first_line, len(new_lines), start, start + consumed, raw)
     all_lines: Iterable[Line]
     if start > 0:
         all_lines = _chain(store.raw_lines(key))
