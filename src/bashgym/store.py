@@ -422,12 +422,25 @@ class Store:
             # Transcripts are mostly long text: bigger pages mean fewer overflow pages per tool output.
             # (Only takes effect when the file is created.)
             self.db.execute("PRAGMA page_size = 16384")
-            self.db.execute("PRAGMA journal_mode = WAL")
+            self._use_wal()
         self.db.execute("PRAGMA cache_size = -65536")
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA foreign_keys = ON")
         if not readonly:
             self.migrate()
+
+    def _use_wal(self) -> None:
+        """Switch to WAL (persistent in the file). Switching takes a lock that SQLite does not wait for, so
+        processes opening a new store at once (two hooks' ingests, say) retry instead of failing."""
+        for attempt in range(400):
+            try:
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self.db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 399:
+                    raise
+                time.sleep(0.025)
 
     @classmethod
     def open(cls, home: Path | None = None, *, readonly: bool = False) -> Store:
