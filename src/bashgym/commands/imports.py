@@ -112,14 +112,16 @@ def import_gemini(
 @import_app.command("opencode")
 def import_opencode(
     path: Path | None = typer.Argument(
-        None, help="OpenCode's storage directory or one session file (default ~/.local/share/opencode/storage)."),
+        None, help="OpenCode's data dir, its opencode.db, its storage/ directory or one session file "
+                   "(default $XDG_DATA_HOME or ~/.local/share/opencode)."),
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored bundles instead of reading files."),
 ) -> None:
-    """Import OpenCode sessions (session/message/part JSON files).
+    """Import OpenCode sessions: the SQLite store of OpenCode 1.2+ (opencode.db, opened read-only) and the
+    session/message/part JSON files of older versions.
 
-    Example: bashgym import opencode ~/.local/share/opencode/storage
+    Example: bashgym import opencode ~/.local/share/opencode/opencode.db
     """
     from bashgym.sources.registry import get_source
 

@@ -17,6 +17,11 @@ files into one bundle (JSONL: the session, then its messages, then their parts, 
 came from) under $BASHGYM_HOME/cache/opencode/, rewritten only when its content changed. The importer then
 treats the bundle as the session's file: unchanged sessions are skipped, raw lines are kept for re-derivation,
 and a corrupt part is reported naming its own file.
+
+OpenCode 1.2.0 and later keep the same objects in SQLite (`opencode.db` in the data dir); `opencode_db` reads
+its rows into the same bundle entries (tagged with database, table and row id), so both stores go through
+one parser. A session found in a database is taken from there; the JSON files (which OpenCode leaves behind
+after migrating them) are read only for sessions no database holds.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import orjson
 from bashgym.paths import home_dir
 from bashgym.schema import Session, Step, Turn, Usage
 from bashgym.sources.base import Line, ParsedFile, iso_from_epoch_ms
+from bashgym.sources.opencode_db import database_paths, is_sqlite_file, session_bundles
 
 
 def opencode_data_dir() -> Path:
@@ -44,7 +50,7 @@ class OpenCodeSource:
     line_based = False
 
     def default_root(self) -> Path:
-        return opencode_data_dir() / "storage"
+        return opencode_data_dir()
 
     def discover(self, root: Path) -> list[Path]:
         return write_bundles(root, home_dir() / "cache" / "opencode")
@@ -74,34 +80,63 @@ def bundle_session(storage: Path, session_file: Path) -> bytes:
         lines.append(dict(_read(message_file), kind="message"))
         for part_file in _json_files(storage / "part" / message_file.stem):
             lines.append(dict(_read(part_file), kind="part", message=message_file.stem))
-    return b"\n".join(orjson.dumps(x) for x in lines) + b"\n"
+    return _bundle_bytes(lines)
+
+
+def _bundle_bytes(entries: list[dict[str, Any]]) -> bytes:
+    return b"\n".join(orjson.dumps(x) for x in entries) + b"\n"
+
+
+def _write_bundle(cache: Path, sid: str, data: bytes) -> Path:
+    """The session's bundle file, rewritten only when its bytes changed (so the importer skips it otherwise)."""
+    target = cache / f"{sid}.jsonl"
+    try:
+        same = target.read_bytes() == data
+    except OSError:
+        same = False
+    if not same:
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    return target
+
+
+def _storage_sessions(root: Path) -> tuple[Path, list[Path]] | None:
+    """(storage dir, session files) for a storage dir, a data dir holding storage/, or one session file."""
+    if root.is_file():
+        return root.parents[2], [root]
+    for storage in (root, root / "storage"):
+        if (storage / "session").is_dir():
+            return storage, sorted((storage / "session").glob("*/*.json"))
+    return None
 
 
 def write_bundles(root: Path, cache: Path) -> list[Path]:
-    """Bundle every session under a storage root (or a single session file); returns the bundle paths."""
+    """Bundle every session under root; returns the bundle paths.
+
+    root may be OpenCode's data dir (its `opencode*.db` databases and its storage/ directory), a storage
+    directory, one session JSON file, or one database file."""
     root = root.expanduser()
-    if root.is_file():
-        storage, session_files = root.parents[2], [root]
-    elif (root / "session").is_dir():
-        storage = root
-        session_files = sorted((root / "session").glob("*/*.json"))
+    if root.is_file() and (root.suffix == ".db" or is_sqlite_file(root)):
+        databases, storage = [root], None
     else:
+        databases = database_paths(root, use_env=root == opencode_data_dir()) if root.is_dir() else []
+        storage = _storage_sessions(root)
+    if not databases and storage is None:
         return []
     cache.mkdir(parents=True, exist_ok=True)
-    out = []
-    for session_file in session_files:
-        data = bundle_session(storage, session_file)
-        target = cache / f"{session_file.stem}.jsonl"
-        try:
-            same = target.read_bytes() == data
-        except OSError:
-            same = False
-        if not same:
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(target)
-        out.append(target)
-    return out
+    out: dict[str, Path] = {}
+    for database in databases:
+        for sid, entries in session_bundles(database):
+            if sid not in out:
+                out[sid] = _write_bundle(cache, sid, _bundle_bytes(entries))
+    if storage is not None:
+        storage_dir, session_files = storage
+        for session_file in session_files:
+            if session_file.stem not in out:
+                out[session_file.stem] = _write_bundle(cache, session_file.stem,
+                                                       bundle_session(storage_dir, session_file))
+    return list(out.values())
 
 
 def _tool_step(part: dict[str, Any], model: str | None) -> Step:
