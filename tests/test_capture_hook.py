@@ -124,3 +124,40 @@ def test_sixteen_concurrent_processes_lose_and_duplicate_nothing(tmp_path: Path)
     assert len(lines) == 16_000 and len(seen) == 16_000
     stats = events.event_stats(home)
     assert stats.by_event["PostToolUse"] == 16_000 and stats.unreadable == 0 and len(stats.sessions) == 16
+
+
+def test_session_start_records_the_git_commit_and_the_import_uses_it(tmp_path: Path, fixtures_dir: Path) -> None:
+    """Transcripts name the branch, not the commit: the SessionStart hook notes HEAD for `verify`."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    (repo / "a.txt").write_text("a\n")
+    subprocess.run([*git, "add", "a.txt"], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    transcript = next(p for p in (fixtures_dir / "claude").rglob("*.jsonl") if "list_and_edit" in str(p).replace("-", "_"))
+    session_id = transcript.stem
+    home = tmp_path / "bg"
+    fire(event("SessionStart", session_id=session_id, cwd=str(repo), source="startup"), home,
+         env={"BASHGYM_HOME": str(home)})
+    import time
+
+    from bashgym.store import Store
+
+    deadline = time.time() + 30
+    context = None
+    while time.time() < deadline and context is None:
+        if (home / "bashgym.db").exists():
+            with Store(home / "bashgym.db") as store:
+                context = store.session_context(session_id)
+        time.sleep(0.2)
+    assert context and context["git_commit"] == head and context["git_branch"] == "main"
+    assert context["git_dirty"] == 0
+    from bashgym.sources.claude_code import ClaudeCodeSource
+    from bashgym.sources.importer import import_paths
+
+    with Store(home / "bashgym.db") as store:
+        import_paths(store, ClaudeCodeSource(), [transcript])
+        session = store.get_session(session_id)
+    assert session.git_commit == head and session.meta["git_dirty_at_start"] is False

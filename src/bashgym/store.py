@@ -308,6 +308,26 @@ def m005_session_search(db: sqlite3.Connection) -> None:
     )
 
 
+
+@migration
+def m006_session_context(db: sqlite3.Connection) -> None:
+    """Git state recorded when a session starts (the SessionStart hook), since Claude Code's transcripts
+    carry the branch but not the commit; `bashgym verify` replays a turn from that commit."""
+    run_script(
+        db,
+        """
+        CREATE TABLE session_context (
+            session_id TEXT PRIMARY KEY,
+            cwd TEXT,
+            git_commit TEXT,
+            git_branch TEXT,
+            git_dirty INTEGER,
+            recorded_at TEXT NOT NULL
+        )
+        """,
+    )
+
+
 # ---------------------------------------------------------------------------------------------- helpers
 
 
@@ -1322,6 +1342,24 @@ class Store:
     def dataset_session_ids(self, dataset_id: str) -> list[str]:
         return [r[0] for r in self.db.execute(
             "SELECT session_id FROM dataset_sessions WHERE dataset_id = ? ORDER BY session_id", (dataset_id,))]
+
+
+    # ------------------------------------------------------------------------------------------ capture
+
+    def put_session_context(self, session_id: str, *, cwd: str | None, git_commit: str | None,
+                            git_branch: str | None, git_dirty: bool | None) -> None:
+        """Record a session's starting git state; fill it into the session if that is stored already."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO session_context VALUES (?,?,?,?,?,?)",
+            (session_id, cwd, git_commit, git_branch, None if git_dirty is None else int(git_dirty), now_iso()),
+        )
+        if git_commit:
+            self.db.execute("UPDATE sessions SET git_commit = ? WHERE id = ? AND git_commit IS NULL",
+                            (git_commit, session_id))
+
+    def session_context(self, session_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM session_context WHERE session_id = ?", (session_id,)).fetchone()
+        return dict(row) if row else None
 
 
 class _Transaction:

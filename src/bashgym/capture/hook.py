@@ -11,7 +11,8 @@ interleave or lose a line. Payloads over MAX_EVENT_BYTES are replaced by a small
 (the transcript keeps the full content).
 
 On Stop / SubagentStop / SessionEnd the session's transcript is imported by a detached process
-(`python -m bashgym.capture.ingest`), so the agent never waits for it.
+(`python -m bashgym.capture.ingest`), so the agent never waits for it; on SessionStart a detached process
+records the git commit the session starts from (transcripts name the branch, not the commit).
 """
 
 import os
@@ -70,14 +71,14 @@ def _string_field(payload, name):
         end += 1
 
 
-def _spawn_ingest(home, transcript):
+def _spawn_ingest(home, *args):
     import subprocess
 
     devnull = subprocess.DEVNULL
     env = dict(os.environ)
     env["BASHGYM_HOME"] = home
     subprocess.Popen(
-        [sys.executable, "-m", "bashgym.capture.ingest", transcript],
+        [sys.executable, "-m", "bashgym.capture.ingest", *args],
         stdin=devnull,
         stdout=devnull,
         stderr=devnull,
@@ -115,6 +116,11 @@ def main(argv):
             # them into spaces keeps the object valid and one line long.
             line = stamp + body[1:].replace(b"\r", b" ").replace(b"\n", b" ") + b"\n"
         _append(os.path.join(events, "events.jsonl"), line)
+        if name == b"SessionStart":
+            sid, cwd = _string_field(body, b"session_id"), _string_field(body, b"cwd")
+            if sid and cwd:  # note the git commit the session starts from, off the agent's path
+                _spawn_ingest(home, "--context", sid.decode("utf-8", "replace"),
+                              cwd.decode("utf-8", "surrogateescape"))
         if name in INGEST_EVENTS:
             key = b"agent_transcript_path" if name == b"SubagentStop" else b"transcript_path"
             transcript = _string_field(body, key) or _string_field(body, b"transcript_path")

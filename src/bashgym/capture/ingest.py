@@ -7,6 +7,7 @@ ingesting at every Stop stays cheap. Failures go to the hook error log that `bas
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -28,11 +29,41 @@ def ingest(transcript: Path, store: Store) -> ImportSummary:
     return import_paths(store, ClaudeCodeSource(), transcript_files(transcript))
 
 
+def git_state(cwd: str) -> tuple[str | None, str | None, bool | None]:
+    """(HEAD commit, branch, dirty) of the repository holding cwd; Nones outside a repository."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", "-C", cwd, *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return None, None, None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return commit, git("rev-parse", "--abbrev-ref", "HEAD"), None if status is None else bool(status)
+
+
+def record_context(session_id: str, cwd: str, store: Store) -> None:
+    commit, branch, dirty = git_state(cwd)
+    with store.transaction():
+        store.put_session_context(session_id, cwd=cwd, git_commit=commit, git_branch=branch, git_dirty=dirty)
+
+
 def main(argv: list[str]) -> int:
     from bashgym.capture.events import log_error
 
+    if len(argv) == 3 and argv[0] == "--context":
+        try:
+            with Store.open() as store:
+                record_context(argv[1], argv[2], store)
+        except Exception as exc:  # noqa: BLE001 - detached: the log is the only place anyone will look
+            log_error(f"context: {argv[1]}: {type(exc).__name__}: {exc}")
+            return 1
+        return 0
     if len(argv) != 1:
-        print("usage: python -m bashgym.capture.ingest TRANSCRIPT", file=sys.stderr)
+        print("usage: python -m bashgym.capture.ingest TRANSCRIPT | --context SESSION_ID CWD", file=sys.stderr)
         return 2
     try:
         with Store.open() as store:

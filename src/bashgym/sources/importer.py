@@ -20,6 +20,7 @@ from pathlib import Path
 
 import orjson
 
+from bashgym.schema import Session
 from bashgym.sources.base import Line, SourceFormat
 from bashgym.store import SourceFileState, Store
 
@@ -162,6 +163,7 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str) -> Imp
             store.delete_session_rows(sid)
     for session in parsed.sessions:
         session.source_path = session.source_path or key
+        _add_start_context(store, session)
         store.save_session(session)
         summary.steps += sum(len(t.steps) for t in session.turns)
     new_errors = [(n, e) for n, e in parsed.errors if n >= first_line]
@@ -179,6 +181,17 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str) -> Imp
         )
     )
     return summary
+
+
+def _add_start_context(store: Store, session: Session) -> None:
+    """The git commit the SessionStart hook saw, when the transcript itself does not say."""
+    if session.git_commit:
+        return
+    context = store.session_context(session.parent_id or session.id)
+    if context and context["git_commit"]:
+        session.git_commit = context["git_commit"]
+        if context["git_dirty"] is not None:
+            session.meta["git_dirty_at_start"] = bool(context["git_dirty"])
 
 
 def _chain(lines: Iterator[Line]) -> Iterator[Line]:
@@ -256,6 +269,7 @@ def rederive(store: Store, fmt: SourceFormat, paths: list[str] | None = None) ->
                 store.delete_session_rows(sid)
             for session in parsed.sessions:
                 session.source_path = session.source_path or state.path
+                _add_start_context(store, session)
                 store.save_session(session)
                 total.steps += sum(len(t.steps) for t in session.turns)
             state.session_ids = [s.id for s in parsed.sessions]
