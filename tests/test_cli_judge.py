@@ -125,3 +125,40 @@ def test_every_judge_command_has_help() -> None:
     for args in (["judge"], ["judge", "explain"], ["judge", "report"], ["judge", "config"], ["verify"], ["label"]):
         out = invoke(*args, "--help")
         assert "Example" in out
+
+
+def _listed(*args: str) -> list[dict]:
+    return json.loads(invoke("sessions", "list", "--json", *args))
+
+
+def test_sessions_list_filters_by_score_and_sorts_tiers_by_rank(seeded: Store) -> None:
+    with seeded.transaction():  # the ambiguous cases land in the middle tiers
+        for c in calibration_cases():
+            if c["label"] == "ambiguous":
+                seeded.save_session(Session.from_dict(c["session"]))
+    invoke("judge")
+    everything = _listed()
+    assert {"gold", "failed"} < {r["tier"] for r in everything}  # silver or bronze too
+    good = _listed("--min-score", "0.9")
+    assert good and all(r["score"] >= 0.9 for r in good)
+    assert {r["id"] for r in good} == {r["id"] for r in everything if r["score"] >= 0.9}
+    bad = _listed("--max-score", "0.59")
+    assert bad and all(r["score"] <= 0.59 for r in bad)
+    assert {r["id"] for r in bad} == {r["id"] for r in everything if r["score"] <= 0.59}
+    rank = {"gold": 4, "silver": 3, "bronze": 2, "failed": 1}
+    by_tier = [(rank[r["tier"]], r["score"]) for r in _listed("--sort", "tier")]
+    assert by_tier == sorted(by_tier, reverse=True)  # gold first, not alphabetical (silver > gold > failed)
+    assert [r["tier"] for r in _listed("--sort", "tier", "--asc")][0] == "failed"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--tier", "gld"), 'unknown tier \'gld\' (did you mean "gold"?)'),
+    (("--since", "yesterday"), "--since 'yesterday' is not a date"),
+    (("--until", "11/25/2026"), "--until '11/25/2026' is not a date"),
+])
+def test_sessions_list_refuses_a_filter_that_would_silently_match_nothing(
+    seeded: Store, args: tuple[str, ...], message: str,
+) -> None:
+    result = runner.invoke(app, ["sessions", "list", *args])
+    assert result.exit_code != 0
+    assert message in str(result.exception)

@@ -415,14 +415,18 @@ def fts_query(text: str) -> str | None:
     return " ".join(terms) or None
 
 
-SESSION_FILTERS = ("source", "project", "model", "since", "until", "tier", "parent", "search")
+SESSION_FILTERS = ("source", "project", "model", "since", "until", "tier", "min_score", "max_score", "parent",
+                   "search")
 SORT_KEYS = {
     "started": "s.started_at",
     "steps": "s.n_steps",
     "turns": "s.n_turns",
     "tokens": "(s.input_tokens + s.output_tokens)",
     "score": "sc.total",
-    "tier": "sc.tier",
+    # By rank, not by name (descending: gold, silver, bronze, failed), then by score within a tier
+    # (a score in [0, 1] adds at most 0.5, less than one rank step).
+    "tier": "(CASE sc.tier WHEN 'gold' THEN 4 WHEN 'silver' THEN 3 WHEN 'bronze' THEN 2 WHEN 'failed' THEN 1 END"
+            " + COALESCE(sc.total, 0) / 2)",
 }
 
 
@@ -662,6 +666,12 @@ class Store:
         if filters.get("tier"):
             clauses.append("sc.tier = ?")
             params.append(filters["tier"])
+        if filters.get("min_score") is not None:
+            clauses.append("sc.total >= ?")
+            params.append(float(filters["min_score"]))
+        if filters.get("max_score") is not None:
+            clauses.append("sc.total <= ?")
+            params.append(float(filters["max_score"]))
         if filters.get("parent") is not None:
             if filters["parent"] == "":
                 clauses.append("s.parent_id IS NULL")

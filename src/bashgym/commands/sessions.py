@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from bashgym.commands.common import HOME_OPTION, JSON_OPTION, console, open_store, print_json
+from bashgym.errors import ConfigError, did_you_mean
+from bashgym.schema import TIERS
 from bashgym.store import Store
 
 sessions_app = typer.Typer(help="List, show and count captured sessions.", invoke_without_command=True)
@@ -21,19 +24,33 @@ MODEL_OPTION = typer.Option(None, "--model", help="Only sessions that used a mod
 SINCE_OPTION = typer.Option(None, "--since", help="Started on or after this date (YYYY-MM-DD or ISO time).")
 UNTIL_OPTION = typer.Option(None, "--until", help="Started before this date (YYYY-MM-DD or ISO time).")
 TIER_OPTION = typer.Option(None, "--tier", help="Only this judge tier (gold, silver, bronze, failed).")
+MIN_SCORE_OPTION = typer.Option(None, "--min-score", help="Only sessions the judge scored at least this (0..1).")
+MAX_SCORE_OPTION = typer.Option(None, "--max-score", help="Only sessions the judge scored at most this (0..1).")
 
 
 def _filters(source: str | None, project: str | None, model: str | None, since: str | None, until: str | None,
-             tier: str | None) -> dict[str, Any]:
-    return {"source": source, "project": project, "model": model, "since": since, "until": until, "tier": tier}
+             tier: str | None, min_score: float | None = None, max_score: float | None = None) -> dict[str, Any]:
+    """The store's session filters, after checking the values a typo would silently turn into 'no rows'."""
+    for flag, value in (("--since", since), ("--until", until)):
+        if value is not None:
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                raise ConfigError(f"{flag} {value!r} is not a date: use YYYY-MM-DD or an ISO time "
+                                  "such as 2026-11-01T09:30") from None
+    if tier is not None and tier not in TIERS:
+        raise ConfigError(f"unknown tier {tier!r}{did_you_mean(tier, TIERS)}; choose one of {', '.join(TIERS)}")
+    return {"source": source, "project": project, "model": model, "since": since, "until": until, "tier": tier,
+            "min_score": min_score, "max_score": max_score}
 
 
 @sessions_app.callback()
 def _sessions(ctx: typer.Context) -> None:
     """Bare `bashgym sessions` lists the newest sessions."""
     if ctx.invoked_subcommand is None:
-        list_sessions(source=None, project=None, model=None, since=None, until=None, tier=None, search=None,
-                      sort="started", ascending=False, limit=20, home=None, as_json=False)
+        list_sessions(source=None, project=None, model=None, since=None, until=None, tier=None, min_score=None,
+                      max_score=None, search=None, sort="started", ascending=False, limit=20, home=None,
+                      as_json=False)
 
 
 @sessions_app.command("list")
@@ -44,6 +61,8 @@ def list_sessions(
     since: str | None = SINCE_OPTION,
     until: str | None = UNTIL_OPTION,
     tier: str | None = TIER_OPTION,
+    min_score: float | None = MIN_SCORE_OPTION,
+    max_score: float | None = MAX_SCORE_OPTION,
     search: str | None = typer.Option(None, "--search", help="Only sessions whose prompts, text or tool I/O contain this."),
     sort: str = typer.Option("started", "--sort", help="started | steps | turns | tokens | score | tier"),
     ascending: bool = typer.Option(False, "--asc", help="Sort ascending (default: descending)."),
@@ -54,11 +73,13 @@ def list_sessions(
     """List sessions, newest first.
 
     Example: bashgym sessions list --source claude_code --since 2026-11-01 --sort score
+             bashgym sessions list --min-score 0.75 --sort tier
     """
+    filters = _filters(source, project, model, since, until, tier, min_score, max_score)
     with open_store(home) as store:
         rows = store.list_sessions(limit=limit or None, sort=sort, descending=not ascending, search=search,
-                                   **_filters(source, project, model, since, until, tier))
-        total = store.count_sessions(search=search, **_filters(source, project, model, since, until, tier))
+                                   **filters)
+        total = store.count_sessions(search=search, **filters)
     if as_json:
         print_json(rows)
         return
