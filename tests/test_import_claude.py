@@ -225,3 +225,15 @@ def test_kill_9_mid_import_then_rerun_equals_a_clean_import(tmp_path: Path, fixt
         for sid in list(b.iter_session_ids())[:25]:
             assert a.get_session(sid).to_dict() == b.get_session(sid).to_dict()
         assert len(a.source_files()) == len(b.source_files()) == 400
+
+
+def test_a_corrupt_store_file_is_a_one_line_error_not_a_traceback(tmp_path: Path) -> None:
+    home = tmp_path / "bg"
+    home.mkdir()
+    (home / "bashgym.db").write_bytes(b"this is not an sqlite file, it was overwritten by something" * 100)
+    result = subprocess.run([sys.executable, "-m", "bashgym.cli", "sessions", "list", "--home", str(home)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"{home / 'bashgym.db'} is not a readable bashgym store" in result.stderr
+    assert "move it aside" in result.stderr

@@ -441,7 +441,20 @@ class Store:
             raise NotFoundError(f"no bashgym store at {self.path} (run `bashgym import` first)")
         self.db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
+        try:
+            self._configure(readonly)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):  # locked, read-only disk...: not corruption
+                raise
+            self.db.close()
+            raise BashgymError(
+                f"{self.path} is not a readable bashgym store ({exc}); move it aside (the next command starts "
+                "a new one, then re-import) or point --home / BASHGYM_HOME at another directory"
+            ) from None
+
+    def _configure(self, readonly: bool) -> None:
         self.db.execute("PRAGMA busy_timeout = 60000")
+        self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # reads the header: fails on a non-db
         if not readonly:
             # Transcripts are mostly long text: bigger pages mean fewer overflow pages per tool output.
             # (Only takes effect when the file is created.)
