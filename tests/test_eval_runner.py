@@ -204,3 +204,10 @@ def test_local_tiny_model_eval_with_adapter_compare_runs_end_to_end(suite: Path,
         assert s["overall"]["samples"] == 2 and s["overall"]["errors"] == 0
         assert s["overall"]["completion_tokens"] > 0
     assert png.stat().st_size > 5000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_eval_help_shows_examples() -> None:
+    result = CliRunner().invoke(app, ["eval", "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.stdout and "--base-url http://127.0.0.1:8000/v1" in result.stdout
+

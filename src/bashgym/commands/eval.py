@@ -20,11 +20,8 @@ from bashgym.errors import ConfigError
 
 
 def register(app: typer.Typer) -> None:
-    sub = typer.Typer(
-        help="Evaluate a model in the bash gym: pass@1 / pass@k per category, rollouts stored as sessions.",
-        invoke_without_command=True,
-        no_args_is_help=False,
-    )
+    # No help= here: `bashgym eval --help` shows eval_run's docstring, examples included.
+    sub = typer.Typer(invoke_without_command=True, no_args_is_help=False)
     sub.callback(invoke_without_command=True)(eval_run)
     sub.command("list")(eval_list)
     sub.command("show")(eval_show)
@@ -60,7 +57,10 @@ def eval_run(
     home: Path = HOME_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Run an agent against gym tasks and report pass@1 / pass@k; bare `bashgym eval` lists evals.
+    """Evaluate a model in the bash gym: pass@1 / pass@k per category, rollouts stored as sessions.
+
+    Runs an agent (an OpenAI-compatible endpoint, or a local model + LoRA adapter) against gym tasks in
+    parallel. Bare `bashgym eval` lists evals.
 
     Example:
       bashgym eval --base-url http://127.0.0.1:8000/v1 --model qwen2.5-7b --tasks builtin -k 5 --workers 4
