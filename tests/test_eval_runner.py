@@ -211,3 +211,19 @@ def test_cli_eval_help_shows_examples() -> None:
     assert result.exit_code == 0
     assert "Example" in result.stdout and "--base-url http://127.0.0.1:8000/v1" in result.stdout
 
+
+def test_cli_eval_against_an_unreachable_endpoint_says_why_there_is_no_score(suite: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    args = ["eval", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "scripted", "--tasks", str(suite),
+            "--task", "task-a", "-k", "1", "--workers", "1"]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)["evals"][0]
+    assert data["overall"]["errors"] == 1
+    assert f"127.0.0.1:{port}" in data["first_error"] and "ConnectError" in data["first_error"]
+    human = CliRunner().invoke(app, [*args, "--resume"])
+    assert "got no score" in human.output and "first error:" in human.output and "ConnectError" in human.output

@@ -127,6 +127,8 @@ def eval_run(
                 on_done=lambda _s, _e, job=job: bar.advance(job),
             )
         client.close()
+        errors = [r["detail"].get("error") for r in store.rollouts(eval_id) if r["status"] == "error"]
+        summary["first_error"] = next((e for e in errors if e), None)  # why there was no score (endpoint down...)
         summary["label"] = label
         summary["model"] = display
         summary["adapter"] = adapter_ref
@@ -193,6 +195,8 @@ def _print_summaries(summaries: list[dict[str, Any]], chart: Path | None, *, ada
                 f"[yellow]{o['errors']} rollouts got no score (infrastructure failure); "
                 "rerun with --resume to retry them[/]"
             )
+            if s.get("first_error"):
+                err_console.print(f"first error: {s['first_error']}", markup=False)
     if len(summaries) == 2:
         console.print(compare_table(summaries[0], summaries[1], base_name="base", other_name=adapter or "adapter"))
     if chart:
