@@ -227,3 +227,11 @@ def test_cli_eval_against_an_unreachable_endpoint_says_why_there_is_no_score(sui
     assert f"127.0.0.1:{port}" in data["first_error"] and "ConnectError" in data["first_error"]
     human = CliRunner().invoke(app, [*args, "--resume"])
     assert "got no score" in human.output and "first error:" in human.output and "ConnectError" in human.output
+
+
+def test_cli_eval_show_of_an_unknown_id_points_at_a_real_command(store) -> None:
+    result = CliRunner().invoke(app, ["eval", "show", "ev-nope"])
+    assert result.exit_code != 0
+    assert "no eval with id 'ev-nope'" in str(result.exception)
+    hint = str(result.exception).split("see `")[1].split("`")[0]
+    assert CliRunner().invoke(app, [*hint.split()[1:], "--help"]).exit_code == 0  # `bashgym eval list` exists

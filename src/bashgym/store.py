@@ -1130,7 +1130,7 @@ class Store:
                 (eval_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
             ).fetchall()
             if not rows:
-                raise NotFoundError(f"no eval with id {eval_id!r} (see `bashgym evals`)")
+                raise NotFoundError(f"no eval with id {eval_id!r} (see `bashgym eval list`)")
             if len(rows) > 1:
                 raise BashgymError(f"eval id {eval_id!r} is ambiguous: " + ", ".join(r["id"] for r in rows[:5]))
             row = rows[0]
