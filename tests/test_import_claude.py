@@ -237,3 +237,11 @@ def test_a_corrupt_store_file_is_a_one_line_error_not_a_traceback(tmp_path: Path
     assert "Traceback" not in result.stderr
     assert f"{home / 'bashgym.db'} is not a readable bashgym store" in result.stderr
     assert "move it aside" in result.stderr
+
+
+@pytest.mark.parametrize("source", ["claude", "codex", "gemini", "opencode"])
+def test_import_of_a_path_that_does_not_exist_is_an_error_not_an_empty_import(tmp_path: Path, source: str) -> None:
+    missing = tmp_path / "no-such-dir"
+    result = runner.invoke(app, ["import", source, str(missing)])
+    assert result.exit_code != 0
+    assert f"no such file or directory: {missing}" in str(result.exception)

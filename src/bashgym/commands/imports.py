@@ -16,6 +16,7 @@ from bashgym.commands.common import (
     print_json,
     progress,
 )
+from bashgym.errors import NotFoundError
 from bashgym.sources.base import SourceFormat
 from bashgym.sources.importer import ImportSummary, file_size, import_paths, rederive
 
@@ -25,6 +26,9 @@ import_app = typer.Typer(help="Import agent transcripts into the store (idempote
 
 def run_import(fmt: SourceFormat, root: Path | None, home: Path | None, as_json: bool, again: bool = False) -> ImportSummary:
     """Discover a source's files under root (its default when None), import them, print a summary."""
+    if root is not None and not again and not root.expanduser().exists():  # a typo, not "nothing to import"
+        raise NotFoundError(f"no such file or directory: {root} (give a {fmt.name} transcript file or "
+                            f"directory, or leave PATH out to read {fmt.default_root()})")
     root = (root or fmt.default_root()).expanduser()
     with open_store(home) as store:
         if again:
