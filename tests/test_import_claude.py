@@ -245,3 +245,11 @@ def test_import_of_a_path_that_does_not_exist_is_an_error_not_an_empty_import(tm
     result = runner.invoke(app, ["import", source, str(missing)])
     assert result.exit_code != 0
     assert f"no such file or directory: {missing}" in str(result.exception)
+
+
+def test_import_file_with_a_mistyped_format_suggests_the_closest(tmp_path: Path) -> None:
+    data = tmp_path / "traces.jsonl"
+    data.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
+    result = runner.invoke(app, ["import", "file", str(data), "--format", "sharegp"])
+    assert result.exit_code != 0
+    assert "unknown format 'sharegp' (did you mean \"sharegpt\"?)" in str(result.exception)

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from bashgym.errors import BashgymError
+from bashgym.errors import BashgymError, did_you_mean
 from bashgym.schema import Session, Step, Turn, Usage
 from bashgym.sources.base import Line, ParsedFile
 
@@ -202,7 +202,9 @@ class DatasetSource:
 
     def __init__(self, fmt: str = "auto", line_based: bool = True) -> None:
         if fmt != "auto" and fmt not in FORMATS:
-            raise UnknownFormatError(f"unknown format {fmt!r}; known: auto, {', '.join(FORMATS)}")
+            raise UnknownFormatError(
+                f"unknown format {fmt!r}{did_you_mean(fmt, FORMATS)}; known: auto, {', '.join(FORMATS)}"
+            )
         self.format = fmt
         self.line_based = line_based
 
