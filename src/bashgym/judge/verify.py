@@ -63,8 +63,8 @@ def final_test_command(session: Session, turn_idx: int | None = None) -> tuple[i
             command = shell_command(turn.steps[step_idx])
             if command:
                 return turn.index, step_idx, command
-    where = f"turn {turn_idx}" if turn_idx is not None else "any turn"
-    raise BashgymError(f"session {session.id}: {where} ran no test command, so there is nothing to re-run")
+    where = f"turn {turn_idx} ran no test command" if turn_idx is not None else "no turn ran a test command"
+    raise BashgymError(f"session {session.id}: {where}, so there is nothing to re-run")
 
 
 def _git(*args: str, cwd: Path | str) -> str:
