@@ -111,7 +111,7 @@ def test_final_test_command_picks_the_last_test_run() -> None:
     with pytest.raises(NotFoundError, match="no turn 5"):
         final_test_command(s, 5)
     s.turns[0].steps = [Step(kind="message", text="hi")]
-    with pytest.raises(BashgymError, match="x: no turn ran a test command, so there is nothing to re-run"):
+    with pytest.raises(BashgymError, match="v-1: no turn ran a test command, so there is nothing to re-run"):
         final_test_command(s)
-    with pytest.raises(BashgymError, match="x: turn 0 ran no test command"):
+    with pytest.raises(BashgymError, match="v-1: turn 0 ran no test command"):
         final_test_command(s, 0)
