@@ -188,7 +188,7 @@ def build_dataset(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
     record = {"id": dataset_id, "name": cfg.name, "version": version, "path": str(final), "config": config,
               "counts": counts, "content_hash": written["content_hash"], "redacted": redact,
               "created_at": now_iso()}
-    (partial / "redaction.json").write_text(json.dumps(report["redaction"], indent=2, default=str))
+    (partial / "redaction.json").write_text(_indented_json(report["redaction"]))
     (partial / "stats.json").write_text(json.dumps(report["steps"], indent=2))
     (partial / "README.md").write_text(render_card(record))
     shutil.rmtree(final, ignore_errors=True)
@@ -196,6 +196,18 @@ def build_dataset(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
     store.add_dataset(dataset_id, name=cfg.name, version=version, path=str(final), config=config, counts=counts,
                       content_hash=written["content_hash"], redacted=redact, session_ids=sessions)
     return record
+
+
+def _indented_json(value: Any) -> str:
+    """`json.dumps(value, indent=2, default=str)`, byte for byte, via orjson when that gives the same text
+    (ASCII only, string keys): the redaction report lists every finding, and the stdlib takes seconds."""
+    import orjson
+
+    try:
+        data = orjson.dumps(value, default=str, option=orjson.OPT_INDENT_2)
+    except TypeError:
+        return json.dumps(value, indent=2, default=str)
+    return data.decode() if data.isascii() else json.dumps(value, indent=2, default=str)
 
 
 def _summary(report: dict[str, Any]) -> dict[str, Any]:

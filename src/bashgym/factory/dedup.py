@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from functools import lru_cache
+from itertools import accumulate
+from typing import Any
 
 from bashgym.factory.config import DedupConfig
 from bashgym.factory.pipeline import Example, Filter, FilterResult
@@ -43,12 +46,38 @@ def shingles(text: str, n: int, *, normalised: bool = False) -> set[bytes]:
     return {" ".join(words[i : i + n]).encode() for i in range(len(words) - n + 1)}
 
 
-def minhash(text: str, num_perm: int = 128, n: int = 5, *, normalised: bool = False):  # noqa: ANN201
-    """The MinHash signature of a text's word shingles (datasketch's batched update)."""
+def shingle_hashes(text: str, n: int, *, normalised: bool = False) -> set[int]:
+    """crc32 of each of `shingles(text, n)`, without building the shingles: the words are joined and
+    encoded once, and each shingle is a slice of those bytes."""
+    words = _WORD.findall(text if normalised else normalise(text))
+    if len(words) < n:
+        return {zlib.crc32(" ".join(words).encode())} if words else set()
+    joined = " ".join(words)
+    data = joined.encode()
+    lens = list(map(len, words)) if len(data) == len(joined) else [len(w.encode()) for w in words]
+    starts = list(accumulate([length + 1 for length in lens[:-1]], initial=0))
+    crc, last = zlib.crc32, n - 1
+    return {crc(data[a : b + length])
+            for a, b, length in zip(starts[: len(starts) - last], starts[last:], lens[last:], strict=True)}
+
+
+@lru_cache(maxsize=8)
+def _empty_minhash(num_perm: int) -> Any:
+    """A fresh MinHash to copy: making one draws its permutations, which costs more than hashing a text."""
     from datasketch import MinHash
 
-    m = MinHash(num_perm=num_perm, hashfunc=zlib.crc32)  # stable across processes, 5x faster than sha1
-    m.update_batch(list(shingles(text, n, normalised=normalised)))
+    return MinHash(num_perm=num_perm, hashfunc=zlib.crc32)  # stable across processes, 5x faster than sha1
+
+
+def minhash(text: str, num_perm: int = 128, n: int = 5, *, normalised: bool = False):  # noqa: ANN201
+    """The MinHash signature of a text's word shingles (datasketch's batched update), as if each shingle's
+    bytes went through the MinHash's crc32: the hashes come from `shingle_hashes`."""
+    m = _empty_minhash(num_perm).copy()
+    hashes = shingle_hashes(text, n, normalised=normalised)
+    if hashes:
+        m.hashfunc = int  # the values are already crc32s
+        m.update_batch(list(hashes))
+        m.hashfunc = zlib.crc32
     return m
 
 

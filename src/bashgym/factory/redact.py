@@ -41,6 +41,8 @@ PLACEHOLDER_PREFIX = {"secret": "SECRET", "email": "EMAIL", "phone": "PHONE", "i
 COMMON_USERNAMES = frozenset("root admin user ubuntu debian test dev runner ec2-user vagrant node app www-data".split())
 HOME = "home"
 MIN_REPEAT_LEN = 8  # a found secret this long is also removed wherever else it appears in the same text
+CLEAN_CACHE_LEN = 64  # strings up to this long that hold nothing are remembered, and not scanned again
+CLEAN_CACHE_SIZE = 200_000
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,13 @@ class Redactor:
                                                                       for i, d in enumerate(detectors))]
         self._token_checks = [(i, c) for i, c in ranked if c.token_run]
         self._text_checks = [(i, c) for i, c in ranked if not c.token_run]
+        self._all_checks = ranked
+        self._checks = (self._text_checks, self._token_checks)  # narrowed by `redact_obj` (see `_gate`)
+        # per check: (searched in lowered text?, its triggers) or (False, None) when it always runs
+        self._gate_triggers = [_gate_triggers(c) for _, c in ranked]
+        self._gate_index = TriggerIndex([t for ci, ts in self._gate_triggers if ts and not ci for t in ts],
+                                        [t for ci, ts in self._gate_triggers if ts and ci for t in ts])
+        self._clean: set[str] = set()  # short strings known to hold nothing (keys, roles, tool names)
         self.max_findings = max_findings
         self.findings: list[Finding] = []
         self.counts: Counter[str] = Counter()
@@ -103,8 +112,13 @@ class Redactor:
         """
         if not text or not isinstance(text, str):
             return text
+        short = len(text) <= CLEAN_CACHE_LEN
+        if short and text in self._clean:
+            return text
         spans = self._find(text)
         if not spans:
+            if short and len(self._clean) < CLEAN_CACHE_SIZE:
+                self._clean.add(text)
             return text
         return self._apply(text, spans, location, first_line)
 
@@ -112,16 +126,40 @@ class Redactor:
         """A copy of a JSON-like value (dict/list/str/...) with every string redacted (keys too)."""
         if isinstance(obj, str):
             return self.redact_text(obj, location)
+        strings: list[str] = []
+        _collect_strings(obj, strings)
+        saved = self._checks
+        self._checks = self._gate("\n".join(strings))
+        try:
+            return self._redact_obj(obj, location)
+        finally:
+            self._checks = saved
+
+    def _redact_obj(self, obj: Any, location: str) -> Any:
+        if isinstance(obj, str):
+            return self.redact_text(obj, location)
         if isinstance(obj, dict):
             return {
                 (self.redact_text(k, f"{location}.<key>") if isinstance(k, str) else k):
-                self.redact_obj(v, f"{location}.{k}")
+                self._redact_obj(v, f"{location}.{k}")
                 for k, v in obj.items()
             }
         if isinstance(obj, list | tuple):
-            out = [self.redact_obj(v, f"{location}[{i}]") for i, v in enumerate(obj)]
+            out = [self._redact_obj(v, f"{location}[{i}]") for i, v in enumerate(obj)]
             return out if isinstance(obj, list) else tuple(out)
         return obj
+
+    def _gate(self, batch: str) -> tuple[list[tuple[float, Any]], list[tuple[float, Any]]]:
+        """The checks that can fire anywhere in `batch` (all the strings of one object, joined).
+
+        A check with literal triggers finds nothing in a text holding none of them, and a trigger missing
+        from the batch is missing from each of its strings, so the others are skipped for every string of
+        the object: one scan of the batch instead of one per string per check, same spans.
+        """
+        found = self._gate_index.found(batch)
+        keep = [rc for rc, (ci, triggers) in zip(self._all_checks, self._gate_triggers, strict=True)
+                if triggers is None or not found[ci].isdisjoint(triggers)]
+        return [rc for rc in keep if not rc[1].token_run], [rc for rc in keep if rc[1].token_run]
 
     def report(self) -> dict[str, Any]:
         """Counts per kind and category, distinct values per category, and where each finding was."""
@@ -139,10 +177,11 @@ class Redactor:
     # --- detection -------------------------------------------------------------------------------------
 
     def _find(self, text: str) -> list[tuple[int, int, str, str]]:
-        ranked = _run_checks(self._text_checks, text, text)
-        lines = token_lines(text) if self._token_checks else []
+        text_checks, token_checks = self._checks
+        ranked = _run_checks(text_checks, text, text)
+        lines = token_lines(text) if token_checks else []
         if lines:
-            ranked.extend(_on_lines(text, lines, self._token_checks))
+            ranked.extend(_on_lines(text, lines, token_checks))
         ranked.sort(key=lambda r: r[0])
         spans = [span for _, span in ranked]
         if self._home and self._home in text:
@@ -180,6 +219,60 @@ class Redactor:
             ph = f"<{PLACEHOLDER_PREFIX.get(category, category.upper())}_{self._next[category]}>"
             self._placeholders[key] = ph
         return ph
+
+
+def _gate_triggers(check: Any) -> tuple[bool, frozenset[str] | None]:
+    """How `_gate` tests a check: its triggers, and whether they are looked for in the lowered text. A check
+    with no triggers, or a one-character trigger (found in nearly any text), is never skipped."""
+    triggers = check.triggers
+    if not triggers or any(len(t) < 2 for t in triggers):
+        return False, None
+    return bool(isinstance(check, Rule) and check.ci), frozenset(triggers)
+
+
+class TriggerIndex:
+    """Which of some literal strings occur in a text: one Aho-Corasick pass (pyahocorasick, in the factory
+    extra) for the case-sensitive ones and one over the lowered text for the rest, else `in` per string."""
+
+    def __init__(self, exact: Iterable[str], lowered: Iterable[str]) -> None:
+        self.words = (sorted(set(exact)), sorted(set(lowered)))
+        self.automata: tuple[Any, Any] | None = None
+        try:
+            import ahocorasick
+        except ImportError:
+            return
+        automata = []
+        for words in self.words:
+            automaton = ahocorasick.Automaton()
+            for w in words:
+                automaton.add_word(w, w)
+            if words:
+                automaton.make_automaton()
+            automata.append(automaton if words else None)
+        self.automata = (automata[0], automata[1])
+
+    def found(self, text: str) -> tuple[set[str], set[str]]:
+        """(exact strings in `text`, lowered strings in `text.lower()`)."""
+        lower = text.lower() if self.words[1] else ""
+        if self.automata is None:
+            return ({w for w in self.words[0] if w in text}, {w for w in self.words[1] if w in lower})
+        exact, low = self.automata
+        return ({w for _, w in exact.iter(text)} if exact else set(),
+                {w for _, w in low.iter(lower)} if low else set())
+
+
+def _collect_strings(obj: Any, out: list[str]) -> None:
+    """Every string in a JSON-like value, keys included."""
+    if isinstance(obj, str):
+        out.append(obj)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(k, str):
+                out.append(k)
+            _collect_strings(v, out)
+    elif isinstance(obj, list | tuple):
+        for v in obj:
+            _collect_strings(v, out)
 
 
 Ranked = list[tuple[float, tuple[int, int, str, str]]]  # (rank of the rule that found it, span)
