@@ -347,3 +347,17 @@ def test_model_tiny_command_writes_a_loadable_model(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["model", "tiny", str(tmp_path / "tiny")])
     assert res.exit_code == 0, res.output
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in (tmp_path / "tiny").iterdir()}
+
+
+def test_bare_adapter_group_lists_runs_that_saved_an_adapter(store: Store, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert "no adapters yet" in runner.invoke(app, ["adapter"]).stdout
+    for run_id, metrics in (("sft-a", {"adapter_dir": str(tmp_path / "a"), "export_dir": str(tmp_path / "x")}),
+                            ("sft-broken", {"error": "out of memory"})):
+        store.create_run(run_id, "sft", dataset_id=None, base_model="tiny", config={}, output_dir=str(tmp_path))
+        store.update_run(run_id, status="completed", metrics=metrics)
+    bare = runner.invoke(app, ["adapter"])
+    assert bare.exit_code == 0 and "sft-a" in bare.stdout and "sft-broken" not in bare.stdout
+    listed = json.loads(runner.invoke(app, ["adapter", "list", "--json"]).stdout)
+    assert [(a["run"], a["adapter_dir"], a["merged_dir"], a["export_dir"]) for a in listed] == [
+        ("sft-a", str(tmp_path / "a"), None, str(tmp_path / "x"))]

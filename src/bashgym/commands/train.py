@@ -26,7 +26,7 @@ from bashgym.errors import require
 
 train_app = typer.Typer(help="Train a LoRA adapter with TRL + PEFT (SFT, DPO, GRPO).", no_args_is_help=True)
 runs_app = typer.Typer(help="List and inspect training runs.", invoke_without_command=True)
-adapter_app = typer.Typer(help="Merge or export a run's LoRA adapter.", no_args_is_help=True)
+adapter_app = typer.Typer(help="List, merge or export runs' LoRA adapters.", invoke_without_command=True)
 model_app = typer.Typer(help="Build local models (no download).", no_args_is_help=True)
 
 CONFIG_OPTION = typer.Option(None, "--config", "-c", help="train.yaml: TRL config keys, lora:, and bashgym keys.")
@@ -200,6 +200,38 @@ def show_run(
 def _tail(text: str | None, width: int = 32) -> str:
     text = text or ""
     return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
+@adapter_app.callback()
+def _adapters(ctx: typer.Context) -> None:
+    """Bare `bashgym adapter` lists the runs that saved an adapter."""
+    if ctx.invoked_subcommand is None:
+        list_adapters(home=None, as_json=False)
+
+
+@adapter_app.command("list")
+def list_adapters(home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """List the runs that saved a LoRA adapter, newest first, with where it was merged or exported.
+
+    Example: bashgym adapter list --json
+    """
+    with open_store(home) as store:
+        rows = [r for r in store.list_runs(limit=1000) if (r["metrics"] or {}).get("adapter_dir")]
+    found = [{"run": r["id"], "kind": r["kind"], "status": r["status"], "base_model": r["base_model"],
+              **{k: r["metrics"].get(k) for k in ("adapter_dir", "merged_dir", "export_dir")}} for r in rows]
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        console.print("no adapters yet — train one with `bashgym train sft --config train.yaml`")
+        return
+    table = Table(title=f"{len(found)} adapters")
+    for col in ("run", "kind", "base model", "adapter dir", "merged", "exported"):
+        table.add_column(col, no_wrap=col == "run", overflow="fold")
+    for a in found:
+        table.add_row(a["run"], a["kind"], _tail(a["base_model"], 24), a["adapter_dir"],
+                      "yes" if a["merged_dir"] else "-", "yes" if a["export_dir"] else "-")
+    console.print(table)
 
 
 @adapter_app.command("merge")
