@@ -153,6 +153,7 @@ def test_sessions_list_filters_by_score_and_sorts_tiers_by_rank(seeded: Store) -
 
 @pytest.mark.parametrize(("args", "message"), [
     (("--tier", "gld"), 'unknown tier \'gld\' (did you mean "gold"?)'),
+    (("--source", "claude"), 'unknown source \'claude\' (did you mean "claude_code"?)'),
     (("--since", "yesterday"), "--since 'yesterday' is not a date"),
     (("--until", "11/25/2026"), "--until '11/25/2026' is not a date"),
 ])

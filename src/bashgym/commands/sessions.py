@@ -13,7 +13,7 @@ from rich.table import Table
 
 from bashgym.commands.common import HOME_OPTION, JSON_OPTION, console, open_store, print_json
 from bashgym.errors import ConfigError, did_you_mean
-from bashgym.schema import TIERS
+from bashgym.schema import SOURCES, TIERS
 from bashgym.store import Store
 
 sessions_app = typer.Typer(help="List, show and count captured sessions.", invoke_without_command=True)
@@ -38,6 +38,9 @@ def _filters(source: str | None, project: str | None, model: str | None, since: 
             except ValueError:
                 raise ConfigError(f"{flag} {value!r} is not a date: use YYYY-MM-DD or an ISO time "
                                   "such as 2026-11-01T09:30") from None
+    if source is not None and source not in SOURCES:
+        raise ConfigError(f"unknown source {source!r}{did_you_mean(source, SOURCES)}; "
+                          f"choose one of {', '.join(SOURCES)}")
     if tier is not None and tier not in TIERS:
         raise ConfigError(f"unknown tier {tier!r}{did_you_mean(tier, TIERS)}; choose one of {', '.join(TIERS)}")
     return {"source": source, "project": project, "model": model, "since": since, "until": until, "tier": tier,
