@@ -253,3 +253,12 @@ def test_import_file_with_a_mistyped_format_suggests_the_closest(tmp_path: Path)
     result = runner.invoke(app, ["import", "file", str(data), "--format", "sharegp"])
     assert result.exit_code != 0
     assert "unknown format 'sharegp' (did you mean \"sharegpt\"?)" in str(result.exception)
+
+
+def test_bare_import_lists_the_sources_and_which_are_found(isolated_home: Path) -> None:
+    (isolated_home / ".codex" / "sessions").mkdir(parents=True)
+    result = runner.invoke(app, ["import"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") >= 3}
+    assert {"claude", "codex", "gemini", "opencode", "file"} <= set(rows)
+    assert "yes" in rows["codex"] and "yes" not in rows["claude"]

@@ -21,7 +21,24 @@ from bashgym.sources.base import SourceFormat
 from bashgym.sources.importer import ImportSummary, file_size, import_paths, rederive
 
 import_app = typer.Typer(help="Import agent transcripts into the store (idempotent, incremental, resumable).",
-                         no_args_is_help=True)
+                         invoke_without_command=True)
+
+
+@import_app.callback()
+def _import(ctx: typer.Context) -> None:
+    """Bare `bashgym import` lists the sources it can read and whether each is found on this machine."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from bashgym.sources.registry import all_sources
+
+    table = Table(title="sources (`bashgym import <source> [PATH]`, or all found: `bashgym import all`)")
+    for col in ("source", "default location", "found"):
+        table.add_column(col)
+    for fmt in all_sources():
+        root = fmt.default_root().expanduser()
+        table.add_row(fmt.name, str(root), "yes" if root.exists() else "-")
+    table.add_row("file", "a .jsonl/.json/.parquet file or HF datasets dir you name", "")
+    console.print(table)
 
 
 def run_import(fmt: SourceFormat, root: Path | None, home: Path | None, as_json: bool, again: bool = False) -> ImportSummary:
