@@ -236,6 +236,13 @@ def import_paths(
                     on_file(path, result)
         batch.clear()
 
+    with store.background_checkpoints():
+        _import_all(store, files, total, batch, flush, on_file)
+    return total
+
+
+def _import_all(store: Store, files: list[Path], total: ImportSummary, batch: list[tuple[Path, str, int]],
+                flush: Callable[[], None], on_file: Callable[[Path, ImportSummary], None] | None) -> None:
     pending = 0
     for path in files:
         key = str(path.resolve())
@@ -254,7 +261,6 @@ def import_paths(
             flush()
             pending = 0
     flush()
-    return total
 
 
 def rederive(store: Store, fmt: SourceFormat, paths: list[str] | None = None) -> ImportSummary:
