@@ -1,10 +1,13 @@
 """Build a dataset: store → select → segment → redact → dedup → decontaminate → shape → format → split →
 write, recorded in the store with its config, counts, content hash and source sessions.
 
-With `workers > 1` the per-session work (reading, selecting, segmenting, redacting, MinHash signatures)
-runs in a process pool over shards of session ids; dedup and everything after it stay in this process,
-since they need to see every example. Each worker has its own Redactor, so a placeholder number is
-consistent within a worker's shard rather than the whole build.
+With `workers > 1` every per-example step runs in worker processes over chunks of consecutive session ids
+(chunk i goes to worker i mod N): reading, selecting, segmenting, redacting, dedup keys (exact hash and
+MinHash), and — tentatively, for each example — decontamination, tool shaping and formatting, with the
+stats each of those would count. This process only decides dedup (it needs to see every example, in
+order), adds the tentative stats of the examples it keeps, and writes. Chunks come back in order, so the
+rows are in the same order as a single-process build. Each worker keeps one Redactor for the build, so a
+placeholder number is consistent within a worker's chunks rather than the whole build.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,7 @@ from bashgym.factory.card import render_card
 from bashgym.factory.config import DatasetConfig
 from bashgym.factory.decontaminate import Decontaminate
 from bashgym.factory.dedup import Dedup, dedup_keys
-from bashgym.factory.formats import Format
+from bashgym.factory.formats import SFT_FORMATTERS, Format
 from bashgym.factory.pipeline import Example, PipelineStep, StepStats
 from bashgym.factory.segment import Segment
 from bashgym.factory.select import ExampleSelect, SessionSelect, read_sessions
@@ -72,22 +75,136 @@ def _counted(data: Iterable[Example], total: int, on_progress: Progress | None) 
             on_progress(i, total)
 
 
-def _worker(args: tuple[str, dict[str, Any], bool, list[str]]) -> tuple[list[Example], list[dict], dict]:
-    """Run the front of the pipeline over a shard of session ids in a pool process."""
-    db, cfg_data, redact, ids = args
-    cfg = DatasetConfig.model_validate(cfg_data)
-    store = Store(db, readonly=True)
+_WORKER: dict[str, Any] = {}  # per worker process: its store, steps and formatter for the build
+
+
+def _worker_state(db: str, cfg_data: dict[str, Any], redact: bool) -> dict[str, Any]:
+    key = repr((db, cfg_data, redact))
+    if _WORKER.get("key") != key:
+        cfg = DatasetConfig.model_validate(cfg_data)
+        _WORKER.clear()
+        _WORKER.update(key=key, cfg=cfg, store=Store(db, readonly=True), front=front_steps(cfg, redact),
+                       post=[s for s in back_steps(cfg) if not isinstance(s, Dedup)],
+                       fmt=Format(cfg.format, cfg.shape), redact=redact)
+    return _WORKER
+
+
+def _tentative(step: Any, ex: Example, rows: bool = False) -> tuple[list[Any], dict[str, Any]]:
+    """What a per-example step makes of one example, and the stats it counted for it (to be added by the
+    main process only if dedup keeps the example)."""
+    before = step.stats.to_dict()
+    out = list(step.rows([ex]) if rows else step([ex]))
+    after = step.stats.to_dict()
+    delta = {"total": after["total"] - before["total"], "kept": after["kept"] - before["kept"],
+             "dropped": Counter(after["dropped"]) - Counter(before["dropped"]),
+             "counters": Counter(after.get("counters") or {}) - Counter(before.get("counters") or {})}
+    return out, delta
+
+
+def _work_chunk(db: str, cfg_data: dict[str, Any], redact: bool, ids: list[str]) -> tuple[list[tuple], list[dict]]:
+    """Everything per-example for a chunk of sessions, in a worker process: one record per example,
+    (id, dedup keys, stats deltas of the later steps, the example if the format needs the whole set, its row),
+    and where the chunk's redactions were (so the build's report lists them in session order)."""
+    state = _worker_state(db, cfg_data, redact)
+    redactor = state["front"][-1].redactor if redact else None
+    seen = len(redactor.findings) if redactor else 0
+    cfg: DatasetConfig = state["cfg"]
+    fmt: Format = state["fmt"]
+    per_example = cfg.format in SFT_FORMATTERS
+    records = []
+    for ex in chain(state["front"], read_sessions(state["store"], ids, scorer=cfg.select.scorer)):
+        keys = dedup_keys(ex.text(), cfg.dedup.num_perm, cfg.dedup.shingle) if (cfg.dedup.exact or cfg.dedup.near) else None
+        ex_id = ex.id
+        deltas = []
+        items: list[Any] = [ex]
+        for step in state["post"]:
+            items, delta = _tentative(step, items[0])
+            deltas.append(delta)
+            if not items:
+                break
+        row = None
+        if items and per_example:
+            made, delta = _tentative(fmt, items[0], rows=True)
+            deltas.append(delta)
+            row, items = (made[0] if made else None), []
+        records.append((ex_id, keys, deltas, items[0] if items else None, row))
+    where = [{"kind": f.kind, "location": f.location} for f in redactor.findings[seen:]] if redactor else []
+    return records, where
+
+
+def _finish_worker() -> tuple[list[dict], dict, int]:
+    """The front steps' stats, the redaction report (its locations come with each chunk) and the redactor's
+    cap on listed locations, of this worker process after its last chunk."""
+    front = _WORKER["front"]
+    if not _WORKER["redact"]:
+        return [s.stats.to_dict() for s in front], {}, 0
+    report = front[-1].report()
+    report.pop("locations", None)
+    return [s.stats.to_dict() for s in front], report, front[-1].redactor.max_findings
+
+
+def _add_delta(stats: StepStats, delta: dict[str, Any]) -> None:
+    stats.total += delta["total"]
+    stats.kept += delta["kept"]
+    stats.dropped.update(delta["dropped"])
+    stats.counters.update(delta["counters"])
+
+
+def _chunks(ids: list[str], workers: int) -> list[list[str]]:
+    """Consecutive runs of ids, small enough to keep every worker busy to the end, big enough to amortise
+    the hand-over (about 16 chunks per worker, at most 256 sessions each)."""
+    size = max(1, min(256, -(-len(ids) // (workers * 16))))
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def _run_parallel(store: Store, cfg: DatasetConfig, redact: bool, workers: int, ids: list[str],
+                  back: list[PipelineStep], fmt: Format, on_progress: Progress | None,
+                  ) -> tuple[list[dict[str, Any]], list[StepStats], dict]:
+    chunks = _chunks(ids, workers)
+    cfg_data = cfg.model_dump()
+    dedup = back[0] if back and isinstance(back[0], Dedup) else None
+    post = back[1:] if dedup is not None else back
+    rows: list[dict[str, Any]] = []
+    examples: list[Example] = []
+    locations: list[dict[str, Any]] = []
+    pools = [ProcessPoolExecutor(max_workers=1) for _ in range(workers)]
     try:
-        steps = front_steps(cfg, redact)
-        out = []
-        for ex in chain(steps, read_sessions(store, ids, scorer=cfg.select.scorer)):
-            if cfg.dedup.exact or cfg.dedup.near:
-                ex.meta["dedup_keys"] = dedup_keys(ex.text(), cfg.dedup.num_perm, cfg.dedup.shingle)
-            out.append(ex)
-        report = steps[-1].report() if redact else {}
-        return out, [s.stats.to_dict() for s in steps], report
+        futures: list[Future] = [pools[i % workers].submit(_work_chunk, str(store.path), cfg_data, redact, chunk)
+                                 for i, chunk in enumerate(chunks)]
+        done = 0
+        for chunk, future in zip(chunks, futures, strict=True):
+            records, where = future.result()
+            locations.extend(where)
+            for ex_id, keys, deltas, ex, row in records:
+                if dedup is not None:
+                    dedup.stats.total += 1
+                    verdict = dedup.check(ex_id, keys)
+                    if verdict is not True:
+                        dedup.stats.dropped[verdict[1]] += 1
+                        continue
+                    dedup.stats.kept += 1
+                steps = [s.stats for s in post] + [fmt.stats]
+                for stats, delta in zip(steps, deltas, strict=False):
+                    _add_delta(stats, delta)
+                if row is not None:
+                    rows.append(row)
+                elif ex is not None:
+                    examples.append(ex)
+            done += len(chunk)
+            if on_progress:
+                on_progress(done, len(ids))
+        finals = [pool.submit(_finish_worker).result() for pool in pools[: len(chunks)]]
     finally:
-        store.close()
+        for pool in pools:
+            pool.shutdown(cancel_futures=True)
+    if cfg.format not in SFT_FORMATTERS:
+        rows = list(fmt.rows(examples))
+    front_stats = _merge_stats([st for st, _, _ in finals])
+    report = _merge_reports([rep for _, rep, _ in finals]) if redact else {}
+    if report:  # the chunks' locations in session order, capped as one redactor caps them
+        report["locations"] = locations[: min(cap for _, _, cap in finals)]
+        report["locations_truncated"] = report["total"] > len(report["locations"])
+    return rows, front_stats, report
 
 
 def _merge_stats(dicts: list[list[dict]]) -> list[StepStats]:
@@ -126,30 +243,14 @@ def run_pipeline(store: Store, cfg: DatasetConfig, *, redact: bool = True, worke
     ids = list(store.iter_session_ids(parent=""))
     back = back_steps(cfg)
     fmt = Format(cfg.format, cfg.shape)
-    if workers <= 1:
+    if workers <= 1 or len(ids) < 2:
         front = front_steps(cfg, redact)
         source = _counted(read_sessions(store, ids, scorer=cfg.select.scorer), len(ids), on_progress)
         rows = list(fmt.rows(chain(back, chain(front, source))))
         front_stats = [s.stats for s in front]
         report = front[-1].report() if redact else {}
     else:
-        shards = [ids[i::workers] for i in range(workers)]
-        cfg_data = cfg.model_dump()
-        examples: list[Example] = []
-        stats, reports = [], []
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            done = 0
-            for exs, st, rep in pool.map(_worker, [(str(store.path), cfg_data, redact, s) for s in shards]):
-                examples.extend(exs)
-                stats.append(st)
-                reports.append(rep)
-                done += len(shards[len(stats) - 1])
-                if on_progress:
-                    on_progress(done, len(ids))
-        examples.sort(key=lambda e: (e.session.started_at or "", e.id))
-        rows = list(fmt.rows(chain(back, examples)))
-        front_stats = _merge_stats(stats)
-        report = _merge_reports(reports) if redact else {}
+        rows, front_stats, report = _run_parallel(store, cfg, redact, workers, ids, back, fmt, on_progress)
     steps = [s.to_dict() for s in front_stats] + [s.stats.to_dict() for s in back] + [fmt.stats.to_dict()]
     return rows, {"steps": steps, "redaction": report, "sessions_read": len(ids)}
 

@@ -106,23 +106,28 @@ class Dedup(Filter):
 
     def filter(self, example: Example) -> FilterResult:
         pre = example.meta.pop("dedup_keys", None)  # computed in a worker process
-        if pre is not None:
-            key, sig = pre
-        else:
-            norm = normalise(example.text())
-            key = exact_key(norm, normalised=True)
-            sig = minhash(norm, self.cfg.num_perm, self.cfg.shingle, normalised=True) if self.lsh is not None else None
+        return self.check(example.id, pre if pre is not None else self.keys(example.text()))
+
+    def keys(self, text: str) -> tuple[str, Any]:
+        """(exact key, MinHash or None when near-dedup is off) of a text."""
+        norm = normalise(text)
+        key = exact_key(norm, normalised=True)
+        sig = minhash(norm, self.cfg.num_perm, self.cfg.shingle, normalised=True) if self.lsh is not None else None
+        return key, sig
+
+    def check(self, example_id: str, keys: tuple[str, Any]) -> FilterResult:
+        """Keep or drop an example by its keys (from `keys` or `dedup_keys`), remembering it when kept."""
+        key, sig = keys
         if self.cfg.exact:
             if key in self.seen:
-                self.pairs.append((example.id, self.seen[key]))
+                self.pairs.append((example_id, self.seen[key]))
                 return False, "exact_duplicate"
-            self.seen[key] = example.id
+            self.seen[key] = example_id
         if self.lsh is not None:
             hits = self.lsh.query(sig)
             if hits:
-                self.pairs.append((example.id, hits[0]))
+                self.pairs.append((example_id, hits[0]))
                 return False, "near_duplicate"
-            if example.id not in self.lsh:
-                self.lsh.insert(example.id, sig)
+            if example_id not in self.lsh:
+                self.lsh.insert(example_id, sig)
         return True
-
