@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -266,11 +267,9 @@ class _Builder:
 
 
 def _ms_between(start: str, end: str) -> int | None:
-    from datetime import datetime
-
-    try:
-        a = datetime.fromisoformat(start.replace("Z", "+00:00"))
-        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    try:  # Python 3.11's fromisoformat reads the trailing "Z" itself
+        a = datetime.fromisoformat(start)
+        b = datetime.fromisoformat(end)
     except ValueError:
         return None
     return max(0, int((b - a).total_seconds() * 1000))
