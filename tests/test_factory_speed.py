@@ -1,0 +1,108 @@
+"""The factory's fast paths give exactly what the plain ones give: rules gated once per object, MinHash from
+hashed byte slices, and the multi-process build (rows, stats and redaction report in single-process order)."""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from pathlib import Path
+
+import pytest
+
+from bashgym.factory.build import build_dataset
+from bashgym.factory.config import DatasetConfig
+from bashgym.factory.dedup import minhash, shingles
+from bashgym.factory.redact import Redactor
+from bashgym.schema import Step
+from bashgym.store import Store
+from factory_sessions import bash, save, say, session
+
+CORPUS = Path(__file__).parent / "fixtures" / "redaction" / "corpus.jsonl"
+PLACEHOLDER = re.compile(r"<(SECRET|EMAIL|PHONE|IP|NAME|HOST)_\d+>")
+
+
+def _docs() -> list[str]:
+    return [json.loads(line)["text"] for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _one_by_one(r: Redactor, obj, location: str = "$"):  # noqa: ANN001, ANN202 - mirrors redact_obj
+    if isinstance(obj, str):
+        return r.redact_text(obj, location)
+    if isinstance(obj, dict):
+        return {(r.redact_text(k, f"{location}.<key>")): _one_by_one(r, v, f"{location}.{k}") for k, v in obj.items()}
+    return [_one_by_one(r, v, f"{location}[{i}]") for i, v in enumerate(obj)]
+
+
+@pytest.mark.parametrize("aho", [True, False], ids=["aho-corasick", "pure-python"])
+def test_gated_redact_obj_finds_what_each_string_alone_finds(aho: bool) -> None:
+    docs = _docs()
+    objs = [{"prompt": docs[i], "steps": [{"output": docs[i + 1], "input": {"command": docs[i + 2][:200]}},
+                                          {"kind": "tool_call", "AWS_SECRET": docs[i + 3]}]}
+            for i in range(0, len(docs) - 3, 4)]
+    gated, plain = Redactor(user_names=["alice"], hostnames=["devbox"]), Redactor(user_names=["alice"],
+                                                                                   hostnames=["devbox"])
+    if not aho:
+        gated._gate_index.automata = None
+    for n, obj in enumerate(objs):
+        assert gated.redact_obj(obj, f"ex{n}") == _one_by_one(plain, obj, f"ex{n}")
+    assert gated.report() == plain.report()
+    assert gated.report()["total"] > 200
+
+
+@pytest.mark.parametrize("text", ["", "one two", "a b c d e", "the quick brown fox jumps over the lazy dog " * 9,
+                                  "naïve café ✓ 日本語 tokens and more words than five here 1234 deadbeef99"])
+def test_minhash_from_byte_slices_equals_datasketch_on_shingles(text: str) -> None:
+    from datasketch import MinHash
+
+    expected = MinHash(num_perm=64, hashfunc=zlib.crc32)
+    expected.update_batch(list(shingles(text, 5)))
+    got = minhash(text, 64, 5)
+    assert (got.hashvalues == expected.hashvalues).all()
+    assert got.hashfunc is zlib.crc32
+
+
+@pytest.fixture()
+def many(store: Store) -> Store:
+    """Thirty sessions, so each of two workers gets many chunks: a secret and personal data in each, and
+    sessions 14 to 29 repeat 0 to 13 but for numbers (dedup drops them)."""
+    words = "nginx redis kafka mysql spark mongo etcd consul vault caddy envoy istio linkerd traefik".split()
+    sessions = []
+    for i in range(30):
+        a, b = words[i % len(words)], words[(i * 5 + 3) % len(words)]
+        token = "ghp_" + f"{i:02d}Zq8xW2" * 5
+        out = "\n".join(f"/home/alice/src/{a}_{j}.py:{j}: {b} value {i * j}" for j in range(12))
+        steps = [say(f"Looking at the {a} module."), bash(f"grep -rn {b} src/", out),
+                 bash(f"GITHUB_TOKEN={token} make deploy-{a}", f"deployed {a} {b} as alice@example.org"),
+                 Step(kind="tool_call", tool_name="Read", input={"file_path": f"/home/alice/src/{b}.py"},
+                      output=f"def {a}_{b}(): return {i}")]
+        prompt = f"Deploy the {a} service next to {b} and check the grep output"
+        sessions.append(session(f"s{i:02d}", [(prompt, steps), (f"Now explain {b} in {a}", [say("It adds.")])],
+                                started=f"2026-11-{1 + i % 28:02d}T10:00:00Z"))
+    save(store, *sessions)
+    store.put_score("s03", -1, "heuristic", 0.9, "gold", {})
+    store.put_score("s04", -1, "heuristic", 0.1, "failed", {})
+    return store
+
+
+def _written(record: dict) -> tuple[str, str, dict]:
+    path = Path(record["path"])
+    rows = "".join((path / f"{s}.jsonl").read_text() for s in ("train", "validation", "test"))
+    report = json.loads((path / "redaction.json").read_text())
+    return PLACEHOLDER.sub(r"<\1_n>", rows), (path / "stats.json").read_text(), report
+
+
+@pytest.mark.parametrize("fmt", ["messages", "kto"])
+def test_parallel_build_writes_single_process_rows_in_order(many: Store, fmt: str) -> None:
+    write = {"hf": False, "parquet": False}
+    one = build_dataset(many, DatasetConfig(name="one", format=fmt, write=write), workers=1)
+    two = build_dataset(many, DatasetConfig(name="two", format=fmt, write=write), workers=2)
+    rows1, stats1, report1 = _written(one)
+    rows2, stats2, report2 = _written(two)
+    assert rows1 == rows2  # same rows in the same order; only placeholder numbers are per worker
+    assert stats1 == stats2
+    dedup = next(s for s in json.loads(stats2) if s["name"] == "dedup")
+    assert sum(dedup["dropped"].values()) >= 16 and dedup["kept"] > 0
+    assert report1["locations"] == report2["locations"] and report1["counts"] == report2["counts"]
+    assert report1["total"] == report2["total"] > 30
+    assert "ghp_" not in rows2 and "/home/alice" not in rows2
