@@ -111,10 +111,20 @@ def _work_chunk(db: str, cfg_data: dict[str, Any], redact: bool, ids: list[str])
     cfg: DatasetConfig = state["cfg"]
     fmt: Format = state["fmt"]
     per_example = cfg.format in SFT_FORMATTERS
+    # exact keys this worker has met: the main process saw them too (in an earlier chunk or earlier in this
+    # one), so an example holding one is an exact duplicate there and needs no MinHash nor later steps
+    seen_keys: set[str] = state.setdefault("seen_keys", set()) if cfg.dedup.exact else set()
     records = []
     for ex in chain(state["front"], read_sessions(state["store"], ids, scorer=cfg.select.scorer)):
-        keys = dedup_keys(ex.text(), cfg.dedup.num_perm, cfg.dedup.shingle) if (cfg.dedup.exact or cfg.dedup.near) else None
         ex_id = ex.id
+        keys = None
+        if cfg.dedup.exact or cfg.dedup.near:
+            keys = dedup_keys(ex.text(), cfg.dedup.num_perm, cfg.dedup.shingle, seen=seen_keys)
+            if keys[1] is None:
+                records.append((ex_id, keys, [], None, None))
+                continue
+            if cfg.dedup.exact:
+                seen_keys.add(keys[0])
         deltas = []
         items: list[Any] = [ex]
         for step in state["post"]:
@@ -202,8 +212,9 @@ def _run_parallel(store: Store, cfg: DatasetConfig, redact: bool, workers: int, 
     front_stats = _merge_stats([st for st, _, _ in finals])
     report = _merge_reports([rep for _, rep, _ in finals]) if redact else {}
     if report:  # the chunks' locations in session order, capped as one redactor caps them
-        report["locations"] = locations[: min(cap for _, _, cap in finals)]
-        report["locations_truncated"] = report["total"] > len(report["locations"])
+        listed = locations[: min(cap for _, _, cap in finals)]
+        report = {k: v for k, v in report.items() if k != "locations_truncated"} | {
+            "locations": listed, "locations_truncated": report["total"] > len(listed)}
     return rows, front_stats, report
 
 

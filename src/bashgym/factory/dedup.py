@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections.abc import Container
 from functools import lru_cache
 from itertools import accumulate
 from typing import Any
@@ -81,10 +82,12 @@ def minhash(text: str, num_perm: int = 128, n: int = 5, *, normalised: bool = Fa
     return m
 
 
-def dedup_keys(text: str, num_perm: int = 128, n: int = 5):  # noqa: ANN201
-    """(exact key, MinHash) of a text, normalising it once."""
+def dedup_keys(text: str, num_perm: int = 128, n: int = 5, *, seen: Container[str] = ()):  # noqa: ANN201
+    """(exact key, MinHash) of a text, normalising it once; no MinHash (None) when the exact key is in
+    `seen`, since exact dedup drops the text before near dedup looks at it."""
     norm = normalise(text)
-    return exact_key(norm, normalised=True), minhash(norm, num_perm, n, normalised=True)
+    key = exact_key(norm, normalised=True)
+    return key, (None if key in seen else minhash(norm, num_perm, n, normalised=True))
 
 
 class Dedup(Filter):
@@ -109,11 +112,13 @@ class Dedup(Filter):
         return self.check(example.id, pre if pre is not None else self.keys(example.text()))
 
     def keys(self, text: str) -> tuple[str, Any]:
-        """(exact key, MinHash or None when near-dedup is off) of a text."""
+        """(exact key, MinHash) of a text; the MinHash is None when near dedup is off or the text is an
+        exact duplicate already (`check` drops it before looking at the MinHash)."""
         norm = normalise(text)
         key = exact_key(norm, normalised=True)
-        sig = minhash(norm, self.cfg.num_perm, self.cfg.shingle, normalised=True) if self.lsh is not None else None
-        return key, sig
+        if self.lsh is None or (self.cfg.exact and key in self.seen):
+            return key, None
+        return key, minhash(norm, self.cfg.num_perm, self.cfg.shingle, normalised=True)
 
     def check(self, example_id: str, keys: tuple[str, Any]) -> FilterResult:
         """Keep or drop an example by its keys (from `keys` or `dedup_keys`), remembering it when kept."""
