@@ -4,10 +4,11 @@ cores (the multiprocessing path of `bashgym dataset build --workers N`).
 Generates a store of realistic sessions (prompts, assistant text, shell commands with multi-line outputs,
 a planted secret in about one turn in five, 5% repeated sessions) of about --size-mb MB of trace text,
 then builds the same dataset with --workers 1 and --workers <cores>, and prints baseline, subject and
-ratio. --scaling also builds half the store single-process, to check that time grows linearly.
+ratio. --scaling also builds half the store, to check that time per MB stays flat (linear growth).
 
-    python benchmarks/factory_throughput.py                 # ~1 minute on 2 cores (5 MB)
-    python benchmarks/factory_throughput.py --size-mb 1024  # the issue's 1 GB figure (long)
+    python benchmarks/factory_throughput.py                 # ~20 seconds on 2 cores (5 MB)
+    python benchmarks/factory_throughput.py --size-mb 100 --scaling  # ~3 minutes
+    python benchmarks/factory_throughput.py --size-mb 1024 --subject-only  # the issue's 1 GB figure (~5 min)
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -109,14 +112,29 @@ def run_build(workers: int, name: str) -> tuple[float, dict]:
     return elapsed, record
 
 
+def _line(label: str, seconds: float, record: dict, mb: float) -> str:
+    examples = {st["name"]: st for st in record["counts"]["steps"]}["segment"]["kept"]
+    return f"{label:22} {seconds:7.2f}s  {examples / seconds:8.1f} examples/s  {mb / seconds:6.2f} MB/s"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size-mb", type=float, default=5.0, help="MB of trace text to generate (default 5)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for the subject run")
-    ap.add_argument("--scaling", action="store_true", help="also time half the store, single process")
+    ap.add_argument("--scaling", action="store_true", help="also time half the store (in the baseline's mode)")
+    ap.add_argument("--subject-only", action="store_true",
+                    help="skip the single-process baseline (for the 1 GB figure on a small machine)")
     args = ap.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="bashgym-bench-"))
+    temp = Path(tempfile.mkdtemp(prefix="bashgym-bench-"))
+    try:
+        run(args, temp)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, temp: Path) -> None:
+    home = temp / "full"
     t0 = time.perf_counter()
     n_sessions, mb = generate(home, args.size_mb)
     db_mb = (home / "bashgym.db").stat().st_size / 1e6
@@ -124,30 +142,36 @@ def main() -> None:
           f"generated in {time.perf_counter() - t0:.1f}s; {os.cpu_count()} cores")
 
     print(f"imports (once per process, not timed below): {warm_imports():.1f}s")
-    base_s, base = run_build(1, "single")
-    examples = sum(base["counts"]["rows"].values())
-    steps = {s["name"]: s for s in base["counts"]["steps"]}
-    print(f"examples in: {steps['segment']['kept']}, written: {examples} "
-          f"(dedup dropped {sum(steps['dedup']['dropped'].values())}, "
-          f"redactions {base['counts']['redaction'].get('total', 0)})")
-    print(f"baseline (1 process):  {base_s:7.2f}s  {steps['segment']['kept'] / base_s:8.1f} examples/s  "
-          f"{mb / base_s:6.2f} MB/s")
+    base_s = base = None
+    if not args.subject_only:
+        base_s, base = run_build(1, "single")
     sub_s, sub = run_build(args.workers, "parallel")
-    assert sub["counts"]["rows"] == base["counts"]["rows"], "parallel build wrote different row counts"
-    print(f"subject ({args.workers} processes): {sub_s:7.2f}s  {steps['segment']['kept'] / sub_s:8.1f} examples/s  "
-          f"{mb / sub_s:6.2f} MB/s")
-    print(f"ratio (subject speed / baseline speed): {base_s / sub_s:.2f}x")
+    first = base or sub
+    steps = {st["name"]: st for st in first["counts"]["steps"]}
+    print(f"examples in: {steps['segment']['kept']}, written: {sum(first['counts']['rows'].values())} "
+          f"(dedup dropped {sum(steps['dedup']['dropped'].values())}, "
+          f"redactions {first['counts']['redaction'].get('total', 0)})")
+    if base is not None:
+        assert sub["counts"]["rows"] == base["counts"]["rows"], "parallel build wrote different row counts"
+        print(_line("baseline (1 process):", base_s, base, mb))
+    print(_line(f"subject ({args.workers} processes):", sub_s, sub, mb))
+    if base_s is not None:
+        print(f"ratio (subject speed / baseline speed): {base_s / sub_s:.2f}x")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    print(f"peak memory of the main process: {peak:.1f} GB")
 
     if args.scaling:
-        half = Path(tempfile.mkdtemp(prefix="bashgym-bench-half-"))
+        half = temp / "half"
         _, half_mb = generate(half, args.size_mb / 2)
-        half_s, _ = run_build(1, "half")
-        per_half, per_full = half_s / half_mb, base_s / mb
+        workers, full_s = (1, base_s) if base_s is not None else (args.workers, sub_s)
+        half_s, _ = run_build(workers, "half")
+        per_half, per_full = half_s / half_mb, full_s / mb
         growth = per_full / per_half
         verdict = "linear" if growth <= 1.2 else "SUPERLINEAR"
-        print(f"scaling (1 process): half store {half_mb:.1f} MB in {half_s:.2f}s ({per_half:.3f} s/MB), full store "
-              f"{mb:.1f} MB in {base_s:.2f}s ({per_full:.3f} s/MB) → time per MB x{growth:.2f} at twice the size: "
-              f"{verdict} (1.00 = linear; up to 1.20 counted linear, this machine's speed drifts)")
+        print(f"scaling ({workers} process{'es' if workers > 1 else ''}): half store {half_mb:.1f} MB in "
+              f"{half_s:.2f}s ({per_half:.3f} s/MB), full store {mb:.1f} MB in {full_s:.2f}s ({per_full:.3f} s/MB) "
+              f"→ time per MB x{growth:.2f} at twice the size: {verdict} (1.00 = linear; up to 1.20 counted "
+              "linear, this machine's speed drifts)")
 
 
 if __name__ == "__main__":
