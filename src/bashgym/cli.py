@@ -57,11 +57,27 @@ for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
 
+# Optional packages → the extra that brings them, for a clear message when one is missing.
+OPTIONAL_PACKAGES = {
+    "datasets": "factory", "pyarrow": "factory", "datasketch": "factory", "detect_secrets": "factory",
+    "matplotlib": "factory", "torch": "train", "transformers": "train", "trl": "train", "peft": "train",
+    "accelerate": "train", "gymnasium": "gym", "httpx": "gym", "fastapi": "ui", "uvicorn": "ui", "jinja2": "ui",
+}
+
+
 def main() -> None:
     try:
         app()
     except BashgymError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(1)
+    except ModuleNotFoundError as exc:
+        extra = OPTIONAL_PACKAGES.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        hint = " (torch==2.13.0 first for the CPU build)" if extra == "train" else ""
+        typer.secho(f"error: this command needs the optional package {exc.name!r}: "
+                    f"pip install 'bashgym[{extra}]'{hint}", fg="red", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         typer.secho("interrupted: work done so far is saved; run the command again to resume", err=True)
