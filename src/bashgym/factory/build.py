@@ -146,7 +146,9 @@ def _finish_worker() -> tuple[list[dict], dict, int]:
     """The front steps' stats, the redaction report (its locations come with each chunk) and the redactor's
     cap on listed locations, of this worker process after its last chunk."""
     front = _WORKER["front"]
-    if not _WORKER["redact"]:
+    _WORKER["store"].close()
+    _WORKER.clear()
+    if not front or not isinstance(front[-1], Redact):
         return [s.stats.to_dict() for s in front], {}, 0
     report = front[-1].report()
     report.pop("locations", None)
