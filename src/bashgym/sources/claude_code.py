@@ -102,7 +102,7 @@ class _Builder:
         self.pending: dict[str, tuple[Step, str | None]] = {}  # call id → (step, call timestamp)
         self.message_id: str | None = None
         self.message_step: Step | None = None
-        self.usage_by_message: dict[str, tuple[Turn, Usage]] = {}
+        self.usage_by_message: dict[str, tuple[Turn, dict[str, Any]]] = {}
         self.models: dict[str, None] = {}
 
     def ensure_turn(self, timestamp: str | None) -> Turn:
@@ -217,10 +217,7 @@ class _Builder:
             self.message_step = None
         usage = message.get("usage")
         if isinstance(usage, dict) and mid:
-            self.usage_by_message[mid] = (turn, Usage(
-                int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0),
-                int(usage.get("cache_read_input_tokens") or 0), int(usage.get("cache_creation_input_tokens") or 0),
-            ))
+            self.usage_by_message[mid] = (turn, usage)  # repeated on every line of a message: keep the last
         content = message.get("content")
         if isinstance(content, str):
             content = [{"type": "text", "text": content}]
@@ -260,7 +257,11 @@ class _Builder:
         for step, _ in self.pending.values():
             step.meta["no_result"] = True
         self.pending.clear()
-        for turn, usage in self.usage_by_message.values():
+        for turn, raw in self.usage_by_message.values():
+            usage = Usage(
+                int(raw.get("input_tokens") or 0), int(raw.get("output_tokens") or 0),
+                int(raw.get("cache_read_input_tokens") or 0), int(raw.get("cache_creation_input_tokens") or 0),
+            )
             turn.usage.add(usage)
             self.session.usage.add(usage)
         self.session.models = list(self.models)
