@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -181,11 +181,12 @@ def _run_parallel(store: Store, cfg: DatasetConfig, redact: bool, workers: int, 
     locations: list[dict[str, Any]] = []
     pools = [ProcessPoolExecutor(max_workers=1) for _ in range(workers)]
     try:
-        futures: list[Future] = [pools[i % workers].submit(_work_chunk, str(store.path), cfg_data, redact, chunk)
-                                 for i, chunk in enumerate(chunks)]
+        # a queue, so each chunk's result (its MinHashes, its rows) is let go of once merged
+        pending: deque[Future] = deque(pools[i % workers].submit(_work_chunk, str(store.path), cfg_data, redact, c)
+                                       for i, c in enumerate(chunks))
         done = 0
-        for chunk, future in zip(chunks, futures, strict=True):
-            records, where = future.result()
+        for chunk in chunks:
+            records, where = pending.popleft().result()
             locations.extend(where)
             for ex_id, keys, deltas, ex, row in records:
                 if dedup is not None:
