@@ -45,7 +45,7 @@ def build(
     tier: list[str] = typer.Option([], "--tier", help="Keep only these tiers (repeatable)."),
     no_redact: bool = typer.Option(False, "--no-redact",
                                    help="Write secrets and personal data as captured (recorded in the card)."),
-    workers: int = typer.Option(1, "--workers", help="Processes for the per-session steps."),
+    workers: int = typer.Option(1, "--workers", help="Processes for the per-example steps (redact, dedup keys, decontaminate, shape, format); rows come out in the same order as with 1."),
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
