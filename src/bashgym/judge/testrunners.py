@@ -124,24 +124,30 @@ def _parse_cargo(text: str) -> TestRun | None:
     return run
 
 
+def _js_summary_run(runner: str, line: str, groups: list[str], summary: str) -> TestRun:
+    """jest and vitest print the same counts: "N failed", "N passed", "N skipped", "N todo" on a tests line,
+    and failed suites/files on a second line (a suite that failed to load runs no test)."""
+    failed = _count(r"(\d+) failed", line)
+    group_failed = _count(r"(\d+) failed", groups[-1]) if groups else 0
+    run = TestRun(
+        runner,
+        passed=_count(r"(\d+) passed", line),
+        failed=failed,
+        skipped=_count(r"(\d+) skipped", line) + _count(r"(\d+) todo", line),
+        errors=group_failed if not failed else 0,
+        summary=summary,
+    )
+    run.ok = run.failed == 0 and run.errors == 0 and run.passed > 0
+    return run
+
+
 def _parse_jest(text: str) -> TestRun | None:
     # "Tests:       1 failed, 4 passed, 5 total" (and "Test Suites: 1 failed, 2 passed, 3 total").
     lines = re.findall(r"^Tests:\s+(.*\d+ total.*)$", text, re.M)
     if not lines:
         return None
-    line = lines[-1]
     suites = re.findall(r"^Test Suites:\s+(.*)$", text, re.M)
-    suite_failed = _count(r"(\d+) failed", suites[-1]) if suites else 0
-    run = TestRun(
-        "jest",
-        passed=_count(r"(\d+) passed", line),
-        failed=_count(r"(\d+) failed", line),
-        skipped=_count(r"(\d+) skipped", line) + _count(r"(\d+) todo", line),
-        errors=suite_failed if not _count(r"(\d+) failed", line) else 0,
-        summary="Tests: " + line.strip(),
-    )
-    run.ok = run.failed == 0 and run.errors == 0 and run.passed > 0
-    return run
+    return _js_summary_run("jest", lines[-1], suites, "Tests: " + lines[-1].strip())
 
 
 def _parse_vitest(text: str) -> TestRun | None:
@@ -149,19 +155,8 @@ def _parse_vitest(text: str) -> TestRun | None:
     lines = re.findall(r"^\s*Tests\s+(\d+ .*\(\d+\))\s*$", text, re.M)
     if not lines:
         return None
-    line = lines[-1]
     files = re.findall(r"^\s*Test Files\s+(.*)$", text, re.M)
-    file_failed = _count(r"(\d+) failed", files[-1]) if files else 0
-    run = TestRun(
-        "vitest",
-        passed=_count(r"(\d+) passed", line),
-        failed=_count(r"(\d+) failed", line),
-        skipped=_count(r"(\d+) skipped", line) + _count(r"(\d+) todo", line),
-        errors=file_failed if not _count(r"(\d+) failed", line) else 0,
-        summary="Tests " + line.strip(),
-    )
-    run.ok = run.failed == 0 and run.errors == 0 and run.passed > 0
-    return run
+    return _js_summary_run("vitest", lines[-1], files, "Tests " + lines[-1].strip())
 
 
 def _parse_mocha(text: str) -> TestRun | None:
