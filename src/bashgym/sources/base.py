@@ -33,6 +33,8 @@ class SourceFormat(Protocol):
     name: str  # CLI name: `bashgym import <name>`
     source: str  # Session.source value
     line_based: bool  # JSONL appended over time (read incrementally) vs whole-file JSON documents
+    # Optional `takes_views = True`: parse() accepts lines as memoryviews into the read buffer (no copy);
+    # parsers that use bytes methods on lines leave it unset and get bytes.
 
     def default_root(self) -> Path: ...
 
@@ -65,12 +67,14 @@ def json_objects(
     """The JSON objects of JSONL lines; blank lines (and those `skip` recognises unparsed) are passed over,
     a line that is not a JSON object is recorded in `errors` with its number and why, never fatal."""
     for line_no, raw in lines:
-        if not raw.strip() or (skip is not None and skip(raw)):
+        if not raw or (skip is not None and skip(raw)):
             continue
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            errors.append((line_no, f"invalid JSON ({exc}); line starts {raw[:60]!r}"))
+            text = bytes(raw)
+            if text.strip():  # a blank line is no error
+                errors.append((line_no, f"invalid JSON ({exc}); line starts {text[:60]!r}"))
             continue
         if not isinstance(obj, dict):
             errors.append((line_no, f"expected a JSON object, got {type(obj).__name__}"))

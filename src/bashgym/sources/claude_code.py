@@ -38,14 +38,16 @@ SKIP_PREFIXES = (b'{"type":"queue-operation"', b'{"type":"last-prompt"', b'{"typ
                  b'{"type":"mode"')
 
 
-def _skippable(raw: bytes) -> bool:
-    return raw.startswith(SKIP_PREFIXES) or raw.find(b'"attachment":{', 0, 160) >= 0
+def _skippable(raw: bytes | memoryview) -> bool:
+    head = bytes(raw[:160])
+    return head.startswith(SKIP_PREFIXES) or b'"attachment":{' in head
 
 
 class ClaudeCodeSource:
     name = "claude"
     source = "claude_code"
     line_based = True
+    takes_views = True
 
     def default_root(self) -> Path:
         return claude_home() / "projects"

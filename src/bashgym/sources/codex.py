@@ -54,6 +54,7 @@ class CodexSource:
     name = "codex"
     source = "codex"
     line_based = True
+    takes_views = True
 
     def default_root(self) -> Path:
         import os

@@ -64,12 +64,25 @@ def _head_hash(data: bytes) -> str:
     return hashlib.sha1(data[:HEAD_BYTES]).hexdigest()
 
 
-def _split_lines(data: bytes) -> tuple[list[bytes], bytes]:
-    """Complete lines and the trailing partial line (b'' when data ends with a newline)."""
+def _split_lines(data: bytes, views: bool = False) -> tuple[list[bytes] | list[memoryview], bytes]:
+    """Complete lines and the trailing partial line (b'' when data ends with a newline).
+
+    With `views`, lines are memoryviews into `data` (no copy): for parsers that take them (orjson does).
+    """
     end = data.rfind(b"\n")
     if end < 0:
         return [], data
-    return data[:end].split(b"\n"), data[end + 1 :]
+    if not views:
+        return data[:end].split(b"\n"), data[end + 1 :]
+    view = memoryview(data)
+    out: list[memoryview] = []
+    start = 0
+    find = data.find
+    while start <= end:
+        stop = find(b"\n", start, end + 1)
+        out.append(view[start:stop])
+        start = stop + 1
+    return out, data[end + 1 :]
 
 
 def import_file(store: Store, fmt: SourceFormat, path: Path) -> ImportSummary:
@@ -126,7 +139,7 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str) -> Imp
     summary.bytes_read = len(data)
 
     if fmt.line_based:
-        new_lines, partial = _split_lines(data)
+        new_lines, partial = _split_lines(data, views=getattr(fmt, "takes_views", False))
         if partial.strip():
             if _is_json(partial):
                 new_lines.append(partial)
