@@ -90,18 +90,6 @@ def import_file(store: Store, fmt: SourceFormat, path: Path) -> ImportSummary:
     return import_paths(store, fmt, [path])
 
 
-def _stat_if_changed(store: Store, key: str, path: Path, summary: ImportSummary) -> os.stat_result | None:
-    try:
-        st = path.stat()
-    except OSError as exc:
-        summary.failed_files.append((key, f"cannot stat: {exc}"))
-        return None
-    state = store.source_file(key)
-    if state and state.size == st.st_size and state.mtime == st.st_mtime:
-        return None
-    return st
-
-
 def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str) -> ImportSummary:
     """The work for one file; the caller holds the write transaction."""
     summary = ImportSummary(files=1)
@@ -256,20 +244,28 @@ def import_paths(
 
 def _import_all(store: Store, files: list[Path], total: ImportSummary, batch: list[tuple[Path, str, int]],
                 flush: Callable[[], None], on_file: Callable[[Path, ImportSummary], None] | None) -> None:
+    marks = store.source_file_marks()  # one query, not one per file: most files of a rerun are unchanged
     pending = 0
     for path in files:
         key = str(path.resolve())
-        unchanged = ImportSummary(files=1)
-        st = _stat_if_changed(store, key, path, unchanged)
-        if st is None:
+        try:
+            st = path.stat()
+        except OSError as exc:
+            failed = ImportSummary(files=1, failed_files=[(key, f"cannot stat: {exc}")])
+            total.merge(failed)
+            if on_file:
+                on_file(path, failed)
+            continue
+        size, mtime, offset = marks.get(key, (-1, -1.0, 0))
+        if size == st.st_size and mtime == st.st_mtime:
+            unchanged = ImportSummary(files=1)
             total.merge(unchanged)
             if on_file:
                 on_file(path, unchanged)
             continue
-        state = store.source_file(key)
-        size = st.st_size - (state.byte_offset if state else 0)
-        batch.append((path, key, size))
-        pending += max(0, size)
+        new_bytes = st.st_size - offset
+        batch.append((path, key, new_bytes))
+        pending += max(0, new_bytes)
         if pending >= BATCH_BYTES or len(batch) >= BATCH_FILES:
             flush()
             pending = 0
