@@ -39,8 +39,9 @@ SKIP_PREFIXES = (b'{"type":"queue-operation"', b'{"type":"last-prompt"', b'{"typ
 
 
 def _skippable(raw: bytes | memoryview) -> bool:
-    head = bytes(raw[:160])
-    return head.startswith(SKIP_PREFIXES) or b'"attachment":{' in head
+    if raw[:9] == b'{"type":"':  # queue-operation, last-prompt, … lead with their type
+        return bytes(raw[:40]).startswith(SKIP_PREFIXES)
+    return b'"attachment":{' in bytes(raw[40:160])  # {"parentUuid":"<uuid>","isSidechain":…,"attachment":{
 
 
 class ClaudeCodeSource:
