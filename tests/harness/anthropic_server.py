@@ -9,10 +9,10 @@ Every request body is recorded in `server.requests` for assertions.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from harness.local_server import LocalServer, QuietHandler
 
 Block = dict[str, Any]
 
@@ -50,76 +50,37 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
-class ScriptedAnthropicServer:
+class ScriptedAnthropicServer(LocalServer):
     def __init__(self, scripts: dict[str, list[list[Block]]], model: str = "claude-sonnet-4-5-20250929") -> None:
         self.scripts = scripts
         self.model = model
         self.requests: list[dict[str, Any]] = []
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_HEAD(self) -> None:  # noqa: N802 - http.server API
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def do_GET(self) -> None:  # noqa: N802
-                body = b"{}"
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_json({})
 
             def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                request = json.loads(self.rfile.read(length) or b"{}")
+                request = self.read_json()
                 server.requests.append({"path": self.path, "body": request})
                 if "count_tokens" in self.path:
-                    return self._json({"input_tokens": 100})
+                    return self.send_json({"input_tokens": 100})
                 blocks = server.reply_for(request)
                 if request.get("stream"):
-                    return self._stream(blocks)
-                return self._json(server.message(blocks))
+                    return self.send_events(server.events(blocks))
+                return self.send_json(server.message(blocks))
 
-            def _json(self, value: Any) -> None:
-                body = json.dumps(value).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _stream(self, blocks: list[Block]) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Cache-Control", "no-cache")
-                self.send_header("Connection", "close")
-                self.end_headers()
-                for event, data in server.events(blocks):
-                    self.wfile.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
-                    self.wfile.flush()
-                self.close_connection = True
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.serve(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> ScriptedAnthropicServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        return self.root_url
 
     def reply_for(self, request: dict[str, Any]) -> list[Block]:
         messages = request.get("messages") or []

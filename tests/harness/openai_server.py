@@ -12,8 +12,9 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from harness.local_server import LocalServer, QuietHandler
 
 Policy = Callable[[dict[str, Any]], "dict[str, Any] | tuple[int, str]"]
 
@@ -41,7 +42,7 @@ def assistant_turns(body: dict[str, Any]) -> int:
     return sum(1 for m in body["messages"] if m["role"] == "assistant")
 
 
-class ScriptedOpenAIServer:
+class ScriptedOpenAIServer(LocalServer):
     def __init__(self, policy: Policy, *, tools_supported: bool = True) -> None:
         self.policy = policy
         self.tools_supported = tools_supported
@@ -49,26 +50,24 @@ class ScriptedOpenAIServer:
         self._lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
+        class Handler(QuietHandler):
+            protocol_version = "HTTP/1.0"
 
             def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                body = self.read_json()
                 with server._lock:
                     server.requests.append(body)
                 if not self.path.endswith("/chat/completions"):
-                    return self._send(404, {"error": {"message": f"no route {self.path}"}})
+                    return self.send_json({"error": {"message": f"no route {self.path}"}}, 404)
                 if "tools" in body and not server.tools_supported:
-                    return self._send(400, {"error": {"message": "tools are not supported by this server"}})
+                    return self.send_json({"error": {"message": "tools are not supported by this server"}}, 400)
                 answer = server.policy(body)
                 if isinstance(answer, tuple):
-                    return self._send(answer[0], {"error": {"message": answer[1]}})
+                    return self.send_json({"error": {"message": answer[1]}}, answer[0])
                 message = {"role": "assistant", "content": answer.get("content")}
                 if answer.get("tool_calls"):
                     message["tool_calls"] = answer["tool_calls"]
-                self._send(200, {
+                self.send_json({
                     "id": "chatcmpl-" + uuid.uuid4().hex[:8], "object": "chat.completion",
                     "model": body.get("model"),
                     "choices": [{"index": 0, "message": message,
@@ -76,23 +75,5 @@ class ScriptedOpenAIServer:
                     "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
                 })
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> ScriptedOpenAIServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.serve(Handler)
+        self.url = f"{self.root_url}/v1"

@@ -10,10 +10,10 @@ multi-step turn. Replies stream as SSE: `response.created`, one `response.output
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from harness.local_server import LocalServer, QuietHandler
 
 Item = dict[str, Any]
 USAGE = {"input_tokens": 200, "input_tokens_details": {"cached_tokens": 50}, "output_tokens": 40,
@@ -68,61 +68,27 @@ def user_texts(body: dict[str, Any]) -> str:
     return _texts(items[0].get("content")) if items and items[0].get("role") == "user" else ""
 
 
-class ScriptedResponsesServer:
+class ScriptedResponsesServer(LocalServer):
     def __init__(self, scripts: dict[str, list[list[Item]]], model: str = "gpt-5-codex") -> None:
         self.scripts = scripts
         self.model = model
         self.requests: list[dict[str, Any]] = []
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server API
-                body = json.dumps({"object": "list", "data": [{"id": server.model, "object": "model"}],
-                                   "models": []}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_json({"object": "list", "data": [{"id": server.model, "object": "model"}], "models": []})
 
             def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b"{}"
-                try:
-                    request = json.loads(raw or b"{}")
-                except json.JSONDecodeError:
-                    request = {"undecodable": len(raw)}
+                request = self.read_json()
                 server.requests.append({"path": self.path, "body": request})
-                items = server.reply_for(request)
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Cache-Control", "no-cache")
-                self.send_header("Connection", "close")
-                self.end_headers()
-                for event in server.events(items):
-                    self.wfile.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
-                    self.wfile.flush()
-                self.close_connection = True
+                self.send_events((event["type"], event) for event in server.events(server.reply_for(request)))
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.serve(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> ScriptedResponsesServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        return self.root_url
 
     def reply_for(self, request: dict[str, Any]) -> list[Item]:
         text = user_texts(request)
