@@ -127,6 +127,10 @@ def test_search_open_label_with_keyboard_and_curate(page: Page, base_url: str, s
     assert store.curation_list_session_ids("keepers") == [first]
     page.keyboard.press("b")
     page.locator("tr.row.current .labels .lab-bad").first.wait_for()
+    # The row shows the label as soon as it is sent; the store has it once the request completes.
+    deadline = time.time() + 10
+    while time.time() < deadline and (store.latest_labels(first).get(-1) or {}).get("label") != "bad":
+        time.sleep(0.1)
     assert store.latest_labels(first)[-1]["label"] == "bad"
 
 
