@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from bashgym.schema import Session
+from bashgym.schema import Session, Step, Turn
 
 # (line number, raw bytes of the line without its newline)
 Line = tuple[int, bytes]
@@ -27,6 +27,37 @@ class ParsedFile:
 
     sessions: list[Session] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+class TurnBuilder:
+    """Accumulates one session's turns from a source's records, in order. Parsers subclass it with their
+    record handlers and reset their per-turn state in `turn_opened`."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.turn: Turn | None = None
+
+    def ensure_turn(self, timestamp: str | None) -> Turn:
+        """The open turn; steps before any user prompt go into a turn with an empty prompt."""
+        if self.turn is None:
+            self.new_turn("", timestamp)
+        assert self.turn is not None
+        return self.turn
+
+    def new_turn(self, prompt: str, timestamp: str | None) -> Turn:
+        self.turn = Turn(index=len(self.session.turns), prompt=prompt, started_at=timestamp, ended_at=timestamp)
+        self.session.turns.append(self.turn)
+        self.turn_opened(self.turn)
+        return self.turn
+
+    def turn_opened(self, turn: Turn) -> None:
+        """Hook: a new turn has started."""
+
+    def add(self, step: Step) -> None:
+        turn = self.ensure_turn(step.timestamp)
+        turn.steps.append(step)
+        if step.timestamp:
+            turn.ended_at = step.timestamp
 
 
 class SourceFormat(Protocol):

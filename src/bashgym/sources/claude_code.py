@@ -27,7 +27,7 @@ import orjson
 
 from bashgym.paths import claude_home
 from bashgym.schema import Session, Step, Turn, Usage
-from bashgym.sources.base import Line, ParsedFile, discover_files, json_objects
+from bashgym.sources.base import Line, ParsedFile, TurnBuilder, discover_files, json_objects
 
 INTERRUPTED = "[Request interrupted by user"
 EXIT_CODE = re.compile(r"^Exit code (\d+)")
@@ -96,36 +96,20 @@ def _content_text(content: Any, images: list[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-class _Builder:
+class _Builder(TurnBuilder):
     """Accumulates one session's turns from its lines in order."""
 
     def __init__(self, session: Session) -> None:
-        self.session = session
-        self.turn: Turn | None = None
+        super().__init__(session)
         self.pending: dict[str, tuple[Step, str | None]] = {}  # call id → (step, call timestamp)
         self.message_id: str | None = None
         self.message_step: Step | None = None
         self.usage_by_message: dict[str, tuple[Turn, dict[str, Any]]] = {}
         self.models: dict[str, None] = {}
 
-    def ensure_turn(self, timestamp: str | None) -> Turn:
-        if self.turn is None:
-            self.new_turn("", timestamp)
-        assert self.turn is not None
-        return self.turn
-
-    def new_turn(self, prompt: str, timestamp: str | None) -> Turn:
-        self.turn = Turn(index=len(self.session.turns), prompt=prompt, started_at=timestamp, ended_at=timestamp)
-        self.session.turns.append(self.turn)
+    def turn_opened(self, turn: Turn) -> None:
         self.message_id = None
         self.message_step = None
-        return self.turn
-
-    def add(self, step: Step) -> None:
-        turn = self.ensure_turn(step.timestamp)
-        turn.steps.append(step)
-        if step.timestamp:
-            turn.ended_at = step.timestamp
 
     # -------------------------------------------------------------------------------------- user lines
 

@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from bashgym.schema import Session, Step, Turn, Usage
-from bashgym.sources.base import Line, ParsedFile, discover_files, json_objects
+from bashgym.sources.base import Line, ParsedFile, TurnBuilder, discover_files, json_objects
 
 EXIT_PATTERNS = (
     re.compile(r"^Process exited with code (-?\d+)", re.M),
@@ -176,12 +176,11 @@ def _minus(a: Usage, b: Usage) -> Usage:
                  a.cache_read_tokens - b.cache_read_tokens, a.cache_creation_tokens - b.cache_creation_tokens)
 
 
-class _Builder:
+class _Builder(TurnBuilder):
     """Accumulates one rollout's turns from its lines in order."""
 
     def __init__(self, session: Session) -> None:
-        self.session = session
-        self.turn: Turn | None = None
+        super().__init__(session)
         self.pending: dict[str, Step] = {}
         self.by_call: dict[str, Step] = {}
         self.exec_results: dict[str, dict[str, Any]] = {}
@@ -191,25 +190,10 @@ class _Builder:
         self.totals = Usage()
         self.turn_id: str | None = None
 
-    def ensure_turn(self, ts: str | None) -> Turn:
-        if self.turn is None:
-            self.new_turn("", ts)
-        assert self.turn is not None
-        return self.turn
-
-    def new_turn(self, prompt: str, ts: str | None) -> Turn:
-        self.turn = Turn(index=len(self.session.turns), prompt=prompt, started_at=ts, ended_at=ts)
+    def turn_opened(self, turn: Turn) -> None:
         if self.turn_id:
-            self.turn.meta["turn_id"] = self.turn_id
-        self.session.turns.append(self.turn)
+            turn.meta["turn_id"] = self.turn_id
         self.thinking_step = None
-        return self.turn
-
-    def add(self, step: Step) -> None:
-        turn = self.ensure_turn(step.timestamp)
-        turn.steps.append(step)
-        if step.timestamp:
-            turn.ended_at = step.timestamp
 
     # ----------------------------------------------------------------------------------- response items
 
