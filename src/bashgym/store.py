@@ -14,7 +14,6 @@ import re
 import sqlite3
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -348,14 +347,9 @@ def loads(text: str | None) -> Any:
     return None if text is None else orjson.loads(text)
 
 
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
-
 # Raw source lines and long step outputs are kept zstd-compressed at a fast level (-3): ~5x faster than
 # zlib here and still about 16x smaller than the text.
 _ZSTD = zstandard.ZstdCompressor(level=-3)
-
-
 
 COMPRESS_OUTPUT_CHARS = 1024
 
@@ -372,11 +366,7 @@ def _decompress_text(blob: bytes) -> str:
 
 
 def decompress_lines(blob: bytes) -> list[bytes]:
-    if blob[:4] == _ZSTD_MAGIC:
-        data = zstandard.ZstdDecompressor().decompress(blob)
-    else:  # zlib, as a PostgreSQL-side tool might write
-        data = zlib.decompress(blob)
-    return data.split(b"\n")
+    return zstandard.ZstdDecompressor().decompress(blob).split(b"\n")
 
 
 @dataclass(slots=True)

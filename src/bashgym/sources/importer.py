@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,11 +85,6 @@ def _split_lines(data: bytes, views: bool = False) -> tuple[list[bytes] | list[m
     return out, data[end + 1 :]
 
 
-def import_file(store: Store, fmt: SourceFormat, path: Path) -> ImportSummary:
-    """Bring one file's new content into the store (see module docstring)."""
-    return import_paths(store, fmt, [path])
-
-
 def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str) -> ImportSummary:
     """The work for one file; the caller holds the write transaction."""
     summary = ImportSummary(files=1)
@@ -153,7 +148,7 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str) -> Imp
         store.add_raw_chunk(key, first_line, len(new_lines), start, start + consumed, raw)
     all_lines: Iterable[Line]
     if start > 0:
-        all_lines = _chain(store.raw_lines(key))
+        all_lines = store.raw_lines(key)
     else:
         all_lines = enumerate(new_lines, start=1)
     parsed = fmt.parse(key, all_lines)
@@ -193,10 +188,6 @@ def _add_start_context(store: Store, session: Session) -> None:
         session.git_commit = context["git_commit"]
         if context["git_dirty"] is not None:
             session.meta["git_dirty_at_start"] = bool(context["git_dirty"])
-
-
-def _chain(lines: Iterator[Line]) -> Iterator[Line]:
-    yield from lines
 
 
 def _is_json(data: bytes) -> bool:
@@ -279,7 +270,7 @@ def rederive(store: Store, fmt: SourceFormat, paths: list[str] | None = None) ->
         if paths and state.path not in paths:
             continue
         with store.transaction():
-            parsed = fmt.parse(state.path, _chain(store.raw_lines(state.path)))
+            parsed = fmt.parse(state.path, store.raw_lines(state.path))
             for sid in state.session_ids:
                 store.delete_session_rows(sid)
             for session in parsed.sessions:
