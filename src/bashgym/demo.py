@@ -48,14 +48,16 @@ class DemoResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def bashgym(home: Path, *args: str, timeout: float = 900) -> Any:
-    """Run one bashgym command with --json in `home`; return its parsed JSON output."""
+def bashgym(home: Path, *args: str, timeout: float = 900, json_output: bool = True) -> Any:
+    """Run one bashgym command in `home` (with --json unless told not to); return its parsed JSON output."""
     env = {**os.environ, "BASHGYM_HOME": str(home), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "NO_COLOR": "1"}
-    cmd = [sys.executable, "-m", "bashgym.cli", *args, "--json"]
+    cmd = [sys.executable, "-m", "bashgym.cli", *args, *(["--json"] if json_output else [])]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise BashgymError(f"demo stage failed: bashgym {' '.join(args)}\n{proc.stderr[-3000:]}{proc.stdout[-2000:]}")
+    if not json_output:
+        return None
     out = proc.stdout
     start = min((i for i in (out.find("{"), out.find("[")) if i >= 0), default=-1)
     if start < 0:
@@ -91,11 +93,7 @@ def _stages(home: Path, steps: int, tasks: int) -> list[tuple[str, str, Callable
         return bashgym(home, "dataset", "build", "--name", "demo-sft")
 
     def tiny(r: DemoResult) -> dict[str, Any]:
-        env = {**os.environ, "BASHGYM_HOME": str(home)}
-        proc = subprocess.run([sys.executable, "-m", "bashgym.cli", "model", "tiny", str(models / "tiny")],
-                              env=env, capture_output=True, text=True, timeout=600)
-        if proc.returncode != 0:
-            raise BashgymError(f"demo stage failed: bashgym model tiny\n{proc.stderr[-3000:]}")
+        bashgym(home, "model", "tiny", str(models / "tiny"), timeout=600, json_output=False)
         return {"path": str(models / "tiny")}
 
     def train(r: DemoResult) -> dict[str, Any]:
