@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from bashgym.commands.common import (
@@ -19,6 +20,7 @@ from bashgym.commands.common import (
 from bashgym.errors import NotFoundError
 from bashgym.sources.base import SourceFormat
 from bashgym.sources.importer import ImportSummary, file_size, import_paths, rederive
+from bashgym.store import Store
 
 import_app = typer.Typer(help="Import agent transcripts into the store (idempotent, incremental, resumable).",
                          invoke_without_command=True)
@@ -41,6 +43,23 @@ def _import(ctx: typer.Context) -> None:
     console.print(table)
 
 
+ImportPlan = tuple[list[Path], dict[Path, int], TaskID]
+
+
+def plan_import(fmt: SourceFormat, root: Path, bar: Progress) -> ImportPlan:
+    """A source's files under root, their sizes, and a progress bar measured in bytes."""
+    files = fmt.discover(root)
+    sizes = {f: file_size(f) for f in files}
+    return files, sizes, bar.add_task(f"import {fmt.name}", total=max(1, sum(sizes.values())))
+
+
+def import_with_bar(store: Store, fmt: SourceFormat, plan: ImportPlan, bar: Progress) -> ImportSummary:
+    files, sizes, task = plan
+    summary = import_paths(store, fmt, files, on_file=lambda p, _r: bar.advance(task, sizes.get(p, 0)))
+    bar.update(task, completed=max(1, sum(sizes.values())))
+    return summary
+
+
 def run_import(fmt: SourceFormat, root: Path | None, home: Path | None, as_json: bool, again: bool = False) -> ImportSummary:
     """Discover a source's files under root (its default when None), import them, print a summary."""
     if root is not None and not again and not root.expanduser().exists():  # a typo, not "nothing to import"
@@ -51,11 +70,8 @@ def run_import(fmt: SourceFormat, root: Path | None, home: Path | None, as_json:
         if again:
             summary = rederive(store, fmt)
         else:
-            files = fmt.discover(root)
-            sizes = {f: file_size(f) for f in files}
             with progress(transient=as_json) as bar:
-                task = bar.add_task(f"import {fmt.name}", total=max(1, sum(sizes.values())))
-                summary = import_paths(store, fmt, files, on_file=lambda p, _r: bar.advance(task, sizes.get(p, 0)))
+                summary = import_with_bar(store, fmt, plan_import(fmt, root, bar), bar)
     if as_json:
         print_json({"source": fmt.name, "root": str(root), **summary.to_dict()})
     else:
@@ -195,16 +211,9 @@ def import_all(
     found = [(fmt, root) for fmt, root in found if root.exists()]
     results: list[tuple[str, Path, ImportSummary]] = []
     with open_store(home) as store, progress(transient=as_json) as bar:
-        plans = []
-        for fmt, root in found:
-            files = fmt.discover(root)
-            sizes = {f: file_size(f) for f in files}
-            plans.append((fmt, root, files, sizes, bar.add_task(f"import {fmt.name}", total=max(1, sum(sizes.values())))))
-        for fmt, root, files, sizes, task in plans:
-            summary = import_paths(store, fmt, files,
-                                   on_file=lambda p, _r, t=task, s=sizes: bar.advance(t, s.get(p, 0)))
-            bar.update(task, completed=max(1, sum(sizes.values())))
-            results.append((fmt.name, root, summary))
+        plans = [(fmt, root, plan_import(fmt, root, bar)) for fmt, root in found]  # every bar shows at once
+        for fmt, root, plan in plans:
+            results.append((fmt.name, root, import_with_bar(store, fmt, plan, bar)))
     if as_json:
         print_json({"sources": [{"source": n, "root": str(r), **s.to_dict()} for n, r, s in results]})
         return
