@@ -14,6 +14,8 @@ import orjson
 from bashgym.paths import events_dir
 
 EVENT_NAME = re.compile(rb'"hook_event_name"\s*:\s*"([A-Za-z]+)"')
+SESSION_ID = re.compile(rb'"session_id"\s*:\s*"([^"]+)"')
+STAMP = re.compile(rb'^\{"_bashgym_ts":([0-9.]+)')
 
 
 def events_file(home: Path | None = None) -> Path:
@@ -53,8 +55,6 @@ def event_stats(home: Path | None = None) -> EventStats:
     path = events_file(home)
     if not path.exists():
         return stats
-    session_re = re.compile(rb'"session_id"\s*:\s*"([^"]+)"')
-    ts_re = re.compile(rb'^\{"_bashgym_ts":([0-9.]+)')
     with open(path, "rb") as fh:
         for line in fh:
             match = EVENT_NAME.search(line)
@@ -63,10 +63,10 @@ def event_stats(home: Path | None = None) -> EventStats:
                 continue
             stats.total += 1
             stats.by_event[match.group(1).decode()] += 1
-            sid = session_re.search(line)
+            sid = SESSION_ID.search(line)
             if sid:
                 stats.sessions.add(sid.group(1).decode())
-            ts = ts_re.match(line)
+            ts = STAMP.match(line)
             if ts:
                 stats.last_event_at = float(ts.group(1))
     return stats
