@@ -50,7 +50,8 @@ def make_corpus(out: Path, size_mb: float, seed: int = 0) -> tuple[int, int]:
                                 obj["toolUseResult"] = dict(detail, stdout=b["content"])
                         blocks.append(b)
                     obj["message"] = dict(msg, content=blocks)
-                buf.append(json.dumps(obj, ensure_ascii=False))
+                # Compact and unescaped, as the CLI writes them (JavaScript's JSON.stringify).
+                buf.append(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
         data = ("\n".join(buf) + "\n").encode()
         (d / f"{sid}.jsonl").write_bytes(data)
         written += len(data)

@@ -70,6 +70,28 @@ def test_session_round_trip_is_exact_including_long_compressed_outputs(store: St
     assert raw[0] is None and len(raw[1]) < len(long) / 10  # stored compressed
 
 
+def test_every_step_shape_round_trips_field_for_field(store: Store) -> None:
+    """Steps are written with only the columns their shape uses; whatever the shape, nothing is lost."""
+    long = "x ✓\n" * 2000
+    steps = [
+        Step(kind="message", role="user", text="hi", timestamp="2026-11-20T10:00:00Z"),
+        Step(kind="message", role="assistant", text="", thinking="plan", model="m", meta={"redacted_thinking": 1}),
+        Step(kind="tool_call", tool_name="Bash", call_id="c1", input={"command": "ls"}, output="a\nb", exit_code=0,
+             duration_ms=5, timestamp="2026-11-20T10:00:01Z", model="m"),
+        Step(kind="tool_call", tool_name="Bash", call_id="c2", input={"command": "cat big"}, output=long,
+             is_error=True, exit_code=2, meta={"stderr_present": True}),
+        Step(kind="tool_call", tool_name="Task", call_id="c3", input="raw", interrupted=True, meta={"no_result": True}),
+        Step(kind="tool_call", role="tool", tool_name="shell", text="said", thinking="thought", output=long),
+        Step(kind="message", role="system", text="", exit_code=1),
+        Step(kind="message", role="assistant", text="", duration_ms=7, is_error=True),
+        Step(kind="tool_call", tool_name=None, call_id="orphan", output="", meta={"orphan_result": True}),
+    ]
+    session = Session(id="shapes", source="codex", turns=[Turn(index=0, prompt="hi", steps=steps)])
+    with store.transaction():
+        store.save_session(session)
+    assert [s for t in store.get_session("shapes").turns for s in t.steps] == steps
+
+
 def test_saving_again_replaces_instead_of_adding(store: Store) -> None:
     for output in ("first", "second"):
         with store.transaction():

@@ -38,10 +38,14 @@ SKIP_PREFIXES = (b'{"type":"queue-operation"', b'{"type":"last-prompt"', b'{"typ
                  b'{"type":"mode"')
 
 
+ATTACHMENT_KEY = b'"attachment":{'
+
+
 def _skippable(raw: bytes | memoryview) -> bool:
-    if raw[:9] == b'{"type":"':  # queue-operation, last-prompt, … lead with their type
-        return bytes(raw[:40]).startswith(SKIP_PREFIXES)
-    return b'"attachment":{' in bytes(raw[40:160])  # {"parentUuid":"<uuid>","isSidechain":…,"attachment":{
+    head = bytes(raw[:160])  # one copy of the line's start, then plain bytes methods
+    if head.startswith(b'{"type":"'):  # queue-operation, last-prompt, … lead with their type
+        return head.startswith(SKIP_PREFIXES)
+    return head.find(ATTACHMENT_KEY, 40) >= 0  # {"parentUuid":"<uuid>","isSidechain":…,"attachment":{
 
 
 class ClaudeCodeSource:
@@ -265,6 +269,8 @@ def _ms_between(start: str, end: str) -> int | None:
 
 def _subagent_info(path: str) -> tuple[str | None, dict[str, Any]]:
     """(agent id, meta.json contents) for `.../subagents/agent-<id>.jsonl`, else (None, {})."""
+    if "agent-" not in path:  # the common case, without building a Path
+        return None, {}
     p = Path(path)
     if p.parent.name != "subagents" or not p.name.startswith("agent-"):
         return None, {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,14 +86,9 @@ def _split_lines(data: bytes, views: bool = False) -> tuple[list[bytes] | list[m
     return out, data[end + 1 :]
 
 
-def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str) -> ImportSummary:
-    """The work for one file; the caller holds the write transaction."""
+def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os.stat_result) -> ImportSummary:
+    """The work for one file (`st`: its stat, taken before reading); the caller holds the write transaction."""
     summary = ImportSummary(files=1)
-    try:
-        st = path.stat()
-    except OSError as exc:
-        summary.failed_files.append((key, f"cannot stat: {exc}"))
-        return summary
     state = store.source_file(key)  # re-read under the write lock: another importer may have run
     if state and state.size == st.st_size and state.mtime == st.st_mtime:
         return summary
@@ -142,10 +138,10 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str) -> Imp
         return summary
 
     if new_lines:
-        raw = data[:consumed] if fmt.line_based else data
-        if raw.endswith(b"\n"):
-            raw = raw[:-1]
-        store.add_raw_chunk(key, first_line, len(new_lines), start, start + consumed, raw)
+        end = consumed if fmt.line_based else len(data)
+        if end and data[end - 1] == 0x0A:  # b"\n"
+            end -= 1
+        store.add_raw_chunk(key, first_line, len(new_lines), start, start + consumed, memoryview(data)[:end])
     all_lines: Iterable[Line]
     if start > 0:
         all_lines = store.raw_lines(key)
@@ -190,6 +186,23 @@ def _add_start_context(store: Store, session: Session) -> None:
             session.meta["git_dirty_at_start"] = bool(context["git_dirty"])
 
 
+def source_key(path: Path, real_dirs: dict[str, str]) -> tuple[str, os.stat_result]:
+    """(the file's resolved path, its stat): the key a source file is stored under.
+
+    Same result as `str(path.resolve())` plus a stat, for one lstat per file: each directory's real
+    path is looked up once (`real_dirs` caches them) and only a file that is itself a symlink is
+    resolved in full. An import walks thousands of files in a few directories.
+    """
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        return str(path.resolve()), os.stat(path)
+    parent, name = os.path.split(os.fspath(path))
+    real = real_dirs.get(parent)
+    if real is None:
+        real = real_dirs[parent] = os.path.realpath(parent)
+    return os.path.join(real, name), st
+
+
 def _is_json(data: bytes) -> bool:
     try:
         orjson.loads(data)
@@ -208,16 +221,16 @@ def import_paths(
     batch in flight, which the next run redoes.
     """
     total = ImportSummary()
-    batch: list[tuple[Path, str, int]] = []
+    batch: list[tuple[Path, str, os.stat_result]] = []
 
     def flush() -> None:
         if not batch:
             return
         with store.transaction():
-            for path, key, _ in batch:
+            for path, key, st in batch:
                 store.db.execute("SAVEPOINT import_file")
                 try:
-                    result = _import_locked(store, fmt, path, key)
+                    result = _import_locked(store, fmt, path, key, st)
                     store.db.execute("RELEASE import_file")
                 except Exception as exc:  # noqa: BLE001 - one broken file must not stop the rest
                     store.db.execute("ROLLBACK TO import_file")
@@ -233,16 +246,17 @@ def import_paths(
     return total
 
 
-def _import_all(store: Store, files: list[Path], total: ImportSummary, batch: list[tuple[Path, str, int]],
-                flush: Callable[[], None], on_file: Callable[[Path, ImportSummary], None] | None) -> None:
+def _import_all(store: Store, files: list[Path], total: ImportSummary,
+                batch: list[tuple[Path, str, os.stat_result]], flush: Callable[[], None],
+                on_file: Callable[[Path, ImportSummary], None] | None) -> None:
     marks = store.source_file_marks()  # one query, not one per file: most files of a rerun are unchanged
+    real_dirs: dict[str, str] = {}
     pending = 0
     for path in files:
-        key = str(path.resolve())
         try:
-            st = path.stat()
+            key, st = source_key(path, real_dirs)
         except OSError as exc:
-            failed = ImportSummary(files=1, failed_files=[(key, f"cannot stat: {exc}")])
+            failed = ImportSummary(files=1, failed_files=[(str(path.absolute()), f"cannot stat: {exc}")])
             total.merge(failed)
             if on_file:
                 on_file(path, failed)
@@ -254,9 +268,8 @@ def _import_all(store: Store, files: list[Path], total: ImportSummary, batch: li
             if on_file:
                 on_file(path, unchanged)
             continue
-        new_bytes = st.st_size - offset
-        batch.append((path, key, new_bytes))
-        pending += max(0, new_bytes)
+        batch.append((path, key, st))
+        pending += max(0, st.st_size - offset)
         if pending >= BATCH_BYTES or len(batch) >= BATCH_FILES:
             flush()
             pending = 0
