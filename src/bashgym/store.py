@@ -598,13 +598,11 @@ class Store:
                                    s.call_id, dumps(s.input), *_output_columns(output), int(s.is_error),
                                    s.exit_code, int(s.interrupted), s.duration_ms, s.timestamp, s.model, meta))
                 else:
-                    row = (sid, ti, i, s.kind, s.role, s.tool_name, s.call_id, dumps(s.input), None,
-                           int(s.is_error), s.exit_code, int(s.interrupted), s.duration_ms, s.timestamp, s.model, meta)
                     text, blob = _output_columns(output)
-                    if blob is None:
-                        tools.append(row[:8] + (text,) + row[9:])
-                    else:
-                        tools_z.append(row[:8] + (blob,) + row[9:])
+                    (tools if blob is None else tools_z).append(
+                        (sid, ti, i, s.kind, s.role, s.tool_name, s.call_id, dumps(s.input),
+                         text if blob is None else blob, int(s.is_error), s.exit_code, int(s.interrupted),
+                         s.duration_ms, s.timestamp, s.model, meta))
         db = self.db
         db.executemany("INSERT INTO turns VALUES (?,?,?,?,?,?,?,?,?,?)", turn_rows)
         for sql, rows in ((_STEP_MESSAGE_SQL, messages), (_STEP_TOOL_SQL, tools), (_STEP_TOOL_Z_SQL, tools_z),
@@ -890,11 +888,11 @@ class Store:
                 yield first + i, line
 
     def add_import_errors(self, path: str, errors: Iterable[tuple[int, str]]) -> None:
-        stamp = now_iso()
-        self.db.executemany(
-            "INSERT OR REPLACE INTO import_errors VALUES (?,?,?,?)",
-            [(path, line, message[:500], stamp) for line, message in errors],
-        )
+        rows = [(path, line, message[:500]) for line, message in errors]
+        if rows:
+            stamp = now_iso()
+            self.db.executemany("INSERT OR REPLACE INTO import_errors VALUES (?,?,?,?)",
+                                [(*row, stamp) for row in rows])
 
     def import_errors(self, path: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         sql = "SELECT path, line_no, error FROM import_errors"
@@ -1434,6 +1432,10 @@ class Store:
         if git_commit:
             self.db.execute("UPDATE sessions SET git_commit = ? WHERE id = ? AND git_commit IS NULL",
                             (git_commit, session_id))
+
+    def session_context_ids(self) -> set[str]:
+        """Ids of every session with a recorded start context (a small table: live-captured sessions)."""
+        return {r[0] for r in self.db.execute("SELECT session_id FROM session_context")}
 
     def session_context(self, session_id: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM session_context WHERE session_id = ?", (session_id,)).fetchone()

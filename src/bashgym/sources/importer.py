@@ -86,8 +86,10 @@ def _split_lines(data: bytes, views: bool = False) -> tuple[list[bytes] | list[m
     return out, data[end + 1 :]
 
 
-def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os.stat_result) -> ImportSummary:
-    """The work for one file (`st`: its stat, taken before reading); the caller holds the write transaction."""
+def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os.stat_result,
+                   contexts: set[str]) -> ImportSummary:
+    """The work for one file (`st`: its stat, taken before reading; `contexts`: the sessions with a start
+    context, read inside this transaction); the caller holds the write transaction."""
     summary = ImportSummary(files=1)
     state = store.source_file(key)  # re-read under the write lock: another importer may have run
     if state and state.size == st.st_size and state.mtime == st.st_mtime:
@@ -155,7 +157,7 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os
             store.delete_session_rows(sid)
     for session in parsed.sessions:
         session.source_path = session.source_path or key
-        _add_start_context(store, session)
+        _add_start_context(store, session, contexts)
         store.save_session(session)
         summary.steps += sum(len(t.steps) for t in session.turns)
     new_errors = [(n, e) for n, e in parsed.errors if n >= first_line]
@@ -175,11 +177,12 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os
     return summary
 
 
-def _add_start_context(store: Store, session: Session) -> None:
+def _add_start_context(store: Store, session: Session, contexts: set[str]) -> None:
     """The git commit the SessionStart hook saw, when the transcript itself does not say."""
-    if session.git_commit:
+    root_id = session.parent_id or session.id
+    if session.git_commit or root_id not in contexts:
         return
-    context = store.session_context(session.parent_id or session.id)
+    context = store.session_context(root_id)
     if context and context["git_commit"]:
         session.git_commit = context["git_commit"]
         if context["git_dirty"] is not None:
@@ -227,10 +230,11 @@ def import_paths(
         if not batch:
             return
         with store.transaction():
+            contexts = store.session_context_ids()
             for path, key, st in batch:
                 store.db.execute("SAVEPOINT import_file")
                 try:
-                    result = _import_locked(store, fmt, path, key, st)
+                    result = _import_locked(store, fmt, path, key, st, contexts)
                     store.db.execute("RELEASE import_file")
                 except Exception as exc:  # noqa: BLE001 - one broken file must not stop the rest
                     store.db.execute("ROLLBACK TO import_file")
@@ -283,12 +287,13 @@ def rederive(store: Store, fmt: SourceFormat, paths: list[str] | None = None) ->
         if paths and state.path not in paths:
             continue
         with store.transaction():
+            contexts = store.session_context_ids()
             parsed = fmt.parse(state.path, store.raw_lines(state.path))
             for sid in state.session_ids:
                 store.delete_session_rows(sid)
             for session in parsed.sessions:
                 session.source_path = session.source_path or state.path
-                _add_start_context(store, session)
+                _add_start_context(store, session, contexts)
                 store.save_session(session)
                 total.steps += sum(len(t.steps) for t in session.turns)
             state.session_ids = [s.id for s in parsed.sessions]
