@@ -542,8 +542,9 @@ class Store:
         finally:
             stop.set()
             worker.join()
+            # What is left in the WAL is copied by SQLite itself: at the next commit past the threshold, or
+            # when the last connection closes. A checkpoint here would cost every import call a disk sync.
             self.db.execute("PRAGMA wal_autocheckpoint = 1000")
-            self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def applied_migrations(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT name FROM migrations ORDER BY name")]
@@ -554,23 +555,28 @@ class Store:
 
     # ------------------------------------------------------------------------------------------ sessions
 
-    def save_session(self, session: Session) -> None:
-        """Insert or replace a whole session (turns and steps). Call inside a transaction for atomicity."""
-        if self.session_exists(session.id):  # a new session (the common case) needs no deletes
-            self.delete_session_rows(session.id)
+    def save_session(self, session: Session, imported_at: str | None = None) -> None:
+        """Insert or replace a whole session (turns and steps). Call inside a transaction for atomicity.
+
+        `imported_at` defaults to now; a bulk import passes one stamp for all the sessions it writes at once.
+        """
         n_steps = sum(len(t.steps) for t in session.turns)
         n_tools = sum(1 for t in session.turns for s in t.steps if s.kind == "tool_call")
         u = session.usage
-        self.db.execute(
-            "INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                session.id, session.source, session.project, session.cwd, session.git_branch,
-                session.git_commit, dumps(session.models), session.started_at, session.ended_at,
-                u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_creation_tokens,
-                session.parent_id, session.agent_version, session.title, session.source_path,
-                len(session.turns), n_steps, n_tools, dumps(session.meta or None), SCHEMA_VERSION, now_iso(),
-            ),
+        row = (
+            session.id, session.source, session.project, session.cwd, session.git_branch,
+            session.git_commit, dumps(session.models), session.started_at, session.ended_at,
+            u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_creation_tokens,
+            session.parent_id, session.agent_version, session.title, session.source_path,
+            len(session.turns), n_steps, n_tools, dumps(session.meta or None), SCHEMA_VERSION,
+            imported_at or now_iso(),
         )
+        sql = "INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        try:  # a new session, the common case, needs no lookup and no deletes
+            self.db.execute(sql, row)
+        except sqlite3.IntegrityError:  # the id is taken: replace that session whole
+            self.delete_session_rows(session.id)
+            self.db.execute(sql, row)
         turn_rows = []
         messages: list[tuple[Any, ...]] = []
         tools: list[tuple[Any, ...]] = []
@@ -856,12 +862,12 @@ class Store:
         return {r[0]: (r[1], r[2], r[3]) for r in self.db.execute(
             "SELECT path, size, mtime, byte_offset FROM source_files")}
 
-    def put_source_file(self, state: SourceFileState) -> None:
+    def put_source_file(self, state: SourceFileState, updated_at: str | None = None) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO source_files VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 state.path, state.source, state.size, state.mtime, state.byte_offset, state.line_count,
-                state.head_hash, dumps(state.session_ids), state.skipped_lines, now_iso(),
+                state.head_hash, dumps(state.session_ids), state.skipped_lines, updated_at or now_iso(),
             ),
         )
 

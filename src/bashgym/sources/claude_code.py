@@ -125,15 +125,17 @@ class _Builder(TurnBuilder):
             return
         if obj.get("isMeta"):
             return  # text the CLI injected for the model (caveats, reminders), not the user's words
-        tool_results = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"] \
-            if isinstance(content, list) else []
-        if tool_results:
-            for block in tool_results:
-                self.tool_result(obj, block, ts)
-            rest = [b for b in content if not (isinstance(b, dict) and b.get("type") == "tool_result")]
-            if not rest:
-                return
-            content = rest
+        if isinstance(content, list):
+            rest = []
+            for block in content:  # tool results pair with their calls; anything else is the user's words
+                if isinstance(block, dict) and block.get("type") == "tool_result":
+                    self.tool_result(obj, block, ts)
+                else:
+                    rest.append(block)
+            if len(rest) < len(content):
+                if not rest:
+                    return
+                content = rest
         images: list[dict[str, Any]] = []
         text = _content_text(content, images)
         if text.startswith(INTERRUPTED):

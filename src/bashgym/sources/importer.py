@@ -23,7 +23,7 @@ import orjson
 
 from bashgym.schema import Session
 from bashgym.sources.base import Line, SourceFormat
-from bashgym.store import SourceFileState, Store
+from bashgym.store import SourceFileState, Store, now_iso
 
 HEAD_BYTES = 4096
 MAX_ERRORS_KEPT = 200
@@ -86,10 +86,22 @@ def _split_lines(data: bytes, views: bool = False) -> tuple[list[bytes] | list[m
     return out, data[end + 1 :]
 
 
+@dataclass(slots=True)
+class _Batch:
+    """What all files of one import transaction share, read once when it begins (writes are serialised,
+    so neither can change under it): the sessions that have a SessionStart context, and the time stamp."""
+
+    contexts: set[str]
+    stamp: str
+
+    @classmethod
+    def begin(cls, store: Store) -> _Batch:
+        return cls(contexts=store.session_context_ids(), stamp=now_iso())
+
+
 def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os.stat_result,
-                   contexts: set[str]) -> ImportSummary:
-    """The work for one file (`st`: its stat, taken before reading; `contexts`: the sessions with a start
-    context, read inside this transaction); the caller holds the write transaction."""
+                   shared: _Batch) -> ImportSummary:
+    """The work for one file (`st`: its stat, taken before reading); the caller holds the write transaction."""
     summary = ImportSummary(files=1)
     state = store.source_file(key)  # re-read under the write lock: another importer may have run
     if state and state.size == st.st_size and state.mtime == st.st_mtime:
@@ -136,7 +148,7 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os
 
     if not new_lines and state is not None:
         state.size, state.mtime = st.st_size, st.st_mtime
-        store.put_source_file(state)
+        store.put_source_file(state, shared.stamp)
         return summary
 
     if new_lines:
@@ -157,8 +169,8 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os
             store.delete_session_rows(sid)
     for session in parsed.sessions:
         session.source_path = session.source_path or key
-        _add_start_context(store, session, contexts)
-        store.save_session(session)
+        _add_start_context(store, session, shared.contexts)
+        store.save_session(session, shared.stamp)
         summary.steps += sum(len(t.steps) for t in session.turns)
     new_errors = [(n, e) for n, e in parsed.errors if n >= first_line]
     store.add_import_errors(key, new_errors)
@@ -172,7 +184,8 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os
             byte_offset=start + consumed, line_count=first_line - 1 + len(new_lines),
             head_hash=_head_hash(head[: min(HEAD_BYTES, start + consumed)]),
             session_ids=new_ids, skipped_lines=(state.skipped_lines if state else 0) + len(new_errors),
-        )
+        ),
+        shared.stamp,
     )
     return summary
 
@@ -230,11 +243,11 @@ def import_paths(
         if not batch:
             return
         with store.transaction():
-            contexts = store.session_context_ids()
+            shared = _Batch.begin(store)
             for path, key, st in batch:
                 store.db.execute("SAVEPOINT import_file")
                 try:
-                    result = _import_locked(store, fmt, path, key, st, contexts)
+                    result = _import_locked(store, fmt, path, key, st, shared)
                     store.db.execute("RELEASE import_file")
                 except Exception as exc:  # noqa: BLE001 - one broken file must not stop the rest
                     store.db.execute("ROLLBACK TO import_file")
@@ -287,17 +300,17 @@ def rederive(store: Store, fmt: SourceFormat, paths: list[str] | None = None) ->
         if paths and state.path not in paths:
             continue
         with store.transaction():
-            contexts = store.session_context_ids()
+            shared = _Batch.begin(store)
             parsed = fmt.parse(state.path, store.raw_lines(state.path))
             for sid in state.session_ids:
                 store.delete_session_rows(sid)
             for session in parsed.sessions:
                 session.source_path = session.source_path or state.path
-                _add_start_context(store, session, contexts)
-                store.save_session(session)
+                _add_start_context(store, session, shared.contexts)
+                store.save_session(session, shared.stamp)
                 total.steps += sum(len(t.steps) for t in session.turns)
             state.session_ids = [s.id for s in parsed.sessions]
-            store.put_source_file(state)
+            store.put_source_file(state, shared.stamp)
         total.files += 1
         total.sessions += len(parsed.sessions)
     return total
