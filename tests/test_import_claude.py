@@ -160,6 +160,27 @@ def test_huge_output_unicode_binary_and_missing_fields(store: Store, fixtures_di
     assert image_turn.tool_calls[-1].output is None and image_turn.tool_calls[-1].meta["no_result"]
 
 
+def test_lines_skipped_unparsed_change_nothing_that_is_imported(fixtures_dir: Path) -> None:
+    """The importer hands the parser only lines that may carry conversation; parsing every line instead
+    gives the very same sessions, and each skipped line is one of the kinds the parser ignores."""
+    from bashgym.sources.claude_code import CONVERSATION_TYPES, parse_transcript, skip_line
+
+    skipped_types: set[str] = set()
+    for path in sorted((fixtures_dir / "claude").rglob("*.jsonl")):
+        lines = path.read_bytes().splitlines()
+        kept = []
+        for no, line in enumerate(lines, 1):
+            if skip_line(line, 0, len(line)):
+                obj = json.loads(line)
+                assert obj["type"] not in CONVERSATION_TYPES or "attachment" in obj, (path.name, no)
+                skipped_types.add(obj["type"])
+            else:
+                kept.append((no, line))
+        everything = parse_transcript(str(path), enumerate(lines, 1))
+        assert parse_transcript(str(path), kept).sessions == everything.sessions
+    assert {"queue-operation", "attachment"} <= skipped_types  # the real CLI writes both
+
+
 def test_raw_lines_are_kept_and_rederive_rebuilds_the_same_sessions(store: Store, fixtures_dir: Path) -> None:
     import_dir(store, fixtures_dir / "claude")
     before = {sid: store.get_session(sid).to_dict() for sid in store.iter_session_ids()}
@@ -262,3 +283,33 @@ def test_bare_import_lists_the_sources_and_which_are_found(isolated_home: Path) 
     rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") >= 3}
     assert {"claude", "codex", "gemini", "opencode", "file"} <= set(rows)
     assert "yes" in rows["codex"] and "yes" not in rows["claude"]
+
+
+class ExplodingOnOneFile(ClaudeCodeSource):
+    """A third-party source built on the public SourceFormat protocol, whose parser has a bug that one
+    file triggers: the kind of failure the importer must contain."""
+
+    def parse(self, path, lines):
+        if "boom" in path:
+            raise RuntimeError("parser bug on this file")
+        return super().parse(path, lines)
+
+
+def test_a_file_that_breaks_its_batch_is_left_out_alone(store: Store, fixtures_dir: Path, tmp_path: Path) -> None:
+    """Files share a transaction; when one raises, the others of its batch still land, in order."""
+    real = sorted(p for p in (fixtures_dir / "claude").rglob("*.jsonl") if "subagents" not in str(p))
+    files = []
+    for i, src in enumerate(real):
+        dest = tmp_path / ("boom" if i == 2 else f"ok{i}") / src.name
+        dest.parent.mkdir()
+        shutil.copy(src, dest)
+        files.append(dest)
+    seen: list[str] = []
+    summary = import_paths(store, ExplodingOnOneFile(), files, on_file=lambda p, r: seen.append(p.parent.name))
+    assert seen == [f.parent.name for f in files]  # every file reported once, in order
+    assert [key for key, _ in summary.failed_files] == [str(files[2].resolve())]
+    assert "RuntimeError: parser bug on this file" in summary.failed_files[0][1]
+    assert summary.sessions == len(files) - 1 and store.count_sessions(parent="") == len(files) - 1
+    assert {s.path for s in store.source_files()} == {str(f.resolve()) for i, f in enumerate(files) if i != 2}
+    again = import_paths(store, SOURCE, files)  # the fixed parser picks up only the file that failed
+    assert again.files_read == 1 and not again.failed_files and store.count_sessions(parent="") == len(files)

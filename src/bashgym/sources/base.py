@@ -19,6 +19,9 @@ from bashgym.schema import Session, Step, Turn
 
 # (line number, raw bytes of the line without its newline)
 Line = tuple[int, bytes]
+# skip_line(data, start, stop): is data[start:stop] a line the format never needs? Answered without parsing
+# or copying it; such lines are still kept raw, only not handed to parse().
+SkipLine = Callable[[bytes, int, int], bool]
 
 
 @dataclass
@@ -66,6 +69,7 @@ class SourceFormat(Protocol):
     line_based: bool  # JSONL appended over time (read incrementally) vs whole-file JSON documents
     # Optional `takes_views = True`: parse() accepts lines as memoryviews into the read buffer (no copy);
     # parsers that use bytes methods on lines leave it unset and get bytes.
+    # Optional `skip_line: SkipLine`: lines the importer need not hand to parse() (kept raw all the same).
 
     def default_root(self) -> Path: ...
 
@@ -92,13 +96,11 @@ def discover_files(root: Path, pattern: str) -> list[Path]:
     return sorted(p for p in root.rglob(pattern) if p.is_file())
 
 
-def json_objects(
-    lines: Iterable[Line], errors: list[tuple[int, str]], skip: Callable[[bytes], bool] | None = None,
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The JSON objects of JSONL lines; blank lines (and those `skip` recognises unparsed) are passed over,
-    a line that is not a JSON object is recorded in `errors` with its number and why, never fatal."""
+def json_objects(lines: Iterable[Line], errors: list[tuple[int, str]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The JSON objects of JSONL lines; blank lines are passed over, a line that is not a JSON object is
+    recorded in `errors` with its number and why, never fatal."""
     for line_no, raw in lines:
-        if not raw or (skip is not None and skip(raw)):
+        if not raw:
             continue
         try:
             obj = orjson.loads(raw)

@@ -36,16 +36,15 @@ CONVERSATION_TYPES = {"user", "assistant", "system", "summary"}
 # Lines that never carry conversation, recognised without parsing them (they stay in the raw lines).
 SKIP_PREFIXES = (b'{"type":"queue-operation"', b'{"type":"last-prompt"', b'{"type":"file-history-snapshot"',
                  b'{"type":"mode"')
-
-
 ATTACHMENT_KEY = b'"attachment":{'
 
 
-def _skippable(raw: bytes | memoryview) -> bool:
-    head = bytes(raw[:160])  # one copy of the line's start, then plain bytes methods
-    if head.startswith(b'{"type":"'):  # queue-operation, last-prompt, … lead with their type
-        return head.startswith(SKIP_PREFIXES)
-    return head.find(ATTACHMENT_KEY, 40) >= 0  # {"parentUuid":"<uuid>","isSidechain":…,"attachment":{
+def skip_line(data: bytes, start: int, stop: int) -> bool:
+    """Is data[start:stop] a line with no conversation in it? Checked in place: no copy, no parse."""
+    if data.startswith(b'{"type":"', start, stop):  # queue-operation, last-prompt, … lead with their type
+        return data.startswith(SKIP_PREFIXES, start, stop)
+    # {"parentUuid":"<uuid>","isSidechain":…,"attachment":{ — the key within the line's first 160 bytes
+    return data.find(ATTACHMENT_KEY, start + 40, min(start + 160, stop)) >= 0
 
 
 class ClaudeCodeSource:
@@ -53,6 +52,7 @@ class ClaudeCodeSource:
     source = "claude_code"
     line_based = True
     takes_views = True
+    skip_line = staticmethod(skip_line)
 
     def default_root(self) -> Path:
         return claude_home() / "projects"
@@ -310,7 +310,7 @@ def parse_transcript(path: str, lines: Iterable[Line]) -> ParsedFile:
     file_key = f"agent-{file_agent}" if file_agent else None
     last_key: str | None = None
     b: _Builder | None = None
-    for line_no, obj in json_objects(lines, result.errors, skip=_skippable):
+    for line_no, obj in json_objects(lines, result.errors):
         kind = obj.get("type")
         if kind not in CONVERSATION_TYPES:
             continue

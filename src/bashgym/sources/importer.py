@@ -15,14 +15,14 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
 from bashgym.schema import Session
-from bashgym.sources.base import Line, SourceFormat
+from bashgym.sources.base import Line, SkipLine, SourceFormat
 from bashgym.store import SourceFileState, Store, now_iso
 
 HEAD_BYTES = 4096
@@ -65,25 +65,43 @@ def _head_hash(data: bytes) -> str:
     return hashlib.sha1(data[:HEAD_BYTES]).hexdigest()
 
 
-def _split_lines(data: bytes, views: bool = False) -> tuple[list[bytes] | list[memoryview], bytes]:
-    """Complete lines and the trailing partial line (b'' when data ends with a newline).
+def _split_lines(data: bytes, first_no: int = 1, *, views: bool = False,
+                 skip: SkipLine | None = None) -> tuple[list[Line], int, bytes]:
+    """The complete lines of `data` numbered from `first_no`; how many there were; the trailing partial line
+    (b'' when data ends with a newline).
 
-    With `views`, lines are memoryviews into `data` (no copy): for parsers that take them (orjson does).
+    Lines `skip` recognises (the format never needs them) are counted but not handed on: they are still kept
+    raw. With `views`, lines are memoryviews into `data` (no copy), for parsers that take them (orjson does).
     """
     end = data.rfind(b"\n")
     if end < 0:
-        return [], data
-    if not views:
-        return data[:end].split(b"\n"), data[end + 1 :]
-    view = memoryview(data)
-    out: list[memoryview] = []
-    start = 0
+        return [], 0, data
+    if skip is None and not views:
+        lines = data[:end].split(b"\n")
+        return list(enumerate(lines, first_no)), len(lines), data[end + 1 :]
+    view = memoryview(data) if views else None
+    out: list[Line] = []
+    append = out.append
     find = data.find
+    start = 0
+    no = first_no
     while start <= end:
         stop = find(b"\n", start, end + 1)
-        out.append(view[start:stop])
+        if skip is None or not skip(data, start, stop):
+            append((no, view[start:stop] if view is not None else data[start:stop]))
+        no += 1
         start = stop + 1
-    return out, data[end + 1 :]
+    return out, no - first_no, data[end + 1 :]
+
+
+def _stored_lines(store: Store, key: str, fmt: SourceFormat) -> list[Line]:
+    """Every raw line kept for a file, numbered and filtered as a first read would hand them on."""
+    views = getattr(fmt, "takes_views", False)
+    skip = getattr(fmt, "skip_line", None)
+    lines: list[Line] = []
+    for first, chunk in store.raw_chunks(key):
+        lines += _split_lines(chunk + b"\n", first, views=views, skip=skip)[0]
+    return lines
 
 
 @dataclass(slots=True)
@@ -131,37 +149,38 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os
     summary.files_read = 1
     summary.bytes_read = len(data)
 
+    to_parse: list[Line]
     if fmt.line_based:
-        new_lines, partial = _split_lines(data, views=getattr(fmt, "takes_views", False))
+        skip = getattr(fmt, "skip_line", None)
+        to_parse, n_new, partial = _split_lines(data, first_line, views=getattr(fmt, "takes_views", False),
+                                                skip=skip)
         if partial.strip():
             if _is_json(partial):
-                new_lines.append(partial)
+                if skip is None or not skip(partial, 0, len(partial)):
+                    to_parse.append((first_line + n_new, partial))
+                n_new += 1
                 partial = b""
             else:
                 summary.pending_lines = 1
-                summary.errors.append((key, first_line + len(new_lines),
+                summary.errors.append((key, first_line + n_new,
                                        "truncated last line (no newline, not valid JSON yet); "
                                        "it will be read when the file grows"))
         consumed = len(data) - len(partial)
     else:
-        new_lines, consumed = [data], len(data)
+        to_parse, n_new, consumed = [(1, data)], 1, len(data)
 
-    if not new_lines and state is not None:
+    if not n_new and state is not None:
         state.size, state.mtime = st.st_size, st.st_mtime
         store.put_source_file(state, shared.stamp)
         return summary
 
-    if new_lines:
+    if n_new:
         end = consumed if fmt.line_based else len(data)
         if end and data[end - 1] == 0x0A:  # b"\n"
             end -= 1
-        store.add_raw_chunk(key, first_line, len(new_lines), start, start + consumed, memoryview(data)[:end])
-    all_lines: Iterable[Line]
-    if start > 0:
-        all_lines = store.raw_lines(key)
-    else:
-        all_lines = enumerate(new_lines, start=1)
-    parsed = fmt.parse(key, all_lines)
+        store.add_raw_chunk(key, first_line, n_new, start, start + consumed, memoryview(data)[:end])
+    # A grown file is parsed again whole, from its stored lines: sessions are derived from all of them.
+    parsed = fmt.parse(key, _stored_lines(store, key, fmt) if start > 0 else to_parse)
 
     new_ids = [s.id for s in parsed.sessions]
     for sid in old_sessions:
@@ -175,19 +194,28 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os
     new_errors = [(n, e) for n, e in parsed.errors if n >= first_line]
     store.add_import_errors(key, new_errors)
     summary.sessions = len(parsed.sessions)
-    summary.new_lines = len(new_lines)
+    summary.new_lines = n_new
     summary.skipped_lines = len(new_errors)
     summary.errors.extend((key, n, e) for n, e in new_errors[:MAX_ERRORS_KEPT])
     store.put_source_file(
         SourceFileState(
             path=key, source=fmt.source, size=st.st_size, mtime=st.st_mtime,
-            byte_offset=start + consumed, line_count=first_line - 1 + len(new_lines),
+            byte_offset=start + consumed, line_count=first_line - 1 + n_new,
             head_hash=_head_hash(head[: min(HEAD_BYTES, start + consumed)]),
             session_ids=new_ids, skipped_lines=(state.skipped_lines if state else 0) + len(new_errors),
         ),
         shared.stamp,
     )
     return summary
+
+
+def _import_alone(store: Store, fmt: SourceFormat, path: Path, key: str, st: os.stat_result) -> ImportSummary:
+    """One file in its own transaction; what goes wrong is reported against the file, never raised."""
+    try:
+        with store.transaction():
+            return _import_locked(store, fmt, path, key, st, _Batch.begin(store))
+    except Exception as exc:  # noqa: BLE001
+        return ImportSummary(files=1, failed_files=[(key, f"{type(exc).__name__}: {exc}")])
 
 
 def _add_start_context(store: Store, session: Session, contexts: set[str]) -> None:
@@ -233,8 +261,10 @@ def import_paths(
     """Import many files; one bad file is reported and skipped, never fatal.
 
     Changed files are committed in batches (up to BATCH_BYTES of new data or BATCH_FILES files per
-    transaction), each file inside its own savepoint: fewer commits, and a kill still loses at most the
-    batch in flight, which the next run redoes.
+    transaction): fewer commits, and a kill still loses at most the batch in flight, which the next run
+    redoes. A file that fails rolls its whole batch back, and that batch is redone one file per
+    transaction, so only the broken file is left out. (Per-file savepoints would isolate it without the
+    redo, but SQLite then journals every page a file touches again: about a tenth of an import's time.)
     """
     total = ImportSummary()
     batch: list[tuple[Path, str, os.stat_result]] = []
@@ -242,20 +272,16 @@ def import_paths(
     def flush() -> None:
         if not batch:
             return
-        with store.transaction():
-            shared = _Batch.begin(store)
-            for path, key, st in batch:
-                store.db.execute("SAVEPOINT import_file")
-                try:
-                    result = _import_locked(store, fmt, path, key, st, shared)
-                    store.db.execute("RELEASE import_file")
-                except Exception as exc:  # noqa: BLE001 - one broken file must not stop the rest
-                    store.db.execute("ROLLBACK TO import_file")
-                    store.db.execute("RELEASE import_file")
-                    result = ImportSummary(files=1, failed_files=[(key, f"{type(exc).__name__}: {exc}")])
-                total.merge(result)
-                if on_file:
-                    on_file(path, result)
+        try:
+            with store.transaction():
+                shared = _Batch.begin(store)
+                results = [_import_locked(store, fmt, path, key, st, shared) for path, key, st in batch]
+        except Exception:  # noqa: BLE001 - one broken file must not stop the rest: redo them one by one
+            results = [_import_alone(store, fmt, path, key, st) for path, key, st in batch]
+        for (path, _, _), result in zip(batch, results, strict=True):
+            total.merge(result)
+            if on_file:
+                on_file(path, result)
         batch.clear()
 
     with store.background_checkpoints():
@@ -301,7 +327,7 @@ def rederive(store: Store, fmt: SourceFormat, paths: list[str] | None = None) ->
             continue
         with store.transaction():
             shared = _Batch.begin(store)
-            parsed = fmt.parse(state.path, store.raw_lines(state.path))
+            parsed = fmt.parse(state.path, _stored_lines(store, state.path, fmt))
             for sid in state.session_ids:
                 store.delete_session_rows(sid)
             for session in parsed.sessions:
