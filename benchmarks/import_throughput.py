@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from corpus import make_corpus  # noqa: E402
 from bashgym.sources.claude_code import ClaudeCodeSource  # noqa: E402
 from bashgym.sources.importer import import_paths  # noqa: E402
 from bashgym.store import Store  # noqa: E402
+from harness import Round, bracketed, median_ratio, pin_to_one_core  # noqa: E402
 
 
 def baseline(files: list[Path]) -> float:
@@ -52,15 +52,6 @@ def subject(files: list[Path], db: Path) -> tuple[float, int]:
     return seconds, summary.steps
 
 
-def pin_to_one_core() -> str:
-    """Run on one CPU, as the target is stated: helper threads (WAL checkpoints) share it."""
-    if not hasattr(os, "sched_setaffinity"):
-        return "not pinned (no sched_setaffinity here)"
-    cpu = min(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cpu})
-    return f"pinned to CPU {cpu}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mb", type=float, default=200)
@@ -73,24 +64,25 @@ def main() -> None:
         files = ClaudeCodeSource().discover(root)
         mb = n_bytes / 1e6
         print(f"corpus    {n_files} files, {mb:.0f} MB; {args.rounds} rounds of baseline, import, baseline")
-        # This machine's speed drifts by up to 2x within a minute: each import is bracketed by a baseline
-        # run just before and just after it, and the median round is the result.
-        ratios = []
-        for r in range(args.rounds):
-            before = baseline(files)
+        steps = 0
+
+        def run(r: int) -> float:
+            nonlocal steps
             db = Path(tmp) / f"round{r}" / "bashgym.db"
             db.parent.mkdir()
             seconds, steps = subject(files, db)
-            after = baseline(files)
-            b = (before + after) / 2
-            ratios.append(b / seconds)
-            print(f"round {r + 1}   baseline {mb / b:6.1f} MB/s (before {mb / before:.1f}, after {mb / after:.1f})"
-                  f"   import {mb / seconds:6.1f} MB/s, {steps} steps   ratio {b / seconds:.2f}x")
             shutil.rmtree(db.parent)
-    ratios.sort()
-    median = ratios[len(ratios) // 2]
-    print(f"ratio     subject / baseline = {median:.2f}x median of {args.rounds} "
-          f"(min {ratios[0]:.2f}, max {ratios[-1]:.2f})   (target >= 0.5x)")
+            return seconds
+
+        def report(r: int, done: Round) -> None:
+            print(f"round {r + 1}   baseline {mb / done.baseline:6.1f} MB/s (before {mb / done.before:.1f}, "
+                  f"after {mb / done.after:.1f})   import {mb / done.subject:6.1f} MB/s, {steps} steps   "
+                  f"ratio {done.ratio:.2f}x")
+
+        rounds = bracketed(lambda: baseline(files), run, args.rounds, report)
+    median, low, high = median_ratio(rounds)
+    print(f"ratio     subject / baseline = {median:.2f}x median of {args.rounds} (min {low:.2f}, max {high:.2f})"
+          "   (target >= 0.5x)")
 
 
 if __name__ == "__main__":

@@ -6,14 +6,17 @@ Each source's corpus is grown from its test fixture (the real Codex CLI rollout;
 OpenAI-dataset fixtures built from their types) with fresh ids and tool outputs of varied realistic sizes
 (corpus.FILLERS, shared with benchmarks/import_throughput.py). Baseline: read every file and json.loads every
 JSON line / document. Subject: discover + import_paths into a fresh SQLite store (for OpenCode this includes
-gathering each session's files into its bundle). Same harness as the Claude Code benchmark; target ≥ 0.5×.
+gathering each session's files into its bundle). Same harness as the Claude Code benchmark (benchmarks/harness.py:
+one CPU, each import bracketed by baselines, median of rounds); only the Claude Code import has a target (≥ 0.5×).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -31,6 +34,7 @@ from bashgym.sources.gemini import GeminiSource  # noqa: E402
 from bashgym.sources.importer import import_paths  # noqa: E402
 from bashgym.sources.opencode import OpenCodeSource  # noqa: E402
 from bashgym.store import Store  # noqa: E402
+from harness import bracketed, median_ratio, pin_to_one_core  # noqa: E402
 from importer_fixtures import OPENAI_RECORDS, gemini_messages, opencode_objects  # noqa: E402
 
 CODEX_FIXTURE = next((ROOT / "tests" / "fixtures" / "codex").glob("rollout-*.jsonl"))
@@ -155,33 +159,48 @@ def baseline(files: list[Path]) -> float:
 
 
 def subject(fmt, root: Path, db: Path) -> tuple[float, int]:
+    """discover + one import call into a fresh store, until it is closed (as the CLI runs it)."""
     start = time.perf_counter()
     with Store(db) as store:
         summary = import_paths(store, fmt, fmt.discover(root))
     return time.perf_counter() - start, summary.steps
 
 
+def measure(name: str, size_mb: float, n_rounds: int) -> None:
+    make, source = SOURCES[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["BASHGYM_HOME"] = str(Path(tmp) / "home")  # OpenCode bundles go under it
+        root = Path(tmp) / "corpus"
+        root.mkdir()
+        make(root, int(size_mb * 1e6), random.Random(0))
+        files = corpus_files(root)
+        mb = sum(f.stat().st_size for f in files) / 1e6
+        steps = 0
+
+        def run(r: int) -> float:
+            nonlocal steps
+            db = Path(tmp) / f"round{r}" / "bashgym.db"
+            db.parent.mkdir()
+            seconds, steps = subject(source(), root, db)
+            shutil.rmtree(db.parent)
+            return seconds
+
+        rounds = bracketed(lambda: baseline(files), run, n_rounds)
+    median, low, high = median_ratio(rounds)
+    base = sorted(r.baseline for r in rounds)[len(rounds) // 2]
+    print(f"{name:9s} corpus {len(files):6d} files {mb:6.1f} MB | baseline json.loads {mb / base:7.1f} MB/s | "
+          f"{steps} steps | ratio {median:.2f}x median of {n_rounds} (min {low:.2f}, max {high:.2f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mb", type=float, default=20)
     parser.add_argument("--only", default=",".join(SOURCES))
+    parser.add_argument("--rounds", type=int, default=3, help="repetitions of: baseline, import, baseline")
     args = parser.parse_args()
+    print(f"cpu       {pin_to_one_core()}")
     for name in args.only.split(","):
-        make, source = SOURCES[name]
-        with tempfile.TemporaryDirectory() as tmp:
-            import os
-
-            os.environ["BASHGYM_HOME"] = str(Path(tmp) / "home")  # OpenCode bundles go under it
-            root = Path(tmp) / "corpus"
-            root.mkdir()
-            make(root, int(args.size_mb * 1e6), random.Random(0))
-            files = corpus_files(root)
-            mb = sum(f.stat().st_size for f in files) / 1e6
-            b = baseline(files)
-            s, steps = subject(source(), root, Path(tmp) / "bashgym.db")
-            b = min(b, baseline(files))
-        print(f"{name:9s} corpus {len(files):6d} files {mb:6.1f} MB | baseline json.loads {mb / b:7.1f} MB/s | "
-              f"import {mb / s:7.1f} MB/s ({steps} steps) | ratio {b / s:.2f}x (target >= 0.5x)")
+        measure(name, args.size_mb, args.rounds)
 
 
 if __name__ == "__main__":
