@@ -163,3 +163,21 @@ def test_sessions_list_refuses_a_filter_that_would_silently_match_nothing(
     result = runner.invoke(app, ["sessions", "list", *args])
     assert result.exit_code != 0
     assert message in str(result.exception)
+
+
+def test_sessions_list_tier_is_the_label_tier_when_there_is_one(seeded: Store) -> None:
+    """CLI, UI and factory agree: a human label's tier wins over the judge's, in filters, sorts and stats."""
+    invoke("judge")
+    judged_gold = {r["id"] for r in _listed("--tier", "gold")}
+    assert "calib-g01" in judged_gold
+    invoke("label", "calib-g01", "tier=failed")
+    assert "calib-g01" not in {r["id"] for r in _listed("--tier", "gold")}
+    row = next(r for r in _listed("--tier", "failed") if r["id"] == "calib-g01")
+    assert row["tier"] == "failed" and row["judged_tier"] == "gold" and row["label_tier"] == "failed"
+    ascending = _listed("--sort", "tier", "--asc")  # its top score does not lift it out of the failed tier
+    upto = [r["id"] for r in ascending].index("calib-g01")
+    assert all(r["tier"] == "failed" for r in ascending[: upto + 1]) and ascending[upto + 1]["tier"] != "failed"
+    stats = json.loads(invoke("sessions", "stats", "--json"))
+    assert stats["by_tier"]["gold"] == len(judged_gold) - 1
+    table = invoke("sessions", "list", "--tier", "failed")
+    assert "failed*" in table and "* tier set by a label" in table

@@ -399,6 +399,8 @@ class SourceFileState:
 _LABEL_TIER_SQL = (
     "(SELECT l.tier FROM labels l WHERE l.session_id = s.id AND l.turn_idx = -1 ORDER BY l.id DESC LIMIT 1)"
 )
+# A session's effective tier: a human label's wins over the heuristic judge's (as the factory selects).
+_TIER_SQL = f"COALESCE({_LABEL_TIER_SQL}, sc.tier)"
 
 
 def fts_query(text: str) -> str | None:
@@ -429,7 +431,7 @@ SORT_KEYS = {
     "score": "sc.total",
     # By rank, not by name (descending: gold, silver, bronze, failed), then by score within a tier
     # (a score in [0, 1] adds at most 0.5, less than one rank step).
-    "tier": "(CASE sc.tier WHEN 'gold' THEN 4 WHEN 'silver' THEN 3 WHEN 'bronze' THEN 2 WHEN 'failed' THEN 1 END"
+    "tier": f"(CASE {_TIER_SQL} WHEN 'gold' THEN 4 WHEN 'silver' THEN 3 WHEN 'bronze' THEN 2 WHEN 'failed' THEN 1 END"
             " + COALESCE(sc.total, 0) / 2)",
 }
 
@@ -725,8 +727,8 @@ class Store:
         if filters.get("until"):
             clauses.append("s.started_at < ?")
             params.append(filters["until"])
-        if filters.get("tier"):
-            clauses.append("sc.tier = ?")
+        if filters.get("tier"):  # the effective tier: a label's, else the judge's
+            clauses.append(f"{_TIER_SQL} = ?")
             params.append(filters["tier"])
         if filters.get("min_score") is not None:
             clauses.append("sc.total >= ?")
@@ -754,7 +756,11 @@ class Store:
         self, *, limit: int | None = 50, offset: int = 0, sort: str = "started", descending: bool = True,
         **filters: Any,
     ) -> list[dict[str, Any]]:
-        """Session summaries (no turns) with the judge's session-level score when there is one."""
+        """Session summaries (no turns) with the judge's session-level score when there is one.
+
+        `tier` is the effective tier (the newest session label's tier, else the judge's); `judged_tier` and
+        `label_tier` say which is which.
+        """
         if sort not in SORT_KEYS:
             raise BashgymError(f"unknown sort key {sort!r}; choose one of {', '.join(SORT_KEYS)}")
         where, params = self._session_where({k: v for k, v in filters.items() if v is not None})
@@ -762,7 +768,8 @@ class Store:
         sql = (
             "SELECT s.id, s.source, s.project, s.cwd, s.git_branch, s.models, s.started_at, s.ended_at, "
             "s.n_turns, s.n_steps, s.n_tool_calls, s.input_tokens, s.output_tokens, s.cache_read_tokens, "
-            "s.cache_creation_tokens, s.parent_id, s.title, sc.total AS score, sc.tier AS tier "
+            "s.cache_creation_tokens, s.parent_id, s.title, sc.total AS score, "
+            f"{_TIER_SQL} AS tier, sc.tier AS judged_tier, {_LABEL_TIER_SQL} AS label_tier "
             f"FROM sessions s LEFT JOIN scores sc ON sc.session_id = s.id AND sc.turn_idx = -1 "
             f"AND sc.scorer = 'heuristic' {where} ORDER BY {order}"
         )
@@ -812,7 +819,7 @@ class Store:
         }
         by_tier = {
             (r[0] or "unscored"): r[1]
-            for r in self.db.execute(f"SELECT sc.tier, COUNT(*) {base} GROUP BY sc.tier", params)
+            for r in self.db.execute(f"SELECT {_TIER_SQL} AS t, COUNT(*) {base} GROUP BY t", params)
         }
         tools = {
             r[0]: r[1]
@@ -1016,7 +1023,7 @@ class Store:
             )
             params.append(match)
         if tier:
-            clauses.append(f"COALESCE({_LABEL_TIER_SQL}, sc.tier) = ?")
+            clauses.append(f"{_TIER_SQL} = ?")
             params.append(tier)
         if label in ("good", "bad"):
             clauses.append(

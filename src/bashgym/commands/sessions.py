@@ -23,7 +23,8 @@ PROJECT_OPTION = typer.Option(None, "--project", help="Only sessions whose proje
 MODEL_OPTION = typer.Option(None, "--model", help="Only sessions that used a model containing this text.")
 SINCE_OPTION = typer.Option(None, "--since", help="Started on or after this date (YYYY-MM-DD or ISO time).")
 UNTIL_OPTION = typer.Option(None, "--until", help="Started before this date (YYYY-MM-DD or ISO time).")
-TIER_OPTION = typer.Option(None, "--tier", help="Only this judge tier (gold, silver, bronze, failed).")
+TIER_OPTION = typer.Option(None, "--tier", help="Only this tier (gold, silver, bronze, failed): the session's "
+                           "label tier when it has one, else the judge's.")
 MIN_SCORE_OPTION = typer.Option(None, "--min-score", help="Only sessions the judge scored at least this (0..1).")
 MAX_SCORE_OPTION = typer.Option(None, "--max-score", help="Only sessions the judge scored at most this (0..1).")
 
@@ -88,9 +89,10 @@ def list_sessions(
         return
     table = Table(title=f"{len(rows)} of {total} sessions", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
                   collapse_padding=True, show_edge=False)
-    widths = {"id": 10, "source": 11, "started": 11, "turns": 5, "steps": 5, "tools": 5, "tokens": 6, "tier": 6,
+    # The project, long and variable, comes last: on a narrow terminal it is what gets shortened.
+    widths = {"id": 10, "source": 11, "started": 11, "turns": 5, "steps": 5, "tools": 5, "tokens": 6, "tier": 7,
               "score": 5}
-    for col in ("id", "source", "started", "project", "turns", "steps", "tools", "tokens", "tier", "score"):
+    for col in (*widths, "project"):
         numeric = col in ("turns", "steps", "tools", "tokens", "score")
         if col == "project":
             table.add_column(col, no_wrap=True)
@@ -99,11 +101,14 @@ def list_sessions(
     project_width = max(8, console.width - sum(widths.values()) - 2 * len(widths) - 2)
     for r in rows:
         table.add_row(
-            r["id"][:10], r["source"], (r["started_at"] or "")[5:16].replace("T", " "), _short(r["project"], project_width),
+            r["id"][:10], r["source"], (r["started_at"] or "")[5:16].replace("T", " "),
             str(r["n_turns"]), str(r["n_steps"]), str(r["n_tool_calls"]), str(r["input_tokens"] + r["output_tokens"]),
-            r["tier"] or "", f"{r['score']:.2f}" if r["score"] is not None else "",
+            (r["tier"] or "") + ("*" if r["label_tier"] else ""), f"{r['score']:.2f}" if r["score"] is not None else "",
+            _short(r["project"], project_width),
         )
     console.print(table)
+    if any(r["label_tier"] for r in rows):
+        console.print("[dim]* tier set by a label (it wins over the judge's)[/dim]")
 
 
 def _short(project: str | None, width: int = 28) -> str:
