@@ -24,6 +24,10 @@ from typing import Any
 GEMINI_SESSION = "6f1c2a8e-0b7d-4d1e-9a53-1f2e3d4c5b6a"
 
 
+# The command's own output prints an "Exit Code:" line; the CLI's line after it is the one that counts.
+FAILING_TESTS_OUTPUT = "Output: replaying log\nExit Code: 7 (from the log)\n1 failed, 3 passed\nExit Code: 1"
+
+
 def _shell_result(call_id: str, output: str) -> list[dict[str, Any]]:
     return [{"functionResponse": {"id": call_id, "name": "run_shell_command", "response": {"output": output}}}]
 
@@ -39,7 +43,7 @@ def gemini_messages() -> list[dict[str, Any]]:
          "toolCalls": [
              {"id": "run_shell_command-1", "name": "run_shell_command",
               "args": {"command": "pytest -q", "description": "run tests"},
-              "result": _shell_result("run_shell_command-1", "Output: 1 failed, 3 passed\nExit Code: 1"),
+              "result": _shell_result("run_shell_command-1", FAILING_TESTS_OUTPUT),
               "status": "success", "timestamp": "2026-11-20T10:00:03.000Z", "displayName": "Shell"},
              {"id": "run_shell_command-2", "name": "run_shell_command", "args": {"command": "ls"},
               "result": _shell_result("run_shell_command-2", "Output: README.md\nsrc"),

@@ -25,6 +25,7 @@ from bashgym.sources.opencode import OpenCodeSource  # noqa: E402
 from bashgym.store import Store  # noqa: E402
 from importer_fixtures import (  # noqa: E402
     ADP_RECORDS,
+    FAILING_TESTS_OUTPUT,
     GEMINI_SESSION,
     OPENAI_RECORDS,
     OPENCODE_SESSION,
@@ -134,7 +135,7 @@ def test_gemini_chat_replays_updates_rewinds_and_tool_calls(store: Store, tmp_pa
     assert reply.text == "Running them now." and reply.thinking == "**Plan** Use pytest."
     assert (fail.tool_name, fail.call_id, shell_command(fail)) == ("run_shell_command", "run_shell_command-1",
                                                                    "pytest -q")
-    assert fail.exit_code == 1 and fail.is_error and fail.output == "Output: 1 failed, 3 passed\nExit Code: 1"
+    assert fail.exit_code == 1 and fail.is_error and fail.output == FAILING_TESTS_OUTPUT
     assert ok.exit_code == 0 and not ok.is_error and ok.output == "Output: README.md\nsrc"
     assert replace.is_error and replace.output == "old_string not found" and replace.exit_code is None
     assert info.role == "system" and info.meta["level"] == "info"

@@ -33,7 +33,7 @@ import orjson
 from bashgym.schema import Session, Step, Turn, Usage
 from bashgym.sources.base import Line, ParsedFile, json_objects
 
-EXIT_CODE = re.compile(r"^Exit Code: (-?\d+)", re.M)
+EXIT_CODE = re.compile(r"Exit Code: (-?\d+)")
 SHELL_TOOL = "run_shell_command"
 
 
@@ -127,8 +127,8 @@ def _tool_step(call: dict[str, Any], model: str | None) -> Step:
     if call.get("agentId"):
         step.meta["subagent_session_id"] = call["agentId"]
     if step.tool_name == SHELL_TOOL and output is not None and not step.interrupted:
-        match = EXIT_CODE.search(output)
-        step.exit_code = int(match.group(1)) if match else (None if step.is_error else 0)
+        code = _shell_exit_code(output)
+        step.exit_code = code if code is not None else (None if step.is_error else 0)
         if step.exit_code not in (None, 0):
             step.is_error = True
     display = call.get("resultDisplay")
@@ -137,6 +137,18 @@ def _tool_step(call: dict[str, Any], model: str | None) -> Step:
     if output is None and status not in ("cancelled",):
         step.meta["no_result"] = True
     return step
+
+
+def _shell_exit_code(output: str) -> int | None:
+    """N from the last `Exit Code: N` line of a shell result. The line follows the command's output (which may
+    print such a line itself), so it is searched from the end: fast on long outputs, and the right one."""
+    at = len(output)
+    while (at := output.rfind("Exit Code: ", 0, at)) >= 0:
+        if at == 0 or output[at - 1] == "\n":
+            match = EXIT_CODE.match(output, at)
+            if match:
+                return int(match.group(1))
+    return None
 
 
 def _usage(tokens: Any) -> Usage:
@@ -232,8 +244,8 @@ def build_from_contents(session: Session, contents: list[Any]) -> None:
                 step.meta.pop("no_result", None)
                 step.output, step.is_error = _response_output([part])
                 if step.tool_name == SHELL_TOOL:
-                    match = EXIT_CODE.search(step.output or "")
-                    step.exit_code = int(match.group(1)) if match else (None if step.is_error else 0)
+                    code = _shell_exit_code(step.output or "")
+                    step.exit_code = code if code is not None else (None if step.is_error else 0)
                     step.is_error = step.is_error or step.exit_code not in (None, 0)
             elif part.get("thought") and isinstance(part.get("text"), str):
                 turn.steps.append(Step(kind="message", role="assistant", thinking=part["text"]))
