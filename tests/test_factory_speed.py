@@ -19,7 +19,6 @@ from bashgym.store import Store
 from factory_sessions import bash, save, say, session
 
 CORPUS = Path(__file__).parent / "fixtures" / "redaction" / "corpus.jsonl"
-PLACEHOLDER = re.compile(r"<(SECRET|EMAIL|PHONE|IP|NAME|HOST)_\d+>")
 
 
 def _docs() -> list[str]:
@@ -89,7 +88,7 @@ def _written(record: dict) -> tuple[str, str, dict]:
     path = Path(record["path"])
     rows = "".join((path / f"{s}.jsonl").read_text() for s in ("train", "validation", "test"))
     report = json.loads((path / "redaction.json").read_text())
-    return PLACEHOLDER.sub(r"<\1_n>", rows), (path / "stats.json").read_text(), report
+    return rows, (path / "stats.json").read_text(), report
 
 
 @pytest.mark.parametrize("fmt", ["messages", "kto"])
@@ -99,11 +98,41 @@ def test_parallel_build_writes_single_process_rows_in_order(many: Store, fmt: st
     two = build_dataset(many, DatasetConfig(name="two", format=fmt, write=write), workers=2)
     rows1, stats1, report1 = _written(one)
     rows2, stats2, report2 = _written(two)
-    assert rows1 == rows2  # same rows in the same order; only placeholder numbers are per worker
+    assert rows1 == rows2  # same rows in the same order, placeholder numbers included
     assert stats1 == stats2
     dedup = next(s for s in json.loads(stats2) if s["name"] == "dedup")
     assert sum(dedup["dropped"].values()) >= 16 and dedup["kept"] > 0
     assert list(report1) == list(report2)  # same keys, same order: redaction.json reads the same
     assert report1["locations"] == report2["locations"] and report1["counts"] == report2["counts"]
     assert report1["total"] == report2["total"] > 30
-    assert "ghp_" not in rows2 and "/home/alice" not in rows2
+    assert report1["distinct_values"] == report2["distinct_values"]  # a value two workers met counts once
+    assert "ghp_" not in rows2 and "/home/alice" not in rows2 and "_#" not in rows2  # nothing provisional left
+
+
+def test_one_value_has_one_placeholder_across_the_whole_parallel_build(store: Store) -> None:
+    """The same secret in sessions that different workers redact gets the same number; different secrets
+    get different numbers; numbers count up in the order the rows show them."""
+    shared, other = "ghp_" + "Sh4red9x" * 5, "ghp_" + "0ther7Yq" * 5
+    sessions = []
+    for i in range(24):
+        token = shared if i % 2 == 0 else other
+        steps = [bash(f"GITHUB_TOKEN={token} make deploy-{i}", f"deployed service {i} at step {i * 7}"),
+                 say(f"Deployed number {i}; the log has {i * 3} lines.")]
+        sessions.append(session(f"t{i:02d}", [(f"Deploy service {i} with the token", steps)],
+                                started=f"2026-11-{1 + i:02d}T10:00:00Z"))
+    save(store, *sessions)
+    cfg = DatasetConfig(name="consistent", format="messages", write={"hf": False, "parquet": False},
+                        dedup={"exact": False, "near": False})
+    record = build_dataset(store, cfg, workers=2)
+    rows = [json.loads(line) for split in ("train", "validation", "test")
+            for line in (Path(record["path"]) / f"{split}.jsonl").read_text().splitlines()]
+    seen: dict[str, set[str]] = {}
+    for row in rows:
+        text = json.dumps(row)
+        number = re.search(r"GITHUB_TOKEN=(<SECRET_\d+>)", text).group(1)
+        which = int(re.search(r"make deploy-(\d+)", text).group(1))
+        seen.setdefault("even" if which % 2 == 0 else "odd", set()).add(number)
+    assert len(seen["even"]) == 1 and len(seen["odd"]) == 1 and seen["even"] != seen["odd"]
+    assert seen["even"] | seen["odd"] == {"<SECRET_1>", "<SECRET_2>"}
+    report = json.loads((Path(record["path"]) / "redaction.json").read_text())
+    assert report["distinct_values"]["secret"] == 2

@@ -1,7 +1,8 @@
 """Run the redactor (factory/redact.py, owned by the redaction area) over every example's content.
 
-One `Redactor` per build keeps placeholders consistent across examples (`<SECRET_1>` is the same secret
-everywhere). Turns and attached subagent sessions go through `redact_obj` in their JSON form, so every
+A build's redactors (one per process) share a key and write provisional placeholders, keyed hashes of the
+values; the build numbers them (`<SECRET_1>`, …) in the order its rows show them, so a value has one
+placeholder across the whole dataset however many processes redacted it. Turns and attached subagent sessions go through `redact_obj` in their JSON form, so every
 prompt, message, thinking, tool input and output is covered, then come back as schema objects.
 """
 
@@ -18,12 +19,14 @@ from bashgym.factory.pipeline import Example, Map
 from bashgym.schema import Session, Turn
 
 
-def make_redactor(user_names: Sequence[str] = (), extra_patterns: Sequence[str] = ()) -> Any:
-    """The build's Redactor: configured names plus this machine's user, home directory and hostname."""
+def make_redactor(user_names: Sequence[str] = (), extra_patterns: Sequence[str] = (),
+                  token_key: bytes | None = None) -> Any:
+    """The build's Redactor: configured names plus this machine's user, home directory and hostname.
+    With `token_key` it writes provisional placeholders for `Renumber` (see redact.Redactor)."""
     from bashgym.factory.redact import Redactor
 
     return Redactor(user_names=[*user_names, *identity_names()], home=str(Path.home()),
-                    extra_patterns=list(extra_patterns), hostnames=[socket.gethostname()])
+                    extra_patterns=list(extra_patterns), hostnames=[socket.gethostname()], token_key=token_key)
 
 
 def identity_names() -> list[str]:

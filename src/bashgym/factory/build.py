@@ -6,13 +6,15 @@ With `workers > 1` every per-example step runs in worker processes over chunks o
 MinHash), and — tentatively, for each example — decontamination, tool shaping and formatting, with the
 stats each of those would count. This process only decides dedup (it needs to see every example, in
 order), adds the tentative stats of the examples it keeps, and writes. Chunks come back in order, so the
-rows are in the same order as a single-process build. Each worker keeps one Redactor for the build, so a
-placeholder number is consistent within a worker's chunks rather than the whole build.
+rows are in the same order as a single-process build. Every process's Redactor writes provisional
+placeholders keyed by the build (the same value gets the same one in every worker); the rows are numbered
+(`<SECRET_1>`, …) at the end, so the output is the same as a single-process build's.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +30,7 @@ from bashgym.factory.decontaminate import Decontaminate
 from bashgym.factory.dedup import Dedup, dedup_keys
 from bashgym.factory.formats import SFT_FORMATTERS, Format
 from bashgym.factory.pipeline import Example, PipelineStep, StepStats
+from bashgym.factory.redact import PLACEHOLDER_PREFIX, PROVISIONAL, Renumber
 from bashgym.factory.segment import Segment
 from bashgym.factory.select import ExampleSelect, SessionSelect, read_sessions
 from bashgym.factory.shape import ShapeTools
@@ -43,11 +46,12 @@ def datasets_dir() -> Path:
     return home_dir() / "datasets"
 
 
-def front_steps(cfg: DatasetConfig, redact: bool) -> list[PipelineStep]:
-    """The per-session part of the pipeline (what workers run)."""
+def front_steps(cfg: DatasetConfig, redact: bool, token_key: bytes | None = None) -> list[PipelineStep]:
+    """The per-session part of the pipeline (what workers run). `token_key`: the build's key for provisional
+    placeholders, shared by all its processes (see `Renumber`)."""
     steps: list[PipelineStep] = [SessionSelect(cfg.select), Segment(cfg.segment), ExampleSelect(cfg.select)]
     if redact:
-        steps.append(Redact(make_redactor(cfg.redact.user_names, cfg.redact.extra_patterns)))
+        steps.append(Redact(make_redactor(cfg.redact.user_names, cfg.redact.extra_patterns, token_key)))
     return steps
 
 
@@ -78,12 +82,12 @@ def _counted(data: Iterable[Example], total: int, on_progress: Progress | None) 
 _WORKER: dict[str, Any] = {}  # per worker process: its store, steps and formatter for the build
 
 
-def _worker_state(db: str, cfg_data: dict[str, Any], redact: bool) -> dict[str, Any]:
-    key = repr((db, cfg_data, redact))
+def _worker_state(db: str, cfg_data: dict[str, Any], redact: bool, token_key: bytes | None) -> dict[str, Any]:
+    key = repr((db, cfg_data, redact, token_key))
     if _WORKER.get("key") != key:
         cfg = DatasetConfig.model_validate(cfg_data)
         _WORKER.clear()
-        _WORKER.update(key=key, cfg=cfg, store=Store(db, readonly=True), front=front_steps(cfg, redact),
+        _WORKER.update(key=key, cfg=cfg, store=Store(db, readonly=True), front=front_steps(cfg, redact, token_key),
                        post=[s for s in back_steps(cfg) if not isinstance(s, Dedup)],
                        fmt=Format(cfg.format, cfg.shape), redact=redact)
     return _WORKER
@@ -101,11 +105,12 @@ def _tentative(step: Any, ex: Example, rows: bool = False) -> tuple[list[Any], d
     return out, delta
 
 
-def _work_chunk(db: str, cfg_data: dict[str, Any], redact: bool, ids: list[str]) -> tuple[list[tuple], list[dict]]:
+def _work_chunk(db: str, cfg_data: dict[str, Any], redact: bool, token_key: bytes | None,
+                ids: list[str]) -> tuple[list[tuple], list[dict]]:
     """Everything per-example for a chunk of sessions, in a worker process: one record per example,
     (id, dedup keys, stats deltas of the later steps, the example if the format needs the whole set, its row),
     and where the chunk's redactions were (so the build's report lists them in session order)."""
-    state = _worker_state(db, cfg_data, redact)
+    state = _worker_state(db, cfg_data, redact, token_key)
     redactor = state["front"][-1].redactor if redact else None
     seen = len(redactor.findings) if redactor else 0
     cfg: DatasetConfig = state["cfg"]
@@ -142,17 +147,18 @@ def _work_chunk(db: str, cfg_data: dict[str, Any], redact: bool, ids: list[str])
     return records, where
 
 
-def _finish_worker() -> tuple[list[dict], dict, int]:
-    """The front steps' stats, the redaction report (its locations come with each chunk) and the redactor's
-    cap on listed locations, of this worker process after its last chunk."""
+def _finish_worker() -> tuple[list[dict], dict, int, set[str]]:
+    """The front steps' stats, the redaction report (its locations come with each chunk), the redactor's
+    cap on listed locations and the placeholders it handed out, of this worker process after its last chunk."""
     front = _WORKER["front"]
     _WORKER["store"].close()
     _WORKER.clear()
     if not front or not isinstance(front[-1], Redact):
-        return [s.stats.to_dict() for s in front], {}, 0
+        return [s.stats.to_dict() for s in front], {}, 0, set()
     report = front[-1].report()
     report.pop("locations", None)
-    return [s.stats.to_dict() for s in front], report, front[-1].redactor.max_findings
+    return [s.stats.to_dict() for s in front], report, front[-1].redactor.max_findings, \
+        front[-1].redactor.placeholders()
 
 
 def _add_delta(stats: StepStats, delta: dict[str, Any]) -> None:
@@ -169,7 +175,7 @@ def _chunks(ids: list[str], workers: int) -> list[list[str]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def _run_parallel(store: Store, cfg: DatasetConfig, redact: bool, workers: int, ids: list[str],
+def _run_parallel(store: Store, cfg: DatasetConfig, redact: bool, token_key: bytes, workers: int, ids: list[str],
                   back: list[PipelineStep], fmt: Format, on_progress: Progress | None,
                   ) -> tuple[list[dict[str, Any]], list[StepStats], dict]:
     chunks = _chunks(ids, workers)
@@ -182,8 +188,8 @@ def _run_parallel(store: Store, cfg: DatasetConfig, redact: bool, workers: int, 
     pools = [ProcessPoolExecutor(max_workers=1) for _ in range(workers)]
     try:
         # a queue, so each chunk's result (its MinHashes, its rows) is let go of once merged
-        pending: deque[Future] = deque(pools[i % workers].submit(_work_chunk, str(store.path), cfg_data, redact, c)
-                                       for i, c in enumerate(chunks))
+        pending: deque[Future] = deque(pools[i % workers].submit(_work_chunk, str(store.path), cfg_data, redact,
+                                                                 token_key, c) for i, c in enumerate(chunks))
         done = 0
         for chunk in chunks:
             records, where = pending.popleft().result()
@@ -212,13 +218,22 @@ def _run_parallel(store: Store, cfg: DatasetConfig, redact: bool, workers: int, 
             pool.shutdown(cancel_futures=True)
     if cfg.format not in SFT_FORMATTERS:
         rows = list(fmt.rows(examples))
-    front_stats = _merge_stats([st for st, _, _ in finals])
-    report = _merge_reports([rep for _, rep, _ in finals]) if redact else {}
+    front_stats = _merge_stats([st for st, _, _, _ in finals])
+    report = _merge_reports([rep for _, rep, _, _ in finals]) if redact else {}
     if report:  # the chunks' locations in session order, capped as one redactor caps them
-        listed = locations[: min(cap for _, _, cap in finals)]
+        # a value two workers met is one value: count distinct placeholders over all of them
+        report["distinct_values"] = _distinct_by_category(set().union(*(ph for _, _, _, ph in finals)))
+        listed = locations[: min(cap for _, _, cap, _ in finals)]
         report = {k: v for k, v in report.items() if k != "locations_truncated"} | {
             "locations": listed, "locations_truncated": report["total"] > len(listed)}
     return rows, front_stats, report
+
+
+def _distinct_by_category(placeholders: set[str]) -> dict[str, int]:
+    """{category: how many distinct values} from provisional placeholders, as Redactor.report counts them."""
+    by_prefix = Counter(m.group(1) for m in map(PROVISIONAL.fullmatch, placeholders) if m)
+    prefix_category = {prefix: category for category, prefix in PLACEHOLDER_PREFIX.items()}
+    return dict(sorted((prefix_category.get(p, p.lower()), n) for p, n in by_prefix.items()))
 
 
 def _merge_stats(dicts: list[list[dict]]) -> list[StepStats]:
@@ -257,14 +272,19 @@ def run_pipeline(store: Store, cfg: DatasetConfig, *, redact: bool = True, worke
     ids = list(store.iter_session_ids(parent=""))
     back = back_steps(cfg)
     fmt = Format(cfg.format, cfg.shape)
+    token_key = secrets.token_bytes(16)  # this build's alone, never stored: provisional placeholders only
     if workers <= 1 or len(ids) < 2:
-        front = front_steps(cfg, redact)
+        front = front_steps(cfg, redact, token_key)
         source = _counted(read_sessions(store, ids, scorer=cfg.select.scorer), len(ids), on_progress)
         rows = list(fmt.rows(chain(back, chain(front, source))))
         front_stats = [s.stats for s in front]
         report = front[-1].report() if redact else {}
     else:
-        rows, front_stats, report = _run_parallel(store, cfg, redact, workers, ids, back, fmt, on_progress)
+        rows, front_stats, report = _run_parallel(store, cfg, redact, token_key, workers, ids, back, fmt,
+                                                  on_progress)
+    if redact:  # placeholders numbered in the order the rows show them, whichever process redacted them
+        renumber = Renumber()
+        rows = [renumber.obj(row) for row in rows]
     steps = [s.to_dict() for s in front_stats] + [s.stats.to_dict() for s in back] + [fmt.stats.to_dict()]
     return rows, {"steps": steps, "redaction": report, "sessions_read": len(ids)}
 

@@ -14,6 +14,8 @@ high-entropy checks are NOT used (they wipe commit ids, UUIDs and base64 images)
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 from bisect import bisect_right
@@ -67,7 +69,12 @@ class Redactor:
         hostnames: Sequence[str] = (),
         use_detect_secrets: bool = True,
         max_findings: int = 100_000,
+        token_key: bytes | None = None,
     ) -> None:
+        """`token_key`: write provisional placeholders, `<SECRET_#<keyed hash>>`, the same for a value in
+        every Redactor given the same key, for a build whose workers redact apart; `Renumber` turns them
+        into `<SECRET_n>` in the order the written rows show them."""
+        self._token_key = token_key
         names = [n for n in user_names if n]
         if home:
             base = os.path.basename(os.path.normpath(str(home)))
@@ -215,10 +222,55 @@ class Redactor:
         key = (category, value)
         ph = self._placeholders.get(key)
         if ph is None:
-            self._next[category] += 1
-            ph = f"<{PLACEHOLDER_PREFIX.get(category, category.upper())}_{self._next[category]}>"
+            prefix = PLACEHOLDER_PREFIX.get(category, category.upper())
+            if self._token_key is None:
+                self._next[category] += 1
+                ph = f"<{prefix}_{self._next[category]}>"
+            else:
+                digest = hmac.new(self._token_key, f"{category}\0{value}".encode("utf-8", "surrogatepass"),
+                                  hashlib.sha256).hexdigest()[:PROVISIONAL_HEX]
+                ph = f"<{prefix}_#{digest}>"
             self._placeholders[key] = ph
         return ph
+
+    def placeholders(self) -> set[str]:
+        """Every placeholder this redactor has handed out (the values behind them are never exposed)."""
+        return set(self._placeholders.values())
+
+
+PROVISIONAL_HEX = 16
+PROVISIONAL = re.compile(rf"<([A-Z]+)_#([0-9a-f]{{{PROVISIONAL_HEX}}})>")
+
+
+class Renumber:
+    """Turns provisional placeholders (`<SECRET_#…>`) into `<SECRET_1>`, `<SECRET_2>`, … numbered in the
+    order the rows show them, one counter per category: however many processes redacted a build, the same
+    value gets the same number everywhere, and the output is the same as a one-process build's."""
+
+    def __init__(self) -> None:
+        self.mapping: dict[str, str] = {}
+        self._next: Counter[str] = Counter()
+
+    def text(self, text: str) -> str:
+        return PROVISIONAL.sub(self._number, text) if "_#" in text else text
+
+    def obj(self, obj: Any) -> Any:
+        """A JSON-like value with every string (keys too) renumbered."""
+        if isinstance(obj, str):
+            return self.text(obj)
+        if isinstance(obj, dict):
+            return {self.text(k) if isinstance(k, str) else k: self.obj(v) for k, v in obj.items()}
+        if isinstance(obj, list | tuple):
+            return type(obj)(self.obj(v) for v in obj)
+        return obj
+
+    def _number(self, match: re.Match[str]) -> str:
+        token = match.group(0)
+        final = self.mapping.get(token)
+        if final is None:
+            self._next[match.group(1)] += 1
+            final = self.mapping[token] = f"<{match.group(1)}_{self._next[match.group(1)]}>"
+        return final
 
 
 def _gate_triggers(check: Any) -> tuple[bool, frozenset[str] | None]:
