@@ -21,7 +21,10 @@ and a corrupt part is reported naming its own file.
 OpenCode 1.2.0 and later keep the same objects in SQLite (`opencode.db` in the data dir); `opencode_db` reads
 its rows into the same bundle entries (tagged with database, table and row id), so both stores go through
 one parser. A session found in a database is taken from there; the JSON files (which OpenCode leaves behind
-after migrating them) are read only for sessions no database holds.
+after migrating them) are read only for sessions no database holds. OpenCode 2.x `session_message` rows arrive
+as the same entries; rows v1 had no message for carry their row type as `role` (`shell` = a command the
+user ran with `!`, `synthetic` / `system` / `skill` notices, `compaction`, `idle` = end of turn with its
+outcome, `*-switched` bookkeeping) and are mapped below.
 """
 
 from __future__ import annotations
@@ -150,9 +153,13 @@ def _tool_step(part: dict[str, Any], model: str | None) -> Step:
     if status == "completed":
         step.output = state.get("output") if isinstance(state.get("output"), str) else ""
     elif status == "error":
-        step.output = state.get("error") if isinstance(state.get("error"), str) else ""
+        error = state.get("error") if isinstance(state.get("error"), str) else ""
+        before = state.get("output") if isinstance(state.get("output"), str) else ""  # 2.x: text before failing
+        step.output = before.removesuffix("\n") + "\n" + error if before and error else before or error
         step.is_error = True
-        step.interrupted = "aborted" in (step.output or "").lower()
+        step.interrupted = state.get("errorType") == "tool.interrupted" or "aborted" in error.lower()
+        if state.get("errorType"):
+            step.meta["error_type"] = state["errorType"]
     else:
         step.meta["no_result"] = True
     if isinstance(times.get("start"), int | float) and isinstance(times.get("end"), int | float):
@@ -167,7 +174,60 @@ def _tool_step(part: dict[str, Any], model: str | None) -> Step:
         step.meta["title"] = state["title"]
     if metadata.get("diff"):
         step.meta["diff"] = metadata["diff"]
+    if metadata.get("timeout") is True:  # 2.x shell: killed at its timeout, no exit code
+        step.meta["timeout"] = True
+        step.is_error = True
+    child = metadata.get("sessionID") or metadata.get("sessionId")  # the subagent session a task call ran
+    if isinstance(child, str):
+        step.meta["subagent_session_id"] = child
     return step
+
+
+def _user_shell_step(msg: dict[str, Any], ts: str | None) -> Step:
+    """A 2.x `shell` row: a command the user ran with `!` (status running, exited, timeout or killed)."""
+    status = msg.get("status")
+    output = msg.get("output")
+    step = Step(kind="tool_call", role="user", tool_name="shell", call_id=msg.get("shellID") or msg.get("callID"),
+                input={"command": msg.get("command") or ""}, timestamp=ts,
+                meta={"user_shell": True, "status": status})
+    if status == "running":
+        step.meta["no_result"] = True
+    else:
+        step.output = output.get("output") if isinstance(output, dict) else output if isinstance(output, str) else ""
+        step.exit_code = msg.get("exit") if isinstance(msg.get("exit"), int) else None
+        step.is_error = status in ("timeout", "killed") or bool(step.exit_code)
+        step.interrupted = status == "killed"
+    if isinstance(output, dict) and output.get("truncated"):
+        step.meta["truncated"] = True
+    times = msg.get("time") or {}
+    if isinstance(times.get("created"), int | float) and isinstance(times.get("completed"), int | float):
+        step.duration_ms = int(times["completed"] - times["created"])
+    return step
+
+
+# 2.x rows v1 had no message for (opencode_db.row_entries keeps the row type as `role`)
+_NOTICE_ROWS = frozenset({"synthetic", "system", "skill"})  # harness-injected text: system steps, no new turn
+_SKIPPED_ROWS = frozenset({"agent-switched", "model-switched", "location-switched"})
+
+
+def _notice_step(msg: dict[str, Any], ts: str | None) -> Step:
+    meta: dict[str, Any] = {"notice": msg.get("role")}
+    if msg.get("description"):
+        meta["description"] = msg["description"]
+    if msg.get("role") == "skill":
+        meta["skill"] = msg.get("name") or msg.get("skill")
+    return Step(kind="message", role="system", text=msg.get("text") or "", timestamp=ts, meta=meta)
+
+
+def _compaction(session: Session, turn: Turn, msg: dict[str, Any], ts: str | None) -> None:
+    """A 2.x `compaction` row (status running, completed or failed): counted, its summary kept."""
+    if msg.get("status") == "failed":
+        session.meta["compactions_failed"] = session.meta.get("compactions_failed", 0) + 1
+        return
+    session.meta["compactions"] = session.meta.get("compactions", 0) + 1
+    if msg.get("summary"):
+        turn.steps.append(Step(kind="message", role="system", text=msg["summary"], timestamp=ts,
+                               meta={"compact_summary": True}))
 
 
 def _usage(tokens: Any) -> Usage:
@@ -179,8 +239,40 @@ def _usage(tokens: Any) -> Usage:
                  cache_read_tokens=int(cache.get("read") or 0), cache_creation_tokens=int(cache.get("write") or 0))
 
 
+def _assistant_parts(session: Session, turn: Turn, msg: dict[str, Any], parts: list[dict[str, Any]],
+                     ts: str | None, models: dict[str, None]) -> None:
+    """An assistant message's parts as steps of turn (reasoning, text, tools, subtasks, compactions)."""
+    model = msg.get("modelID")
+    if model:
+        models[model] = None
+    if not session.cwd and isinstance(msg.get("path"), dict):
+        session.cwd = session.project = msg["path"].get("cwd")
+    for part in parts:
+        kind = part.get("type")
+        pts = iso_from_epoch_ms((part.get("time") or {}).get("start")) or ts
+        if kind == "text" and not part.get("synthetic"):
+            last = turn.steps[-1] if turn.steps else None
+            if last is not None and last.kind == "message" and last.role == "assistant" and not last.text \
+                    and last.thinking:
+                last.text = part.get("text") or ""
+            else:
+                turn.steps.append(Step(kind="message", role="assistant", text=part.get("text") or "",
+                                       timestamp=pts, model=model))
+        elif kind == "reasoning":
+            turn.steps.append(Step(kind="message", role="assistant", thinking=part.get("text") or "",
+                                   timestamp=pts, model=model))
+        elif kind == "tool":
+            turn.steps.append(_tool_step(part, model))
+        elif kind == "compaction":
+            session.meta["compactions"] = session.meta.get("compactions", 0) + 1
+        elif kind == "subtask":
+            turn.steps.append(Step(kind="message", role="system", text=part.get("prompt") or "", timestamp=pts,
+                                   meta={"subtask": part.get("agent"), "description": part.get("description")}))
+
+
 def parse_bundle(path: str, data: bytes) -> ParsedFile:
-    """A session bundle → its Session (messages in id order, parts in id order within each message)."""
+    """A session bundle → its Session (messages in bundle order: id order, or `seq` order for OpenCode 2.x
+    rows; parts in order within each message)."""
     result = ParsedFile()
     info: dict[str, Any] | None = None
     info_file = path
@@ -226,8 +318,9 @@ def parse_bundle(path: str, data: bytes) -> ParsedFile:
     turn: Turn | None = None
     cost = 0.0
     for msg, parts in messages:
+        role = msg.get("role")
         ts = iso_from_epoch_ms((msg.get("time") or {}).get("created"))
-        if msg.get("role") == "user":
+        if role == "user":
             texts = [p.get("text") or "" for p in parts if p.get("type") == "text" and not p.get("synthetic")]
             prompt = "\n".join(texts)
             turn = Turn(index=len(session.turns), prompt=prompt, started_at=ts, ended_at=ts,
@@ -240,43 +333,35 @@ def parse_bundle(path: str, data: bytes) -> ParsedFile:
                 step.meta["files"] = files
             turn.steps.append(step)
             continue
+        if role in _SKIPPED_ROWS:
+            continue
+        if role == "idle":  # 2.x: the turn ended, with this outcome
+            if turn is not None:
+                turn.meta["outcome"] = msg.get("outcome")
+                if ts:
+                    turn.ended_at = max(turn.ended_at or ts, ts)
+            continue
         if turn is None:
             turn = Turn(index=0, started_at=ts, ended_at=ts)
             session.turns.append(turn)
-        model = msg.get("modelID")
-        if model:
-            models[model] = None
-        if not session.cwd and isinstance(msg.get("path"), dict):
-            session.cwd = session.project = msg["path"].get("cwd")
-        for part in parts:
-            kind = part.get("type")
-            pts = iso_from_epoch_ms((part.get("time") or {}).get("start")) or ts
-            if kind == "text" and not part.get("synthetic"):
-                last = turn.steps[-1] if turn.steps else None
-                if last is not None and last.kind == "message" and last.role == "assistant" and not last.text \
-                        and last.thinking:
-                    last.text = part.get("text") or ""
-                else:
-                    turn.steps.append(Step(kind="message", role="assistant", text=part.get("text") or "",
-                                           timestamp=pts, model=model))
-            elif kind == "reasoning":
-                turn.steps.append(Step(kind="message", role="assistant", thinking=part.get("text") or "",
-                                       timestamp=pts, model=model))
-            elif kind == "tool":
-                turn.steps.append(_tool_step(part, model))
-            elif kind == "compaction":
-                session.meta["compactions"] = session.meta.get("compactions", 0) + 1
-            elif kind == "subtask":
-                turn.steps.append(Step(kind="message", role="system", text=part.get("prompt") or "", timestamp=pts,
-                                       meta={"subtask": part.get("agent"), "description": part.get("description")}))
+        if role == "shell":
+            turn.steps.append(_user_shell_step(msg, ts))
+            continue
+        if role in _NOTICE_ROWS:
+            turn.steps.append(_notice_step(msg, ts))
+            continue
+        if role == "compaction":
+            _compaction(session, turn, msg, ts)
+        else:
+            _assistant_parts(session, turn, msg, parts, ts, models)
+            if msg.get("error"):
+                err = msg["error"]
+                turn.meta["error"] = err.get("name") if isinstance(err, dict) else str(err)
         usage = _usage(msg.get("tokens"))
         turn.usage.add(usage)
         session.usage.add(usage)
         if isinstance(msg.get("cost"), int | float):
             cost += msg["cost"]
-        if msg.get("error"):
-            err = msg["error"]
-            turn.meta["error"] = err.get("name") if isinstance(err, dict) else str(err)
         done = iso_from_epoch_ms((msg.get("time") or {}).get("completed")) or ts
         if done:
             turn.ended_at = max(turn.ended_at or done, done)
