@@ -149,12 +149,15 @@ def test_corrupt_data_json_is_reported_by_table_and_row_and_the_rest_imported(st
     assert [c.call_id for c in calls] == ["toolu_01", "toolu_02"]
 
 
-def test_the_users_db_is_not_modified(store: Store, tmp_path: Path) -> None:
-    db_path = write_opencode_db(tmp_path / "data" / "opencode.db")
+@pytest.mark.parametrize(("write", "sessions"), [(write_opencode_db, 1), (write_opencode2_db, 3)],
+                         ids=["opencode1", "opencode2"])
+def test_the_users_db_is_not_modified(store: Store, tmp_path: Path, write, sessions: int) -> None:
+    db_path = write(tmp_path / "data" / "opencode.db")
     before = fingerprint(db_path)
     listing = sorted(p.name for p in db_path.parent.iterdir())
     import_from(store, tmp_path / "data")
     import_from(store, db_path)
+    assert store.count_sessions() == sessions
     assert fingerprint(db_path) == before
     assert sorted(p.name for p in db_path.parent.iterdir()) == listing  # no -wal/-shm/-journal left behind
 
@@ -323,17 +326,6 @@ def test_opencode2_corrupt_row_is_reported_by_table_and_row_and_the_rest_importe
     first = store.get_session(MAIN).turns[0]
     assert [c.call_id for c in first.tool_calls] == ["call_01a9f3c2b7e84d5fa6c1e0b2", "call_04sub"]
     assert not any(s.meta.get("notice") for s in first.steps)
-
-
-def test_opencode2_db_is_not_modified(store: Store, tmp_path: Path) -> None:
-    db_path = write_opencode2_db(tmp_path / "data" / "opencode.db")
-    before = fingerprint(db_path)
-    listing = sorted(p.name for p in db_path.parent.iterdir())
-    import_from(store, tmp_path / "data")
-    import_from(store, db_path)
-    assert store.count_sessions() == 3
-    assert fingerprint(db_path) == before
-    assert sorted(p.name for p in db_path.parent.iterdir()) == listing
 
 
 def test_migrated_session_is_read_from_session_message_and_newer_1x_messages_reported(store: Store,
