@@ -23,7 +23,8 @@ table: assistant text, reasoning and tool calls with their results are the row's
 becomes a v1-shaped message entry (and parts), see `row_entries`; a session with `session_message` rows is read
 from them, also when its 1.x copy is still in `message`/`part` (OpenCode 2 migrates 1.x sessions under the
 same id). Research and citations: docs/formats.md. The database is opened read-only through a `mode=ro` URI with
-`query_only` on: nothing is copied, written or left locked; one read transaction gives a consistent view
+`query_only` on: the database and its `-wal` are never written, copied or left locked (only the shared-memory
+`-shm` index, which every WAL reader updates, is touched); one read transaction gives a consistent view
 while OpenCode keeps writing (its database runs in WAL mode). SQL here reads a foreign file; bashgym's own
 store is still spoken to only through store.py.
 """
@@ -68,8 +69,9 @@ def database_paths(data_dir: Path, use_env: bool = True) -> list[Path]:
 def open_readonly(path: Path) -> sqlite3.Connection:
     """A read-only connection that never writes or copies the user's database.
 
-    While OpenCode has the database open its `-wal`/`-shm` files exist and a `mode=ro` reader shares them
-    (WAL readers never block the writer). When there is no `-wal` file every committed row is in the main
+    While its `-wal`/`-shm` files exist a `mode=ro` reader shares them (WAL readers never block the writer;
+    like any WAL reader it updates the `-shm` index, never the database or the `-wal`). OpenCode 1.18 exits
+    without checkpointing, so its rows may all still be in the `-wal`. When there is no `-wal` file every committed row is in the main
     file; it is then opened `immutable`, which takes no lock and creates no side files (a plain read-only
     open of a WAL database would leave empty `-wal`/`-shm` files behind)."""
     resolved = path.resolve()
