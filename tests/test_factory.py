@@ -180,6 +180,31 @@ def test_decontaminate_matches_tasks_shorter_than_n(store: Store) -> None:
     assert list(step.run(out)) == [] and step.stats.dropped == {"overlaps_task:sort": 1}
 
 
+def test_decontaminate_finds_exactly_the_task_ngrams_every_example_ngram_would() -> None:
+    """The filter only builds n-grams from runs of task words; on the builtin suite's own texts, cut up,
+    shuffled and mixed with other words, it finds the same task n-grams as building every n-gram does."""
+    import random
+
+    from bashgym.factory.decontaminate import ngrams, words
+
+    step = Decontaminate(DecontaminateConfig())
+    assert step.task_grams and len(step.sizes) >= 1
+    texts = [t.text for t in step.tasks]
+    pool = sorted(step.vocab) + ["zebra", "kubectl", "the", "0x1f"]
+    rng = random.Random(7)
+    for trial in range(600):
+        if trial % 3 == 0:  # a task's words with others slipped in
+            tokens = words(rng.choice(texts))
+            for _ in range(rng.randint(0, 5)):
+                tokens.insert(rng.randint(0, len(tokens)), rng.choice(pool))
+        elif trial % 3 == 1:
+            tokens = [rng.choice(pool) for _ in range(rng.randint(0, 40))]
+        else:  # shorter than n
+            tokens = words(rng.choice(texts))[: rng.randint(0, 9)]
+        every = {g for size in step.sizes for g in ngrams(tokens, size) if g in step.index}
+        assert {g for g in step._candidate_grams(tokens) if g in step.index} == every, tokens
+
+
 # ---------------------------------------------------------------------------------------------- shape
 
 

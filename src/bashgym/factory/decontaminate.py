@@ -89,19 +89,37 @@ class Decontaminate(Filter):
         for i, (_, grams) in enumerate(self.task_grams):
             for g in grams:
                 self.index.setdefault(g, []).append(i)
+        self.vocab = frozenset(w for g in self.index for w in g)  # every word of every task n-gram
         self.stats.counters["tasks"] = len(self.task_grams)
 
     def filter(self, example: Example) -> FilterResult:
         if not self.index:
             return True
         hits: dict[int, int] = {}
-        tokens = words(example.text())
-        for size in self.sizes:
-            for g in ngrams(tokens, size):
-                for i in self.index.get(g, ()):
-                    hits[i] = hits.get(i, 0) + 1
+        for g in self._candidate_grams(words(example.text())):
+            for i in self.index.get(g, ()):
+                hits[i] = hits.get(i, 0) + 1
         for i, n in hits.items():
             tid, grams = self.task_grams[i]
             if n / len(grams) >= self.cfg.threshold:
                 return False, f"overlaps_task:{tid}"
         return True
+
+    def _candidate_grams(self, tokens: list[str]) -> set[tuple[str, ...]]:
+        """The example's distinct n-grams (of each task n-gram size) that could be a task's: only runs of
+        words that occur in some task n-gram can be, and transcripts are mostly other words, so this builds
+        a small fraction of `ngrams(tokens, size)` and finds the same matches."""
+        vocab = self.vocab
+        known = [t in vocab for t in tokens]
+        out: set[tuple[str, ...]] = set()
+        for size in self.sizes:
+            if len(tokens) < size:  # a whole example shorter than n is one n-gram, as in `ngrams`
+                if tokens and all(known):
+                    out.add(tuple(tokens))
+                continue
+            run = 0
+            for end, ok in enumerate(known, 1):
+                run = run + 1 if ok else 0
+                if run >= size:
+                    out.add(tuple(tokens[end - size : end]))
+        return out
