@@ -13,6 +13,12 @@ Facts the parser relies on (google-gemini/gemini-cli 0.56.0-nightly.20260806, co
   [{subject, description, timestamp}], `tokens` {input, output, cached, thoughts, tool, total}, `model`,
   and `toolCalls` [{id, name, args, result (Parts with functionResponse.response {output|error}),
   status (success|error|cancelled|…), timestamp, resultDisplay}].
+- What the real CLI 0.61.0 writes (run here, tests/test_gemini_cli_e2e.py): the main session's metadata has
+  no `directories` (its `<session_context>` user message lists the workspace directories; that message and
+  `<hook_context>` ones are context, not prompts); every tool-result turn is a `user` record of
+  functionResponse parts (the results are on the gemini record's `toolCalls` as well); `--resume` appends a
+  second metadata line and a `$set` of `messages` rebuilt from API history (gemini records without
+  toolCalls/tokens/thoughts/model, functionCall and thought parts in `content`, every timestamp the resume's).
 - `checkpoint-<tag>.json` (`/chat save`): a Content[] list or {history: Content[]}; `checkpoints/*.json`
   (restorable tool calls): {history, clientHistory: Content[], toolCall, commitHash, messageId}. Content is
   the Gemini API's {role: user|model, parts: [{text}|{thought}|{functionCall}|{functionResponse}]}.
@@ -35,6 +41,10 @@ from bashgym.sources.base import Line, ParsedFile, json_objects
 
 EXIT_CODE = re.compile(r"Exit Code: (-?\d+)")
 SHELL_TOOL = "run_shell_command"
+# User messages the CLI writes for the model, not typed by the user (the CLI skips them too when it rebuilds a
+# chat's history: `isIgnoredUserContent`).
+INJECTED_PREFIXES = ("<session_context>", "<hook_context>")
+WORKSPACE_DIRS = re.compile(r"^- \*\*Workspace Directories:\*\*\n((?:  - .+\n?)+)", re.M)
 
 
 class GeminiSource:
@@ -116,27 +126,37 @@ def _thinking(thoughts: Any) -> str:
     return "\n".join(out)
 
 
-def _tool_step(call: dict[str, Any], model: str | None) -> Step:
-    args = call.get("args")
-    output, error = _response_output(call.get("result"))
-    status = call.get("status")
-    step = Step(kind="tool_call", tool_name=call.get("name"), call_id=call.get("id"),
-                input=dict(args) if isinstance(args, dict) else args, output=output, timestamp=call.get("timestamp"),
-                model=model, is_error=error or status == "error", interrupted=status == "cancelled")
-    step.meta["status"] = status
-    if call.get("agentId"):
-        step.meta["subagent_session_id"] = call["agentId"]
-    if step.tool_name == SHELL_TOOL and output is not None and not step.interrupted:
-        code = _shell_exit_code(output)
+def _set_result(step: Step, result: Any) -> None:
+    """A tool step's output, error flag and (shell) exit code from its result Parts."""
+    step.output, error = _response_output(result)
+    step.is_error = step.is_error or error
+    if step.tool_name == SHELL_TOOL and step.output is not None and not step.interrupted:
+        code = _shell_exit_code(step.output)
         step.exit_code = code if code is not None else (None if step.is_error else 0)
         if step.exit_code not in (None, 0):
             step.is_error = True
+
+
+def _tool_step(call: dict[str, Any], model: str | None) -> Step:
+    args = call.get("args")
+    status = call.get("status")
+    step = Step(kind="tool_call", tool_name=call.get("name"), call_id=call.get("id"),
+                input=dict(args) if isinstance(args, dict) else args, timestamp=call.get("timestamp"),
+                model=model, is_error=status == "error", interrupted=status == "cancelled")
+    _set_result(step, call.get("result"))
+    step.meta["status"] = status
+    if call.get("agentId"):
+        step.meta["subagent_session_id"] = call["agentId"]
     display = call.get("resultDisplay")
     if isinstance(display, dict) and display.get("fileDiff"):
         step.meta["file_diff"] = display["fileDiff"]
-    if output is None and status not in ("cancelled",):
+    if step.output is None and status not in ("cancelled",):
         step.meta["no_result"] = True
     return step
+
+
+def _function_responses(content: Any) -> list[dict[str, Any]]:
+    return [p for p in _parts(content) if isinstance(p, dict) and isinstance(p.get("functionResponse"), dict)]
 
 
 def _shell_exit_code(output: str) -> int | None:
@@ -161,9 +181,15 @@ def _usage(tokens: Any) -> Usage:
 
 
 def build_from_records(session: Session, messages: list[dict[str, Any]]) -> None:
-    """Turns from MessageRecords (the recording service's own model of a conversation)."""
+    """Turns from MessageRecords (the recording service's own model of a conversation).
+
+    Besides prompts, `user` records hold the CLI's injected context (skipped) and, since 0.5x, each tool-result
+    turn (functionResponse parts: the results are on the calls already; they only fill a call that has none).
+    A `gemini` record rebuilt from API history (after `--resume`) has functionCall and thought parts in its
+    content instead of `toolCalls` and `thoughts`."""
     turn: Turn | None = None
     models: dict[str, None] = {}
+    calls: dict[str, Step] = {}
 
     def ensure(ts: str | None) -> Turn:
         nonlocal turn
@@ -175,7 +201,14 @@ def build_from_records(session: Session, messages: list[dict[str, Any]]) -> None
     for msg in messages:
         kind, ts = msg.get("type"), msg.get("timestamp")
         if kind == "user":
+            responses = _function_responses(msg.get("content"))
+            if responses:
+                for part in responses:
+                    _attach_response(ensure(ts), calls, part["functionResponse"], part)
+                continue
             text = _text(msg.get("content"))
+            if text.lstrip().startswith(INJECTED_PREFIXES):
+                continue
             turn = Turn(index=len(session.turns), prompt=text, started_at=ts, ended_at=ts,
                         meta={"message_id": msg.get("id")})
             session.turns.append(turn)
@@ -186,13 +219,23 @@ def build_from_records(session: Session, messages: list[dict[str, Any]]) -> None
             model = msg.get("model")
             if model:
                 models[model] = None
-            text, thinking = _text(msg.get("content")), _thinking(msg.get("thoughts"))
+            content = msg.get("content")
+            text, thinking = _text(content), _thinking(msg.get("thoughts"))
+            if not thinking:
+                thinking = "\n".join(p["text"] for p in _parts(content) if isinstance(p, dict) and p.get("thought")
+                                     and isinstance(p.get("text"), str))
             if text or thinking:
                 t.steps.append(Step(kind="message", role="assistant", text=text, thinking=thinking, timestamp=ts,
                                     model=model))
-            for call in msg.get("toolCalls") or []:
-                if isinstance(call, dict):
-                    t.steps.append(_tool_step(call, model))
+            tool_calls = [c for c in msg.get("toolCalls") or [] if isinstance(c, dict)]
+            if not tool_calls:  # rebuilt from API history: the calls are parts of the content, results come later
+                tool_calls = [dict(p["functionCall"], timestamp=ts) for p in _parts(content)
+                              if isinstance(p, dict) and isinstance(p.get("functionCall"), dict)]
+            for call in tool_calls:
+                step = _tool_step(call, model)
+                t.steps.append(step)
+                if step.call_id:
+                    calls[step.call_id] = step
             usage = _usage(msg.get("tokens"))
             t.usage.add(usage)
             session.usage.add(usage)
@@ -202,6 +245,22 @@ def build_from_records(session: Session, messages: list[dict[str, Any]]) -> None
         if ts:
             t.ended_at = max(t.ended_at or ts, ts)
     session.models = list(models)
+
+
+def _attach_response(turn: Turn, calls: dict[str, Step], response: dict[str, Any], part: Any) -> None:
+    """A tool-result user record: fills its call when the call has no result yet; an unknown call's result
+    becomes a step of its own."""
+    step = calls.get(response.get("id") or "")
+    if step is None:
+        step = Step(kind="tool_call", tool_name=response.get("name"), call_id=response.get("id"),
+                    meta={"orphan_result": True})
+        turn.steps.append(step)
+        if step.call_id:
+            calls[step.call_id] = step
+    elif step.output is not None:
+        return
+    step.meta.pop("no_result", None)
+    _set_result(step, [part])
 
 
 def build_from_contents(session: Session, contents: list[Any]) -> None:
@@ -242,11 +301,8 @@ def build_from_contents(session: Session, contents: list[Any]) -> None:
                                 meta={"orphan_result": True})
                     turn.steps.append(step)
                 step.meta.pop("no_result", None)
-                step.output, step.is_error = _response_output([part])
-                if step.tool_name == SHELL_TOOL:
-                    code = _shell_exit_code(step.output or "")
-                    step.exit_code = code if code is not None else (None if step.is_error else 0)
-                    step.is_error = step.is_error or step.exit_code not in (None, 0)
+                step.is_error = False
+                _set_result(step, [part])
             elif part.get("thought") and isinstance(part.get("text"), str):
                 turn.steps.append(Step(kind="message", role="assistant", thinking=part["text"]))
             elif isinstance(part.get("text"), str) and role == "model":
@@ -254,9 +310,15 @@ def build_from_contents(session: Session, contents: list[Any]) -> None:
 
 
 def _replay_jsonl(path: str, data: bytes, result: ParsedFile) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Metadata and live messages of a JSONL chat, applying updates, `$set` and `$rewindTo` in order."""
+    """Metadata and live messages of a JSONL chat, applying updates, `$set` and `$rewindTo` in order.
+
+    A `$set` of `messages` decides which messages remain, in what order; a message appended earlier under the same
+    id keeps its record (on `--resume` the CLI rewrites the list from its API history, which drops `toolCalls`,
+    `tokens`, `thoughts` and `model` and stamps every message with the resume time). A repeated metadata line
+    (written on resume) does not move `startTime`."""
     meta: dict[str, Any] = {}
     messages: dict[str, dict[str, Any]] = {}
+    appended: dict[str, dict[str, Any]] = {}
     for line_no, record in json_objects(enumerate(data.split(b"\n"), start=1), result.errors):
         if isinstance(record.get("$rewindTo"), str):
             ids = list(messages)
@@ -266,12 +328,18 @@ def _replay_jsonl(path: str, data: bytes, result: ParsedFile) -> tuple[dict[str,
         elif isinstance(record.get("$set"), dict):
             update = record["$set"]
             if isinstance(update.get("messages"), list):
-                messages = {m["id"]: m for m in update["messages"] if isinstance(m, dict) and "id" in m}
+                messages = {}
+                for m in update["messages"]:
+                    if isinstance(m, dict) and "id" in m:
+                        old = appended.get(m["id"])
+                        messages[m["id"]] = old if old is not None and old.get("type") == m.get("type") else m
             meta.update({k: v for k, v in update.items() if k != "messages"})
         elif isinstance(record.get("id"), str) and "type" in record:
             messages[record["id"]] = record  # a re-appended message replaces the old one in place
+            appended[record["id"]] = record
         elif "sessionId" in record:
-            meta.update({k: v for k, v in record.items() if k != "messages"})
+            meta.update({k: v for k, v in record.items() if k != "messages"
+                         and not (k == "startTime" and meta.get("startTime"))})
             for m in record.get("messages") or []:
                 if isinstance(m, dict) and "id" in m:
                     messages[m["id"]] = m
@@ -311,9 +379,10 @@ def parse_gemini_file(path: str, data: bytes) -> ParsedFile:
                       started_at=meta.get("startTime"), ended_at=meta.get("lastUpdated"),
                       title=meta.get("summary"))
     session.meta["project_hash"] = meta.get("projectHash")
-    if meta.get("directories"):
-        session.meta["directories"] = meta["directories"]
-        session.cwd = session.project = meta["directories"][0]
+    directories = meta.get("directories") or _workspace_directories(messages)
+    if directories:
+        session.meta["directories"] = directories
+        session.cwd = session.project = directories[0]
     if meta.get("kind") == "subagent" or (p.parent.name != "chats" and p.parent.parent.name == "chats"):
         session.parent_id = p.parent.name
         session.meta["kind"] = "subagent"
@@ -322,6 +391,15 @@ def parse_gemini_file(path: str, data: bytes) -> ParsedFile:
     build_from_records(session, [m for m in messages if isinstance(m, dict)])
     result.sessions.append(session)
     return result
+
+
+def _workspace_directories(messages: list[Any]) -> list[str]:
+    """The workspace directories a main session's `<session_context>` message lists (its metadata has no
+    `directories`; only subagents' does)."""
+    first = next((m for m in messages if isinstance(m, dict) and m.get("type") == "user"), None)
+    text = _text(first.get("content")) if first else ""
+    found = WORKSPACE_DIRS.search(text) if text.startswith("<session_context>") else None
+    return [line[4:] for line in found.group(1).splitlines()] if found else []
 
 
 def _parse_checkpoint(path: str, doc: Any, result: ParsedFile) -> ParsedFile:
