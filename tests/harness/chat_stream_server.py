@@ -15,7 +15,6 @@ generator (small model): answered with `title`. Every request (method, path, bod
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from typing import Any
 
@@ -59,22 +58,16 @@ class ScriptedChatStreamServer(LocalServer):
     def __init__(self, replies: list[Reply], *, title: str = "Scripted session") -> None:
         self.replies = replies
         self.title = title
-        self.requests: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
         server = self
 
         class Handler(QuietHandler):
-            def _record(self, body: Any) -> None:
-                with server._lock:
-                    server.requests.append({"method": self.command, "path": self.path, "body": body})
-
             def do_GET(self) -> None:  # noqa: N802
-                self._record(None)
+                self.record(None)
                 self.send_json({"error": {"message": f"no route GET {self.path}"}}, 404)
 
             def do_POST(self) -> None:  # noqa: N802
                 body = self.read_json()
-                self._record(body)
+                self.record(body)
                 if not self.path.endswith("/chat/completions"):
                     return self.send_json({"error": {"message": f"no route {self.path}"}}, 404)
                 if body.get("tools"):

@@ -14,7 +14,6 @@ step), so a script is simply the steps in order. Every request (method, path, bo
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from typing import Any
 
@@ -63,22 +62,16 @@ def chunks(reply: Reply, model: str) -> list[dict[str, Any]]:
 class ScriptedGeminiServer(LocalServer):
     def __init__(self, replies: list[Reply]) -> None:
         self.replies = replies
-        self.requests: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
         server = self
 
         class Handler(QuietHandler):
-            def _record(self, body: Any) -> None:
-                with server._lock:
-                    server.requests.append({"method": self.command, "path": self.path, "body": body})
-
             def do_GET(self) -> None:  # noqa: N802
-                self._record(None)
+                self.record(None)
                 self.send_json({"error": {"code": 404, "message": f"no route GET {self.path}"}}, 404)
 
             def do_POST(self) -> None:  # noqa: N802
                 body = self.read_json()
-                self._record(body)
+                self.record(body)
                 route, _, query = self.path.partition("?")
                 model, _, method = route.removeprefix("/v1beta/models/").partition(":")
                 if method != "streamGenerateContent" or query != "alt=sse":

@@ -24,6 +24,12 @@ class QuietHandler(BaseHTTPRequestHandler):
         except json.JSONDecodeError:
             return {"undecodable": len(raw)}
 
+    def record(self, body: Any) -> None:
+        """Keep this request (method, path, JSON body) in the owning server's `requests`."""
+        owner: LocalServer = self.server.owner  # type: ignore[attr-defined]
+        with owner.lock:
+            owner.requests.append({"method": self.command, "path": self.path, "body": body})
+
     def send_json(self, value: Any, status: int = 200) -> None:
         body = json.dumps(value).encode()
         self.send_response(status)
@@ -48,8 +54,13 @@ class QuietHandler(BaseHTTPRequestHandler):
 class LocalServer:
     """Base for the scripted servers: subclasses call `serve(handler_class)` in __init__."""
 
+    requests: list[dict[str, Any]]  # what QuietHandler.record kept, in arrival order
+
     def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.requests = getattr(self, "requests", [])
+        self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.owner = self  # type: ignore[attr-defined]
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
