@@ -209,6 +209,10 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os
     return summary
 
 
+class _BatchFailed(Exception):
+    """A file of a batch raised: the batch is rolled back and redone one file per transaction."""
+
+
 def _import_alone(store: Store, fmt: SourceFormat, path: Path, key: str, st: os.stat_result) -> ImportSummary:
     """One file in its own transaction; what goes wrong is reported against the file, never raised."""
     try:
@@ -273,10 +277,13 @@ def import_paths(
         if not batch:
             return
         try:
-            with store.transaction():
+            with store.transaction():  # not getting the write lock is the caller's error, as before
                 shared = _Batch.begin(store)
-                results = [_import_locked(store, fmt, path, key, st, shared) for path, key, st in batch]
-        except Exception:  # noqa: BLE001 - one broken file must not stop the rest: redo them one by one
+                try:
+                    results = [_import_locked(store, fmt, path, key, st, shared) for path, key, st in batch]
+                except Exception as exc:  # noqa: BLE001 - one broken file must not stop the rest
+                    raise _BatchFailed from exc  # rolls the batch back
+        except _BatchFailed:  # redo it a file per transaction: only the broken file is left out
             results = [_import_alone(store, fmt, path, key, st) for path, key, st in batch]
         for (path, _, _), result in zip(batch, results, strict=True):
             total.merge(result)
