@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,14 +94,13 @@ def _split_lines(data: bytes, first_no: int = 1, *, views: bool = False,
     return out, no - first_no, data[end + 1 :]
 
 
-def _stored_lines(store: Store, key: str, fmt: SourceFormat) -> list[Line]:
-    """Every raw line kept for a file, numbered and filtered as a first read would hand them on."""
+def _stored_lines(store: Store, key: str, fmt: SourceFormat) -> Iterator[Line]:
+    """Every raw line kept for a file, numbered and filtered as a first read would hand them on; one stored
+    chunk in memory at a time."""
     views = getattr(fmt, "takes_views", False)
     skip = getattr(fmt, "skip_line", None)
-    lines: list[Line] = []
     for first, chunk in store.raw_chunks(key):
-        lines += _split_lines(chunk + b"\n", first, views=views, skip=skip)[0]
-    return lines
+        yield from _split_lines(chunk + b"\n", first, views=views, skip=skip)[0]
 
 
 @dataclass(slots=True)
