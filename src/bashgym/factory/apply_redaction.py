@@ -2,8 +2,9 @@
 
 A build's redactors (one per process) share a key and write provisional placeholders, keyed hashes of the
 values; the build numbers them (`<SECRET_1>`, …) in the order its rows show them, so a value has one
-placeholder across the whole dataset however many processes redacted it. Turns and attached subagent sessions go through `redact_obj` in their JSON form, so every
-prompt, message, thinking, tool input and output is covered, then come back as schema objects.
+placeholder across the whole dataset however many processes redacted it. Turns and attached subagent
+sessions go through `redact_obj` in their JSON form, so every prompt, message, thinking, tool input and
+output is covered, then come back as schema objects.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from bashgym.factory.decontaminate import Decontaminate
 from bashgym.factory.dedup import Dedup, dedup_keys
 from bashgym.factory.formats import SFT_FORMATTERS, Format
 from bashgym.factory.pipeline import Example, PipelineStep, StepStats
-from bashgym.factory.redact import PLACEHOLDER_PREFIX, PROVISIONAL, Renumber
+from bashgym.factory.redact import Renumber, distinct_by_category
 from bashgym.factory.segment import Segment
 from bashgym.factory.select import ExampleSelect, SessionSelect, read_sessions
 from bashgym.factory.shape import ShapeTools
@@ -147,7 +147,7 @@ def _work_chunk(db: str, cfg_data: dict[str, Any], redact: bool, token_key: byte
     return records, where
 
 
-def _finish_worker() -> tuple[list[dict], dict, int, set[str]]:
+def _finish_worker() -> tuple[list[dict], dict, int, set[tuple[str, str]]]:
     """The front steps' stats, the redaction report (its locations come with each chunk), the redactor's
     cap on listed locations and the placeholders it handed out, of this worker process after its last chunk."""
     front = _WORKER["front"]
@@ -222,18 +222,11 @@ def _run_parallel(store: Store, cfg: DatasetConfig, redact: bool, token_key: byt
     report = _merge_reports([rep for _, rep, _, _ in finals]) if redact else {}
     if report:  # the chunks' locations in session order, capped as one redactor caps them
         # a value two workers met is one value: count distinct placeholders over all of them
-        report["distinct_values"] = _distinct_by_category(set().union(*(ph for _, _, _, ph in finals)))
+        report["distinct_values"] = distinct_by_category(set().union(*(ph for _, _, _, ph in finals)))
         listed = locations[: min(cap for _, _, cap, _ in finals)]
         report = {k: v for k, v in report.items() if k != "locations_truncated"} | {
             "locations": listed, "locations_truncated": report["total"] > len(listed)}
     return rows, front_stats, report
-
-
-def _distinct_by_category(placeholders: set[str]) -> dict[str, int]:
-    """{category: how many distinct values} from provisional placeholders, as Redactor.report counts them."""
-    by_prefix = Counter(m.group(1) for m in map(PROVISIONAL.fullmatch, placeholders) if m)
-    prefix_category = {prefix: category for category, prefix in PLACEHOLDER_PREFIX.items()}
-    return dict(sorted((prefix_category.get(p, p.lower()), n) for p, n in by_prefix.items()))
 
 
 def _merge_stats(dicts: list[list[dict]]) -> list[StepStats]:

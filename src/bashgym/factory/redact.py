@@ -170,13 +170,10 @@ class Redactor:
 
     def report(self) -> dict[str, Any]:
         """Counts per kind and category, distinct values per category, and where each finding was."""
-        by_category: Counter[str] = Counter()
-        for (category, _), _ph in self._placeholders.items():
-            by_category[category] += 1
         return {
             "total": sum(self.counts.values()),
             "counts": dict(sorted(self.counts.items())),
-            "distinct_values": dict(sorted(by_category.items())),
+            "distinct_values": distinct_by_category(self.placeholders()),
             "locations": [{"kind": f.kind, "location": f.location} for f in self.findings],
             "locations_truncated": sum(self.counts.values()) > len(self.findings),
         }
@@ -233,9 +230,14 @@ class Redactor:
             self._placeholders[key] = ph
         return ph
 
-    def placeholders(self) -> set[str]:
-        """Every placeholder this redactor has handed out (the values behind them are never exposed)."""
-        return set(self._placeholders.values())
+    def placeholders(self) -> set[tuple[str, str]]:
+        """(category, placeholder) of every value this redactor has replaced; the values are never exposed."""
+        return {(category, ph) for (category, _), ph in self._placeholders.items()}
+
+
+def distinct_by_category(placeholders: Iterable[tuple[str, str]]) -> dict[str, int]:
+    """{category: how many distinct values} from `Redactor.placeholders()` (of one redactor, or a union)."""
+    return dict(sorted(Counter(category for category, _ in placeholders).items()))
 
 
 PROVISIONAL_HEX = 16
