@@ -903,11 +903,11 @@ class Store:
                 yield first + i, line
 
     def add_import_errors(self, path: str, errors: Iterable[tuple[int, str]]) -> None:
-        rows = [(path, line, message[:500]) for line, message in errors]
-        if rows:
+        errors = list(errors)
+        if errors:
             stamp = now_iso()
             self.db.executemany("INSERT OR REPLACE INTO import_errors VALUES (?,?,?,?)",
-                                [(*row, stamp) for row in rows])
+                                [(path, line, message[:500], stamp) for line, message in errors])
 
     def import_errors(self, path: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         sql = "SELECT path, line_no, error FROM import_errors"

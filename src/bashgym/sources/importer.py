@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 
 from bashgym.schema import Session
-from bashgym.sources.base import Line, SkipLine, SourceFormat
+from bashgym.sources.base import Line, ParsedFile, SkipLine, SourceFormat
 from bashgym.store import SourceFileState, Store, now_iso
 
 HEAD_BYTES = 4096
@@ -182,14 +182,7 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os
     parsed = fmt.parse(key, _stored_lines(store, key, fmt) if start > 0 else to_parse)
 
     new_ids = [s.id for s in parsed.sessions]
-    for sid in old_sessions:
-        if sid not in new_ids:
-            store.delete_session_rows(sid)
-    for session in parsed.sessions:
-        session.source_path = session.source_path or key
-        _add_start_context(store, session, shared.contexts)
-        store.save_session(session, shared.stamp)
-        summary.steps += sum(len(t.steps) for t in session.turns)
+    summary.steps = _replace_sessions(store, key, old_sessions, parsed, shared)
     new_errors = [(n, e) for n, e in parsed.errors if n >= first_line]
     store.add_import_errors(key, new_errors)
     summary.sessions = len(parsed.sessions)
@@ -219,6 +212,22 @@ def _import_alone(store: Store, fmt: SourceFormat, path: Path, key: str, st: os.
             return _import_locked(store, fmt, path, key, st, _Batch.begin(store))
     except Exception as exc:  # noqa: BLE001
         return ImportSummary(files=1, failed_files=[(key, f"{type(exc).__name__}: {exc}")])
+
+
+def _replace_sessions(store: Store, key: str, old_ids: list[str], parsed: ParsedFile, shared: _Batch) -> int:
+    """Store a file's newly parsed sessions in place of the ones it had (gone ones deleted); returns their
+    steps."""
+    new_ids = {s.id for s in parsed.sessions}
+    for sid in old_ids:
+        if sid not in new_ids:  # save_session replaces the others whole
+            store.delete_session_rows(sid)
+    steps = 0
+    for session in parsed.sessions:
+        session.source_path = session.source_path or key
+        _add_start_context(store, session, shared.contexts)
+        store.save_session(session, shared.stamp)
+        steps += sum(len(t.steps) for t in session.turns)
+    return steps
 
 
 def _add_start_context(store: Store, session: Session, contexts: set[str]) -> None:
@@ -334,13 +343,7 @@ def rederive(store: Store, fmt: SourceFormat, paths: list[str] | None = None) ->
         with store.transaction():
             shared = _Batch.begin(store)
             parsed = fmt.parse(state.path, _stored_lines(store, state.path, fmt))
-            for sid in state.session_ids:
-                store.delete_session_rows(sid)
-            for session in parsed.sessions:
-                session.source_path = session.source_path or state.path
-                _add_start_context(store, session, shared.contexts)
-                store.save_session(session, shared.stamp)
-                total.steps += sum(len(t.steps) for t in session.turns)
+            total.steps += _replace_sessions(store, state.path, state.session_ids, parsed, shared)
             state.session_ids = [s.id for s in parsed.sessions]
             store.put_source_file(state, shared.stamp)
         total.files += 1
