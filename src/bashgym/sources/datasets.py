@@ -302,6 +302,14 @@ def _arguments(raw: Any) -> Any:
     return raw
 
 
+def _named_call(raw: str) -> tuple[str | None, Any]:
+    """(name, arguments) of a `{"name": …, "arguments": …}` call written as JSON text (Hermes / ShareGPT)."""
+    data = _arguments(raw)
+    if not isinstance(data, dict):
+        return None, data
+    return data.get("name"), _arguments(data.get("arguments"))
+
+
 class _Conversation:
     """Shared turn building: user text opens a turn; calls wait for their results by id, else in order."""
 
@@ -397,14 +405,10 @@ def parse_sharegpt(record: dict[str, Any], path: str) -> list[Session]:
             if rest or not calls:
                 conv.assistant(rest)
             for i, raw in enumerate(calls):
-                data = _arguments(raw)
-                name = data.get("name") if isinstance(data, dict) else None
-                args = _arguments(data.get("arguments")) if isinstance(data, dict) else data
+                name, args = _named_call(raw)
                 conv.call(name, f"call-{n}-{i}", args)
         elif who in SHARE_CALL:
-            data = _arguments(text)
-            name = data.get("name") if isinstance(data, dict) else None
-            args = _arguments(data.get("arguments")) if isinstance(data, dict) else data
+            name, args = _named_call(text)
             conv.call(name, f"call-{n}", args)
         elif who in SHARE_RESULT:
             responses = re.findall(r"<tool_response>\s*(.*?)\s*</tool_response>", text, re.S)
