@@ -2,6 +2,11 @@
 
 All three share one Arrow schema, inferred from every row of every split, so an empty split still loads
 with the same columns. The content hash is over the JSONL bytes, so it changes exactly when the data does.
+
+Conversation columns (`messages`, `prompt`, `chosen`, …: lists of messages whose tool-call arguments are
+objects of a different shape per tool) are stored as `datasets.Json` values: Arrow would otherwise unify
+every tool's arguments into one struct and read `{"command": "ls"}` back as `{"command": "ls",
+"file_path": null, …}`. Each message reads back exactly as written.
 """
 
 from __future__ import annotations
@@ -47,10 +52,29 @@ def write_splits(splits: dict[str, list[dict[str, Any]]], out_dir: Path, cfg: Wr
     return {"files": files, "content_hash": digest.hexdigest(), "rows": {n: len(clean[n]) for n in SPLITS}}
 
 
+# Columns holding lists of JSON objects of varying shape: messages, tool specs, trajectory steps.
+JSON_LIST_COLUMNS = ("messages", "prompt", "completion", "chosen", "rejected", "tools", "conversations",
+                     "content", "steps", "subagent_trajectories")
+
+
+def dataset_from_rows(rows: list[dict[str, Any]]) -> Any:
+    """A `datasets.Dataset` of the rows, with every column in JSON_LIST_COLUMNS that holds lists stored as
+    a list of `Json` values (objects read back exactly as written), the others inferred by Arrow."""
+    require("datasets", "factory")
+    import pyarrow as pa
+    from datasets import Dataset, Features, Json, List
+
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    as_json = {c for c in columns if c in JSON_LIST_COLUMNS and any(isinstance(r.get(c), list) for r in rows)}
+    plain = [c for c in columns if c not in as_json]
+    inferred = Dataset(pa.Table.from_pylist([{c: r.get(c) for c in plain} for r in rows])).features if plain else {}
+    features = Features({c: List(Json()) if c in as_json else inferred[c] for c in columns})
+    return Dataset.from_list([{c: r.get(c) for c in columns} for r in rows], features=features)
+
+
 def to_dataset_dict(splits: dict[str, list[dict[str, Any]]]) -> Any:
     """A DatasetDict with one schema across splits (inferred from all rows together)."""
     require("datasets", "factory")
-    import pyarrow as pa
     from datasets import Dataset, DatasetDict
     from datasets.utils.logging import disable_progress_bar
 
@@ -59,12 +83,11 @@ def to_dataset_dict(splits: dict[str, list[dict[str, Any]]]) -> Any:
     everything = [r for name in SPLITS for r in splits.get(name, [])]
     if not everything:
         return DatasetDict({name: Dataset.from_dict({}) for name in SPLITS})
-    columns = list(dict.fromkeys(k for r in everything for k in r))
-    table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in everything])
+    whole = dataset_from_rows(everything)
     out = {}
     start = 0
     for name in SPLITS:
         n = len(splits.get(name, []))
-        out[name] = Dataset(table.slice(start, n))
+        out[name] = whole.select(range(start, start + n) if n else [])
         start += n
     return DatasetDict(out)

@@ -2,8 +2,10 @@
 .jsonl / .parquet file or a dataset directory (train/validation/test files or an HF `save_to_disk` dir),
 or, for GRPO, `gym:<suite>` (one prompt per gym task).
 
-Rows are normalised the way TRL reads them best: `tools` and tool-call `arguments` as JSON strings, so
-Arrow never has to unify the differing JSON schemas of different tools into one struct.
+Rows are normalised to what chat templates expect: tool-call `arguments` as objects (Qwen2.5, Llama 3.x and
+others render `arguments | tojson`; a JSON string would be rendered as an escaped string), `tools` as a list
+of specs. Conversation columns are stored as `datasets.Json` values (`factory.write.dataset_from_rows`) so
+Arrow never unifies the differing argument shapes of different tools into one struct.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import orjson
 
 from bashgym.errors import ConfigError, NotFoundError
+from bashgym.factory.write import dataset_from_rows
 from bashgym.store import Store
 
 SPLIT_FILES = ("train", "validation", "test")
@@ -51,7 +54,7 @@ def resolve_dataset(ref: str, store: Store) -> tuple[str | None, Path]:
 
 def load_splits(path: Path) -> dict[str, Any]:
     """Every split found at `path` as a datasets.Dataset, keyed by split name."""
-    from datasets import Dataset, DatasetDict, load_from_disk
+    from datasets import DatasetDict, load_from_disk
 
     if path.is_file():
         loaded = _load_file(path)
@@ -73,14 +76,12 @@ def load_splits(path: Path) -> dict[str, Any]:
     if (hf / "dataset_dict.json").is_file() or (hf / "dataset_info.json").is_file():
         loaded = load_from_disk(str(hf))
         if isinstance(loaded, DatasetDict):
-            return {name: Dataset.from_list([normalize_row(r) for r in ds]) for name, ds in loaded.items()}
-        return {"train": Dataset.from_list([normalize_row(r) for r in loaded])}
+            return {name: dataset_from_rows([normalize_row(r) for r in ds]) for name, ds in loaded.items()}
+        return {"train": dataset_from_rows([normalize_row(r) for r in loaded])}
     raise NotFoundError(f"no train.jsonl, train.parquet or saved HF dataset in {path}")
 
 
 def _load_file(path: Path) -> Any | None:
-    from datasets import Dataset
-
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -96,15 +97,23 @@ def _load_file(path: Path) -> Any | None:
                 raise ConfigError(f"{path}:{n} is not valid JSON: {exc}") from None
     if not rows:
         return None
-    return Dataset.from_list([normalize_row(r) for r in rows])
+    return dataset_from_rows([normalize_row(r) for r in rows])
 
 
 def normalize_row(row: dict[str, Any]) -> dict[str, Any]:
-    """tools and tool-call arguments as JSON strings (TRL parses `tools` strings itself)."""
+    """`tools` as a list of specs and tool-call arguments as objects, whichever form the file holds.
+
+    >>> normalize_row({"messages": [{"role": "assistant", "tool_calls": [{"function": {"name": "bash",
+    ...     "arguments": '{"command": "ls"}'}}]}]})["messages"][0]["tool_calls"][0]["function"]["arguments"]
+    {'command': 'ls'}
+    """
     row = dict(row)
     tools = row.get("tools")
-    if tools is not None and not isinstance(tools, str):
-        row["tools"] = orjson.dumps(tools).decode()
+    if isinstance(tools, str):
+        try:
+            row["tools"] = orjson.loads(tools)
+        except orjson.JSONDecodeError:
+            raise ConfigError(f"a row's `tools` is not valid JSON: {tools[:80]!r}") from None
     for key in ("messages", "prompt", "chosen", "rejected", "completion"):
         value = row.get(key)
         if isinstance(value, list):
@@ -119,11 +128,27 @@ def _normalize_message(message: Any) -> Any:
     for call in message["tool_calls"]:
         call = dict(call)
         fn = dict(call.get("function") or {})
-        if not isinstance(fn.get("arguments"), str):
-            fn["arguments"] = orjson.dumps(fn.get("arguments") or {}).decode()
+        fn["arguments"] = arguments_object(fn.get("arguments"))
         call["function"] = fn
         calls.append(call)
     return {**message, "tool_calls": calls}
+
+
+def arguments_object(arguments: Any) -> dict[str, Any]:
+    """Tool-call arguments as the object a chat template renders with `tojson`: a JSON string is parsed,
+    anything that is not an object is kept under "input".
+
+    >>> arguments_object('{"command": "ls"}'), arguments_object("ls"), arguments_object(None)
+    ({'command': 'ls'}, {'input': 'ls'}, {})
+    """
+    if arguments is None:
+        return {}
+    if isinstance(arguments, str):
+        try:
+            arguments = orjson.loads(arguments)
+        except orjson.JSONDecodeError:
+            return {"input": arguments}
+    return arguments if isinstance(arguments, dict) else {"input": arguments}
 
 
 def check_columns(ds: Any, kind: str, where: str) -> None:
