@@ -116,3 +116,17 @@ def test_observation_keeps_the_instruction_when_output_is_long():
     assert len(obs) <= 2000 and obs.startswith("Create the directory") and obs.rstrip().endswith("5000")
     assert obs in env.observation_space
     env.close()
+
+
+def test_gym_never_imports_eval():
+    # eval/ depends on gym/ (through gym/protocol.py), never the reverse.
+    import ast
+
+    gym_dir = Path(bashgym.gym.__file__).parent
+    offenders = []
+    for path in gym_dir.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n == "bashgym.eval" or n.startswith("bashgym.eval.")]
+    assert offenders == []

@@ -15,23 +15,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bashgym.eval.clients import ChatClient, InfraError, Reply
+from bashgym.eval.clients import ChatClient, Reply
+from bashgym.gym.protocol import FENCED_SYSTEM_PROMPT, SUBMIT, SYSTEM_PROMPT, InfraError, infra_failure
 from bashgym.schema import Session, Step, Turn, Usage
 from bashgym.store import now_iso
 
-SYSTEM_PROMPT = (
-    "You are an expert shell user working in a Linux sandbox. Your current directory is the task's "
-    "workspace. Solve the task by running commands with the `bash` tool, one command per call; you will "
-    "see each command's output. When the task is complete, reply with a short summary and no tool call."
-)
-FENCED_SYSTEM_PROMPT = (
-    "You are an expert shell user working in a Linux sandbox. Your current directory is the task's "
-    "workspace. To run a command, reply with exactly one fenced code block:\n```bash\n<command>\n```\n"
-    "You will see its output. When the task is complete, reply with a short summary and no code block."
-)
-
-# Passed to env.step to end the episode when the model stops calling tools (bashgym.gym.env.SUBMIT).
-SUBMIT_ACTION = "submit"
 MAX_OUTPUT_CHARS = 8000
 
 
@@ -119,15 +107,6 @@ def step_output(env: Any, previous_obs: Any, obs: Any, info: dict[str, Any]) -> 
     return (text[len(prev):] if text.startswith(prev) else text), exit_code
 
 
-def infra_failure(info: dict[str, Any]) -> str | None:
-    """The env's report that the sandbox or verifier itself failed (then the rollout gets no score)."""
-    if info.get("infra_error"):
-        return str(info["infra_error"])
-    if info.get("status") in ("error", "infra_error", "no_score"):
-        return str(info.get("reason") or info.get("error") or info.get("status"))
-    return None
-
-
 def verdict(reward: float | None, info: dict[str, Any]) -> str:
     """passed | failed from the env's final info (status pass/fail), else from the reward."""
     status = info.get("status")
@@ -178,7 +157,7 @@ def _drive(ep: Episode, env: Any, client: ChatClient, *, seed: int | None, max_t
             ep.messages.append({"role": "assistant", "content": reply.text})
             ep.steps.append(Step(kind="message", role="assistant", text=reply.text, timestamp=now_iso(),
                                  model=client.model))
-            obs, reward, _terminated, _truncated, info = env.step(SUBMIT_ACTION)
+            obs, reward, _terminated, _truncated, info = env.step(SUBMIT)
             ep.ended_by, done = "submit", True
             break
         ep.messages.append(
@@ -226,7 +205,7 @@ def _drive(ep: Episode, env: Any, client: ChatClient, *, seed: int | None, max_t
         if done:
             break
     if not done:
-        obs, reward, _terminated, _truncated, info = env.step(SUBMIT_ACTION)
+        obs, reward, _terminated, _truncated, info = env.step(SUBMIT)
         ep.ended_by = "max_turns"
     failure = infra_failure(info)
     if failure:

@@ -20,46 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bashgym.errors import BashgymError, ConfigError, NotFoundError
+from bashgym.errors import ConfigError, NotFoundError
+from bashgym.gym.protocol import (  # the protocol the gym speaks
+    BASH_TOOL,
+    TOOL_CALL_TAG,
+    InfraError,
+    ToolCall,
+    fenced_bash,
+    tagged_tool_calls,
+)
 
 TOOL_MODES = ("auto", "native", "fenced")
-
-BASH_TOOL: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "bash",
-        "description": "Run one shell command in the task's workspace and return its output and exit code.",
-        "parameters": {
-            "type": "object",
-            "properties": {"command": {"type": "string", "description": "The shell command to run."}},
-            "required": ["command"],
-        },
-    },
-}
-
-
-class InfraError(BashgymError):
-    """The endpoint, model or sandbox failed (not the agent): the rollout gets no score and is retried."""
-
-
-@dataclass(slots=True)
-class ToolCall:
-    """One function call of a reply; `arguments` is the JSON string the model produced."""
-
-    name: str
-    arguments: str
-    id: str = field(default_factory=lambda: "call_" + uuid.uuid4().hex[:12])
-
-    def command(self) -> str | None:
-        """The `command` argument of a bash call, or None when the arguments are not usable."""
-        try:
-            args = json.loads(self.arguments) if isinstance(self.arguments, str) else self.arguments
-        except json.JSONDecodeError:
-            return None
-        if isinstance(args, dict):
-            value = args.get("command", args.get("cmd"))
-            return value if isinstance(value, str) else None
-        return None
 
 
 @dataclass(slots=True)
@@ -79,47 +50,6 @@ class ChatClient(Protocol):
     tool_mode: str
 
     def chat(self, messages: list[dict[str, Any]], *, seed: int | None = None) -> Reply: ...
-
-
-_FENCE = re.compile(r"```(?:bash|sh|shell|console)?[ \t]*\n(.*?)```", re.DOTALL)
-_TOOL_CALL_TAG = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
-
-
-def fenced_bash(text: str) -> str | None:
-    """The first fenced ```bash (or ```sh / bare ```) block of a reply, stripped; None when there is none.
-
-    >>> fenced_bash("Let me look.\\n```bash\\nls -la\\n```")
-    'ls -la'
-    """
-    for match in _FENCE.finditer(text or ""):
-        body = match.group(1).strip()
-        if body:
-            return body
-    return None
-
-
-def fenced_blocks(text: str) -> list[str]:
-    """Every non-empty fenced ```bash / ```sh / bare ``` block of a text, stripped, in order."""
-    return [m.group(1).strip() for m in _FENCE.finditer(text or "") if m.group(1).strip()]
-
-
-def tagged_tool_calls(text: str) -> list[ToolCall]:
-    """Tool calls written inline as `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` (Qwen/Hermes).
-
-    >>> [c.command() for c in tagged_tool_calls('<tool_call>{"name": "bash", "arguments": {"command": "pwd"}}</tool_call>')]
-    ['pwd']
-    """
-    calls = []
-    for match in _TOOL_CALL_TAG.finditer(text or ""):
-        try:
-            data = json.loads(match.group(1))
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
-            continue
-        args = data.get("arguments", data.get("parameters", {}))
-        calls.append(ToolCall(name=data["name"], arguments=args if isinstance(args, str) else json.dumps(args)))
-    return calls
 
 
 def check_tool_mode(mode: str) -> str:
@@ -354,7 +284,7 @@ class LocalModelClient:
         if with_tools:
             reply.tool_calls = tagged_tool_calls(text)
             if reply.tool_calls:
-                reply.text = _TOOL_CALL_TAG.sub("", text).strip()
+                reply.text = TOOL_CALL_TAG.sub("", text).strip()
         else:
             _fenced_to_call(reply)
         return reply

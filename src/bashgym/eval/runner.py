@@ -20,9 +20,8 @@ from typing import Any
 from bashgym.eval.agent import Episode, run_episode
 from bashgym.eval.clients import ChatClient
 from bashgym.eval.metrics import cost_usd, summarize
+from bashgym.gym.protocol import make_env as default_env_factory
 from bashgym.store import Store
-
-ENV_ID = "bashgym/BashTask-v0"
 
 EnvFactory = Callable[[Any], Any]
 
@@ -46,18 +45,6 @@ def new_eval_id(model: str, adapter: str | None = None) -> str:
 def rollout_session_id(eval_id: str, task_id: str, sample_idx: int) -> str:
     """Stable per (eval, task, sample): a rerun replaces the session instead of adding one."""
     return f"gym-{eval_id}-{task_id}-{sample_idx}"
-
-
-def default_env_factory(task: Any) -> Any:
-    """A fresh `bashgym/BashTask-v0` env for a task (registered when bashgym.gym is imported)."""
-    from bashgym.errors import require
-
-    require("gymnasium", "gym")
-    import gymnasium
-
-    import bashgym.gym  # noqa: F401  (registers the env id)
-
-    return gymnasium.make(ENV_ID, task=task)
 
 
 def pending_samples(store: Store, eval_id: str, tasks: Iterable[Any], k: int) -> list[Sample]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 
-ENV_ID = "bashgym/BashTask-v0"
+from bashgym.gym.protocol import ENV_ID
 
 
 def register_envs() -> None:

@@ -38,11 +38,11 @@ import gymnasium
 from gymnasium import spaces
 
 from bashgym.errors import ConfigError
+from bashgym.gym.protocol import SUBMIT
 from bashgym.gym.sandbox import CommandResult, Limits, Sandbox
 from bashgym.gym.task import Task, load_task
 from bashgym.gym.verifier import NO_SCORE, Verdict, prepare, verify
 
-SUBMIT = "submit"
 MAX_ACTION_CHARS = 4096
 ACTION_CHARSET = string.printable
 # Observations keep any character of the Basic Multilingual Plane except control characters and

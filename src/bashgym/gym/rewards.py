@@ -16,6 +16,17 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from bashgym.gym.protocol import (
+    FENCED_SYSTEM_PROMPT,
+    SUBMIT,
+    SYSTEM_PROMPT,
+    ToolCall,
+    fenced_blocks,
+    infra_failure,
+    tagged_tool_calls,
+)
+from bashgym.gym.protocol import make_env as protocol_make_env
+
 MAX_COMMANDS = 16
 SUITE_COLUMN = "suite"
 TASK_COLUMNS = ("task_id", "task")
@@ -29,7 +40,6 @@ def completion_commands(completion: Any) -> list[str]:
     >>> completion_commands([{"role": "assistant", "content": "```bash\\necho hi\\n```"}])
     ['echo hi']
     """
-    from bashgym.eval.clients import ToolCall, fenced_blocks, tagged_tool_calls
 
     if isinstance(completion, list):
         commands: list[str] = []
@@ -76,11 +86,8 @@ def _column(kwargs: dict[str, Any], names: Sequence[str], n: int) -> list[Any] |
 
 def score_commands(task: Any, commands: Sequence[str], *, make_env: Callable[[Any], Any] | None = None) -> float | None:
     """Run `commands` in a fresh episode of `task`, submit, and return the tests' reward (None = no score)."""
-    from bashgym.eval.agent import SUBMIT_ACTION, infra_failure
-    from bashgym.eval.runner import default_env_factory
-
     try:
-        env = (make_env or default_env_factory)(task)
+        env = (make_env or protocol_make_env)(task)
     except Exception:  # noqa: BLE001 - the sandbox could not start: no score
         return None
     try:
@@ -95,7 +102,7 @@ def score_commands(task: Any, commands: Sequence[str], *, make_env: Callable[[An
                 done = True
                 break
         if not done:
-            _obs, reward, _t, _tr, info = env.step(SUBMIT_ACTION)
+            _obs, reward, _t, _tr, info = env.step(SUBMIT)
         if infra_failure(info):
             return None
         return float(reward)
@@ -149,8 +156,6 @@ def task_prompt_rows(suite: str = "builtin", *, fenced: bool = False) -> list[di
     >>> rows = task_prompt_rows()                                  # doctest: +SKIP
     >>> Dataset.from_list(rows)  # GRPOTrainer(train_dataset=..., reward_funcs=[bash_task_reward])  # doctest: +SKIP
     """
-    from bashgym.eval.agent import FENCED_SYSTEM_PROMPT, SYSTEM_PROMPT
-
     system = FENCED_SYSTEM_PROMPT if fenced else SYSTEM_PROMPT
     return [
         {"prompt": [{"role": "system", "content": system}, {"role": "user", "content": t.instruction}],
