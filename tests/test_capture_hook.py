@@ -161,3 +161,50 @@ def test_session_start_records_the_git_commit_and_the_import_uses_it(tmp_path: P
         import_paths(store, ClaudeCodeSource(), [transcript])
         session = store.get_session(session_id)
     assert session.git_commit == head and session.meta["git_dirty_at_start"] is False
+
+
+def _hook_argv(home: Path) -> list[str]:
+    return [sys.executable, "-S", str(hook_script()), "--home", str(home)]
+
+
+def test_events_log_replaced_by_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    import time
+
+    (tmp_path / "events").mkdir()
+    fifo = tmp_path / "events" / "events.jsonl"
+    os.mkfifo(fifo)
+    # First with nobody reading the FIFO (a blocking open would wait forever), then with a reader holding it.
+    for reader in (None, os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)):
+        start = time.monotonic()
+        result = fire(event("PostToolUse"), tmp_path)
+        assert result.returncode == 0 and time.monotonic() - start < 1.0
+        if reader is not None:
+            try:
+                assert os.read(reader, 100) == b""  # nothing was written into the FIFO
+            except BlockingIOError:
+                pass
+            os.close(reader)
+    assert fifo.is_fifo()
+    assert any("not a regular file" in line for line in events.last_errors(tmp_path, n=5))
+
+
+def test_stdin_held_open_returns_within_a_second_and_keeps_the_event(tmp_path: Path) -> None:
+    import time
+
+    for payload, kept in ((event("PostToolUse", tool_name="Bash"), True), (b'{"hook_event_name": "Stop", ', False)):
+        proc = subprocess.Popen(_hook_argv(tmp_path), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        start = time.monotonic()
+        assert proc.stdin is not None
+        proc.stdin.write(payload)
+        proc.stdin.flush()  # and never closed: the agent holds stdin open
+        try:
+            assert proc.wait(timeout=5) == 0
+            assert time.monotonic() - start < 1.0
+        finally:
+            proc.kill()
+            proc.stdin.close()
+        lines = (tmp_path / "events" / "events.jsonl").read_bytes().splitlines() if kept else []
+        if kept:
+            assert json.loads(lines[-1])["tool_name"] == "Bash"
+    assert "stdin was still open" in events.last_errors(tmp_path, n=5)[-1]

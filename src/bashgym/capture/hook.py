@@ -3,7 +3,10 @@
 Run as a script by absolute path with `-S` (no site import), so it costs about as much as a bare Python
 start: `/abs/python -S /abs/.../bashgym/capture/hook.py [--home DIR]`. Standard library only, and only its
 cheapest parts: no json, no re. It must never slow or break the agent, so every error is swallowed after
-being written to `events/errors.log`, and the exit code is always 0.
+being written to `events/errors.log`, and the exit code is always 0. It never blocks either: stdin is read
+for at most STDIN_BUDGET_S (an agent that holds it open gets what arrived by then), the log files are opened
+non-blocking and refused unless they are regular files (a FIFO in their place is an error, not a hang), and
+a timer ends the process, exit 0, DEADLINE_S after it started whatever it is doing.
 
 Event log: `$BASHGYM_HOME/events/events.jsonl`, one event per line, each line the event's JSON object with
 a `"_bashgym_ts"` member added. Appends use O_APPEND and a single write(), so concurrent hooks never
@@ -16,11 +19,17 @@ records the git commit the session starts from (transcripts name the branch, not
 """
 
 import os
+import select
+import signal
+import stat
 import sys
 import time
 
 MAX_EVENT_BYTES = 8 * 1024 * 1024
 INGEST_EVENTS = (b"Stop", b"SubagentStop", b"SessionEnd")
+STDIN_BUDGET_S = 0.6  # the longest the hook waits for stdin to reach EOF
+DEADLINE_S = 0.9  # the hook is gone by then, exit 0, whatever it was doing
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def _home(argv):
@@ -31,8 +40,11 @@ def _home(argv):
 
 
 def _append(path, data):
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    # O_NONBLOCK: opening a FIFO with no reader fails at once instead of waiting for one.
+    fd = os.open(path, _APPEND_FLAGS, 0o600)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file; not writing to it")
         view = memoryview(data)
         written = os.write(fd, view)
         while written < len(view):  # a regular file takes it all at once; be safe anyway
@@ -88,18 +100,41 @@ def _spawn_ingest(home, *args):
     )
 
 
+def _read_stdin(budget_s):
+    """stdin up to EOF, or what arrived within `budget_s` seconds; (bytes, reached EOF)."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, ValueError, OSError):  # an in-process caller swapped sys.stdin for a buffer
+        return sys.stdin.buffer.read(), True
+    deadline = time.monotonic() + budget_s
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return b"".join(chunks), False
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+
+
+def _give_up(_signum, _frame):
+    os._exit(0)
+
+
 def main(argv):
     home = _home(argv)
     events = os.path.join(home, "events")
     try:
-        payload = sys.stdin.buffer.read()
+        payload, eof = _read_stdin(STDIN_BUDGET_S)
         try:
             os.makedirs(events, exist_ok=True)
         except OSError:
             pass
         body = payload.strip()
         if not (body.startswith(b"{") and body.endswith(b"}")):
-            _log_error(events, f"stdin was not a JSON object ({len(payload)} bytes, starts {payload[:40]!r})")
+            held = "" if eof else f"; stdin was still open after {STDIN_BUDGET_S:g}s"
+            _log_error(events, f"stdin was not a JSON object ({len(payload)} bytes, starts {payload[:40]!r}){held}")
             return
         name = _string_field(body, b"hook_event_name")
         if name is None:
@@ -131,7 +166,12 @@ def main(argv):
 
 
 def run():
-    """Entry point (`bashgym-hook`, used by the plugin): run the hook, exit 0 whatever happened."""
+    """Entry point (`bashgym-hook`, used by the plugin): run the hook, exit 0 whatever happened, in time."""
+    try:
+        signal.signal(signal.SIGALRM, _give_up)
+        signal.setitimer(signal.ITIMER_REAL, DEADLINE_S)
+    except Exception:  # noqa: BLE001 - no timer is no reason to fail
+        pass
     main(sys.argv)
     sys.stdout.flush()
     os._exit(0)
