@@ -18,9 +18,9 @@ On Stop / SubagentStop / SessionEnd the session's transcript is imported by a de
 records the git commit the session starts from (transcripts name the branch, not the commit).
 """
 
+import _signal  # the C module: `signal` would import enum, 10+ ms
 import os
 import select
-import signal
 import stat
 import sys
 import time
@@ -168,8 +168,8 @@ def main(argv):
 def run():
     """Entry point (`bashgym-hook`, used by the plugin): run the hook, exit 0 whatever happened, in time."""
     try:
-        signal.signal(signal.SIGALRM, _give_up)
-        signal.setitimer(signal.ITIMER_REAL, DEADLINE_S)
+        _signal.signal(_signal.SIGALRM, _give_up)
+        _signal.setitimer(_signal.ITIMER_REAL, DEADLINE_S)
     except Exception:  # noqa: BLE001 - no timer is no reason to fail
         pass
     main(sys.argv)
