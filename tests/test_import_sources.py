@@ -23,6 +23,7 @@ from bashgym.sources.gemini import GeminiSource  # noqa: E402
 from bashgym.sources.importer import import_paths  # noqa: E402
 from bashgym.sources.opencode import OpenCodeSource  # noqa: E402
 from bashgym.store import Store  # noqa: E402
+from harness.npm_tools import CODEX_PACKAGE, locked_version, npm_bin  # noqa: E402
 from importer_fixtures import (  # noqa: E402
     ADP_RECORDS,
     FAILING_TESTS_OUTPUT,
@@ -49,7 +50,7 @@ def import_with(store: Store, fmt, root: Path):
 
 def check_codex_session(session) -> None:
     """The steps the scripted scenario (harness/make_codex_fixtures.py) makes the real CLI record."""
-    assert session.source == "codex" and session.agent_version == "0.169.0" and session.models == ["gpt-5-codex"]
+    assert session.source == "codex" and session.agent_version == locked_version(CODEX_PACKAGE) and session.models == ["gpt-5-codex"]
     assert session.git_branch == "main" and len(session.git_commit or "") == 40
     first, second = session.turns
     assert first.prompt == "[CX1] How many lines does notes.txt have? Then add hello.txt."
@@ -106,7 +107,6 @@ def test_sessions_list_filters_codex(store: Store) -> None:
 
 @pytest.mark.slow
 def test_real_codex_cli_end_to_end(isolated_home: Path, tmp_path: Path) -> None:
-    from harness.codex_cli import CODEX_PACKAGE, npm_bin
     from harness.make_codex_fixtures import run_scenario
 
     codex = npm_bin(CODEX_PACKAGE, "codex")

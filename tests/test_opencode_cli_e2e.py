@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bashgym.cli import app  # noqa: E402
 from bashgym.store import Store  # noqa: E402
 from harness.chat_stream_server import ScriptedChatStreamServer, say, tool_call, usage  # noqa: E402
+from harness.npm_tools import OPENCODE_PACKAGE, locked_version  # noqa: E402
 from harness.opencode_cli import data_dir, opencode_bin, run_opencode  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -98,7 +99,7 @@ def test_real_opencode_cli_session_imports_prompt_tools_edits_model_and_usage(op
     with Store.open() as store:
         session = store.get_session(session_id)
     version = subprocess.run([str(opencode), "--version"], capture_output=True, text=True).stdout.strip()
-    assert version.startswith("1.18.")
+    assert version == locked_version(OPENCODE_PACKAGE)
     assert (session.source, session.title, session.cwd, session.agent_version) == ("opencode", TITLE, str(work),
                                                                                     version)
     assert session.models == [MODEL]

@@ -8,28 +8,11 @@ working directory outside any git repository.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
-TOOLS_DIR = Path(os.environ.get("BASHGYM_TEST_TOOLS", Path(__file__).resolve().parents[2] / ".tools"))
-CLAUDE_PACKAGE = "@anthropic-ai/claude-code"
-CODEX_PACKAGE = "@openai/codex"
-
-
-def npm_bin(package: str, binary: str) -> Path | None:
-    """Path of an npm package's binary, installing it into .tools/ on first use; None without npm."""
-    path = TOOLS_DIR / "node_modules" / ".bin" / binary
-    if path.exists():
-        return path
-    if shutil.which("npm") is None:
-        return None
-    TOOLS_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["npm", "install", "--prefix", str(TOOLS_DIR), "--no-audit", "--no-fund", package],
-        check=True, capture_output=True, timeout=600,
-    )
-    return path if path.exists() else None
+# The CLI comes at the version tests/harness/package-lock.json records (harness/npm_tools.py).
+from harness.npm_tools import CLAUDE_PACKAGE, CODEX_PACKAGE, TOOLS_DIR, npm_bin  # noqa: F401 - re-exported
 
 
 def claude_env(home: Path, base_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -23,9 +23,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from harness.claude_cli import npm_bin
-
-GEMINI_PACKAGE = "@google/gemini-cli@0.61"
+from harness.npm_tools import GEMINI_PACKAGE, npm_bin
 
 SETTINGS = {
     "general": {"enableAutoUpdate": False, "enableAutoUpdateNotification": False},

@@ -22,9 +22,8 @@ import platform
 import subprocess
 from pathlib import Path
 
-from harness.claude_cli import TOOLS_DIR, npm_bin
+from harness.npm_tools import OPENCODE_PACKAGE, TOOLS_DIR, npm_bin
 
-OPENCODE_PACKAGE = "opencode-ai@1.18"
 PROVIDER = "scripted"
 
 
