@@ -35,6 +35,7 @@ from harness.make_gemini_fixtures import (  # noqa: E402
     USAGES,
     run_scenario,
 )
+from harness.npm_tools import GEMINI_PACKAGE, locked_version  # noqa: E402
 
 runner = CliRunner()
 RECORDED = Path(__file__).parent / "fixtures" / "gemini"
@@ -123,6 +124,35 @@ def test_recorded_gemini_cli_chat_imports_prompts_tools_edits_model_and_usage(is
     assert import_gemini(RECORDED)["sessions"] == 0
 
 
+def test_empty_chat_left_by_a_resume_in_a_later_minute_does_not_replace_the_chat(isolated_home: Path,
+                                                                                 tmp_path: Path) -> None:
+    """Recorded with the real CLI (make_gemini_fixtures.py --resume-in-a-later-minute): the resumed chat and
+    the stub the CLI starts in the resume's minute, with the same session id and no conversation. Read in
+    either order, the store keeps the whole chat."""
+    recorded = Path(__file__).parent / "fixtures" / "gemini_resumed_later"
+    chat, stub = sorted(recorded.rglob("chats/*.jsonl"))
+    session_id = json.loads(chat.read_text().splitlines()[0])["sessionId"]
+    assert json.loads(stub.read_text().splitlines()[0])["sessionId"] == session_id
+    assert parse_gemini_file(str(stub), stub.read_bytes()).sessions == []
+    work = (chat.parents[1] / ".project_root").read_text().strip()
+
+    report = import_gemini(recorded)  # both files in one import
+    assert (report["files_read"], report["sessions"], report["errors"]) == (2, 1, [])
+    with Store.open() as store:
+        check_gemini_session(store.get_session(session_id), work)
+
+    store_home = tmp_path / "later"  # the chat imported first, the stub found by a later import
+    (store_home / "work" / "chats").mkdir(parents=True)
+    for path in (chat, chat.parents[1] / ".project_root"):
+        target = store_home / path.relative_to(recorded)
+        target.write_bytes(path.read_bytes())
+    assert import_gemini(store_home)["sessions"] == 1
+    (store_home / stub.relative_to(recorded)).write_bytes(stub.read_bytes())
+    assert import_gemini(store_home)["sessions"] == 0
+    with Store.open() as store:
+        check_gemini_session(store.get_session(session_id), work)
+
+
 def test_history_the_cli_rebuilt_from_api_contents_keeps_calls_results_and_exit_codes(tmp_path: Path) -> None:
     """The recording without the first prompt's own records: what is left of that turn is the `$set` list the
     resume wrote from the API history (functionCall and thought parts in gemini messages, results in user
@@ -149,10 +179,12 @@ def test_real_gemini_cli_session_imports_prompts_tools_edits_model_and_usage(iso
     gemini = gemini_bin()
     assert gemini is not None, "npm is required: the test installs @google/gemini-cli"
     version = subprocess.run([str(gemini), "--version"], capture_output=True, text=True).stdout.strip()
-    assert version.startswith("0.61."), version
+    assert version == locked_version(GEMINI_PACKAGE), version
     home, work = tmp_path / "gemini-home", tmp_path / "work"
     home.mkdir()
-    outputs, server = run_scenario(gemini, home, work)
+    # The resume starts "in a later minute" every time: the CLI then leaves a second, empty chat file with the
+    # same session id, which once made this test flaky and, imported, replaced the chat with an empty one.
+    outputs, server = run_scenario(gemini, home, work, resume_in_a_later_minute=True)
 
     # The CLI really ran the tools, and asked nothing but the scripted streaming route, with the chosen model.
     assert (work / "notes.txt").read_text() == "line one\nHello from bashgym\n"
@@ -169,12 +201,15 @@ def test_real_gemini_cli_session_imports_prompts_tools_edits_model_and_usage(iso
     assert first["session_id"] == second["session_id"]
 
     root = gemini_tmp(home)
-    [chat] = chats(home)  # the resumed prompt is appended to the same file
-    assert chat.name.startswith("session-") and chat.name.endswith(f"-{first['session_id'][:8]}.jsonl")
+    chat, stub = chats(home)  # the resumed prompt is appended to the first file; the stub sorts after it
+    for path in (chat, stub):
+        assert path.name.startswith("session-") and path.name.endswith(f"-{first['session_id'][:8]}.jsonl")
+    assert FOLLOWUP in chat.read_text() and FOLLOWUP not in stub.read_text()
+    assert [json.loads(line).get("sessionId") for line in stub.read_text().splitlines()][0] == first["session_id"]
     assert (chat.parents[1] / ".project_root").read_text().strip() == str(work)
     before = fingerprints(root)
     report = import_gemini(root)
-    assert (report["sessions"], report["skipped_lines"], report["errors"]) == (1, 0, [])
+    assert (report["files_read"], report["sessions"], report["skipped_lines"], report["errors"]) == (2, 1, 0, [])
     assert import_gemini(root)["sessions"] == 0  # a rerun adds nothing
     assert fingerprints(root) == before  # the user's files left as they were
 

@@ -1,11 +1,12 @@
 """Record a real Gemini CLI chat for the scripted scenario.
 
-    python tests/harness/make_gemini_fixtures.py OUT_DIR
+    python tests/harness/make_gemini_fixtures.py OUT_DIR [--resume-in-a-later-minute]
 
 Runs the CLI (npm `@google/gemini-cli` 0.61.x) against the scripted Gemini API server in a temporary HOME:
 a first prompt (shell, edit, write, a failing shell command, a reply), then a second one with `--resume`, and
 copies `~/.gemini/tmp/<project>/` (chats and `.project_root`) to OUT_DIR exactly as the CLI left it. The
-committed copy lives in tests/fixtures/gemini/.
+committed copies live in tests/fixtures/gemini/ and (with `--resume-in-a-later-minute`)
+tests/fixtures/gemini_resumed_later/.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import shutil
 import sys
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -51,9 +53,16 @@ def script(work: Path) -> list[dict]:
     ]
 
 
-def run_scenario(gemini: Path, home: Path, work: Path) -> tuple[list[str], ScriptedGeminiServer]:
+def run_scenario(gemini: Path, home: Path, work: Path, *, resume_in_a_later_minute: bool = False,
+                 ) -> tuple[list[str], ScriptedGeminiServer]:
     """Run both prompts; returns the CLI's JSON outputs and the server (with its requests). Raises with the
-    CLI's output when a run fails."""
+    CLI's output when a run fails.
+
+    The chat file is named after the minute the chat started (`session-YYYY-MM-DDTHH-MM-<id8>.jsonl`). A
+    `--resume` that starts in a later minute appends to that file but also leaves a second one, named after
+    its own minute, holding only metadata and the injected `<session_context>` (seen with 0.61.0). With
+    `resume_in_a_later_minute` the first file is renamed one minute back before the resume, so that case
+    happens every time instead of whenever the two runs straddle a minute."""
     work.mkdir(parents=True, exist_ok=True)
     (work / "notes.txt").write_text("line one\nTODO: greet\n")
     outputs = []
@@ -61,6 +70,8 @@ def run_scenario(gemini: Path, home: Path, work: Path) -> tuple[list[str], Scrip
         for prompt, extra in ((PROMPT, []), (FOLLOWUP, ["--resume"])):
             if extra:
                 extra = [*extra, json.loads(outputs[0])["session_id"]]
+                if resume_in_a_later_minute:
+                    _move_back_one_minute(gemini_tmp(home))
             result = run_gemini(gemini, prompt, home=home, cwd=work, base_url=server.url, model=MODEL,
                                 extra_args=extra)
             if result.returncode != 0:
@@ -69,14 +80,21 @@ def run_scenario(gemini: Path, home: Path, work: Path) -> tuple[list[str], Scrip
     return outputs, server
 
 
-def main(out: Path) -> None:
+def _move_back_one_minute(root: Path) -> None:
+    [chat] = root.rglob("chats/session-*.jsonl")
+    stamp, short_id = chat.stem[len("session-"):].rsplit("-", 1)
+    earlier = datetime.strptime(stamp, "%Y-%m-%dT%H-%M") - timedelta(minutes=1)
+    chat.rename(chat.with_name(f"session-{earlier:%Y-%m-%dT%H-%M}-{short_id}.jsonl"))
+
+
+def main(out: Path, resume_in_a_later_minute: bool = False) -> None:
     gemini = gemini_bin()
     if gemini is None:
         raise SystemExit("npm is needed to install the Gemini CLI")
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         home.mkdir()
-        run_scenario(gemini, home, Path(tmp) / "work")
+        run_scenario(gemini, home, Path(tmp) / "work", resume_in_a_later_minute=resume_in_a_later_minute)
         for project in gemini_tmp(home).iterdir():
             for path in [project / ".project_root", *sorted((project / "chats").rglob("*.jsonl"))]:
                 target = out / project.name / path.relative_to(project)
@@ -86,4 +104,4 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), "--resume-in-a-later-minute" in sys.argv[2:])

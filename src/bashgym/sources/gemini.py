@@ -389,6 +389,11 @@ def parse_gemini_file(path: str, data: bytes) -> ParsedFile:
         if session.id == session.parent_id:
             session.id = f"{session.parent_id}-{p.stem}"
     build_from_records(session, [m for m in messages if isinstance(m, dict)])
+    if not session.turns and session.meta.get("kind") != "subagent":
+        # No conversation, only metadata and the injected <session_context>: the stub the CLI starts when a
+        # `--resume` begins in a later minute than the chat's file name (it then appends to the resumed file).
+        # Its session id is the resumed chat's, so storing it would replace that chat with an empty one.
+        return result
     result.sessions.append(session)
     return result
 
