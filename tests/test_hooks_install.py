@@ -123,7 +123,60 @@ def test_plugin_hooks_cover_the_same_events_as_settings_install() -> None:
     repo = Path(__file__).resolve().parents[1]
     hooks = json.loads((repo / "plugin" / "hooks" / "hooks.json").read_text())["hooks"]
     assert set(hooks) == set(HOOK_EVENTS)
+    commands = {h["command"] for groups in hooks.values() for g in groups for h in g["hooks"]}
+    assert commands == {'sh "${CLAUDE_PLUGIN_ROOT}/hooks/bashgym-hook.sh"'}
     manifest = json.loads((repo / "plugin" / ".claude-plugin" / "plugin.json").read_text())
-    assert manifest["name"] == "bashgym" and manifest["hooks"] == "./hooks/hooks.json"
+    # Claude Code loads hooks/hooks.json by itself; naming it in the manifest too makes 2.1.197 report the
+    # plugin as failed ("Duplicate hooks file detected"); tests/test_plugin_cli.py shows it with the real CLI.
+    assert manifest["name"] == "bashgym" and "hooks" not in manifest
     market = json.loads((repo / ".claude-plugin" / "marketplace.json").read_text())
     assert market["plugins"][0]["source"] == "./plugin"
+
+
+PLUGIN_HOOK = Path(__file__).resolve().parents[1] / "plugin" / "hooks" / "bashgym-hook.sh"
+BARE_PATH = "/usr/bin:/bin"  # no bashgym-hook here: what a plugin user's agent may run with
+
+
+def run_plugin_hook(payload: bytes) -> subprocess.CompletedProcess[bytes]:
+    import os
+
+    env = {"HOME": os.environ["HOME"], "BASHGYM_HOME": os.environ["BASHGYM_HOME"], "PATH": BARE_PATH}
+    return subprocess.run(["sh", str(PLUGIN_HOOK)], input=payload, env=env, capture_output=True, timeout=30)
+
+
+def test_plugin_hook_runs_the_recorded_interpreter_without_bashgym_on_path(isolated_home: Path) -> None:
+    import shutil
+
+    from bashgym.capture.install import hook_script
+
+    assert shutil.which("bashgym-hook", path=BARE_PATH) is None
+    result = runner.invoke(app, ["hooks", "install", "--plugin"])
+    assert result.exit_code == 0, result.output
+    assert sys.executable in result.output
+    assert not (isolated_home / ".claude" / "settings.json").exists()  # the plugin brings the hooks
+    done = run_plugin_hook(b'{"hook_event_name": "UserPromptSubmit", "session_id": "s1", "prompt": "hi"}')
+    assert done.returncode == 0 and done.stderr == b""
+    lines = (isolated_home / ".bashgym" / "events" / "events.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["prompt"] == "hi"
+    report = json.loads(runner.invoke(app, ["hooks", "status", "--json"]).output)
+    assert report["plugin"]["hook_command"] == f"{sys.executable} -S {hook_script()}"
+    assert report["plugin"]["hook_found"].startswith("recorded in")
+
+
+def test_plugin_hook_without_bashgym_exits_0_and_says_what_to_run(isolated_home: Path) -> None:
+    done = run_plugin_hook(b'{"hook_event_name": "Stop", "session_id": "s1"}')
+    assert done.returncode == 0 and done.stdout == b"" and done.stderr == b""
+    assert not (isolated_home / ".bashgym" / "events" / "events.jsonl").exists()
+    report = json.loads(runner.invoke(app, ["hooks", "status", "--json"]).output)
+    assert "bashgym-hook is not on PATH and no interpreter is recorded" in report["last_error"]
+    assert "bashgym hooks install --plugin" in report["last_error"]
+    # A recorded interpreter that was deleted since (a removed venv) is named as such.
+    (isolated_home / ".bashgym" / "hook-command").write_text("/gone/venv/bin/python\n/gone/hook.py\n")
+    run_plugin_hook(b'{"hook_event_name": "Stop", "session_id": "s1"}')
+    report = json.loads(runner.invoke(app, ["hooks", "status", "--json"]).output)
+    assert "names /gone/venv/bin/python, which is gone" in report["last_error"]
+
+
+def test_hooks_install_plugin_refuses_project() -> None:
+    result = runner.invoke(app, ["hooks", "install", "--plugin", "--project"])
+    assert result.exit_code == 2 and "--plugin cannot be used with --project" in result.output

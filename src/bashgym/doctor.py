@@ -93,14 +93,27 @@ def check_hooks() -> Check:
     places = {"user": install.settings_path(False), "project": install.settings_path(True)}
     installed = {name: install.installed_events(path) for name, path in places.items()}
     where = [name for name, evs in installed.items() if evs]
+    plugins = install.installed_plugins()
     stats = events.event_stats()
     errors = events.last_errors(n=1)
-    if not where:
-        return Check("hooks", WARN, f"not installed ({stats.total} events seen)", "bashgym hooks install")
-    missing = [e for e in install.HOOK_EVENTS if not any(e in evs for evs in installed.values())]
-    detail = f"installed ({', '.join(where)}); {stats.total} events from {len(stats.sessions)} sessions"
-    if missing:
-        return Check("hooks", WARN, detail + f"; missing {', '.join(missing)}", "bashgym hooks install")
+    if not where and not plugins:
+        return Check("hooks", WARN, f"not installed in settings.json nor as a plugin ({stats.total} events seen)",
+                     "bashgym hooks install")
+    seen = f"{stats.total} events from {len(stats.sessions)} sessions"
+    if plugins and where:
+        return Check("hooks", WARN, f"installed twice: plugin {', '.join(plugins)} and settings.json ({', '.join(where)}); "
+                     f"every event arrives twice; {seen}", "bashgym hooks uninstall  (the plugin captures)")
+    if plugins:
+        command, how = install.plugin_hook_target()
+        detail = f"plugin {', '.join(plugins)}: {how}; {seen}"
+        if command is None:
+            return Check("hooks", FAIL, detail + (f"; last hook error: {errors[-1]}" if errors else ""),
+                         "bashgym hooks install --plugin  (records this Python for the plugin's hook)")
+    else:
+        detail = f"installed ({', '.join(where)}); {seen}"
+        missing = [e for e in install.HOOK_EVENTS if not any(e in evs for evs in installed.values())]
+        if missing:
+            return Check("hooks", WARN, detail + f"; missing {', '.join(missing)}", "bashgym hooks install")
     if errors:
         return Check("hooks", WARN, detail + f"; last hook error: {errors[-1]}", "see bashgym hooks status")
     return Check("hooks", OK, detail)

@@ -13,6 +13,7 @@ import difflib
 import json
 import os
 import shlex
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bashgym.errors import ConfigError
-from bashgym.paths import claude_home
+from bashgym.paths import claude_home, home_dir
 
 HOOK_EVENTS = (
     "SessionStart", "UserPromptSubmit", "PostToolUse", "PostToolUseFailure", "Stop", "SubagentStop", "PreCompact",
@@ -30,6 +31,8 @@ HOOK_EVENTS = (
 MATCHER_EVENTS = {"PostToolUse": "*", "PostToolUseFailure": "*", "PreToolUse": "*"}
 HOOK_MARKER = "bashgym/capture/hook.py"
 HOOK_TIMEOUT_S = 10
+# In BASHGYM_HOME: the interpreter and hook script for the plugin's hook (`bashgym hooks install --plugin`).
+PLUGIN_POINTER = "hook-command"
 
 
 def hook_script() -> Path:
@@ -42,6 +45,51 @@ def hook_command(home: Path | None = None) -> str:
     if home is not None:
         parts += ["--home", str(home)]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def plugin_pointer(home: Path | None = None) -> Path:
+    """Where the plugin's hook script looks for this install's interpreter (bashgym may not be on its PATH)."""
+    return (home or home_dir()) / PLUGIN_POINTER
+
+
+def record_plugin_interpreter(home: Path | None = None) -> Path:
+    """Write the interpreter and hook script the plugin's `bashgym-hook.sh` runs, one per line."""
+    path = plugin_pointer(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(f"{sys.executable}\n{hook_script()}\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def plugin_hook_target(home: Path | None = None) -> tuple[str | None, str]:
+    """What the plugin's hook would run: (command, how it was found), or (None, why nothing would run).
+
+    Mirrors `plugin/hooks/bashgym-hook.sh`: the recorded interpreter first, then `bashgym-hook` on PATH.
+    """
+    path = plugin_pointer(home)
+    stale = ""
+    if path.exists():
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines() + ["", ""]
+        python, script = lines[0], lines[1]
+        if os.access(python, os.X_OK) and Path(script).is_file():
+            return f"{python} -S {script}", f"recorded in {path}"
+        stale = f"{path} names {python or 'nothing'}, which is gone; "
+    found = shutil.which("bashgym-hook")
+    if found:
+        return found, "bashgym-hook on PATH (Claude Code must share this PATH)"
+    return None, stale + "bashgym-hook is not on PATH and no interpreter is recorded"
+
+
+def installed_plugins() -> list[str]:
+    """Ids (`bashgym@<marketplace>`) of bashgym plugins Claude Code has installed and enabled."""
+    registry = claude_home() / "plugins" / "installed_plugins.json"
+    try:
+        plugins = json.loads(registry.read_text(encoding="utf-8")).get("plugins") or {}
+        enabled = read_settings(settings_path(False)).get("enabledPlugins") or {}
+    except (OSError, ValueError, AttributeError, ConfigError):
+        return []
+    return sorted(pid for pid in plugins if pid.split("@")[0] == "bashgym" and enabled.get(pid, True) is not False)
 
 
 def settings_path(project: bool = False, cwd: Path | None = None) -> Path:

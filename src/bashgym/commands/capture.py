@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -23,15 +24,30 @@ def _hooks(ctx: typer.Context) -> None:
         status(home=None, as_json=False)
 
 
+PLUGIN_OPTION = typer.Option(
+    False, "--plugin",
+    help="For the Claude Code plugin: record this install's interpreter so the plugin's hook finds bashgym "
+         "without it on PATH; settings.json is left alone.")
+
+
 @hooks_app.command()
-def install(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION, home: Path | None = HOME_OPTION) -> None:
+def install(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION, plugin: bool = PLUGIN_OPTION,
+            home: Path | None = HOME_OPTION) -> None:
     """Merge bashgym's hooks into Claude Code's settings.json (idempotent; keeps everything else; backs up).
+
+    With the plugin installed, use --plugin instead: the plugin brings the hooks, bashgym records which
+    Python runs them. Both at once would deliver every event twice.
 
     Example: bashgym hooks install --project --dry-run
     """
     from bashgym.capture import install as inst
 
     home = use_home(home)
+    if plugin:
+        if project:
+            raise typer.BadParameter("--plugin cannot be used with --project (the plugin is installed per user)")
+        _record_for_plugin(home, dry_run)
+        return
     path = inst.settings_path(project)
     change = inst.install(path, home=home, dry_run=dry_run)
     if dry_run:
@@ -45,6 +61,24 @@ def install(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION, home
     console.print(f"  command: {inst.hook_command(home)}", markup=False)
     if change.backup:
         console.print(f"  backup: {change.backup}")
+
+
+def _record_for_plugin(home: Path | None, dry_run: bool) -> None:
+    from bashgym.capture import install as inst
+
+    target = inst.plugin_pointer(home)
+    if dry_run:
+        console.print(f"would record {sys.executable} and {inst.hook_script()} in {target}", markup=False)
+        return
+    path = inst.record_plugin_interpreter(home)
+    console.print(f"recorded {sys.executable} in {path}: the plugin's hook runs bashgym's hook with it", markup=False)
+    plugins = inst.installed_plugins()
+    console.print(f"  plugin: {', '.join(plugins) if plugins else 'not installed yet (claude plugin install bashgym@bashgym)'}",
+                  markup=False)
+    doubled = [str(p) for p in (inst.settings_path(False), inst.settings_path(True)) if inst.installed_events(p)]
+    if doubled:
+        console.print(f"  warning: bashgym hooks are also in {', '.join(doubled)}; with the plugin every event "
+                      "arrives twice: run bashgym hooks uninstall", markup=False)
 
 
 @hooks_app.command()
@@ -79,8 +113,10 @@ def status(home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION) -> None
     installed = {name: sorted(inst.installed_events(path)) for name, path in places.items()}
     stats = events.event_stats()
     errors = events.last_errors()
+    plugin_command, plugin_how = inst.plugin_hook_target(home)
     report = {
         "installed": {name: {"path": str(places[name]), "events": evs} for name, evs in installed.items()},
+        "plugin": {"installed": inst.installed_plugins(), "hook_command": plugin_command, "hook_found": plugin_how},
         "expected_events": list(inst.HOOK_EVENTS),
         "events_total": stats.total,
         "events": dict(sorted(stats.by_event.items())),
@@ -98,6 +134,8 @@ def status(home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION) -> None
         missing = [e for e in inst.HOOK_EVENTS if e not in evs]
         state = "installed" if not missing else ("not installed" if not evs else f"partial (missing {', '.join(missing)})")
         console.print(f"{name:8} {places[name]}: {state}")
+    if report["plugin"]["installed"]:
+        console.print(f"plugin   {', '.join(report['plugin']['installed'])}: hook {plugin_how}", markup=False)
     table = Table(title=f"events received ({stats.total} total, {len(stats.sessions)} sessions)")
     table.add_column("event")
     table.add_column("count", justify="right")
