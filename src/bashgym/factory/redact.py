@@ -24,6 +24,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bashgym.factory.redact_encoded import encoded_spans
+from bashgym.factory.redact_numbers import CardDetector, load_phone_detector
 from bashgym.factory.redact_rules import (
     CATEGORY_PRIORITY,
     CONTEXT_RULES,
@@ -32,13 +34,14 @@ from bashgym.factory.redact_rules import (
     SECRET,
     USER,
     Rule,
+    escaped_break,
     hostname_rule,
     token_lines,
     user_name_rule,
 )
 
 PLACEHOLDER_PREFIX = {"secret": "SECRET", "email": "EMAIL", "phone": "PHONE", "ip": "IP", "name": "NAME",
-                      "host": "HOST"}
+                      "host": "HOST", "card": "CARD"}
 # Usernames too common to replace as words in free text (still replaced inside home paths).
 COMMON_USERNAMES = frozenset("root admin user ubuntu debian test dev runner ec2-user vagrant node app www-data".split())
 HOME = "home"
@@ -86,11 +89,14 @@ class Redactor:
             if extra is not None:
                 self.rules.append(extra)
         self._home = str(home).rstrip("/\\") if home else None
-        detectors = []
+        detectors: list[Any] = [CardDetector()]
+        phones = load_phone_detector()
+        if phones is not None:
+            detectors.append(phones)
         if use_detect_secrets:
             from bashgym.factory.redact_detect_secrets import load_detectors
 
-            detectors = load_detectors()
+            detectors.extend(load_detectors())
         # Provider tokens run only on the few lines that hold a long token-like run (see `token_lines`). Each
         # rule keeps its rank in the full list, so overlapping finds are labelled the same whatever ran first.
         ranked: list[tuple[float, Any]] = [*enumerate(self.rules), *((len(self.rules) + i, d)
@@ -98,7 +104,8 @@ class Redactor:
         self._token_checks = [(i, c) for i, c in ranked if c.token_run]
         self._text_checks = [(i, c) for i, c in ranked if not c.token_run]
         self._all_checks = ranked
-        self._checks = (self._text_checks, self._token_checks)  # narrowed by `redact_obj` (see `_gate`)
+        self._full_checks = (self._text_checks, self._token_checks)
+        self._checks = self._full_checks  # narrowed by `redact_obj` (see `_gate`)
         # per check: (searched in lowered text?, its triggers) or (False, None) when it always runs
         self._gate_triggers = [_gate_triggers(c) for _, c in ranked]
         self._gate_index = TriggerIndex([t for ci, ts in self._gate_triggers if ts and not ci for t in ts],
@@ -180,8 +187,10 @@ class Redactor:
 
     # --- detection -------------------------------------------------------------------------------------
 
-    def _find(self, text: str) -> list[tuple[int, int, str, str]]:
-        text_checks, token_checks = self._checks
+    def _find(self, text: str, depth: int = 0) -> list[tuple[int, int, str, str]]:
+        """Spans to replace in `text`; `depth` > 0 for text decoded from a percent-encoded or base64 run,
+        which every check sees (the gate of `redact_obj` only looked at the encoded form)."""
+        text_checks, token_checks = self._checks if depth == 0 else self._full_checks
         ranked = _run_checks(text_checks, text, text)
         lines = token_lines(text) if token_checks else []
         if lines:
@@ -190,6 +199,7 @@ class Redactor:
         spans = [span for _, span in ranked]
         if self._home and self._home in text:
             spans.extend(_home_spans(text, self._home))
+        spans.extend(encoded_spans(text, self._find, depth))
         if not spans:
             return spans
         return _merge(_add_repeats(text, spans))
@@ -450,7 +460,7 @@ def _rule_spans(rule: Rule, regex: re.Pattern[str], hay: str, text: str) -> list
         if back:
             start = m.start()
             stop = max(0, start - rule.back_max)
-            while start > stop and text[start - 1] in back:
+            while start > stop and text[start - 1] in back and not escaped_break(text, start):
                 start -= 1
             span = (start, m.start()) if rule.back_span else (start, m.end())
             first = start
@@ -459,7 +469,8 @@ def _rule_spans(rule: Rule, regex: re.Pattern[str], hay: str, text: str) -> list
             if span is None:
                 continue
             first = m.start()
-        if span[0] == span[1] or (not_after and first > 0 and text[first - 1] in not_after):
+        if span[0] == span[1] or (not_after and first > 0 and text[first - 1] in not_after
+                                  and not escaped_break(text, first)):
             continue
         if validate is not None and not validate(text[span[0]:span[1]], m, text):
             continue

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 # Placeholder categories: each maps a value to a numbered placeholder, except "user" which is always <USER>.
 SECRET, EMAIL, PHONE, IP, USER, NAME, HOST = "secret", "email", "phone", "ip", "user", "name", "host"
-CATEGORY_PRIORITY = {SECRET: 0, EMAIL: 1, PHONE: 2, IP: 3, NAME: 4, HOST: 5, USER: 6}
+CARD = "card"
+CATEGORY_PRIORITY = {SECRET: 0, CARD: 0.5, EMAIL: 1, PHONE: 2, IP: 3, NAME: 4, HOST: 5, USER: 6}
 
 Validator = Callable[[str, "re.Match[str]", str], bool]  # (value, match, original text)
+Span = tuple[int, int, str, str]  # (start, end, kind, category)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,12 @@ class Rule:
             if match.group(g) is not None:
                 return match.span(g)
         return None
+
+
+def escaped_break(text: str, i: int) -> bool:
+    """`text[i]` follows a JSON/C escape (`\\n`, `\\t`, `\\r`): a line break in an escaped transcript line,
+    not a letter glued to the value."""
+    return i >= 2 and text[i - 1] in "ntr" and text[i - 2] == "\\" and (i < 3 or text[i - 3] != "\\")
 
 
 # --- look-alike filters ----------------------------------------------------------------------------------
@@ -104,6 +112,18 @@ def _mixed_token(value: str, _m: re.Match[str], _t: str) -> bool:
     """Provider tokens with a loose tail: demand letters and digits so `sk-some-long-kebab-name` stays."""
     tail = value.split("-", 1)[-1] if value.startswith("sk-") else value
     return any(c.isdigit() for c in tail) and any(c.isalpha() for c in tail) and not is_placeholder(value)
+
+
+def _hf_token(value: str, _m: re.Match[str], _t: str) -> bool:
+    """Hugging Face tokens are `hf_` + letters (34 today, any length before): random case, or letters and
+    digits; a CamelCase name (`hf_AutoModelForCausalLM`) has too few capitals to be random."""
+    tail = value.split("_")[-1]
+    if is_placeholder(value):
+        return False
+    if any(c.isdigit() for c in tail):
+        return any(c.isalpha() for c in tail)
+    upper = sum(c.isupper() for c in tail) / len(tail)
+    return 0.3 <= upper <= 0.7
 
 
 def _aws_secret(value: str, _m: re.Match[str], _t: str) -> bool:
@@ -174,7 +194,7 @@ PROVIDER_RULES: tuple[Rule, ...] = (
     Rule("azure_client_secret", SECRET, re.compile(r"Q~[A-Za-z0-9_~.-]{31,34}" + _E), triggers=("Q~",),
          back=_TOKEN_CHARS + "~.", back_max=4, not_after=_TOKEN_CHARS + "~.",
          validate=lambda v, m, t: v.index("Q~") == 4 and v[3].isdigit() and not is_placeholder(v), lines=True),
-    _tok("huggingface_token", r"(?:hf_|api_org_)[A-Za-z0-9]{30,}", ("hf_", "api_org_"), _mixed_token),
+    _tok("huggingface_token", r"(?:hf_|api_org_)[A-Za-z0-9]{16,}", ("hf_", "api_org_"), _hf_token, run=False),
     _tok("npm_token", r"npm_[A-Za-z0-9]{36}", ("npm_",)),
     _tok("pypi_token", r"pypi-AgE[A-Za-z0-9_-]{50,}", ("pypi-",)),
     _tok("twilio_key", r"(?:AC|SK)[0-9a-f]{32}", ("AC", "SK")),
@@ -232,7 +252,7 @@ _SECRET_WORD = (
 _ASSIGNMENT = re.compile(
     r"(?P<key>" + _SECRET_WORD + r")(?![a-z0-9])(?P<kq>[\"']?)"
     r"(?P<sep>[ \t]*(?::=|=>|=|:)[ \t]*)"
-    r"(?:\"(?P<dq>(?:[^\"\\\n]|\\.){3,})\"|'(?P<sq>[^'\n]{3,})'|(?P<bare>[^\s\"',;&|)}\]]{2,}[^\s\"',;&|)}\].:!?]))"
+    r"(?:\"(?P<dq>(?:[^\"\\\n]|\\.){3,})\"|'(?P<sq>[^'\n]{3,})'|(?P<bare>[^\s\"',;&|)}\]\\]{2,}[^\s\"',;&|)}\].:!?\\]))"
 )
 _TYPE_NAMES = frozenset("string str int number bool boolean any bytes optional secretstr text varchar char".split())
 _KEY_CHARS = frozenset(_WORD_CHARS + ".-")
@@ -246,8 +266,11 @@ def _assignment_ok(value: str, m: re.Match[str], text: str) -> bool:
         start -= 1
     key = text[start:m.end("key")]
     low = value.lower()
-    if low == key.lower() or low.endswith("." + key.lower()) or low in _TYPE_NAMES:
-        return False
+    word = m.group("key").lower()
+    if low == key.lower() or low.endswith(("." + key.lower(), "_" + word)) or low in _TYPE_NAMES:
+        return False  # `token=hf_token`, `password=self.password`: a name, not a literal
+    if word == "signature" and '"type":"thinking"' in text:
+        return False  # the model provider's signature of a thinking block, not a credential
     if m.group("bare") is None:  # a quoted string literal: a secret unless it reads like prose
         return value.count(" ") < 2 and not (value.count(" ") == 1 and value.replace(" ", "").isalpha())
     if "(" in value or value.startswith(("[", "{", "-", "#", "/", "~", ".")) or value.endswith(":"):
@@ -286,7 +309,7 @@ def _line_start_only(value: str, m: re.Match[str], text: str) -> bool:
     return not text[line_start:m.start()].strip() and _person_ok(value, m, text)
 
 
-_CLI_VALUE = r"(?:\"(?P<dq>[^\"\n]+)\"|'(?P<sq>[^'\n]+)'|(?P<bare>[^\s\"'-][^\s\"']*))"
+_CLI_VALUE = r"(?:\"(?P<dq>[^\"\n]+)\"|'(?P<sq>[^'\n]+)'|(?P<bare>[^\s\"'\\-][^\s\"'\\]*))"
 
 CONTEXT_RULES: tuple[Rule, ...] = (
     _PRIVATE_KEY,
@@ -341,6 +364,10 @@ CONTEXT_RULES: tuple[Rule, ...] = (
     Rule("aws_secret_key", SECRET, re.compile(r"[A-Za-z0-9/+=]{40,}"),
          triggers=("AKIA", "ASIA", "aws", "AWS", "SecretAccessKey"), validate=_aws_secret),
     _ASSIGNMENT_RULE,
+    # ~/.pgpass: hostname:port:database:username:password, one a line
+    Rule("pgpass_password", SECRET,
+         re.compile(r"(?:^|\\n)[^:\s#\\]+:(?:\d{1,5}|\*):[^:\s\\]+:[^:\s\\]+:(?P<v>[^\s\\]+)(?=$|\\[nr])", re.M),
+         group=("v",), triggers=("pgpass",), validate=_not_placeholder),
 )
 
 # --- personal data ---------------------------------------------------------------------------------------
