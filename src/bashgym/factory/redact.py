@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from bashgym.factory.redact_encoded import encoded_spans
 from bashgym.factory.redact_numbers import CardDetector, load_phone_detector
@@ -226,6 +227,8 @@ class Redactor:
             return "<USER>"
         if category == HOME:
             return "/home/<USER>"
+        if "%" in value:  # `maria%40gmail.com` is the same e-mail as `maria@gmail.com`
+            value = unquote(value)
         key = (category, value)
         ph = self._placeholders.get(key)
         if ph is None:

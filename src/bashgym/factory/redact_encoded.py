@@ -83,8 +83,7 @@ def base64_text(run: str) -> str | None:
     """The text a base64 run encodes, or None when it is not base64 of printable text."""
     if len(run) % 4 or len(run) > MAX_B64:
         return None
-    body = run.rstrip("=")
-    if not (any(c.isupper() for c in body) and any(c.islower() for c in body)):
+    if run.islower() or run.isupper():  # base64 of text mixes cases; paths and words seldom do
         return None
     try:
         decoded = b64decode(run, validate=True).decode("utf-8")

@@ -1,7 +1,8 @@
 """Scoring a redactor on a labelled corpus: recall over planted secrets, precision over look-alikes.
 
 A corpus document is {"text", "secrets": [{"kind", "value"}], "keep": [{"kind", "value"}], "clean": bool}
-(tests/fixtures/redaction/corpus.jsonl). A planted value counts as removed only if no trace of it is left:
+(tests/fixtures/redaction/corpus.jsonl); a secret may name its `category` (payment_card, phone, ...), which
+the per-category figures group by (its kind otherwise). A planted value counts as removed only if no trace of it is left:
 not the value, and for long values not even a 16-character piece of it (so half-redacting a key fails).
 A look-alike counts as kept if it survives byte for byte; a clean document must come out unchanged.
 """
@@ -30,19 +31,26 @@ def score(docs: Iterable[dict[str, Any]], redact: Callable[[str], str]) -> dict[
     missed: list[dict[str, str]] = []
     wiped: list[dict[str, str]] = []
     missed_kinds: Counter[str] = Counter()
+    per_category: dict[str, Counter[str]] = {}
     for doc in docs:
         out = redact(doc["text"])
         for item in doc["secrets"]:
             planted += 1
+            tally = per_category.setdefault(item.get("category") or item["kind"], Counter())
+            tally["planted"] += 1
             if leaked(item["value"], out):
                 missed_kinds[item["kind"]] += 1
                 missed.append({"id": doc["id"], **item})
             else:
                 removed += 1
+                tally["removed"] += 1
         for item in doc["keep"]:
             lookalikes += 1
+            tally = per_category.setdefault("look-alike: " + item["kind"], Counter())
+            tally["lookalikes"] += 1
             if item["value"] in out:
                 kept += 1
+                tally["kept"] += 1
             else:
                 wiped.append({"id": doc["id"], **item})
         if doc.get("clean"):
@@ -62,4 +70,13 @@ def score(docs: Iterable[dict[str, Any]], redact: Callable[[str], str]) -> dict[
         "missed": missed,
         "missed_kinds": dict(missed_kinds),
         "wiped": wiped,
+        # {category: {planted, removed, recall}} for planted values; {"look-alike: kind": {lookalikes, kept, keep}}
+        "by_category": {name: _rates(tally) for name, tally in sorted(per_category.items())},
     }
+
+
+def _rates(tally: Counter[str]) -> dict[str, float | int]:
+    if "planted" in tally:
+        return {"planted": tally["planted"], "removed": tally["removed"],
+                "recall": tally["removed"] / tally["planted"]}
+    return {"lookalikes": tally["lookalikes"], "kept": tally["kept"], "keep": tally["kept"] / tally["lookalikes"]}

@@ -39,8 +39,9 @@ _CARD = re.compile(
     r"|\d{9,15})"  # no separators: 13-19 digits
     r"(?![\w-]|\.\d)"
 )
+_DIGIT_MARKS = bytes(0x64 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
 _LONG_UNBROKEN = frozenset(["62", *(f"4{d}" for d in range(10))])
-_GLUE = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-.+/:#=")
+_GLUE = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-.+/#")  # not = or : (pan=4...)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -93,15 +94,22 @@ class CardDetector:
 
     def scan(self, text: str) -> list[Span]:
         spans: list[Span] = []
-        for m in _CARD.finditer(text):
-            start = m.start()
-            if start and text[start - 1] in _GLUE and not escaped_break(text, start):
+        marks = text.encode("ascii", "replace").translate(_DIGIT_MARKS)  # one byte a character
+        start = marks.find(b"dddd")
+        while start != -1:
+            # a card starts with a run of >= 4 digits and has >= 13 digits within 23 characters
+            m = _CARD.match(text, start) if marks.count(b"d", start, start + 23) >= 13 else None
+            stop = marks.find(b" ", start)
+            start = marks.find(b"dddd", stop if stop != -1 else len(marks))
+            if m is None:
+                continue
+            if m.start() and text[m.start() - 1] in _GLUE and not escaped_break(text, m.start()):
                 continue
             digits = m.group(0).replace(" ", "").replace("-", "")
             if len(m.group(0)) > 16 and digits == m.group(0) and digits[:2] not in _LONG_UNBROKEN:
                 continue  # an unbroken 17-19 digit run is an id or a timestamp, unless UnionPay or Visa
             if issuer_ok(digits) and luhn_ok(digits) and digits not in TEST_CARDS:
-                spans.append((start, m.end(), self.kind, CARD))
+                spans.append((m.start(), m.end(), self.kind, CARD))
         return spans
 
 

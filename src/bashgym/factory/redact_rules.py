@@ -116,14 +116,15 @@ def _mixed_token(value: str, _m: re.Match[str], _t: str) -> bool:
 
 def _hf_token(value: str, _m: re.Match[str], _t: str) -> bool:
     """Hugging Face tokens are `hf_` + letters (34 today, any length before): random case, or letters and
-    digits; a CamelCase name (`hf_AutoModelForCausalLM`) has too few capitals to be random."""
+    digits; a CamelCase name (`hf_AutoModelForCausalLM`) has its capitals one at a time."""
     tail = value.split("_")[-1]
     if is_placeholder(value):
         return False
     if any(c.isdigit() for c in tail):
         return any(c.isalpha() for c in tail)
     upper = sum(c.isupper() for c in tail) / len(tail)
-    return 0.3 <= upper <= 0.7
+    pairs = sum(a.isupper() and b.isupper() for a, b in zip(tail, tail[1:], strict=False))
+    return 0.2 <= upper <= 0.8 and pairs >= 2  # CamelCase has capitals one at a time
 
 
 def _aws_secret(value: str, _m: re.Match[str], _t: str) -> bool:
@@ -250,9 +251,9 @@ _SECRET_WORD = (
 # KEY = value / KEY: value / "key": "value" / key => 'value'; the key must END with a secret word. Anchored on
 # the secret word (run on the lowered text); the rest of the key name is read backwards by the validator.
 _ASSIGNMENT = re.compile(
-    r"(?P<key>" + _SECRET_WORD + r")(?![a-z0-9])(?P<kq>[\"']?)"
+    r"(?P<key>" + _SECRET_WORD + r")(?![a-z0-9])(?P<kq>\\?[\"']?)"
     r"(?P<sep>[ \t]*(?::=|=>|=|:)[ \t]*)"
-    r"(?:\"(?P<dq>(?:[^\"\\\n]|\\.){3,})\"|'(?P<sq>[^'\n]{3,})'|(?P<bare>[^\s\"',;&|)}\]\\]{2,}[^\s\"',;&|)}\].:!?\\]))"
+    r"(?:\\\"(?P<edq>[^\"\\\n]{3,})\\\"|\"(?P<dq>(?:[^\"\\\n]|\\.){3,})\"|'(?P<sq>[^'\n]{3,})'|(?P<bare>[^\s\"',;&|)}\]\\]{2,}[^\s\"',;&|)}\].:!?\\]))"
 )
 _TYPE_NAMES = frozenset("string str int number bool boolean any bytes optional secretstr text varchar char".split())
 _KEY_CHARS = frozenset(_WORD_CHARS + ".-")
@@ -288,7 +289,7 @@ def _assignment_ok(value: str, m: re.Match[str], text: str) -> bool:
 
 
 _ASSIGNMENT_RULE = Rule(
-    "secret_assignment", SECRET, _ASSIGNMENT, group=("dq", "sq", "bare"),
+    "secret_assignment", SECRET, _ASSIGNMENT, group=("edq", "dq", "sq", "bare"),
     triggers=("pass", "pwd", "secret", "token", "key", "auth", "credential", "signature", "sas", "conn", "dsn",
               "webhook"),
     ci=True, validate=_assignment_ok,
