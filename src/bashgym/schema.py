@@ -7,6 +7,18 @@ knows which agent produced a session: a shell command is a `tool_call` step what
 Plain dataclasses with slots rather than pydantic models: the importer builds millions of steps and the
 import benchmark budgets a small multiple of `json.loads` per line. `to_dict` / `from_dict` give the JSON
 form that `bashgym sessions show ID --json` prints (the public contract; bump SCHEMA_VERSION on change).
+
+Where a turn's prompt lives (one rule; every stage asks `conversation` / `steps_after_prompt`):
+`Turn.prompt` is the request text. Sources also record the request as the turn's first step, a user
+message step with the same text (it carries the prompt's timestamp and attachments); that step IS the
+prompt, not a second message. A turn without such a step (gym rollouts, hand-built sessions) has its prompt
+only in `Turn.prompt`. Whatever writes the conversation out (exports, the UI, `sessions show`, the judge)
+takes `conversation(turn)`: the prompt exactly once, then what followed, in order.
+
+Which tool calls were made together: steps that came in one model message share `meta["message_id"]`
+(MESSAGE_ID). Calls in one message are parallel (one assistant message with several calls, then their
+results); calls in different messages, or without the key (sessions stored before it was recorded), are
+sequential (each call's result comes before the next call).
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SCHEMA_VERSION = 1
+MESSAGE_ID = "message_id"  # Step.meta key: the model message a step came in (see the module docstring)
 
 SOURCES = ("claude_code", "codex", "gemini", "opencode", "gym", "import")
 STEP_KINDS = ("message", "tool_call")
@@ -251,6 +264,45 @@ class Session:
             meta=dict(data.get("meta") or {}),
             schema_version=int(data.get("schema_version") or SCHEMA_VERSION),
         )
+
+
+def prompt_step(turn: Turn) -> Step | None:
+    """The step that records the turn's prompt (its first step, a user message with the prompt's text), or
+    None when the prompt lives only in `Turn.prompt`.
+
+    >>> t = Turn(0, "hi", [Step("message", "user", "hi"), Step("message", "assistant", "hello")])
+    >>> prompt_step(t) is t.steps[0], prompt_step(Turn(0, "hi", [Step("message", "assistant", "ok")]))
+    (True, None)
+    """
+    if turn.prompt and turn.steps:
+        first = turn.steps[0]
+        if first.kind == "message" and first.role == "user" and first.text.strip() == turn.prompt.strip():
+            return first
+    return None
+
+
+def steps_after_prompt(turn: Turn) -> list[Step]:
+    """What happened after the prompt: the turn's steps without the one recording the prompt."""
+    return turn.steps[1:] if prompt_step(turn) is not None else list(turn.steps)
+
+
+def conversation(turn: Turn) -> list[Step]:
+    """The turn as it was said: the prompt exactly once, as a user message step, then every later step.
+
+    >>> [s.text for s in conversation(Turn(0, "hi", [Step("message", "user", "hi"), Step("message", "assistant", "yo")]))]
+    ['hi', 'yo']
+    >>> [s.text for s in conversation(Turn(0, "hi", [Step("message", "assistant", "yo")]))]
+    ['hi', 'yo']
+    """
+    if not turn.prompt or prompt_step(turn) is not None:
+        return list(turn.steps)
+    return [Step(kind="message", role="user", text=turn.prompt, timestamp=turn.started_at), *turn.steps]
+
+
+def same_message(a: Step, b: Step) -> bool:
+    """True when two steps came in one model message (so two tool calls were made in parallel)."""
+    mid = a.meta.get(MESSAGE_ID)
+    return mid is not None and mid == b.meta.get(MESSAGE_ID)
 
 
 def is_shell_call(step: Step) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 
 from bashgym.eval.clients import ChatClient, Reply
 from bashgym.gym.protocol import FENCED_SYSTEM_PROMPT, SUBMIT, SYSTEM_PROMPT, InfraError, infra_failure
-from bashgym.schema import Session, Step, Turn, Usage
+from bashgym.schema import MESSAGE_ID, Session, Step, Turn, Usage
 from bashgym.store import now_iso
 
 MAX_OUTPUT_CHARS = 8000
@@ -153,10 +153,11 @@ def _drive(ep: Episode, env: Any, client: ChatClient, *, seed: int | None, max_t
         if client.tool_mode == "fenced" and ep.messages[0]["content"] != FENCED_SYSTEM_PROMPT:
             ep.messages[0]["content"] = FENCED_SYSTEM_PROMPT  # the client fell back mid-episode
         _account(ep, reply)
+        reply_id = {MESSAGE_ID: f"reply-{turn}"}  # the steps of one reply are one model message
         if not reply.tool_calls:
             ep.messages.append({"role": "assistant", "content": reply.text})
             ep.steps.append(Step(kind="message", role="assistant", text=reply.text, timestamp=now_iso(),
-                                 model=client.model))
+                                 model=client.model, meta=dict(reply_id)))
             obs, reward, _terminated, _truncated, info = env.step(SUBMIT)
             ep.ended_by, done = "submit", True
             break
@@ -172,7 +173,7 @@ def _drive(ep: Episode, env: Any, client: ChatClient, *, seed: int | None, max_t
         )
         if reply.text and not reply.fenced:
             ep.steps.append(Step(kind="message", role="assistant", text=reply.text, timestamp=now_iso(),
-                                 model=client.model))
+                                 model=client.model, meta=dict(reply_id)))
         for call in reply.tool_calls:
             command = call.command() if call.name == "bash" else None
             if command is None:
@@ -183,7 +184,7 @@ def _drive(ep: Episode, env: Any, client: ChatClient, *, seed: int | None, max_t
                 ep.messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": message})
                 ep.steps.append(Step(kind="tool_call", tool_name=call.name or "bash", call_id=call.id,
                                      input=_loose_json(call.arguments), output=message, is_error=True,
-                                     timestamp=now_iso(), model=client.model))
+                                     timestamp=now_iso(), model=client.model, meta=dict(reply_id)))
                 continue
             t0 = time.monotonic()
             previous = obs
@@ -198,6 +199,7 @@ def _drive(ep: Episode, env: Any, client: ChatClient, *, seed: int | None, max_t
                 kind="tool_call", tool_name="bash", call_id=call.id, input={"command": command}, output=output,
                 exit_code=exit_code, is_error=bool(exit_code), duration_ms=int((time.monotonic() - t0) * 1000),
                 timestamp=now_iso(), model=client.model, text=reply.text if reply.fenced else "",
+                meta=dict(reply_id),
             ))
             if terminated or truncated:
                 ep.ended_by, done = ("terminated" if terminated else "truncated"), True

@@ -1,25 +1,38 @@
 """Formats: examples → rows in the shapes trainers and other tools read.
 
-- `messages`: OpenAI/TRL chat (`messages` with `tool_calls` whose `arguments` is a JSON string, tool
-  messages with `tool_call_id` and `name`) plus `tools` (JSON-schema function specs), as TRL's SFTTrainer
-  takes them.
+Every format writes a turn the same way (docs/formats.md, "Training rows"): `schema.conversation(turn)`
+gives the prompt exactly once, then what followed; `dialogue` groups it into messages:
+- a user message per user step (the prompt, an interrupt, a local command the CLI showed the model) and
+  per compaction summary (the model saw it as a user message); other system steps (CLI notices, compaction
+  boundaries) were never shown to the model and are left out;
+- an assistant message per model message: text, thinking (only with `include_thinking`), and the tool
+  calls made in it. Calls made together (one model message, `schema.same_message`) stay one assistant
+  message followed by their results; a call made after a result starts the next assistant message.
+
+- `messages`: OpenAI/TRL chat (`messages` with `tool_calls` whose `arguments` is an object, as chat
+  templates render it, tool messages with `tool_call_id` and `name`) plus `tools` (JSON-schema function
+  specs), as TRL's SFTTrainer takes them.
 - `sharegpt`: `conversations` of {from, value} with function_call / observation turns (LLaMA-Factory), `tools`
-  as a JSON string.
+  as a JSON string; a function_call's value is the JSON string {"name", "arguments"}, one per call.
 - `adp`: Agent Data Protocol trajectories: `content` alternating actions (code_action for shell commands,
-  api_action for other tools, message_action) and text observations.
-- `atif`: Harbor's Agent Trajectory Interchange Format: `steps` with tool_calls and observation results;
-  a subagent's trajectory is kept linked (`subagent_trajectory_ref`) and included in `subagent_trajectories`.
+  api_action with `kwargs` an object for other tools, message_action) and text observations; calls made
+  together are consecutive actions followed by their observations in order.
+- `atif`: Harbor's Agent Trajectory Interchange Format: one agent step per model message with its
+  `tool_calls` (`arguments` an object) and observation results; a subagent's trajectory is kept linked
+  (`subagent_trajectory_ref`) and included in `subagent_trajectories`.
 - `dpo`: `prompt` / `chosen` / `rejected` from turns with the same request where one succeeded and one
   failed (or a human labelled one good and one bad); `kto`: `prompt` / `completion` / `label` (bool).
 
-Tool arguments are JSON strings in every format so Arrow gives each column one type across rows.
-Each row also carries `_groups` (the root session ids it came from) for the splitter; the writer drops it.
+The writer stores conversation columns as `datasets.Json` values, so arguments of different tools never
+share one Arrow struct. Each row also carries `_groups` (the root session ids it came from) for the
+splitter; the writer drops it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -27,7 +40,7 @@ import orjson
 from bashgym.factory.config import ShapeConfig
 from bashgym.factory.pipeline import Example, PipelineStep
 from bashgym.factory.select import BAD_LABELS, GOOD_LABELS
-from bashgym.schema import Session, Step, is_shell_call
+from bashgym.schema import Session, Step, Turn, conversation, is_shell_call, same_message, shell_command
 
 Row = dict[str, Any]
 
@@ -83,56 +96,80 @@ def _call_id(step: Step, n: int) -> str:
     return step.call_id or f"call_{n}"
 
 
-def _arguments(step: Step) -> str:
-    return dumps(step.input if isinstance(step.input, dict) else {"input": step.input})
+def arguments(step: Step) -> dict[str, Any]:
+    """A call's arguments as the object chat templates and the formats' specs expect."""
+    return step.input if isinstance(step.input, dict) else {"input": step.input}
+
+
+@dataclass
+class Said:
+    """One message of a turn's dialogue: a user message (`text`), or an assistant message (`text`,
+    `thinking`, the tool-call steps made in it, whose results follow it)."""
+
+    role: str
+    text: str = ""
+    thinking: str = ""
+    calls: list[Step] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+
+
+def shown_as_user(step: Step) -> bool:
+    """Whether a non-assistant message step was shown to the model as a user message."""
+    return step.role == "user" or (step.role == "system" and bool(step.meta.get("compact_summary")))
+
+
+def dialogue(turn: Turn) -> list[Said]:
+    """The turn as the messages the model saw and wrote, in order (see the module docstring)."""
+    out: list[Said] = []
+    cur: Said | None = None
+    for step in conversation(turn):
+        if step.kind == "message" and step.role != "assistant":
+            cur = None
+            if shown_as_user(step) and step.text:
+                out.append(Said("user", step.text, steps=[step]))
+            continue
+        if cur is not None and cur.calls and not (step.kind == "tool_call" and same_message(cur.calls[-1], step)):
+            cur = None  # a result came in between: this step is the model's next message
+        if cur is None:
+            cur = Said("assistant")
+            out.append(cur)
+        cur.steps.append(step)
+        if step.kind == "tool_call":
+            cur.calls.append(step)
+        if step.text and (step.kind == "message" or not step.tool_name):
+            cur.text = "\n\n".join(x for x in (cur.text, step.text) if x)
+        if step.thinking:
+            cur.thinking = "\n\n".join(x for x in (cur.thinking, step.thinking) if x)
+    return out
 
 
 def to_messages(ex: Example, cfg: ShapeConfig) -> list[dict[str, Any]]:
-    """The example as an OpenAI/TRL conversation. Consecutive tool calls share one assistant message and
-    their results follow it as tool messages, in order."""
+    """The example as an OpenAI/TRL conversation: the prompt once, each model message an assistant message
+    with its calls (arguments as objects), each call's result a tool message right after it."""
     msgs: list[dict[str, Any]] = []
     if cfg.system_prompt:
         msgs.append({"role": "system", "content": cfg.system_prompt})
     n = 0
     for turn in ex.turns:
-        msgs.append({"role": "user", "content": turn.prompt})
-        cur: dict[str, Any] | None = None
-        results: list[dict[str, Any]] = []
-
-        def flush() -> None:
-            nonlocal cur, results
-            if cur is not None:
-                msgs.append(cur)
-                msgs.extend(results)
-            cur, results = None, []
-
-        for step in turn.steps:
-            if step.kind == "message":
-                if step.role in ("user", "system"):
-                    flush()
-                    if step.text:
-                        msgs.append({"role": "user", "content": step.text})
-                    continue
-                if cur is not None and cur.get("tool_calls"):
-                    flush()
-                if cur is None:
-                    cur = {"role": "assistant", "content": step.text}
-                else:
-                    cur["content"] = "\n\n".join(x for x in (cur["content"], step.text) if x)
-                if cfg.include_thinking and step.thinking:
-                    cur["reasoning_content"] = "\n\n".join(
-                        x for x in (cur.get("reasoning_content", ""), step.thinking) if x)
+        for said in dialogue(turn):
+            if said.role == "user":
+                msgs.append({"role": "user", "content": said.text})
                 continue
-            n += 1
-            if cur is None:
-                cur = {"role": "assistant", "content": ""}
-            call_id = _call_id(step, n)
-            cur.setdefault("tool_calls", []).append(
-                {"type": "function", "id": call_id,
-                 "function": {"name": step.tool_name or "tool", "arguments": _arguments(step)}})
-            results.append({"role": "tool", "tool_call_id": call_id, "name": step.tool_name or "tool",
-                            "content": step.output or ""})
-        flush()
+            msg: dict[str, Any] = {"role": "assistant", "content": said.text}
+            if cfg.include_thinking and said.thinking:
+                msg["reasoning_content"] = said.thinking
+            results = []
+            for step in said.calls:
+                n += 1
+                call_id = _call_id(step, n)
+                msg.setdefault("tool_calls", []).append(
+                    {"type": "function", "id": call_id,
+                     "function": {"name": step.tool_name or "tool", "arguments": arguments(step)}})
+                results.append({"role": "tool", "tool_call_id": call_id, "name": step.tool_name or "tool",
+                                "content": step.output or ""})
+            if msg["content"] or msg.get("tool_calls") or msg.get("reasoning_content"):
+                msgs.append(msg)
+                msgs.extend(results)
     return msgs
 
 
@@ -157,40 +194,39 @@ def to_sharegpt(ex: Example, cfg: ShapeConfig) -> Row:
                 conv.append({"from": "gpt", "value": m["content"]})
             for call in m.get("tool_calls") or []:
                 fn = call["function"]
-                conv.append({"from": "function_call",
-                             "value": dumps({"name": fn["name"], "arguments": orjson.loads(fn["arguments"])})})
+                conv.append({"from": "function_call", "value": dumps({"name": fn["name"], "arguments": fn["arguments"]})})
     return {"conversations": conv, "system": cfg.system_prompt or "", "tools": dumps(tools_of(ex))}
 
 
-def _adp_content(turns: Iterable[Any]) -> list[dict[str, Any]]:
+def _adp_content(turns: Iterable[Turn], include_thinking: bool) -> list[dict[str, Any]]:
+    """ADP content; thinking (with include_thinking) is the `description` of the message's first action."""
     content: list[dict[str, Any]] = []
     for turn in turns:
-        content.append({"class_": "text_observation", "source": "user", "content": turn.prompt})
-        thought = ""
-        for step in turn.steps:
-            if step.kind == "message":
-                if step.role == "user":
-                    content.append({"class_": "text_observation", "source": "user", "content": step.text})
-                elif step.text:
-                    thought = step.text
-                    content.append({"class_": "message_action", "content": step.text, "description": None})
+        for said in dialogue(turn):
+            if said.role == "user":
+                content.append({"class_": "text_observation", "source": "user", "content": said.text})
                 continue
-            if is_shell_call(step) or step.tool_name == "bash":
-                from bashgym.schema import shell_command
-
-                cmd = shell_command(step) if is_shell_call(step) else (step.input or {}).get("command", "")
-                content.append({"class_": "code_action", "language": "bash", "content": cmd or "",
-                                "description": thought or None})
-            else:
-                content.append({"class_": "api_action", "function": step.tool_name or "tool",
-                                "kwargs": _arguments(step), "description": thought or None})
-            thought = ""
-            content.append({"class_": "text_observation", "source": "environment", "content": step.output or ""})
+            thought = (said.thinking if include_thinking else "") or None
+            if said.text or (thought and not said.calls):
+                content.append({"class_": "message_action", "content": said.text, "description": thought})
+                thought = None
+            for step in said.calls:
+                if is_shell_call(step) or step.tool_name == "bash":
+                    cmd = shell_command(step) if is_shell_call(step) else arguments(step).get("command", "")
+                    content.append({"class_": "code_action", "language": "bash", "content": cmd or "",
+                                    "description": thought})
+                else:
+                    content.append({"class_": "api_action", "function": step.tool_name or "tool",
+                                    "kwargs": arguments(step), "description": thought, "tool_call_id": step.call_id})
+                thought = None
+            # the message's actions, then their observations in the same order (one each when sequential)
+            content.extend({"class_": "text_observation", "source": "environment", "content": step.output or ""}
+                           for step in said.calls)
     return content
 
 
 def to_adp(ex: Example, cfg: ShapeConfig) -> Row:
-    return {"id": ex.id, "content": _adp_content(ex.turns),
+    return {"id": ex.id, "content": _adp_content(ex.turns, cfg.include_thinking),
             "details": dumps({"source": ex.session.source, "project": ex.session.project,
                               "models": ex.session.models, "tier": ex.tier})}
 
@@ -214,32 +250,38 @@ def _spawned_by(parent_steps: list[Step], children: list[Session]) -> dict[str, 
     return out
 
 
-def atif_trajectory(session: Session, turns: list[Any], children: list[Session]) -> Row:
+def atif_trajectory(session: Session, turns: list[Turn], children: list[Session],
+                    include_thinking: bool = False) -> Row:
+    """One ATIF trajectory: a user step per user message, an agent step per model message (its text,
+    reasoning, tool calls and their observation results)."""
     steps: list[Row] = []
     all_steps = [s for t in turns for s in t.steps]
     direct = [c for c in children if c.parent_id == session.id]
     links = _spawned_by(all_steps, direct)
     n = 0
     for turn in turns:
-        steps.append({"step_id": len(steps) + 1, "timestamp": turn.started_at, "source": "user",
-                      "message": turn.prompt})
-        for step in turn.steps:
-            if step.kind == "message":
-                steps.append({"step_id": len(steps) + 1, "timestamp": step.timestamp,
-                              "source": "user" if step.role == "user" else "agent", "model_name": step.model,
-                              "message": step.text, "reasoning_content": step.thinking or None})
+        for said in dialogue(turn):
+            first = said.steps[0] if said.steps else None
+            ts = first.timestamp if first is not None and first.timestamp else turn.started_at
+            if said.role == "user":
+                steps.append({"step_id": len(steps) + 1, "timestamp": ts, "source": "user", "message": said.text})
                 continue
-            n += 1
-            call_id = _call_id(step, n)
-            refs = [{"session_id": cid, "trajectory_path": None} for cid in links.get(step.call_id or "", [])]
-            steps.append({
-                "step_id": len(steps) + 1, "timestamp": step.timestamp, "source": "agent",
-                "model_name": step.model, "message": "",
-                "tool_calls": [{"tool_call_id": call_id, "function_name": step.tool_name or "tool",
-                                "arguments": _arguments(step)}],
-                "observation": {"results": [{"source_call_id": call_id, "content": step.output or "",
-                                             "subagent_trajectory_ref": refs or None}]},
-            })
+            row: Row = {"step_id": len(steps) + 1, "timestamp": ts, "source": "agent",
+                        "model_name": first.model if first is not None else None, "message": said.text,
+                        "reasoning_content": (said.thinking if include_thinking else "") or None}
+            if said.calls:
+                calls, results = [], []
+                for step in said.calls:
+                    n += 1
+                    call_id = _call_id(step, n)
+                    refs = [{"session_id": cid, "trajectory_path": None} for cid in links.get(step.call_id or "", [])]
+                    calls.append({"tool_call_id": call_id, "function_name": step.tool_name or "tool",
+                                  "arguments": arguments(step)})
+                    results.append({"source_call_id": call_id, "content": step.output or "",
+                                    "subagent_trajectory_ref": refs or None})
+                row["tool_calls"] = calls
+                row["observation"] = {"results": results}
+            steps.append(row)
     usage = session.usage
     return {
         "schema_version": ATIF_VERSION, "session_id": session.id,
@@ -252,9 +294,10 @@ def atif_trajectory(session: Session, turns: list[Any], children: list[Session])
 
 
 def to_atif(ex: Example, cfg: ShapeConfig) -> Row:
-    row = atif_trajectory(ex.session, ex.turns, ex.children)
+    row = atif_trajectory(ex.session, ex.turns, ex.children, cfg.include_thinking)
     row["subagent_trajectories"] = [
-        atif_trajectory(c, c.turns, [d for d in ex.children if d.parent_id == c.id]) for c in ex.children
+        atif_trajectory(c, c.turns, [d for d in ex.children if d.parent_id == c.id], cfg.include_thinking)
+        for c in ex.children
     ]
     row["example_id"] = ex.id
     return row

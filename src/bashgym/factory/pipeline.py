@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from bashgym.schema import Session, Turn
+from bashgym.schema import Session, Turn, conversation
 
 FilterResult = bool | tuple[bool, str]
 
@@ -51,9 +51,7 @@ class Example:
         """Everything said and run in the example as one string (dedup, decontamination, token counts)."""
         parts: list[str] = []
         for turn in self.turns:
-            if turn.prompt:
-                parts.append(turn.prompt)
-            for step in turn.steps:
+            for step in conversation(turn):
                 if step.text:
                     parts.append(step.text)
                 if step.kind == "tool_call":

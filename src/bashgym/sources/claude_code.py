@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from bashgym.paths import claude_home
-from bashgym.schema import Session, Step, Turn, Usage
+from bashgym.schema import MESSAGE_ID, Session, Step, Turn, Usage
 from bashgym.sources.base import Line, ParsedFile, TurnBuilder, discover_files, json_objects
 
 INTERRUPTED = "[Request interrupted by user"
@@ -222,6 +222,8 @@ class _Builder(TurnBuilder):
                 step = self.message_step
                 if step is None or (turn.steps and turn.steps[-1] is not step):
                     step = Step(kind="message", role="assistant", timestamp=ts, model=model)
+                    if mid:
+                        step.meta[MESSAGE_ID] = mid
                     if obj.get("isApiErrorMessage"):
                         step.meta["api_error"] = True
                     self.add(step)
@@ -236,6 +238,8 @@ class _Builder(TurnBuilder):
             elif kind in ("tool_use", "server_tool_use"):
                 step = Step(kind="tool_call", tool_name=block.get("name"), call_id=block.get("id"),
                             input=block.get("input"), timestamp=ts, model=model)
+                if mid:
+                    step.meta[MESSAGE_ID] = mid
                 if kind == "server_tool_use":
                     step.meta["server_tool"] = True
                 self.add(step)

@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from bashgym.schema import Session, Step, Turn, Usage
+from bashgym.schema import MESSAGE_ID, Session, Step, Turn, Usage
 from bashgym.sources.base import Line, ParsedFile, TurnBuilder, discover_files, json_objects
 
 EXIT_PATTERNS = (
@@ -49,6 +49,8 @@ SHELL_ARGV_WRAPPERS = ({"bash", "/bin/bash", "sh", "/bin/sh", "zsh", "/bin/zsh"}
 SHELL_TOOLS = {"exec_command": "exec_command", "shell": "shell", "local_shell": "local_shell",
                "shell_command": "shell", "container.exec": "shell"}
 
+
+MODEL_ITEMS = frozenset({"reasoning", "function_call", "custom_tool_call", "local_shell_call", "web_search_call"})
 
 class CodexSource:
     name = "codex"
@@ -189,6 +191,8 @@ class _Builder(TurnBuilder):
         self.models: dict[str, None] = {}
         self.totals = Usage()
         self.turn_id: str | None = None
+        self.response = 0  # model responses so far: the items of one share a MESSAGE_ID
+        self.response_closed = False  # a result or a prompt came since: the next model item is a new response
 
     def turn_opened(self, turn: Turn) -> None:
         if self.turn_id:
@@ -198,6 +202,22 @@ class _Builder(TurnBuilder):
     # ----------------------------------------------------------------------------------- response items
 
     def response_item(self, p: dict[str, Any], ts: str | None) -> None:
+        """One response item; the model's items between two results (or prompts) are one response, so
+        calls made together stay together and a call made after a result is the next message."""
+        kind = p.get("type")
+        from_model = kind in MODEL_ITEMS or (kind == "message" and p.get("role") == "assistant")
+        if from_model and self.response_closed:
+            self.response += 1
+            self.response_closed = False
+        elif kind in ("function_call_output", "custom_tool_call_output") or kind == "message":
+            self.response_closed = True
+        turn, before = self.turn, len(self.turn.steps) if self.turn is not None else 0
+        self._response_item(p, ts)
+        if from_model and self.turn is not None:
+            for step in self.turn.steps[before if turn is self.turn else 0:]:
+                step.meta.setdefault(MESSAGE_ID, f"response-{self.response}")
+
+    def _response_item(self, p: dict[str, Any], ts: str | None) -> None:
         kind = p.get("type")
         if kind == "message":
             self.message(p, ts)

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from bashgym.errors import BashgymError, did_you_mean
-from bashgym.schema import Session, Step, Turn, Usage
+from bashgym.schema import MESSAGE_ID, Session, Step, Turn, Usage
 from bashgym.sources.base import Line, ParsedFile
 
 FORMATS = ("openai", "sharegpt", "adp", "atif")
@@ -311,12 +311,24 @@ def _named_call(raw: str) -> tuple[str | None, Any]:
 
 
 class _Conversation:
-    """Shared turn building: user text opens a turn; calls wait for their results by id, else in order."""
+    """Shared turn building: user text opens a turn; calls wait for their results by id, else in order.
+    The assistant text and calls between two results (or prompts) are one model message (MESSAGE_ID), so
+    calls written together stay parallel and a call written after a result stays sequential."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.turn: Turn | None = None
         self.pending: list[Step] = []
+        self.message = 0
+        self.closed = True
+
+    def _said(self, step: Step) -> Step:
+        if self.closed:
+            self.message += 1
+            self.closed = False
+        step.meta[MESSAGE_ID] = f"message-{self.message}"
+        self.ensure().steps.append(step)
+        return step
 
     def ensure(self) -> Turn:
         if self.turn is None:
@@ -328,16 +340,16 @@ class _Conversation:
         self.turn = Turn(index=len(self.session.turns), prompt=text, started_at=ts, ended_at=ts)
         self.session.turns.append(self.turn)
         self.turn.steps.append(Step(kind="message", role="user", text=text, timestamp=ts))
+        self.closed = True
 
     def assistant(self, text: str, thinking: str = "", ts: str | None = None, model: str | None = None) -> Step:
-        step = Step(kind="message", role="assistant", text=text, thinking=thinking, timestamp=ts, model=model)
-        self.ensure().steps.append(step)
-        return step
+        return self._said(Step(kind="message", role="assistant", text=text, thinking=thinking, timestamp=ts,
+                               model=model))
 
     def call(self, name: str | None, call_id: str | None, args: Any, ts: str | None = None,
              model: str | None = None) -> Step:
-        step = Step(kind="tool_call", tool_name=name, call_id=call_id, input=args, timestamp=ts, model=model)
-        self.ensure().steps.append(step)
+        step = self._said(Step(kind="tool_call", tool_name=name, call_id=call_id, input=args, timestamp=ts,
+                               model=model))
         self.pending.append(step)
         return step
 
@@ -355,6 +367,7 @@ class _Conversation:
             self.pending.remove(step)
         step.output = output
         step.is_error = is_error
+        self.closed = True
         return step
 
     def finish(self) -> None:
@@ -476,6 +489,8 @@ def parse_atif(record: dict[str, Any], path: str, parent_id: str | None = None, 
     models: dict[str, None] = {default_model: None} if default_model else {}
     conv = _Conversation(session)
     children: list[Session] = []
+    # bashgym's own ATIF rows carry the subagents' trajectories beside the steps that reference them
+    embedded = {t.get("session_id"): t for t in record.get("subagent_trajectories") or [] if isinstance(t, dict)}
     for step in record.get("steps") or []:
         source, ts = step.get("source"), step.get("timestamp")
         if ts:
@@ -517,6 +532,8 @@ def parse_atif(record: dict[str, Any], path: str, parent_id: str | None = None, 
                                 meta={"observation": True})
                     conv.ensure().steps.append(made)
                 for ref in refs:
+                    if "trajectory" not in ref and ref.get("session_id") in embedded:
+                        ref = {**ref, "trajectory": embedded[ref["session_id"]]}
                     made.meta.setdefault("subagent_session_ids", []).append(f"import-{ref.get('session_id')}")
                     children.extend(_subagent(ref, path, session.id, depth))
     conv.finish()

@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from bashgym.schema import Session, Step, Turn, Usage
+from bashgym.schema import MESSAGE_ID, Session, Step, Turn, Usage
 from bashgym.sources.base import Line, ParsedFile, json_objects
 
 EXIT_CODE = re.compile(r"Exit Code: (-?\d+)")
@@ -224,15 +224,17 @@ def build_from_records(session: Session, messages: list[dict[str, Any]]) -> None
             if not thinking:
                 thinking = "\n".join(p["text"] for p in _parts(content) if isinstance(p, dict) and p.get("thought")
                                      and isinstance(p.get("text"), str))
+            mid = {MESSAGE_ID: msg["id"]} if msg.get("id") else {}
             if text or thinking:
                 t.steps.append(Step(kind="message", role="assistant", text=text, thinking=thinking, timestamp=ts,
-                                    model=model))
+                                    model=model, meta=dict(mid)))
             tool_calls = [c for c in msg.get("toolCalls") or [] if isinstance(c, dict)]
             if not tool_calls:  # rebuilt from API history: the calls are parts of the content, results come later
                 tool_calls = [dict(p["functionCall"], timestamp=ts) for p in _parts(content)
                               if isinstance(p, dict) and isinstance(p.get("functionCall"), dict)]
             for call in tool_calls:
                 step = _tool_step(call, model)
+                step.meta.update(mid)
                 t.steps.append(step)
                 if step.call_id:
                     calls[step.call_id] = step

@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from bashgym.paths import home_dir
-from bashgym.schema import Session, Step, Turn, Usage
+from bashgym.schema import MESSAGE_ID, Session, Step, Turn, Usage
 from bashgym.sources.base import Line, ParsedFile, iso_from_epoch_ms
 from bashgym.sources.opencode_db import database_paths, is_sqlite_file, session_bundles
 
@@ -247,8 +247,12 @@ def _assistant_parts(session: Session, turn: Turn, msg: dict[str, Any], parts: l
         models[model] = None
     if not session.cwd and isinstance(msg.get("path"), dict):
         session.cwd = session.project = msg["path"].get("cwd")
+    model_step = 0
     for part in parts:
         kind = part.get("type")
+        if kind == "step-start":
+            model_step += 1
+        added = len(turn.steps)
         pts = iso_from_epoch_ms((part.get("time") or {}).get("start")) or ts
         if kind == "text" and not part.get("synthetic"):
             last = turn.steps[-1] if turn.steps else None
@@ -268,6 +272,9 @@ def _assistant_parts(session: Session, turn: Turn, msg: dict[str, Any], parts: l
         elif kind == "subtask":
             turn.steps.append(Step(kind="message", role="system", text=part.get("prompt") or "", timestamp=pts,
                                    meta={"subtask": part.get("agent"), "description": part.get("description")}))
+        if msg.get("id") and kind in ("text", "reasoning", "tool"):
+            for step in turn.steps[added:]:
+                step.meta[MESSAGE_ID] = f"{msg['id']}#{model_step}"
 
 
 def parse_bundle(path: str, data: bytes) -> ParsedFile:
