@@ -176,3 +176,78 @@ def test_messages_rows_have_each_prompt_once_and_no_consecutive_duplicates(recor
         for m in msgs:
             for call in m.get("tool_calls") or []:
                 assert isinstance(call["function"]["arguments"], dict)
+
+
+# ------------------------------------------------------------------ every consumer follows the prompt rule
+
+PROMPT = "Count the lines in notes.txt please"
+
+
+def _turn_session(sid: str, with_prompt_step: bool) -> Any:
+    """A session as a source records it (the prompt also as the first step) or as a gym rollout does
+    (the prompt only in Turn.prompt)."""
+    from bashgym.schema import Session, Step, Turn
+
+    steps = [Step("message", "user", PROMPT)] if with_prompt_step else []
+    steps += [Step("tool_call", tool_name="Bash", call_id="c1", input={"command": "wc -l notes.txt"},
+                   output="2 notes.txt", exit_code=0),
+              Step("message", "assistant", "It has 2 lines.")]
+    return Session(id=sid, source="claude_code", turns=[Turn(0, PROMPT, steps, started_at="2026-11-01T10:00:00Z")],
+                   started_at="2026-11-01T10:00:00Z")
+
+
+def _messages_text(store: Store, sid: str) -> str:
+    from bashgym.factory.formats import to_messages
+    from bashgym.factory.select import load_example
+
+    cfg = _config("messages", "claude_code").shape
+    return json.dumps(to_messages(load_example(store, sid), cfg))
+
+
+def _ui_text(store: Store, sid: str) -> str:
+    from fastapi.testclient import TestClient
+
+    from bashgym.ui.app import create_app
+
+    page = TestClient(create_app(store.path)).get(f"/sessions/{sid}").text
+    return page[page.index('<section class="turn"'):]  # the timeline (the page title may quote the prompt)
+
+
+def _show_text(store: Store, sid: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "bashgym.cli", "sessions", "show", sid], capture_output=True,
+                         text=True, env={**os.environ, "COLUMNS": "200"}, check=True)
+    return out.stdout
+
+
+def _judge_llm_text(store: Store, sid: str) -> str:
+    from bashgym.judge.llm import render_turn
+
+    return render_turn(store.get_session(sid).turns[0])
+
+
+CONSUMERS = {"messages": _messages_text, "ui": _ui_text, "sessions show": _show_text,
+             "judge grader text": _judge_llm_text}
+
+
+@pytest.mark.parametrize("with_prompt_step", [True, False], ids=["source-recorded", "prompt-only"])
+@pytest.mark.parametrize("consumer", list(CONSUMERS))
+def test_every_consumer_shows_the_prompt_exactly_once(store: Store, consumer: str, with_prompt_step: bool) -> None:
+    from factory_sessions import save
+
+    save(store, _turn_session("s-1", with_prompt_step))
+    if consumer == "ui":
+        pytest.importorskip("fastapi")
+    text = CONSUMERS[consumer](store, "s-1")
+    assert text.count(PROMPT) == 1, text
+
+
+def test_judge_signals_count_the_same_turn_the_same_whichever_source_recorded_it(store: Store) -> None:
+    from bashgym.judge.signals import turn_signals
+
+    a, b = (turn_signals(_turn_session("x", flag).turns[0]) for flag in (True, False))
+    assert {k: s.value for k, s in a.items()} == {k: s.value for k, s in b.items()}
+    assert a["turn_size"].value == 2

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from bashgym.commands.common import HOME_OPTION, JSON_OPTION, console, open_store, print_json
 from bashgym.errors import ConfigError, did_you_mean
-from bashgym.schema import SOURCES, TIERS
+from bashgym.schema import SOURCES, TIERS, Turn, conversation
 from bashgym.store import Store
 
 sessions_app = typer.Typer(help="List, show and count captured sessions.", invoke_without_command=True)
@@ -167,8 +167,8 @@ def show(
         console.print(f"judge: {doc['tier']} ({doc['score']:.2f})")
     for turn in doc["turns"]:
         console.print(f"\n[bold cyan]turn {turn['index']}[/bold cyan] {turn['tier'] or ''}")
-        for step in turn["steps"]:
-            _print_step(step)
+        for step in conversation(Turn.from_dict(turn)):  # the prompt once, whichever source recorded it
+            _print_step(step.to_dict())
     if doc["subagent_session_ids"]:
         console.print(f"\nsubagent sessions: {', '.join(doc['subagent_session_ids'])}")
 

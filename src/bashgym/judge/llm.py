@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from bashgym.errors import BashgymError, ConfigError
 from bashgym.judge.config import LlmConfig
-from bashgym.schema import Turn, shell_command
+from bashgym.schema import Turn, prompt_step, shell_command
 
 SCORER = "llm"
 
@@ -33,7 +33,10 @@ class LlmGrade:
 def render_turn(turn: Turn, max_chars: int = 12000) -> str:
     """The turn as plain text for the grader: prompt, each step numbered, outputs trimmed."""
     lines = [f"USER REQUEST:\n{turn.prompt}\n", "AGENT TRACE:"]
+    prompt = prompt_step(turn)
     for i, s in enumerate(turn.steps):
+        if s is prompt:
+            continue  # shown once, as the request above
         if s.kind == "message":
             lines.append(f"[{i}] {s.role}: {s.text}")
         else:

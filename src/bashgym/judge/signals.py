@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from bashgym.judge.testrunners import TestRun, looks_like_test_command, parse_test_output
-from bashgym.schema import Step, Turn, is_shell_call, shell_command
+from bashgym.schema import Step, Turn, is_shell_call, prompt_step, shell_command, steps_after_prompt
 
 EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit", "str_replace_editor", "apply_patch",
                         "edit_file", "write_file", "replace", "str_replace_based_edit_tool"})
@@ -215,7 +215,10 @@ _REJECTED = re.compile(
 def user_interrupts(turn: Turn) -> Signal:
     """Times the user stopped the agent: interrupted calls, rejected tool uses, 'Request interrupted' marks."""
     evidence = []
+    prompt = prompt_step(turn)
     for i, s in enumerate(turn.steps):
+        if s is prompt:
+            continue  # the request itself is not an interruption, whatever it says
         if s.interrupted or s.meta.get("rejected") or s.meta.get("interrupted"):
             evidence.append(Evidence(i, f"{describe_step(s)}: interrupted/rejected by the user"))
         elif _REJECTED.search(s.output or "") or (s.role == "user" and _REJECTED.search(s.text or "")):
@@ -287,10 +290,12 @@ def loops(turn: Turn, min_repeats: int = 3) -> Signal:
 
 
 def turn_size(turn: Turn) -> Signal:
-    """Steps, tool calls and tokens in the turn (value: number of steps)."""
+    """Steps after the prompt, tool calls and tokens in the turn (value: number of steps). The step that
+    records the prompt is not counted, so a turn has the same size whichever source recorded it."""
     calls = len(turn.tool_calls)
     tokens = turn.usage.input_tokens + turn.usage.output_tokens
-    return Signal("turn_size", len(turn.steps), [], f"{len(turn.steps)} steps, {calls} tool calls, {tokens} tokens")
+    n = len(steps_after_prompt(turn))
+    return Signal("turn_size", n, [], f"{n} steps, {calls} tool calls, {tokens} tokens")
 
 
 def _edit_pairs(step: Step) -> list[tuple[str, str, str]]:

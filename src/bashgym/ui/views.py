@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bashgym.schema import TIERS, Session, Step, Turn
+from bashgym.schema import TIERS, Session, Step, Turn, prompt_step
 from bashgym.store import Store
 from bashgym.ui import charts
 from bashgym.ui.render import edit_diff, input_text, output_block, short
@@ -111,13 +111,15 @@ def session_view(store: Store, session_id: str, depth: int = 0) -> dict[str, Any
     turns = []
     for turn in session.turns:
         u = turn.usage
+        prompt = prompt_step(turn)  # shown once, as the turn's prompt block; step indexes stay the turn's
         turns.append({
             "index": turn.index,
             "prompt": turn.prompt,
             "started_at": turn.started_at,
             "duration": _duration(turn.started_at, turn.ended_at),
             "tokens": {"in": u.input_tokens, "out": u.output_tokens, "cache": u.cache_read_tokens + u.cache_creation_tokens},
-            "steps": [_step_view(store, session, turn, i, s, children, depth) for i, s in enumerate(turn.steps)],
+            "steps": [_step_view(store, session, turn, i, s, children, depth) for i, s in enumerate(turn.steps)
+                      if s is not prompt],
             "scores": scores.get(turn.index, []),
             "label": labels.get(turn.index, {}),
         })
