@@ -25,6 +25,7 @@ from bashgym.store import Store  # noqa: E402
 from harness.anthropic_server import ScriptedAnthropicServer, text, tool_use  # noqa: E402
 from harness.claude_cli import CLAUDE_PACKAGE, claude_env, npm_bin, run_claude  # noqa: E402
 from harness.make_claude_fixtures import run_scenario  # noqa: E402
+from harness.npm_tools import locked_version  # noqa: E402
 from harness.scenarios import SCENARIOS  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -37,6 +38,9 @@ BARE_PATH = "/usr/bin:/bin"  # no bashgym-hook here
 def claude() -> Path:
     path = npm_bin(CLAUDE_PACKAGE, "claude")
     assert path is not None, "npm is required: the test installs @anthropic-ai/claude-code"
+    # The findings below hold for the version tests/harness/package-lock.json pins (2.1.197 when written).
+    version = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=60).stdout
+    assert version.startswith(locked_version(CLAUDE_PACKAGE)), version
     return path
 
 
