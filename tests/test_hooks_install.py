@@ -153,6 +153,7 @@ def test_plugin_hook_runs_the_recorded_interpreter_without_bashgym_on_path(isola
     result = runner.invoke(app, ["hooks", "install", "--plugin"])
     assert result.exit_code == 0, result.output
     assert sys.executable in result.output
+    assert "BASHGYM_HOME=" not in result.output  # the record is where the hook looks
     assert not (isolated_home / ".claude" / "settings.json").exists()  # the plugin brings the hooks
     done = run_plugin_hook(b'{"hook_event_name": "UserPromptSubmit", "session_id": "s1", "prompt": "hi"}')
     assert done.returncode == 0 and done.stderr == b""
@@ -175,6 +176,14 @@ def test_plugin_hook_without_bashgym_exits_0_and_says_what_to_run(isolated_home:
     run_plugin_hook(b'{"hook_event_name": "Stop", "session_id": "s1"}')
     report = json.loads(runner.invoke(app, ["hooks", "status", "--json"]).output)
     assert "names /gone/venv/bin/python, which is gone" in report["last_error"]
+
+
+def test_hooks_install_plugin_with_another_home_says_claude_needs_it(isolated_home: Path) -> None:
+    other = isolated_home / "elsewhere"
+    result = runner.invoke(app, ["hooks", "install", "--plugin", "--home", str(other)])
+    assert result.exit_code == 0, result.output
+    assert (other / "hook-command").is_file()
+    assert f"BASHGYM_HOME={other}" in result.output.replace("\n", "")
 
 
 def test_hooks_install_plugin_refuses_project() -> None:

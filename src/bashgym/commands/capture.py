@@ -41,12 +41,14 @@ def install(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION, plug
     Example: bashgym hooks install --project --dry-run
     """
     from bashgym.capture import install as inst
+    from bashgym.paths import home_dir
 
+    hook_reads = home_dir()  # where the plugin's hook looks, given this shell's environment
     home = use_home(home)
     if plugin:
         if project:
             raise typer.BadParameter("--plugin cannot be used with --project (the plugin is installed per user)")
-        _record_for_plugin(home, dry_run)
+        _record_for_plugin(home, dry_run, hook_reads)
         return
     path = inst.settings_path(project)
     change = inst.install(path, home=home, dry_run=dry_run)
@@ -63,8 +65,12 @@ def install(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION, plug
         console.print(f"  backup: {change.backup}")
 
 
-def _record_for_plugin(home: Path | None, dry_run: bool) -> None:
+def _record_for_plugin(home: Path | None, dry_run: bool, hook_reads: Path) -> None:
     from bashgym.capture import install as inst
+
+    if home is not None and home != hook_reads.expanduser().resolve():
+        console.print(f"  note: the plugin's hook reads $BASHGYM_HOME (else ~/.bashgym) from Claude Code's environment; "
+                      f"start claude with BASHGYM_HOME={home} or it will not find this record", markup=False)
 
     target = inst.plugin_pointer(home)
     if dry_run:
