@@ -127,7 +127,7 @@ def check_store() -> Check:
 
     try:
         with Store(path) as store:
-            result = store.db.execute("PRAGMA quick_check").fetchone()[0]
+            result = store.integrity_check()
             sessions = store.count_sessions()
             applied = len(store.applied_migrations())
     except Exception as exc:  # noqa: BLE001 - a broken store is exactly what doctor reports

@@ -1,0 +1,77 @@
+"""What every repository shares: the connection, one id-prefix resolver, and the SQL fragments that
+several queries repeat (the judge's session score joined to sessions, the effective tier)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from bashgym.errors import BashgymError, NotFoundError, did_you_mean
+
+# The heuristic judge's session-level score joined to each session (`s`, `sc`): the list, count, stats
+# and UI queries all start from it.
+SCORED_SESSIONS = (
+    "FROM sessions s LEFT JOIN scores sc ON sc.session_id = s.id AND sc.turn_idx = -1 AND sc.scorer = 'heuristic'"
+)
+
+# The tier of a whole session's newest label row (labels.turn_idx = -1), or NULL: as `latest_labels`,
+# the newest row of a target is its whole state.
+LABEL_TIER_SQL = (
+    "(SELECT l.tier FROM labels l WHERE l.session_id = s.id AND l.turn_idx = -1 ORDER BY l.id DESC LIMIT 1)"
+)
+# A session's effective tier: a human label's wins over the heuristic judge's (as the factory selects).
+TIER_SQL = f"COALESCE({LABEL_TIER_SQL}, sc.tier)"
+
+
+SESSION_FILTERS = ("source", "project", "model", "since", "until", "tier", "min_score", "max_score", "parent",
+                   "search")
+SORT_KEYS = {
+    "started": "s.started_at",
+    "steps": "s.n_steps",
+    "turns": "s.n_turns",
+    "tokens": "(s.input_tokens + s.output_tokens)",
+    "score": "sc.total",
+    # By rank, not by name (descending: gold, silver, bronze, failed), then by score within a tier
+    # (a score in [0, 1] adds at most 0.5, less than one rank step).
+    "tier": f"(CASE {TIER_SQL} WHEN 'gold' THEN 4 WHEN 'silver' THEN 3 WHEN 'bronze' THEN 2 WHEN 'failed' THEN 1 END"
+            " + COALESCE(sc.total, 0) / 2)",
+}
+
+
+def order_by(sort: str, descending: bool) -> str:
+    """The ORDER BY expression of a sort key (unknown keys are the caller's error, named)."""
+    if sort not in SORT_KEYS:
+        raise BashgymError(f"unknown sort key {sort!r}; choose one of {', '.join(SORT_KEYS)}")
+    return f"{SORT_KEYS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, s.id"
+
+
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching values that start with `prefix` literally (used with ESCAPE '\\')."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+class Repo:
+    """Base of the repositories: each is a mixin over `self.db` (a connection whose `execute` takes `?`
+    parameters) and `self.transaction()`; `Store` combines them over one connection."""
+
+    db: Any
+
+    def transaction(self) -> Any:  # pragma: no cover - provided by Store
+        raise NotImplementedError
+
+    def _resolve_id(self, table: str, prefix: str, *, what: str, hint: str,
+                    known: Iterable[str] | None = None) -> str:
+        """Full id from an id or a unique prefix (as git does for commits): the one resolver for sessions,
+        runs, evals and datasets. Not found and ambiguous both raise NotFoundError, naming the candidates."""
+        if self.db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (prefix,)).fetchone():
+            return prefix
+        rows = self.db.execute(
+            f"SELECT id FROM {table} WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 6", (like_prefix(prefix),)
+        ).fetchall()
+        if len(rows) == 1:
+            return str(rows[0][0])
+        if rows:
+            raise NotFoundError(f"{what} id {prefix!r} is ambiguous: " + ", ".join(r[0] for r in rows[:5])
+                                + " (give more characters)")
+        suggestion = did_you_mean(prefix, list(known)) if known is not None else ""
+        raise NotFoundError(f"no {what} with id {prefix!r}{suggestion} (see `{hint}`)")

@@ -1,0 +1,73 @@
+"""How values become column values and back: timestamps, JSON columns, compressed text, and one row decoder.
+
+Every repository decodes rows through `decode_row`, so a JSON column reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import zstandard
+
+
+def now_iso() -> str:
+    """UTC now as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (isoformat: several times faster than strftime's %f)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+def dumps(value: Any) -> str | None:
+    """JSON text for a column; None stays NULL. Non-JSON values (bytes, sets) are stringified."""
+    if value is None:
+        return None
+    return orjson.dumps(value, default=str).decode()
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else orjson.loads(text)
+
+
+# Raw source lines and long step outputs are kept zstd-compressed at a fast level (-3): ~5x faster than
+# zlib here and still about 16x smaller than the text.
+_ZSTD = zstandard.ZstdCompressor(level=-3)
+
+COMPRESS_OUTPUT_CHARS = 1024
+
+
+def compress(data: bytes | memoryview) -> bytes:
+    return _ZSTD.compress(data)
+
+
+def decompress(blob: bytes | memoryview) -> bytes:
+    return zstandard.ZstdDecompressor().decompress(bytes(blob))
+
+
+def decompress_text(blob: bytes | memoryview) -> str:
+    return decompress(blob).decode("utf-8", "surrogatepass")
+
+
+def output_columns(output: str | None) -> tuple[str | None, bytes | None]:
+    """(output, output_z) column values: long outputs are stored compressed."""
+    if output is not None and len(output) > COMPRESS_OUTPUT_CHARS:
+        return None, _ZSTD.compress(output.encode("utf-8", "surrogatepass"))
+    return output, None
+
+
+def decode_row(
+    row: Mapping[str, Any], *, json: Iterable[str] = (), json_dicts: Iterable[str] = (),
+    json_lists: Iterable[str] = (), bools: Iterable[str] = (),
+) -> dict[str, Any]:
+    """A row as a dict: `json` columns parsed (NULL stays None), `json_dicts` / `json_lists` parsed with
+    NULL read as {} / [], `bools` as bool. The one place rows are decoded, for every backend."""
+    d = dict(row)
+    for key in json:
+        d[key] = loads(d[key])
+    for key in json_dicts:
+        d[key] = loads(d[key]) or {}
+    for key in json_lists:
+        d[key] = loads(d[key]) or []
+    for key in bools:
+        d[key] = bool(d[key])
+    return d

@@ -1,0 +1,47 @@
+"""Human labels: append-only rows, the newest row of a target (session or turn) is its state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bashgym.store.base import Repo
+from bashgym.store.codec import now_iso
+
+
+class LabelsRepo(Repo):
+    """labels: turn_idx = -1 labels the whole session; labels win over the judge's scores."""
+
+    def add_label(
+        self, session_id: str, turn_idx: int, *, label: str | None = None, tier: str | None = None,
+        note: str | None = None, author: str | None = None,
+    ) -> int:
+        cur = self.db.execute(
+            "INSERT INTO labels (session_id, turn_idx, label, tier, note, author, created_at) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (session_id, turn_idx, label, tier, note, author, now_iso()),
+        )
+        return int(cur.lastrowid or 0)
+
+    def labels(self, session_id: str | None = None) -> list[dict[str, Any]]:
+        if session_id is None:
+            rows = self.db.execute("SELECT * FROM labels ORDER BY id")
+        else:
+            rows = self.db.execute("SELECT * FROM labels WHERE session_id = ? ORDER BY id", (session_id,))
+        return [dict(r) for r in rows]
+
+    def latest_labels(self, session_id: str) -> dict[int, dict[str, Any]]:
+        """The newest label per turn (turn -1 = session): later labels override earlier ones."""
+        out: dict[int, dict[str, Any]] = {}
+        for lab in self.labels(session_id):
+            out[lab["turn_idx"]] = lab
+        return out
+
+    def labels_for_sessions(self, session_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """Every label row of the given sessions, oldest first, grouped by session."""
+        out: dict[str, list[dict[str, Any]]] = {sid: [] for sid in session_ids}
+        if not session_ids:
+            return out
+        marks = ",".join("?" * len(session_ids))
+        for r in self.db.execute(f"SELECT * FROM labels WHERE session_id IN ({marks}) ORDER BY id", session_ids):
+            out[r["session_id"]].append(dict(r))
+        return out
