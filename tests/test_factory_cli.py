@@ -78,9 +78,11 @@ def test_push_review_finds_own_name_and_needs_confirmation(store: Store) -> None
     out = cli("dataset", "push", "me/n", "--yes", "--endpoint", "http://127.0.0.1:9")
     assert out.returncode == 1 and "your names or hostname appear" in out.stderr
     assert "'ada lovelace'" in out.stdout and "mention(s)" in out.stdout
-    out = cli("dataset", "push", "me/n", "--allow-identity", "--endpoint", "http://127.0.0.1:9", input="n\n")
+    # names to search for (none), read the sample (yes), no names remain (yes), publish (no)
+    out = cli("dataset", "push", "me/n", "--allow-identity", "--endpoint", "http://127.0.0.1:9",
+              input="\ny\ny\nn\n")
     assert out.returncode == 1 and "push cancelled; nothing was uploaded" in out.stderr
-    assert "Publish ds-n-v1 to me/n?" in out.stdout and "sample row:" in out.stdout
+    assert "Publish ds-n-v1 to me/n?" in out.stdout and "sample row" in out.stdout
 
 
 def test_push_uploads_card_and_data_to_a_local_hub(sessions: Store) -> None:
@@ -104,3 +106,87 @@ def test_push_uploads_card_and_data_to_a_local_hub(sessions: Store) -> None:
     assert uploaded["README.md"] == (path / "README.md").read_bytes()
     assert uploaded["train.jsonl"] == (path / "train.jsonl").read_bytes()
     assert all(auth == "Bearer hf_testtoken" for _, _, auth in hub.requests)
+
+
+def _push(hub_url: str, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    # the hub client is offline in tests; this one talks to 127.0.0.1 only
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    return subprocess.run([sys.executable, "-m", "bashgym.cli", "dataset", "push", *args, "--endpoint", hub_url,
+                           "--token", "hf_testtoken"], capture_output=True, text=True, timeout=300, input=input,
+                          env={**env, "COLUMNS": "200"})
+
+
+def test_push_refuses_a_file_edited_after_the_build_and_uploads_nothing(sessions: Store) -> None:
+    from factory_hub import FakeHub
+
+    assert cli("dataset", "build", "--name", "edit").returncode == 0
+    record = json.loads(cli("dataset", "show", "edit", "--json").stdout)
+    train = Path(record["path"]) / "train.jsonl"
+    lines = train.read_text().splitlines()
+    token = "ghp_" + "Zq8Xw3Lm9Kp2" * 3
+    row = json.loads(lines[-1])
+    row["messages"][0]["content"] += f" export GITHUB_TOKEN={token}"
+    lines[-1] = json.dumps(row)
+    train.write_text("\n".join(lines) + "\n")
+    with FakeHub() as hub:
+        out = _push(hub.url, "alice/edited", "--yes")
+    assert out.returncode == 1
+    assert "refusing to push ds-edit-v1; nothing was uploaded" in out.stderr
+    assert "train.jsonl: changed after the build" in out.stderr
+    assert f"train.jsonl:{len(lines)}: github_token in messages[0].content" in out.stderr
+    assert hub.requests == [] and hub.files == {}
+
+
+def test_push_refuses_a_parquet_file_swapped_after_the_build(sessions: Store) -> None:
+    from factory_hub import FakeHub
+
+    assert cli("dataset", "build", "--name", "pq").returncode == 0
+    path = Path(json.loads(cli("dataset", "show", "pq", "--json").stdout)["path"])
+    (path / "test.parquet").write_bytes((path / "train.parquet").read_bytes())
+    with FakeHub() as hub:
+        out = _push(hub.url, "alice/pq", "--yes")
+    assert out.returncode == 1 and "test.parquet: changed after the build" in out.stderr
+    assert hub.requests == []
+
+
+def test_public_push_needs_an_attestation_and_stores_it_in_the_card(sessions: Store) -> None:
+    from factory_hub import FakeHub
+
+    assert cli("dataset", "build", "--name", "pub").returncode == 0
+    path = Path(json.loads(cli("dataset", "show", "pub", "--json").stdout)["path"])
+    with FakeHub() as hub:
+        bare = _push(hub.url, "alice/public", "--public", "--yes")
+        vague = _push(hub.url, "alice/public", "--public", "--yes", "--attest", "looks fine")
+        assert hub.requests == []
+        statement = "I reviewed 3 sample rows; no names of people or clients remain"
+        out = _push(hub.url, "alice/public", "--public", "--yes", "--attest", statement, "--names", "Initech,Bob Slydell")
+    assert bare.returncode == 1 and "--yes alone does not give it" in bare.stderr
+    assert vague.returncode == 1 and "must say that you reviewed a sample" in vague.stderr
+    assert out.returncode == 0, out.stderr
+    assert hub.repos["alice/public"]["visibility"] == "public"
+    card = hub.files["alice/public"]["README.md"].decode()
+    assert "## Attestation" in card and f'attested: "{statement}"' in card
+    assert "2 name(s) of people, clients or companies were searched for" in card and "Initech" not in card
+    assert card.index("## Attestation") < card.index("## Licence")
+    assert (path / "README.md").read_text() == card
+
+
+def test_interactive_push_searches_the_names_typed_and_asks_for_the_attestation(store: Store) -> None:
+    from factory_hub import FakeHub
+
+    client = session("client", [topic_turn("nginx", 1)])
+    client.turns[0].prompt += " for our client Globex Corporation"
+    save(store, client, session("ok", [topic_turn("redis", 2)]))
+    assert cli("dataset", "build", "--name", "names").returncode == 0
+    with FakeHub() as hub:
+        refused = _push(hub.url, "alice/names", input="Globex Corporation, Hank Scorpio\n")
+        declined = _push(hub.url, "alice/names", input="Hank Scorpio\ny\nn\n")
+        assert hub.requests == []
+        out = _push(hub.url, "alice/names", input="Hank Scorpio\ny\ny\ny\n")
+    assert refused.returncode == 1 and "names you listed appear in the data" in refused.stderr
+    assert "'Globex Corporation'" in refused.stderr and ".jsonl:" in refused.stderr
+    assert declined.returncode == 1 and "push cancelled" in declined.stderr
+    assert out.returncode == 0, out.stderr
+    assert "Did you read the 2 sample row(s) above?" in out.stdout
+    card = hub.files["alice/names"]["README.md"].decode()
+    assert "no names of people or clients remain" in card and "1 name(s)" in card

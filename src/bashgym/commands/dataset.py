@@ -207,7 +207,14 @@ def card(
 def push(
     repo: str = typer.Argument(..., help="Hugging Face dataset repo, e.g. alice/my-agent-traces."),
     dataset: str | None = typer.Option(None, "--dataset", "-d", help="Dataset id or name; default newest."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Skip the confirmation prompt (for scripts)."),
+    yes: bool = typer.Option(False, "--yes", "-y",
+                             help="Skip the questions (for scripts); a --public push also needs --attest."),
+    attest: str | None = typer.Option(
+        None, "--attest", help="Your statement that you reviewed a sample and that no names of people or clients "
+        "remain, stored in the card, e.g. \"I reviewed 20 sample rows; no names of people or clients remain\"."),
+    names: list[str] = typer.Option([], "--names", help="A person, client or company name that must not appear "
+                                    "(repeatable; comma-separated ok); every uploaded file is searched."),
+    sample: int = typer.Option(3, "--sample", help="Training rows to show for review."),
     allow_identity: bool = typer.Option(False, "--allow-identity",
                                         help="Push even though your names/hostname appear in the data."),
     private: bool = typer.Option(True, "--private/--public", help="Create the repo private (default)."),
@@ -215,28 +222,66 @@ def push(
     token: str | None = typer.Option(None, "--token", envvar="HF_TOKEN", help="Hub token (default: $HF_TOKEN)."),
     home: Path | None = HOME_OPTION,
 ) -> None:
-    """Review a dataset and upload it with its card to the Hugging Face Hub.
+    """Review a dataset, check the files, attest, and upload them with the card to the Hugging Face Hub.
 
-    Shows the redaction report, a sample row and any place your own names, usernames or hostname still
-    appear, then asks for confirmation. Datasets built with --no-redact are refused.
+    Shows the redaction report, sample rows and any place your own names, usernames or hostname still
+    appear. Then reads the exact files it will upload and refuses (naming file and line, uploading nothing)
+    if one changed since the build or a fresh scan still finds a secret or personal data. You confirm that
+    you reviewed the sample and that no names of people or clients remain (or pass --attest with --yes);
+    the attestation is written into the card. Datasets built with --no-redact are refused.
 
     Example: bashgym dataset push alice/agent-traces --dataset ds-bashgym-v2
+
+        bashgym dataset push alice/agent-traces --public --yes --names "Acme Corp" --attest "I reviewed 20 sample rows; no names of people or clients remain"
     """
-    from bashgym.factory.publish import review, upload
+    from bashgym.factory.publish import (
+        PushCheckError,
+        attestation_text,
+        check_build_hashes,
+        check_statement,
+        rescan,
+        rescan_redactor,
+        review,
+        scan_names,
+        staged_files,
+        upload,
+        with_attestation,
+    )
+    from bashgym.store import now_iso
 
     store = open_store(home)
     try:
         record = store.get_dataset(dataset)
     finally:
         store.close()
-    info = review(record)
-    console.print(f"[bold]Review of {info['dataset']}[/] → {repo}")
+    statement = check_statement(attest) if attest is not None else None
+    if yes and not private and statement is None:
+        raise BashgymError(
+            "a --public push needs your attestation, and --yes alone does not give it: run without --yes to "
+            "review and answer the questions, or pass --attest \"I reviewed 20 sample rows; no names of people "
+            "or clients remain\" after reviewing `bashgym dataset show --sample 20`"
+        )
+    info = review(record, samples_wanted=sample)
+    console.print(f"[bold]Review of {info['dataset']}[/] → {repo} ({'private' if private else 'PUBLIC'})")
     console.print(f"rows: {info['rows']}")
     red = info["redaction"]
     console.print(f"redaction: {red.get('total', 0)} removed — "
                   + (", ".join(f"{k} {v}" for k, v in (red.get("counts") or {}).items()) or "nothing found"))
-    console.print("sample row:")
-    print_json(info["sample"])
+    for i, row in enumerate(info["samples"], 1):
+        console.print(f"sample row {i} of {len(info['samples'])}:" if len(info["samples"]) > 1 else "sample row:")
+        print_json(row)
+    path = Path(record["path"])
+    files = staged_files(path)
+    problems = check_build_hashes(record, files)
+    data = {name: blob for name, blob in files.items() if name != "README.md"}
+    hits = rescan(data, rescan_redactor(record))
+    problems += [f"{h['file']}:{h['line']}: {h['kind']}" + (f" in {h['field']}" if h["field"] else "")
+                 for h in hits]
+    if problems:
+        raise PushCheckError(f"refusing to push {record['id']}; nothing was uploaded:\n  " + "\n  ".join(problems)
+                             + "\nrebuild the dataset (`bashgym dataset build`); add a pattern the redactor "
+                             "missed to redact.extra_patterns in dataset.yaml")
+    console.print(f"checked: {len(data)} data files have the build's hashes; a fresh scan found nothing")
     hits = info["identity_hits"]
     if hits:
         console.print(f"[bold red]{len(hits)} mention(s) of your own names / hostname remain:[/]")
@@ -249,7 +294,38 @@ def push(
             )
     else:
         console.print("identity scan: no mention of your login, full name, git identity or hostname")
+    searched = [n.strip() for item in names for n in item.split(",") if n.strip()]
+    if not yes:
+        typed = typer.prompt("Names of people, clients or companies that must not appear (comma-separated, "
+                             "Enter for none)", default="", show_default=False)
+        searched += [n.strip() for n in typed.split(",") if n.strip()]
+    found = scan_names(files, searched)
+    if found:
+        raise PushCheckError("refusing to push: names you listed appear in the data; nothing was uploaded:\n  "
+                             + "\n  ".join(f"{h['file']}:{h['line']}  {h['term']!r}" for h in found)
+                             + "\nadd them to redact.user_names in dataset.yaml (or a deny list) and rebuild")
+    if searched:
+        console.print(f"names: none of the {len(searched)} name(s) you listed appears in the files")
+    if not yes and statement is None:
+        if not typer.confirm(f"Did you read the {len(info['samples'])} sample row(s) above?", default=False):
+            raise BashgymError("push cancelled; nothing was uploaded (see more rows with "
+                               f"`bashgym dataset show {record['id']} --sample 20`)")
+        if not typer.confirm("Do you confirm that no names of people or clients remain in this dataset?",
+                             default=False):
+            raise BashgymError("push cancelled; nothing was uploaded (add the names to redact.user_names and "
+                               "rebuild)")
+        statement = "I reviewed the sample rows shown and no names of people or clients remain in this dataset"
+    text = attestation_text(when=now_iso()[:19] + "Z", samples=len(info["samples"]), names_checked=len(searched),
+                            statement=statement)
+    card = with_attestation(files.get("README.md", b"").decode("utf-8", "replace"), text).encode()
+    card_hits = rescan({"README.md": card}, rescan_redactor(record)) + scan_names({"README.md": card}, searched)
+    if card_hits:
+        raise PushCheckError("refusing to push: the card holds "
+                             + ", ".join(f"README.md:{h['line']} {h.get('kind') or repr(h.get('term'))}"
+                                         for h in card_hits) + "; nothing was uploaded")
+    files["README.md"] = card
     if not yes and not typer.confirm(f"Publish {info['dataset']} to {repo}?", default=False):
         raise BashgymError("push cancelled; nothing was uploaded")
-    url = upload(record, repo, endpoint=endpoint, token=token, private=private)
+    (path / "README.md").write_bytes(card)
+    url = upload(record, repo, files, endpoint=endpoint, token=token, private=private)
     console.print(f"pushed {record['id']} to {repo}: {url}")

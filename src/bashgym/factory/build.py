@@ -310,6 +310,7 @@ def build_dataset(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
         "rows": written["rows"], "examples": len(rows), "sessions": len(sessions),
         "sessions_read": report["sessions_read"], "sources": dict(sources), "steps": report["steps"],
         "redaction": _summary(report["redaction"]), "files": written["files"],
+        "file_sha256": written["sha256"],  # `dataset push` uploads a file only if it still has this hash
     }
     config = cfg.model_dump()
     config["redact"]["enabled"] = redact

@@ -28,9 +28,11 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_splits(splits: dict[str, list[dict[str, Any]]], out_dir: Path, cfg: WriteConfig) -> dict[str, Any]:
-    """Write every split; returns {"files": [...], "content_hash": ..., "rows": {split: n}}."""
+    """Write every split; returns {"files": [...], "content_hash": ..., "rows": {split: n},
+    "sha256": {file: hash}} (the hashes `dataset push` checks the files against before uploading them)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files: list[str] = []
+    sha256: dict[str, str] = {}
     digest = hashlib.sha256()
     clean = {name: [public(r) for r in splits.get(name, [])] for name in SPLITS}
     for name in SPLITS:
@@ -39,17 +41,20 @@ def write_splits(splits: dict[str, list[dict[str, Any]]], out_dir: Path, cfg: Wr
         if cfg.jsonl:
             (out_dir / f"{name}.jsonl").write_bytes(data)
             files.append(f"{name}.jsonl")
+            sha256[f"{name}.jsonl"] = hashlib.sha256(data).hexdigest()
     if cfg.parquet or cfg.hf:
         dd = to_dataset_dict(clean)
         if cfg.parquet:
             for name in SPLITS:
                 dd[name].to_parquet(str(out_dir / f"{name}.parquet"))
                 files.append(f"{name}.parquet")
+                sha256[f"{name}.parquet"] = hashlib.sha256((out_dir / f"{name}.parquet").read_bytes()).hexdigest()
         if cfg.hf:
             # One shard per split: datasets writes an empty split with no shard and cannot load it back.
             dd.save_to_disk(str(out_dir / "hf"), num_shards={name: 1 for name in SPLITS})
             files.append("hf/")
-    return {"files": files, "content_hash": digest.hexdigest(), "rows": {n: len(clean[n]) for n in SPLITS}}
+    return {"files": files, "content_hash": digest.hexdigest(), "rows": {n: len(clean[n]) for n in SPLITS},
+            "sha256": sha256}
 
 
 # Columns holding lists of JSON objects of varying shape: messages, tool specs, trajectory steps.
