@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "bashgym.commands.judge",
     "bashgym.commands.ui",
     "bashgym.commands.redact",
+    "bashgym.commands.config",
     "bashgym.commands.gym",
     "bashgym.commands.doctor",
     "bashgym.commands.demo",

@@ -9,7 +9,8 @@ non-blocking and refused unless they are regular files (a FIFO in their place is
 a timer ends the process, exit 0, DEADLINE_S after it started whatever it is doing.
 
 Event log: `$BASHGYM_HOME/events/events.jsonl`, one event per line, each line the event's JSON object with
-a `"_bashgym_ts"` member added. Appends use O_APPEND and a single write(), so concurrent hooks never
+a `"_bashgym_ts"` member added; with `capture.redact` on (config.json), only the event's name and session id
+(the import that follows stores the transcript redacted). Appends use O_APPEND and a single write(), so concurrent hooks never
 interleave or lose a line. Payloads over MAX_EVENT_BYTES are replaced by a small stub naming their size
 (the transcript keeps the full content).
 
@@ -59,6 +60,17 @@ def _log_error(events, message):
         _append(os.path.join(events, "errors.log"), f"{stamp}\t{message}\n".encode("utf-8", "replace"))
     except Exception:
         pass
+
+
+def _redacting(home):
+    """True when `bashgym config set capture.redact true` is in effect: its config.json holds
+    `"capture.redact": true` (found without a JSON parser, spaces aside)."""
+    try:
+        with open(os.path.join(home, "config.json"), "rb") as fh:
+            data = fh.read(1 << 16)
+    except OSError:
+        return False
+    return b'"capture.redact":true' in data.replace(b" ", b"").replace(b"\t", b"")
 
 
 def _string_field(payload, name):
@@ -141,7 +153,10 @@ def main(argv):
             _log_error(events, f"event without hook_event_name ({len(payload)} bytes)")
             return
         stamp = b'{"_bashgym_ts":%.6f,' % time.time()
-        if len(body) > MAX_EVENT_BYTES:
+        if _redacting(home):  # capture.redact: the payload (commands, outputs, paths) never touches disk
+            sid = _string_field(body, b"session_id") or b""
+            line = stamp + b'"hook_event_name":"%s","session_id":"%s","_bashgym_redacted":true}\n' % (name, sid)
+        elif len(body) > MAX_EVENT_BYTES:
             sid = _string_field(body, b"session_id") or b""
             _log_error(events, f"{name.decode('utf-8', 'replace')} event of {len(body)} bytes stored as a stub")
             line = stamp + b'"hook_event_name":"%s","session_id":"%s","_bashgym_truncated_bytes":%d}\n' % (

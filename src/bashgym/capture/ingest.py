@@ -26,7 +26,10 @@ def transcript_files(transcript: Path) -> list[Path]:
 
 
 def ingest(transcript: Path, store: Store) -> ImportSummary:
-    return import_paths(store, ClaudeCodeSource(), transcript_files(transcript))
+    """Import the transcript; with capture.redact on, only its redacted text is stored."""
+    from bashgym.factory.apply_redaction import capture_redactor
+
+    return import_paths(store, ClaudeCodeSource(), transcript_files(transcript), redactor=capture_redactor())
 
 
 def git_state(cwd: str) -> tuple[str | None, str | None, bool | None]:
@@ -46,7 +49,13 @@ def git_state(cwd: str) -> tuple[str | None, str | None, bool | None]:
 
 
 def record_context(session_id: str, cwd: str, store: Store) -> None:
+    from bashgym.factory.apply_redaction import capture_redactor
+
     commit, branch, dirty = git_state(cwd)
+    redactor = capture_redactor()
+    if redactor is not None:  # the directory names the user (/home/alice/...); the store keeps it redacted
+        cwd = redactor.redact_text(cwd)
+        branch = redactor.redact_text(branch) if branch else branch
     with store.transaction():
         store.put_session_context(session_id, cwd=cwd, git_commit=commit, git_branch=branch, git_dirty=dirty)
 

@@ -30,9 +30,14 @@ PLUGIN_OPTION = typer.Option(
          "without it on PATH; settings.json is left alone.")
 
 
+REDACT_OPTION = typer.Option(
+    False, "--redact", help="Store only redacted text from now on (sets capture.redact: the event log keeps "
+    "event names only, imports keep placeholders, never the secrets).")
+
+
 @hooks_app.command()
 def install(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION, plugin: bool = PLUGIN_OPTION,
-            home: Path | None = HOME_OPTION) -> None:
+            home: Path | None = HOME_OPTION, redact: bool = REDACT_OPTION) -> None:
     """Merge bashgym's hooks into Claude Code's settings.json (idempotent; keeps everything else; backs up).
 
     With the plugin installed, use --plugin instead: the plugin brings the hooks, bashgym records which
@@ -45,6 +50,11 @@ def install(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION, plug
 
     hook_reads = home_dir()  # where the plugin's hook looks, given this shell's environment
     home = use_home(home)
+    if redact and not dry_run:
+        from bashgym.settings import set_value
+
+        set_value("capture.redact", "true")
+        console.print("capture.redact = true: the hooks and imports store only redacted text", markup=False)
     if plugin:
         if project:
             raise typer.BadParameter("--plugin cannot be used with --project (the plugin is installed per user)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import Progress, TaskID
@@ -21,6 +22,10 @@ from bashgym.errors import NotFoundError
 from bashgym.sources.base import SourceFormat
 from bashgym.sources.importer import ImportSummary, file_size, import_paths, rederive
 from bashgym.store import Store
+
+REDACT_OPTION = typer.Option(
+    False, "--redact", help="Store only redacted text, raw lines included, for this import (always, with "
+    "`bashgym config set capture.redact true`).")
 
 import_app = typer.Typer(help="Import agent transcripts into the store (idempotent, incremental, resumable).",
                          invoke_without_command=True)
@@ -53,25 +58,34 @@ def plan_import(fmt: SourceFormat, root: Path, bar: Progress) -> ImportPlan:
     return files, sizes, bar.add_task(f"import {fmt.name}", total=max(1, sum(sizes.values())))
 
 
-def import_with_bar(store: Store, fmt: SourceFormat, plan: ImportPlan, bar: Progress) -> ImportSummary:
+def import_with_bar(store: Store, fmt: SourceFormat, plan: ImportPlan, bar: Progress,
+                    redactor: Any = None) -> ImportSummary:
     files, sizes, task = plan
-    summary = import_paths(store, fmt, files, on_file=lambda p, _r: bar.advance(task, sizes.get(p, 0)))
+    summary = import_paths(store, fmt, files, on_file=lambda p, _r: bar.advance(task, sizes.get(p, 0)),
+                           redactor=redactor)
     bar.update(task, completed=max(1, sum(sizes.values())))
     return summary
 
 
-def run_import(fmt: SourceFormat, root: Path | None, home: Path | None, as_json: bool, again: bool = False) -> ImportSummary:
-    """Discover a source's files under root (its default when None), import them, print a summary."""
+def run_import(fmt: SourceFormat, root: Path | None, home: Path | None, as_json: bool, again: bool = False,
+               redact: bool = False) -> ImportSummary:
+    """Discover a source's files under root (its default when None), import them, print a summary; only
+    redacted text is stored with `redact` or the capture.redact setting."""
+    from bashgym.factory.apply_redaction import capture_redactor
+
     if root is not None and not again and not root.expanduser().exists():  # a typo, not "nothing to import"
         raise NotFoundError(f"no such file or directory: {root} (give a {fmt.name} transcript file or "
                             f"directory, or leave PATH out to read {fmt.default_root()})")
     root = (root or fmt.default_root()).expanduser()
     with open_store(home) as store:
+        redactor = capture_redactor(force=redact)
         if again:
-            summary = rederive(store, fmt)
+            summary = rederive(store, fmt, redactor=redactor)
         else:
             with progress(transient=as_json) as bar:
-                summary = import_with_bar(store, fmt, plan_import(fmt, root, bar), bar)
+                summary = import_with_bar(store, fmt, plan_import(fmt, root, bar), bar, redactor)
+        if redactor is not None and not as_json:
+            console.print(f"redacted before storing: {redactor.report()['total']} values")
     if as_json:
         print_json({"source": fmt.name, "root": str(root), **summary.to_dict()})
     else:
@@ -104,6 +118,7 @@ def import_claude(
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw lines instead of reading files."),
+    redact: bool = REDACT_OPTION,
 ) -> None:
     """Import Claude Code transcripts.
 
@@ -111,7 +126,7 @@ def import_claude(
     """
     from bashgym.sources.registry import get_source
 
-    run_import(get_source("claude"), path, home, as_json, rederive_)
+    run_import(get_source("claude"), path, home, as_json, rederive_, redact)
 
 
 @import_app.command("codex")
@@ -120,6 +135,7 @@ def import_codex(
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw lines instead of reading files."),
+    redact: bool = REDACT_OPTION,
 ) -> None:
     """Import OpenAI Codex CLI rollouts (messages, reasoning, shell/apply_patch calls, exit codes, tokens).
 
@@ -127,7 +143,7 @@ def import_codex(
     """
     from bashgym.sources.registry import get_source
 
-    run_import(get_source("codex"), path, home, as_json, rederive_)
+    run_import(get_source("codex"), path, home, as_json, rederive_, redact)
 
 
 @import_app.command("gemini")
@@ -136,6 +152,7 @@ def import_gemini(
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw files instead of reading them."),
+    redact: bool = REDACT_OPTION,
 ) -> None:
     """Import Gemini CLI chat recordings (chats/session-*.jsonl|json) and checkpoints.
 
@@ -143,7 +160,7 @@ def import_gemini(
     """
     from bashgym.sources.registry import get_source
 
-    run_import(get_source("gemini"), path, home, as_json, rederive_)
+    run_import(get_source("gemini"), path, home, as_json, rederive_, redact)
 
 
 @import_app.command("opencode")
@@ -154,6 +171,7 @@ def import_opencode(
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored bundles instead of reading files."),
+    redact: bool = REDACT_OPTION,
 ) -> None:
     """Import OpenCode sessions: the SQLite store of OpenCode 1.2+ (opencode.db, opened read-only) and the
     session/message/part JSON files of older versions.
@@ -162,7 +180,7 @@ def import_opencode(
     """
     from bashgym.sources.registry import get_source
 
-    run_import(get_source("opencode"), path, home, as_json, rederive_)
+    run_import(get_source("opencode"), path, home, as_json, rederive_, redact)
 
 
 @import_app.command("file")
@@ -171,6 +189,7 @@ def import_file_dataset(
     fmt: str = typer.Option("auto", "--format", help="auto, openai, sharegpt, adp or atif."),
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
+    redact: bool = REDACT_OPTION,
 ) -> None:
     """Import a public trace dataset (OpenAI messages, ShareGPT, Agent Data Protocol, Harbor ATIF).
 
@@ -191,13 +210,14 @@ def import_file_dataset(
         fmt, why = detect_format(dataset)
         (err_console if as_json else console).print(f"format: {fmt} (auto-detected: {why})")
     source = DatasetSource.for_path(dataset, fmt)
-    run_import(source, dataset, home, as_json)
+    run_import(source, dataset, home, as_json, redact=redact)
 
 
 @import_app.command("all")
 def import_all(
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
+    redact: bool = REDACT_OPTION,
 ) -> None:
     """Import every agent's sessions found on this machine (Claude Code, Codex, Gemini CLI, OpenCode).
 
@@ -210,10 +230,13 @@ def import_all(
     found = [(fmt, fmt.default_root().expanduser()) for fmt in all_sources()]
     found = [(fmt, root) for fmt, root in found if root.exists()]
     results: list[tuple[str, Path, ImportSummary]] = []
+    from bashgym.factory.apply_redaction import capture_redactor
+
     with open_store(home) as store, progress(transient=as_json) as bar:
+        redactor = capture_redactor(force=redact)
         plans = [(fmt, root, plan_import(fmt, root, bar)) for fmt, root in found]  # every bar shows at once
         for fmt, root, plan in plans:
-            results.append((fmt.name, root, import_with_bar(store, fmt, plan, bar)))
+            results.append((fmt.name, root, import_with_bar(store, fmt, plan, bar, redactor)))
     if as_json:
         print_json({"sources": [{"source": n, "root": str(r), **s.to_dict()} for n, r, s in results]})
         return

@@ -33,27 +33,41 @@ def redact(
     no_detect_secrets: bool = typer.Option(
         False, "--no-detect-secrets", help="Skip detect-secrets' plugins (own rules only)."
     ),
+    deny: list[str] = typer.Option([], "--deny", help="A word or name to remove too (repeatable)."),
+    allow: list[str] = typer.Option([], "--allow", help="A value never to remove (repeatable)."),
+    project: Path | None = typer.Option(
+        None, "--project", help="Apply this project directory's redact.allow/deny lists (default: the current "
+        "directory's)."),
 ) -> None:
     """Redact secrets and personal data from a file or stdin; print the result, a summary to stderr.
 
-    Your own username and home directory are removed too, as the dataset export would.
+    Your own username and home directory are removed too, as the dataset export would, and the allow/deny
+    lists of `bashgym config` (global, and the current directory's project, or --project's).
 
     Example:
 
         bashgym redact session.log > clean.log
 
+        bashgym redact --user "Jane Doe" --hostname build-07.corp --deny "Acme Corp" notes.md
+
         cat export.jsonl | bashgym redact --jsonl --field text --report
     """
     from bashgym.factory.redact import Redactor
+    from bashgym.settings import redaction_lists
 
     if field != ["text"] and not jsonl:
         raise BashgymError("--field needs --jsonl: plain text has no fields")
+    allowed, denied, projects = redaction_lists()
     redactor = Redactor(
         user_names=[*user, _current_user()],
         home=str(Path.home()),
         hostnames=hostname,
         use_detect_secrets=not no_detect_secrets,
+        allow=[*allowed, *allow],
+        deny=[*denied, *deny],
+        projects=projects,
     )
+    redactor.use_project(str((project or Path.cwd()).expanduser().resolve()))
     name = "stdin" if file == "-" else file
     source = _open_input(file)
     sink: IO[str] = output.open("w", encoding="utf-8") if output else sys.stdout

@@ -22,12 +22,32 @@ from bashgym.schema import Session, Turn
 
 def make_redactor(user_names: Sequence[str] = (), extra_patterns: Sequence[str] = (),
                   token_key: bytes | None = None) -> Any:
-    """The build's Redactor: configured names plus this machine's user, home directory and hostname.
+    """The build's Redactor: configured names plus this machine's user, home directory and hostname, and
+    the allow/deny lists of `bashgym config` (global and per project, see `Redact`).
     With `token_key` it writes provisional placeholders for `Renumber` (see redact.Redactor)."""
     from bashgym.factory.redact import Redactor
+    from bashgym.settings import redaction_lists
 
+    allow, deny, projects = redaction_lists()
     return Redactor(user_names=[*user_names, *identity_names()], home=str(Path.home()),
-                    extra_patterns=list(extra_patterns), hostnames=[socket.gethostname()], token_key=token_key)
+                    extra_patterns=list(extra_patterns), hostnames=[socket.gethostname()], token_key=token_key,
+                    allow=allow, deny=deny, projects=projects)
+
+
+def capture_redactor(home: Path | None = None, *, force: bool = False) -> Any:
+    """The Redactor of a redacting import (`capture.redact` is on, or `force`), else None. Provisional
+    placeholders under a key drawn for this import and never stored (a dataset build numbers them), so
+    nothing on disk can be matched back to a value; per-project deny words apply everywhere (a raw line has
+    no project yet), allow values are the global ones."""
+    from bashgym.factory.redact import Redactor
+    from bashgym.settings import capture_redact, redaction_lists
+
+    if not (force or capture_redact(home)):
+        return None
+    allow, deny, projects = redaction_lists(home)
+    deny = [*deny, *(word for _, project_deny in projects.values() for word in project_deny)]
+    return Redactor(user_names=identity_names(), home=str(Path.home()), hostnames=[socket.gethostname()],
+                    allow=allow, deny=deny, token_key=os.urandom(16))
 
 
 def identity_names() -> list[str]:
@@ -55,6 +75,7 @@ class Redact(Map):
 
     def apply(self, example: Example) -> Example:
         r = self.redactor
+        r.use_project(example.session.cwd or example.session.project)
         example.turns = [Turn.from_dict(r.redact_obj(t.to_dict(), f"{example.id}/turn{t.index}"))
                          for t in example.turns]
         if example.children:

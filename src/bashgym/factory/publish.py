@@ -127,9 +127,14 @@ def rescan_redactor(record: dict[str, Any]) -> Any:
     """A fresh redactor with the build's extra patterns, for `rescan`; the user's own names are left to the
     identity scan (which `--allow-identity` can pass)."""
     from bashgym.factory.redact import Redactor
+    from bashgym.settings import redaction_lists
 
     extra = list(((record.get("config") or {}).get("redact") or {}).get("extra_patterns") or [])
-    return Redactor(extra_patterns=extra)
+    allow, deny, projects = redaction_lists()
+    # rows do not say which project they came from: every project's allowed values pass, global deny words
+    # are searched (a project's own deny words were applied when the build redacted its sessions)
+    allow = [*allow, *(value for project_allow, _ in projects.values() for value in project_allow)]
+    return Redactor(extra_patterns=extra, allow=allow, deny=deny)
 
 
 def staged_files(path: Path) -> dict[str, bytes]:

@@ -30,6 +30,7 @@ from bashgym.factory.redact_numbers import CardDetector, load_phone_detector
 from bashgym.factory.redact_rules import (
     CATEGORY_PRIORITY,
     CONTEXT_RULES,
+    NAME,
     PII_RULES,
     PROVIDER_RULES,
     SECRET,
@@ -74,11 +75,25 @@ class Redactor:
         use_detect_secrets: bool = True,
         max_findings: int = 100_000,
         token_key: bytes | None = None,
+        allow: Iterable[str] = (),
+        deny: Iterable[str] = (),
+        projects: dict[str, tuple[Sequence[str], Sequence[str]]] | None = None,
     ) -> None:
         """`token_key`: write provisional placeholders, `<SECRET_#<keyed hash>>`, the same for a value in
         every Redactor given the same key, for a build whose workers redact apart; `Renumber` turns them
-        into `<SECRET_n>` in the order the written rows show them."""
+        into `<SECRET_n>` in the order the written rows show them.
+
+        `deny`: words and names always removed (whole words, any case) as `<NAME_n>`; `allow`: values never
+        removed, exactly as written; `projects`: {directory: (allow, deny)} added to those for text of a
+        session in that directory (see `use_project`), as `bashgym config set redact.deny ... --project`
+        stores them."""
         self._token_key = token_key
+        self._lists = (frozenset(a for a in allow if a), [d for d in deny if d.strip()])
+        self._projects = {os.path.normpath(root): (frozenset(a for a in al if a), [d for d in de if d.strip()])
+                          for root, (al, de) in (projects or {}).items()}
+        self._active: tuple[frozenset[str], re.Pattern[str] | None] = (frozenset(), None)
+        self._active_cache: dict[tuple[str, ...], tuple[frozenset[str], re.Pattern[str] | None]] = {}
+        self.use_project(None)
         names = [n for n in user_names if n]
         if home:
             base = os.path.basename(os.path.normpath(str(home)))
@@ -119,6 +134,23 @@ class Redactor:
         self._next: Counter[str] = Counter()
 
     # --- public API ------------------------------------------------------------------------------------
+
+    def use_project(self, directory: str | None) -> None:
+        """Redact what follows as text of a session in `directory`: the global allow/deny lists plus those
+        of every configured project directory that holds it. Placeholders and the report carry on."""
+        path = os.path.normpath(directory) if directory else ""
+        roots = tuple(sorted(r for r in self._projects if path == r or path.startswith(r.rstrip("/") + "/")))
+        active = self._active_cache.get(roots)
+        if active is None:
+            allow = set(self._lists[0])
+            deny = list(self._lists[1])
+            for root in roots:
+                allow |= self._projects[root][0]
+                deny += self._projects[root][1]
+            active = self._active_cache[roots] = (frozenset(allow), _deny_regex(deny))
+        if active is not self._active:
+            self._active = active
+            self._clean = set()  # a string clean under other lists may hold one of these deny words
 
     def redact_text(self, text: str, location: str = "text", *, first_line: int = 1) -> str:
         """`text` with every secret and personal value replaced by its placeholder.
@@ -201,9 +233,15 @@ class Redactor:
         if self._home and self._home in text:
             spans.extend(_home_spans(text, self._home))
         spans.extend(encoded_spans(text, self._find, depth))
+        allow, deny = self._active
+        if deny is not None:
+            spans.extend(_deny_spans(text, deny))
         if not spans:
             return spans
-        return _merge(_add_repeats(text, spans))
+        spans = _merge(_add_repeats(text, spans))
+        if allow:
+            spans = [sp for sp in spans if text[sp[0]:sp[1]] not in allow and unquote(text[sp[0]:sp[1]]) not in allow]
+        return spans
 
     def _apply(self, text: str, spans: list[tuple[int, int, str, str]], location: str, first_line: int) -> str:
         out: list[str] = []
@@ -526,6 +564,26 @@ def _merge(spans: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str, 
 def _priority(category: str) -> float:
     # a whole configured home prefix outranks the username span found inside it
     return 5.5 if category == HOME else CATEGORY_PRIORITY.get(category, 9)
+
+
+def _deny_regex(words: Sequence[str]) -> re.Pattern[str] | None:
+    """One case-insensitive alternation of the deny words, longest first, spaces matching any blank run."""
+    words = sorted({w.strip() for w in words if w.strip()}, key=len, reverse=True)
+    if not words:
+        return None
+    return re.compile("|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words), re.IGNORECASE)
+
+
+def _deny_spans(text: str, deny: re.Pattern[str]) -> list[tuple[int, int, str, str]]:
+    """Whole-word occurrences of the deny words."""
+    spans = []
+    for m in deny.finditer(text):
+        start, end = m.span()
+        if (start and (text[start - 1].isalnum() or text[start - 1] == "_") and not escaped_break(text, start)) or (
+                end < len(text) and (text[end].isalnum() or text[end] == "_")):
+            continue
+        spans.append((start, end, "deny_list", NAME))
+    return spans
 
 
 def _extra_rules(patterns: Iterable[Any]) -> list[Rule]:

@@ -18,6 +18,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -106,19 +107,40 @@ def _stored_lines(store: Store, key: str, fmt: SourceFormat) -> Iterator[Line]:
 @dataclass(slots=True)
 class _Batch:
     """What all files of one import transaction share, read once when it begins (writes are serialised,
-    so neither can change under it): the sessions that have a SessionStart context, and the time stamp."""
+    so neither can change under it): the sessions that have a SessionStart context, and the time stamp;
+    and the redactor of a redacting import (capture.redact), or None."""
 
     contexts: set[str]
     stamp: str
+    redactor: Any = None
 
     @classmethod
-    def begin(cls, store: Store) -> _Batch:
-        return cls(contexts=store.session_context_ids(), stamp=now_iso())
+    def begin(cls, store: Store, redactor: Any = None) -> _Batch:
+        return cls(contexts=store.session_context_ids(), stamp=now_iso(), redactor=redactor)
+
+
+def redact_raw(data: bytes, redactor: Any, location: str, first_line: int) -> bytes:
+    """Source lines with every secret and personal value replaced, line for line (the count never changes).
+    A line that was JSON stays JSON: if redacting its text broke that (an escape cut in two), its parsed
+    object is redacted string by string and written again; a whole-file JSON document likewise."""
+    lines = data.split(b"\n")
+    out = []
+    for n, raw in enumerate(lines, first_line):
+        text = raw.decode("utf-8", "surrogateescape")
+        red = redactor.redact_text(text, location, first_line=n)
+        if red != text and _is_json(raw) and not _is_json(red.encode("utf-8", "surrogateescape")):
+            red = orjson.dumps(redactor.redact_obj(orjson.loads(raw), f"{location}:{n}")).decode()
+        out.append(red.encode("utf-8", "surrogateescape"))
+    joined = b"\n".join(out)
+    if len(lines) > 1 and joined != data and _is_json(data) and not _is_json(joined):
+        joined = orjson.dumps(redactor.redact_obj(orjson.loads(data), location), option=orjson.OPT_INDENT_2)
+    return joined
 
 
 def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os.stat_result,
                    shared: _Batch) -> ImportSummary:
-    """The work for one file (`st`: its stat, taken before reading); the caller holds the write transaction."""
+    """The work for one file (`st`: its stat, taken before reading); the caller holds the write transaction.
+    With `shared.redactor` (capture.redact) only redacted lines are kept and parsed."""
     summary = ImportSummary(files=1)
     state = store.source_file(key)  # re-read under the write lock: another importer may have run
     if state and state.size == st.st_size and state.mtime == st.st_mtime:
@@ -177,7 +199,12 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os
         end = consumed if fmt.line_based else len(data)
         if end and data[end - 1] == 0x0A:  # b"\n"
             end -= 1
-        store.add_raw_chunk(key, first_line, n_new, start, start + consumed, memoryview(data)[:end])
+        kept: bytes | memoryview = memoryview(data)[:end]
+        if shared.redactor is not None:  # only redacted text reaches the store, raw lines included
+            kept = redact_raw(bytes(kept), shared.redactor, key, first_line)
+            to_parse = (_split_lines(kept + b"\n", first_line, views=getattr(fmt, "takes_views", False),
+                                     skip=getattr(fmt, "skip_line", None))[0] if fmt.line_based else [(1, kept)])
+        store.add_raw_chunk(key, first_line, n_new, start, start + consumed, kept)
     # A grown file is parsed again whole, from its stored lines: sessions are derived from all of them.
     parsed = fmt.parse(key, _stored_lines(store, key, fmt) if start > 0 else to_parse)
 
@@ -205,11 +232,12 @@ class _BatchFailed(Exception):
     """A file of a batch raised: the batch is rolled back and redone one file per transaction."""
 
 
-def _import_alone(store: Store, fmt: SourceFormat, path: Path, key: str, st: os.stat_result) -> ImportSummary:
+def _import_alone(store: Store, fmt: SourceFormat, path: Path, key: str, st: os.stat_result,
+                  redactor: Any = None) -> ImportSummary:
     """One file in its own transaction; what goes wrong is reported against the file, never raised."""
     try:
         with store.transaction():
-            return _import_locked(store, fmt, path, key, st, _Batch.begin(store))
+            return _import_locked(store, fmt, path, key, st, _Batch.begin(store, redactor))
     except Exception as exc:  # noqa: BLE001
         return ImportSummary(files=1, failed_files=[(key, f"{type(exc).__name__}: {exc}")])
 
@@ -269,8 +297,10 @@ def _is_json(data: bytes) -> bool:
 
 def import_paths(
     store: Store, fmt: SourceFormat, files: list[Path], on_file: Callable[[Path, ImportSummary], None] | None = None,
+    redactor: Any = None,
 ) -> ImportSummary:
-    """Import many files; one bad file is reported and skipped, never fatal.
+    """Import many files; one bad file is reported and skipped, never fatal. With a `redactor`
+    (`apply_redaction.capture_redactor`), the store keeps only redacted text, raw lines included.
 
     Changed files are committed in batches (up to BATCH_BYTES of new data or BATCH_FILES files per
     transaction): fewer commits, and a kill still loses at most the batch in flight, which the next run
@@ -286,13 +316,13 @@ def import_paths(
             return
         try:
             with store.transaction():  # not getting the write lock is the caller's error, as before
-                shared = _Batch.begin(store)
+                shared = _Batch.begin(store, redactor)
                 try:
                     results = [_import_locked(store, fmt, path, key, st, shared) for path, key, st in batch]
                 except Exception as exc:  # noqa: BLE001 - one broken file must not stop the rest
                     raise _BatchFailed from exc  # rolls the batch back
         except _BatchFailed:  # redo it a file per transaction: only the broken file is left out
-            results = [_import_alone(store, fmt, path, key, st) for path, key, st in batch]
+            results = [_import_alone(store, fmt, path, key, st, redactor) for path, key, st in batch]
         for (path, _, _), result in zip(batch, results, strict=True):
             total.merge(result)
             if on_file:
@@ -334,14 +364,20 @@ def _import_all(store: Store, files: list[Path], total: ImportSummary,
     flush()
 
 
-def rederive(store: Store, fmt: SourceFormat, paths: list[str] | None = None) -> ImportSummary:
-    """Re-parse stored raw lines (after a parser fix) without reading the source files again."""
+def rederive(store: Store, fmt: SourceFormat, paths: list[str] | None = None, redactor: Any = None) -> ImportSummary:
+    """Re-parse stored raw lines (after a parser fix) without reading the source files again; with a
+    `redactor`, first replace the stored lines by their redacted text (lines stored before capture.redact)."""
     total = ImportSummary()
     for state in store.source_files(fmt.source):
         if paths and state.path not in paths:
             continue
         with store.transaction():
             shared = _Batch.begin(store)
+            if redactor is not None:
+                for first, chunk in list(store.raw_chunks(state.path)):
+                    redacted = redact_raw(chunk, redactor, state.path, first)
+                    if redacted != chunk:
+                        store.replace_raw_chunk(state.path, first, redacted)
             parsed = fmt.parse(state.path, _stored_lines(store, state.path, fmt))
             total.steps += _replace_sessions(store, state.path, state.session_ids, parsed, shared)
             state.session_ids = [s.id for s in parsed.sessions]

@@ -68,6 +68,11 @@ class ImportsRepo(Repo):
             (path, first_line, n_lines, start, end, compress(data)),
         )
 
+    def replace_raw_chunk(self, path: str, first_line: int, data: bytes) -> None:
+        """Put new text in place of a stored chunk's lines (same lines, redacted: `import --rederive --redact`)."""
+        self.db.execute("UPDATE raw_chunks SET data = ? WHERE path = ? AND first_line = ?",
+                        (compress(data), path, first_line))
+
     def raw_chunks(self, path: str) -> Iterator[tuple[int, bytes]]:
         """A source file's stored raw lines, chunk by chunk: (number of the first line, the lines joined by
         newlines, no trailing newline), in order."""
