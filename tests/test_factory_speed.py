@@ -100,7 +100,7 @@ def test_parallel_build_writes_single_process_rows_in_order(many: Store, fmt: st
     rows2, stats2, report2 = _written(two)
     assert rows1 == rows2  # same rows in the same order, placeholder numbers included
     assert stats1 == stats2
-    dedup = next(s for s in json.loads(stats2) if s["name"] == "dedup")
+    dedup = next(s for s in json.loads(stats2)["steps"] if s["name"] == "dedup")
     assert sum(dedup["dropped"].values()) >= 16 and dedup["kept"] > 0
     assert list(report1) == list(report2)  # same keys, same order: redaction.json reads the same
     assert report1["locations"] == report2["locations"] and report1["counts"] == report2["counts"]

@@ -20,6 +20,10 @@ from bashgym.errors import BashgymError, ConfigError
 dataset_app = typer.Typer(help="Build, inspect and publish training datasets.", no_args_is_help=False)
 
 
+ALLOW_LINT_ERRORS = typer.Option(False, "--allow-lint-errors",
+                                 help="Exit 0 even when `dataset check` finds errors in the rows.")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(dataset_app, name="dataset")
 
@@ -46,10 +50,12 @@ def build(
     no_redact: bool = typer.Option(False, "--no-redact",
                                    help="Write secrets and personal data as captured (recorded in the card)."),
     workers: int = typer.Option(1, "--workers", help="Processes for the per-example steps (redact, dedup keys, decontaminate, shape, format); rows come out in the same order as with 1."),
+    allow_lint_errors: bool = ALLOW_LINT_ERRORS,
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Build a dataset from the store: select, segment, redact, dedup, decontaminate, shape, split, write.
+    """Build a dataset from the store: select, segment, redact, dedup, decontaminate, shape, split, write,
+    then lint the rows (`bashgym dataset check`); lint errors make the command fail unless allowed.
 
     Example: bashgym dataset build --config dataset.yaml --format dpo
     """
@@ -93,8 +99,22 @@ def build(
         store.close()
     if as_json:
         print_json(record)
+    else:
+        _print_summary(record)
+    _fail_on_lint_errors([record], allow_lint_errors)
+
+
+def _fail_on_lint_errors(records: list[dict], allowed: bool) -> None:
+    bad = [(r["id"], r["counts"]["lint"]["errors"]) for r in records if (r["counts"].get("lint") or {}).get("errors")]
+    if not bad:
         return
-    _print_summary(record)
+    listed = ", ".join(f"{i} ({n})" for i, n in bad)
+    if allowed:
+        err_console.print(f"[yellow]lint errors in {listed}, allowed by --allow-lint-errors[/]")
+        return
+    err_console.print(f"[bold red]lint errors in {listed}[/]: see `bashgym dataset check {bad[0][0]}`; "
+                      "fix the sessions or the config and rebuild, or pass --allow-lint-errors")
+    raise typer.Exit(1)
 
 
 def _print_summary(record: dict) -> None:
@@ -110,6 +130,10 @@ def _print_summary(record: dict) -> None:
         dropped = ", ".join(f"{k} {v}" for k, v in st["dropped"].items()) or "-"
         table.add_row(st["name"], str(st["total"]), str(st["kept"]), dropped)
     console.print(table)
+    lint = counts.get("lint")
+    if lint is not None:
+        found = ", ".join(f"{k} {v}" for k, v in lint["counts"].items()) or "nothing found"
+        console.print(f"lint: {lint['errors']} errors, {lint['warnings']} warnings ({found})")
     if record["redacted"]:
         red = counts.get("redaction") or {}
         kinds = ", ".join(f"{k} {v}" for k, v in (red.get("counts") or {}).items()) or "nothing found"
@@ -127,24 +151,119 @@ def list_datasets(home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION) 
     """
     from rich.table import Table
 
+    from bashgym.factory.build import is_outdated, rows_version
+
     store = open_store(home)
     try:
         items = store.list_datasets()
     finally:
         store.close()
+    for d in items:
+        d["rows_version"], d["outdated"] = rows_version(d), is_outdated(d)
     if as_json:
         print_json(items)
         return
     if not items:
         console.print("no datasets yet — build one with `bashgym dataset build`")
         return
-    table = Table("id", "format", "train", "val", "test", "sessions", "redacted", "created", box=None)
+    table = Table("id", "format", "train", "val", "test", "sessions", "redacted", "rows", "created", box=None)
     for d in items:
         rows = d["counts"].get("rows") or {}
         table.add_row(d["id"], d["config"].get("format", "?"), str(rows.get("train", 0)),
                       str(rows.get("validation", 0)), str(rows.get("test", 0)), str(d["counts"].get("sessions", 0)),
-                      "yes" if d["redacted"] else "[red]NO[/]", d["created_at"][:19])
+                      "yes" if d["redacted"] else "[red]NO[/]",
+                      "[red]OUTDATED[/]" if d["outdated"] else "current", d["created_at"][:19])
     console.print(table)
+    outdated = [d["id"] for d in items if d["outdated"]]
+    if outdated:
+        console.print(f"[red]{len(outdated)} dataset(s) were built before training rows followed the session "
+                      "exactly (each prompt twice, sequential calls merged)[/]: rebuild them with "
+                      "`bashgym dataset rebuild --outdated`")
+
+
+@dataset_app.command("check")
+def check(
+    dataset: str | None = typer.Argument(None, help="Dataset id, name (newest version) or id prefix; default newest."),
+    allow_lint_errors: bool = ALLOW_LINT_ERRORS,
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Lint a dataset's rows: consecutive duplicate messages, empty assistant turns, unpaired tool calls or
+    results, non-string content, leftover secrets (errors), examples over the configured token length
+    (warnings). Exits 1 on errors unless --allow-lint-errors.
+
+    Example: bashgym dataset check ds-bashgym-v2
+    """
+    from rich.table import Table
+
+    from bashgym.factory.lint import lint_dataset, severity
+
+    store = open_store(home)
+    try:
+        record = store.get_dataset(dataset)
+    finally:
+        store.close()
+    report = lint_dataset(record).to_dict()
+    if as_json:
+        print_json({"dataset": record["id"], **report})
+    else:
+        console.print(f"[bold]{record['id']}[/] ({record['config'].get('format', '?')}): {report['rows']} rows, "
+                      f"{report['errors']} errors, {report['warnings']} warnings")
+        if report["counts"]:
+            table = Table("rule", "severity", "count", box=None)
+            for rule, n in report["counts"].items():
+                table.add_row(rule, severity(rule), str(n))
+            console.print(table)
+        for f in report["findings"][:20]:
+            console.print(f"  {f['severity']} {f['rule']}: {f['split']}.jsonl row {f['row']} "
+                          f"({f['example_id']}) {f['where']}: {f['message']}", markup=False)
+        if len(report["findings"]) > 20:
+            console.print(f"  … {len(report['findings']) - 20} more listed with --json")
+    record["counts"]["lint"] = report
+    _fail_on_lint_errors([record], allow_lint_errors)
+
+
+@dataset_app.command("rebuild")
+def rebuild(
+    datasets: list[str] = typer.Argument(None, help="Dataset ids or names to build again from their recorded config."),
+    outdated: bool = typer.Option(False, "--outdated", help="Rebuild every dataset `dataset list` marks OUTDATED."),
+    workers: int = typer.Option(1, "--workers", help="Processes for the per-example steps, as in `dataset build`."),
+    allow_lint_errors: bool = ALLOW_LINT_ERRORS,
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Build datasets again from the config each recorded, as new versions of the same name (the old
+    versions stay). Use it after upgrading bashgym: `--outdated` picks every dataset written by an older
+    factory.
+
+    Example: bashgym dataset rebuild --outdated
+    """
+    from bashgym.factory.build import is_outdated, rebuild_dataset
+
+    if not datasets and not outdated:
+        raise ConfigError("name the datasets to rebuild, or pass --outdated to rebuild every outdated one")
+    store = open_store(home)
+    try:
+        records = [store.get_dataset(ref) for ref in datasets or []]
+        if outdated:
+            # only the newest version of a name: an older version is superseded, not outdated work
+            newest: dict[str, dict] = {}
+            for d in store.list_datasets():
+                newest.setdefault(d["name"], d)
+            records += [d for d in newest.values() if is_outdated(d) and d["id"] not in {r["id"] for r in records}]
+        built = []
+        for old in records:
+            new = rebuild_dataset(store, old, workers=workers)
+            built.append({"from": old["id"], **new})
+            if not as_json:
+                console.print(f"rebuilt {old['id']} → {new['id']} ({sum(new['counts']['rows'].values())} rows)")
+    finally:
+        store.close()
+    if as_json:
+        print_json(built)
+    elif not built:
+        console.print("nothing to rebuild: every dataset is current")
+    _fail_on_lint_errors(built, allow_lint_errors)
 
 
 @dataset_app.command("show")

@@ -28,15 +28,17 @@ from bashgym.factory.card import render_card
 from bashgym.factory.config import DatasetConfig
 from bashgym.factory.decontaminate import Decontaminate
 from bashgym.factory.dedup import Dedup, dedup_keys
-from bashgym.factory.formats import SFT_FORMATTERS, Format
+from bashgym.factory.formats import ROWS_VERSION, SFT_FORMATTERS, Format
+from bashgym.factory.lint import lint_config, lint_rows
 from bashgym.factory.pipeline import Example, PipelineStep, StepStats
 from bashgym.factory.redact import Renumber, distinct_by_category
 from bashgym.factory.segment import Segment
 from bashgym.factory.select import ExampleSelect, SessionSelect, read_sessions
 from bashgym.factory.shape import ShapeTools
 from bashgym.factory.split import split_rows
-from bashgym.factory.write import write_splits
+from bashgym.factory.write import public, write_splits
 from bashgym.paths import home_dir
+from bashgym.schema import SCHEMA_VERSION
 from bashgym.store import Store, now_iso
 
 Progress = Callable[[int, int], None]
@@ -306,25 +308,65 @@ def build_dataset(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
     written = write_splits(splits, partial, cfg.write)
     sessions = sorted({sid for r in rows for sid in r.get("_sessions") or []})
     sources = Counter(r.get("source") for r in rows if r.get("source"))
+    config = cfg.model_dump()
+    config["redact"]["enabled"] = redact
+    lint = lint_rows({name: [public(r) for r in part] for name, part in splits.items()}, cfg.format,
+                     **lint_config(config, redact)).to_dict()
     counts = {
         "rows": written["rows"], "examples": len(rows), "sessions": len(sessions),
         "sessions_read": report["sessions_read"], "sources": dict(sources), "steps": report["steps"],
         "redaction": _summary(report["redaction"]), "files": written["files"],
         "file_sha256": written["sha256"],  # `dataset push` uploads a file only if it still has this hash
+        "rows_version": ROWS_VERSION, "lint": {k: lint[k] for k in ("errors", "warnings", "counts")},
     }
-    config = cfg.model_dump()
-    config["redact"]["enabled"] = redact
     record = {"id": dataset_id, "name": cfg.name, "version": version, "path": str(final), "config": config,
               "counts": counts, "content_hash": written["content_hash"], "redacted": redact,
               "created_at": now_iso()}
     (partial / "redaction.json").write_text(_indented_json(report["redaction"]))
-    (partial / "stats.json").write_text(json.dumps(report["steps"], indent=2))
+    (partial / "stats.json").write_text(json.dumps(
+        {"rows_version": ROWS_VERSION, "schema_version": SCHEMA_VERSION, "steps": report["steps"],
+         "lint": counts["lint"]}, indent=2))
+    (partial / "lint.json").write_text(_indented_json(lint))
     (partial / "README.md").write_text(render_card(record))
     shutil.rmtree(final, ignore_errors=True)
     partial.rename(final)
     store.add_dataset(dataset_id, name=cfg.name, version=version, path=str(final), config=config, counts=counts,
                       content_hash=written["content_hash"], redacted=redact, session_ids=sessions)
     return record
+
+
+def rows_version(record: dict[str, Any]) -> int:
+    """The rows version a dataset was written with (formats.ROWS_VERSION): from its record, else its
+    stats.json; datasets from before versions were recorded (stats.json a bare list) are version 1."""
+    version = (record.get("counts") or {}).get("rows_version")
+    if version is None:
+        try:
+            stats = json.loads((Path(record["path"]) / "stats.json").read_text())
+        except (OSError, ValueError):
+            stats = None
+        version = stats.get("rows_version") if isinstance(stats, dict) else None
+    return int(version or 1)
+
+
+def is_outdated(record: dict[str, Any]) -> bool:
+    """True when a dataset's rows were written by an older factory than this one (rebuild it)."""
+    return rows_version(record) < ROWS_VERSION
+
+
+def rebuild_dataset(store: Store, record: dict[str, Any], *, workers: int = 1,
+                    on_progress: Progress | None = None) -> dict[str, Any]:
+    """Build a dataset again from the config it recorded (a new version of the same name)."""
+    from pydantic import ValidationError
+
+    config = dict(record.get("config") or {})
+    redact = bool((config.get("redact") or {}).get("enabled", record.get("redacted", True)))
+    try:
+        cfg = DatasetConfig.model_validate(config)
+    except ValidationError as exc:
+        raise BashgymError(f"{record['id']}: its recorded config no longer validates ({exc.errors()[0]['msg']} at "
+                           f"{'.'.join(map(str, exc.errors()[0]['loc']))}); build it again with "
+                           "`bashgym dataset build --config dataset.yaml`") from None
+    return build_dataset(store, cfg, redact=redact, workers=workers, on_progress=on_progress)
 
 
 def _indented_json(value: Any) -> str:

@@ -44,6 +44,12 @@ from bashgym.schema import Session, Step, Turn, conversation, is_shell_call, sam
 
 Row = dict[str, Any]
 
+# The shape of the rows these writers produce; stats.json records it, `bashgym dataset list` flags datasets
+# written with an older one and `bashgym dataset rebuild --outdated` rebuilds them. 1: before rows followed
+# schema.conversation (each prompt written twice, sequential calls merged into one message, arguments as
+# JSON strings); 2: now.
+ROWS_VERSION = 2
+
 ATIF_VERSION = "ATIF-v1.4"
 
 _STRING = {"type": "string"}
