@@ -54,25 +54,9 @@ KEEPS_THINKING = {"messages": True, "sharegpt": False, "adp": True, "atif": True
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    """One store holding every source's recorded sessions."""
-    from bashgym.sources.importer import import_paths
-    from bashgym.sources.registry import get_source
-    from opencode_db_fixtures import write_opencode2_db, write_opencode_db
+    from recorded_sessions import recorded_store
 
-    fixtures = Path(__file__).parent / "fixtures"
-    tmp = tmp_path_factory.mktemp("recorded")
-    oc = tmp / "opencode"
-    oc.mkdir()
-    write_opencode_db(oc / "opencode.db")
-    oc2 = tmp / "opencode2"
-    oc2.mkdir()
-    write_opencode2_db(oc2 / "opencode.db")
-    store = Store(tmp / "bashgym.db")
-    for name, root in (("claude", fixtures / "claude" / "projects"), ("codex", fixtures / "codex"),
-                       ("gemini", fixtures / "gemini"), ("opencode", oc), ("opencode", oc2)):
-        fmt = get_source(name)
-        summary = import_paths(store, fmt, fmt.discover(root))
-        assert not summary.errors, summary.errors
+    store = recorded_store(tmp_path_factory.mktemp("recorded"))
     yield store
     store.close()
 
