@@ -44,6 +44,7 @@ class Episode:
     ended_at: str = ""
     duration_s: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
+    limits_hit: list[str] = field(default_factory=list)  # sandbox limits the episode ran into (gym info)
 
     def detail(self) -> dict[str, Any]:
         """The rollout row's detail column."""
@@ -56,6 +57,7 @@ class Episode:
             "model_calls": self.model_calls,
             "commands": self.commands,
             "duration_s": round(self.duration_s, 3),
+            "limits_hit": list(self.limits_hit),
         }
 
     def to_session(self, *, session_id: str, eval_id: str, model: str, sample_idx: int) -> Session:
@@ -85,6 +87,7 @@ class Episode:
                 "status": self.status,
                 "ended_by": self.ended_by,
                 "passed": self.status == "passed" if self.status != "error" else None,
+                "limits_hit": list(self.limits_hit),
             },
         )
 
@@ -189,6 +192,7 @@ def _drive(ep: Episode, env: Any, client: ChatClient, *, seed: int | None, max_t
             t0 = time.monotonic()
             previous = obs
             obs, reward, terminated, truncated, info = env.step(command)
+            ep.limits_hit = list(info.get("limits_hit") or ep.limits_hit)
             failure = infra_failure(info)
             if failure:
                 raise InfraError(f"sandbox failed on {command!r}: {failure}")
@@ -213,6 +217,7 @@ def _drive(ep: Episode, env: Any, client: ChatClient, *, seed: int | None, max_t
     if failure:
         raise InfraError(f"verifier failed: {failure}")
     ep.info = {k: v for k, v in info.items() if isinstance(v, str | int | float | bool | type(None))}
+    ep.limits_hit = list(info.get("limits_hit") or ep.limits_hit)
     ep.reward = float(reward) if reward is not None else None
     ep.status = verdict(ep.reward, info)
 

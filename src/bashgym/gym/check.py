@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bashgym.gym.sandbox import Limits, Sandbox, SandboxError
 from bashgym.gym.task import Task
-from bashgym.gym.verifier import FAIL, NO_SCORE, PASS, Verdict, prepare, run_solution, verify
+from bashgym.gym.verifier import FAIL, NO_SCORE, PASS, Verdict, prepare, run_solution, task_limits, verify
 
 
 @dataclass
@@ -32,7 +32,7 @@ class TaskCheck:
 def attempt(task: Task, *, solve: bool, layer: str | None = None, limits: Limits | None = None) -> Verdict:
     """One episode: fresh sandbox, task laid out, the reference solution run (or nothing), tests."""
     try:
-        with Sandbox(layer=layer, limits=limits) as box:
+        with Sandbox(layer=layer, limits=task_limits(task, limits)) as box:
             prepare(task, box)
             if solve:
                 result = run_solution(task, box)

@@ -10,10 +10,12 @@
   ignores NaN rewards). Optional shaped rewards, off by default: ``step_penalty`` is subtracted on every
   command, ``error_penalty`` on every command with a non-zero exit code.
 - terminated: a submit action, or success when ``verify_every_step=True`` (the tests run after each
-  command). truncated: the task's ``max_steps`` or ``timeout_s`` (wall clock) ran out; the tests still run
+  command; as always they run only once every process of the agent is killed, so the shell restarts after
+  each check in the same directory, its variables lost). truncated: the task's ``max_steps`` or ``timeout_s`` (wall clock) ran out; the tests still run
   and give the final reward.
 - info: ``task_id``, ``step``, ``exit_code``, ``timed_out``, ``limit`` (which sandbox limit stopped the
-  command), ``layer`` (sandbox layer); at the end also ``status`` (pass | fail | no_score), ``reward``
+  command), ``limits_hit`` (every limit hit so far in the episode, the verifier's included), ``layer``
+  (sandbox layer); at the end also ``status`` (pass | fail | no_score), ``reward``
   (None for no_score) and ``reason``. The full `CommandResult` and `Verdict` objects are on
   ``env.unwrapped.last_result`` / ``last_verdict`` (they hold timings, which info must not, to stay
   deterministic).
@@ -41,7 +43,7 @@ from bashgym.errors import ConfigError
 from bashgym.gym.protocol import SUBMIT
 from bashgym.gym.sandbox import CommandResult, Limits, Sandbox
 from bashgym.gym.task import Task, load_task
-from bashgym.gym.verifier import NO_SCORE, Verdict, prepare, verify
+from bashgym.gym.verifier import NO_SCORE, Verdict, prepare, task_limits, verify
 
 MAX_ACTION_CHARS = 4096
 ACTION_CHARSET = string.printable
@@ -94,6 +96,7 @@ class BashTaskEnv(gymnasium.Env[str, str]):
         self._steps = 0
         self._started = 0.0
         self._done = True
+        self._limits_hit: list[str] = []
 
     # -- Gymnasium API ---------------------------------------------------------------------------------
 
@@ -105,7 +108,8 @@ class BashTaskEnv(gymnasium.Env[str, str]):
             self.task = task if isinstance(task, Task) else load_task(task)
             self.max_steps, self.time_limit_s = self.task.max_steps, self.task.timeout_s
         self._close_sandbox()
-        self.sandbox = Sandbox(limits=self.limits, layer=self.layer)
+        self.sandbox = Sandbox(limits=task_limits(self.task, self.limits), layer=self.layer)
+        self._limits_hit = self.sandbox.limits_hit
         prepare(self.task, self.sandbox)
         self._header = sanitize(f"{self.task.instruction}\n\n[You are in a bash shell in {self.sandbox.workdir}. "
                                 f"Send one command per step; send `{SUBMIT}` when you are done.]\n")
@@ -191,6 +195,7 @@ class BashTaskEnv(gymnasium.Env[str, str]):
             "task_id": self.task.id, "step": self._steps,
             "exit_code": result.exit_code if result else None,
             "timed_out": bool(result and result.timed_out), "limit": result.limit if result else None,
+            "limits_hit": list(self._limits_hit),
             "layer": self.sandbox.layer if self.sandbox else None,
         }
 

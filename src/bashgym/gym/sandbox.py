@@ -1,35 +1,54 @@
-"""A sandbox per episode: a fresh workspace, one persistent bash shell, no network, hard limits.
+"""A sandbox per episode: a fresh workspace, one persistent bash shell, no network, hard limits, and a
+verifier that runs where the agent cannot reach it.
 
 Layers, strongest first (`detect_layer` picks the first that works on this machine; BASHGYM_SANDBOX forces one):
 
-- ``bubblewrap``: `bwrap --unshare-all` (user, pid, net, ipc, uts, cgroup namespaces) with a root built from
-  read-only /usr, /etc (+ the project's Python prefixes, first on PATH); the workspace is the only writable
-  place besides the episode's own /tmp. It is bound at ``/app`` (terminal-bench and Harbor tasks expect it),
-  the task's tests at ``/tests`` (filled only when the verifier runs), the reference solution at
-  ``/solution`` (only while it runs) and Harbor's logs at ``/logs``.
+- ``bubblewrap``: `bwrap` with its own pid, network, ipc and uts namespaces (and a user namespace when not
+  root) and a root built from read-only /usr, /etc (+ the project's Python prefixes, first on PATH). The only
+  writable places are the episode's: the workspace at ``/app`` (terminal-bench and Harbor tasks expect it),
+  ``/tmp``, ``$HOME`` and the agent's ``/logs``.
 - ``unshare``: util-linux `unshare` for network, pid and ipc namespaces; the file system is the host's.
 - ``rlimits``: only resource limits and a private temp dir: loud warning, no network isolation.
+
+Where the host never follows the agent (the design, not a list of patches):
+
+- The episode's writable directories live on one size-limited tmpfs (`Limits.disk_mb`, mounted by the host
+  when it runs as root) under a host-private episode root; the host never opens a path inside them once a
+  command has run. Commands go to the shell on its stdin, output comes back on a pipe, exit statuses on a
+  second pipe: all three exist before the sandbox starts. Nothing is exchanged through files.
+- Tests, reference solutions and setup scripts are staged in host-private directories bound read-only.
+- `run_fresh` (the verifier's way in) first ends the agent: the agent's shell and its whole PID namespace
+  are killed (and, as root, every process of the sandbox's uid). The tests then run in a new sandbox process
+  over the same files, with a fresh ``/logs`` the agent never saw and an exit status read from that process.
+  A reward file is read with O_NOFOLLOW relative to a directory fd the host opened before the tests ran.
+- Every episode root names its owner (pid and start time); `reap_stale_episodes` (run whenever a sandbox is
+  made) unmounts and deletes the roots of owners that died, e.g. by kill -9.
 
 On every layer the shell runs with rlimits (processes, address space, CPU seconds, file size) and, when
 bashgym runs as root, as a throwaway uid of its own, so RLIMIT_NPROC counts only this sandbox's processes,
 the host's files stay unwritable and every leftover process can be found and killed at the end.
 
-The shell persists across commands (``cd`` and ``export`` carry over, as in an agent's terminal); each
-command's output (stdout and stderr interleaved) and exit code are exact: the command is run with
-`eval` under redirection to a file and the exit code comes back on a private pipe. A command that runs past
-its timeout or hits the process limit gets the whole sandbox killed and the shell restarted in the same
-directory; the workspace files stay.
+The shell persists across commands (``cd`` and ``export`` carry over, as in an agent's terminal). A command
+that runs past its timeout, prints more than `Limits.max_output_mb` or hits the process limit gets the whole
+sandbox killed and the shell restarted in the same directory; the workspace files stay. Output printed by a
+background job after its command returned shows up in the next command's output, as in a terminal. The agent
+can lie about its own commands' exit codes (it runs inside the shell that reports them); it can never reach
+the verifier's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import json
 import os
 import random
 import secrets
 import select
+import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -46,9 +65,12 @@ LAYERS = ("bubblewrap", "unshare", "rlimits")
 APP_DIR = "/app"  # where the workspace appears inside a bubblewrap sandbox
 TESTS_DIR = "/tests"
 LOGS_DIR = "/logs"
+HOME_DIR = "/home/agent"
 SOLUTION_DIR = "/solution"  # Harbor's oracle runs solution/solve.sh from here
-CTL_DIR = "/.bashgym"
-_MOUNTED = ("tests", "solution")  # staged directories with a fixed place inside a bubblewrap sandbox
+STAGE_DIR = "/.bashgym"  # other staged scripts (setup, a test runner), read-only inside
+EPISODE_PREFIX = "bashgym-ep-"
+REWARD_FILE_MAX_BYTES = 64 * 1024
+VERIFIER_LOGS_MB = 16
 
 
 class SandboxError(BashgymError):
@@ -61,13 +83,16 @@ class SandboxWarning(UserWarning):
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits applied to every process in the sandbox.
+    """Resource limits of one episode.
 
     command_timeout_s: wall-clock seconds one command may run before the sandbox is killed and restarted.
     cpu_s: CPU seconds per process (RLIMIT_CPU). memory_mb: address space per process (RLIMIT_AS).
     max_processes: processes of the sandbox's uid at once (RLIMIT_NPROC; a fork bomb stops here).
-    max_file_mb: largest file a process may write (RLIMIT_FSIZE). max_output_chars: output kept per command
-    (head and tail; the middle is elided and the elision is stated).
+    max_file_mb: largest file a process may write (RLIMIT_FSIZE).
+    disk_mb: everything the episode may write (workspace, /tmp, home, logs) together: the size of its tmpfs
+    (enforced when bashgym runs as root; `Sandbox.disk_quota` says whether it is).
+    max_output_chars: output kept per command (head and tail; the middle is elided and the elision is
+    stated). max_output_mb: output one command may print before the sandbox is killed.
     """
 
     command_timeout_s: float = 60.0
@@ -75,13 +100,16 @@ class Limits:
     memory_mb: int = 2048
     max_processes: int = 256
     max_file_mb: int = 256
+    disk_mb: int = 1024
     max_output_chars: int = 16_000
+    max_output_mb: int = 64
 
 
 @dataclass
 class CommandResult:
     """What one command did. ``limit`` names the limit that stopped it (timeout, cpu, memory, file_size,
-    processes) or is None; ``restarted`` says the shell was restarted afterwards (cwd kept, env lost)."""
+    processes, disk, output) or is None; ``restarted`` says the shell was restarted afterwards (cwd kept,
+    env lost)."""
 
     command: str
     output: str
@@ -228,7 +256,7 @@ def _warn_weak(layer: str) -> None:
     print(f"WARNING: {message}", file=sys.stderr)
 
 
-# --------------------------------------------------------------------------------------------- sandbox
+# --------------------------------------------------------------------------------------------- processes
 
 _uid_lock = threading.Lock()
 _used_uids: set[int] = set()
@@ -247,21 +275,13 @@ def _allocate_uid() -> int | None:
 
 
 def _chown_tree(path: Path, uid: int | None) -> None:
+    """Hand a tree the host just wrote (before any command ran, or in a host-private dir) to `uid`."""
     if uid is None:
         return
     os.chown(path, uid, uid, follow_symlinks=False)
     for root, dirs, files in os.walk(path):
         for name in dirs + files:
             os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
-
-
-def _empty_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    for child in path.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child, ignore_errors=True)
-        else:
-            child.unlink(missing_ok=True)
 
 
 def _uid_pids(uid: int) -> list[int]:
@@ -294,13 +314,169 @@ def kill_uid(uid: int, rounds: int = 20) -> int:
     return len(_uid_pids(uid))
 
 
+def _start_time(pid: int) -> str | None:
+    """A process's start time (clock ticks since boot): with the pid, it names one process for good."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until /proc/<pid> is gone (a PID namespace's init is gone only when every member is)."""
+    deadline = time.monotonic() + timeout
+    while os.path.exists(f"/proc/{pid}"):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+# --------------------------------------------------------------------------------------------- tmpfs
+
+_MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
+
+
+@lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+def _mount_tmpfs(path: Path, size_mb: int) -> str | None:
+    """Mount a tmpfs of `size_mb` MiB (nosuid, nodev) at `path`; None on success, else why it could not."""
+    libc = _libc()
+    if os.geteuid() != 0 or libc is None:
+        return "a disk quota needs root (a size-limited tmpfs); only the file size limit applies"
+    options = f"size={max(1, size_mb)}m,mode=0755".encode()
+    if libc.mount(b"tmpfs", str(path).encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
+        return f"mounting a tmpfs failed: {os.strerror(ctypes.get_errno())}; only the file size limit applies"
+    return None
+
+
+def _mounts_under(root: Path) -> list[str]:
+    """Mount points at or below `root` (deepest first)."""
+    prefix = str(root)
+    found = []
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                point = line.split()[4].replace("\\040", " ")
+                if point == prefix or point.startswith(prefix + "/"):
+                    found.append(point)
+    except OSError:
+        return []
+    return sorted(found, key=len, reverse=True)
+
+
+def _unmount_all(root: Path) -> None:
+    libc = _libc()
+    if libc is None:
+        return
+    for point in _mounts_under(root):
+        libc.umount2(point.encode(), _MNT_DETACH)
+
+
+def _remove_root(root: Path) -> None:
+    """Unmount the episode's file systems, then delete the rest (rmtree does not follow symlinks)."""
+    _unmount_all(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def reap_stale_episodes(tmpdir: str | None = None) -> list[Path]:
+    """Delete the episode roots whose owning process is gone (killed with -9, or a crashed host), and kill
+    what is left of their sandboxes; returns the roots removed. Roots of live owners are left alone."""
+    base = Path(tmpdir or tempfile.gettempdir())
+    removed = []
+    try:
+        entries = [e for e in os.scandir(base) if e.name.startswith(EPISODE_PREFIX)]
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            owner = (Path(entry.path) / "owner").read_text().split()
+            pid, started = int(owner[0]), owner[1]
+            uid = int(owner[2]) if len(owner) > 2 and owner[2] != "-" else None
+        except (OSError, ValueError, IndexError):
+            continue  # being created right now, or not ours to judge
+        if _start_time(pid) == started:
+            continue
+        if uid is not None and os.geteuid() == 0:
+            kill_uid(uid)
+        _remove_root(Path(entry.path))
+        removed.append(Path(entry.path))
+    return removed
+
+
+# --------------------------------------------------------------------------------------------- output
+
+
+class _Capture:
+    """A command's output as it streams in: the head and the tail are kept, the total is counted."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self.keep - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            if len(self.tail) > 2 * self.keep:
+                del self.tail[: len(self.tail) - self.keep]
+
+    def text(self, limit: int) -> tuple[str, bool]:
+        """(output, truncated): at most about `limit` characters, the middle elided and the elision stated."""
+        kept = len(self.head) + len(self.tail)
+        tail = bytes(self.tail[-self.keep:]) if self.tail else b""
+        raw = bytes(self.head) + (b"\n" if kept < self.total and tail else b"") + tail
+        text = raw.decode("utf-8", errors="replace")
+        if len(text) <= limit and kept == self.total:
+            return text, False
+        half = limit // 2
+        return f"{text[:half]}\n[... {self.total - limit} bytes of output omitted ...]\n{text[-half:]}", True
+
+
+def _drain(fd: int, capture: _Capture, budget_bytes: int = 1 << 20) -> bool:
+    """Read what `fd` (non-blocking) holds right now, up to a budget; False once it reached EOF."""
+    taken = 0
+    while taken < budget_bytes:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        if not chunk:
+            return False
+        capture.add(chunk)
+        taken += len(chunk)
+    return True
+
+
+# --------------------------------------------------------------------------------------------- sandbox
+
 _INIT = r"""
 ulimit -S -u {nproc} -v {mem_kb} -t {cpu} -f {fsize_kb} && ulimit -H -u {nproc} -v {mem_kb} -t {cpu_hard} -f {fsize_kb} \
   || {{ echo "bashgym: could not set limits" >&2; exit 1; }}
-__bg_eval() {{ local __bg_cmd; IFS= read -r -d '' __bg_cmd < "{ctl}/cmd_$1"; eval "$__bg_cmd" > "{ctl}/out_$1" 2>&1 < /dev/null 9>&-; }}
-__bg_run() {{ __bg_eval "$1"; local __bg_rc=$? __bg_p=(/proc/[0-9]*); printf '{token} %s %s %s %s\n' "$1" "$__bg_rc" "${{#__bg_p[@]}}" "$PWD" >&9; }}
-cd "{cwd}" 2>/dev/null || cd "{workdir}"
-printf '{token} ready 0 0 %s\n' "$PWD" >&9
+__bg_run() {{ local __bg_cmd; IFS= read -r -d '' __bg_cmd; eval "$__bg_cmd" < /dev/null 9>&-; local __bg_rc=$? __bg_p=(/proc/[0-9]*); printf '%s %s %s %s\n' "$1" "$__bg_rc" "${{#__bg_p[@]}}" "$PWD" >&9; }}
+cd {cwd} 2>/dev/null || cd {workdir}
+printf '%s ready 0 %s\n' {nonce} "$PWD" >&9
+"""
+
+_FRESH = r"""ulimit -S -u {nproc} -v {mem_kb} -t {cpu} -f {fsize_kb} && ulimit -H -u {nproc} -v {mem_kb} -t {cpu_hard} -f {fsize_kb} \
+  || {{ echo "bashgym: could not set limits" >&2; exit 125; }}
+cd {cwd} || exit 125
+exec bash --noprofile --norc -c {command}
 """
 
 
@@ -312,8 +488,10 @@ class Sandbox:
     'hi\\n'
 
     Attributes: ``layer`` (bubblewrap | unshare | rlimits), ``layer_reason``, ``workspace`` (host path of
-    the workspace), ``workdir`` (the same directory as commands see it: /app under bubblewrap),
-    ``tests_dir`` / ``logs_dir`` (where staged tests and Harbor's /logs appear to commands).
+    the workspace: for the caller to lay files in before the first command, and for tests), ``workdir``
+    (the same directory as commands see it: /app under bubblewrap), ``tests_dir`` / ``logs_dir`` (where
+    staged tests and Harbor's /logs appear to commands), ``disk_quota`` (whether `Limits.disk_mb` is
+    enforced) and ``limits_hit`` (every limit a command or the verifier ran into, in order).
     """
 
     def __init__(self, *, limits: Limits | None = None, layer: str | None = None, keep: bool = False,
@@ -324,27 +502,41 @@ class Sandbox:
         self.layer = info.name
         self.layer_reason = info.reason
         _warn_weak(self.layer)
+        reap_stale_episodes()
         self.limits = limits or Limits()
         self.keep = keep
         self.uid = _allocate_uid()
-        self.root = Path(tempfile.mkdtemp(prefix="bashgym-ep-"))
-        os.chmod(self.root, 0o755)
-        self.workspace = self.root / "app"
-        for name in ("app", "tmp", "ctl", "logs", "tests", "solution", "home"):
-            (self.root / name).mkdir()
-            _chown_tree(self.root / name, self.uid)
-        (self.root / "logs" / "verifier").mkdir()
-        _chown_tree(self.root / "logs", self.uid)
+        self.root = Path(tempfile.mkdtemp(prefix=EPISODE_PREFIX))
+        os.chmod(self.root, 0o711)  # traversable (weak layers use host paths), not listable
+        me = os.getpid()
+        (self.root / "owner").write_text(f"{me} {_start_time(me)} {self.uid if self.uid is not None else '-'}\n")
+        fs = self.root / "fs"
+        fs.mkdir()
+        why = _mount_tmpfs(fs, self.limits.disk_mb)
+        self.disk_quota = why is None
+        self.disk_note = why or f"{self.limits.disk_mb} MiB tmpfs"
+        os.chmod(fs, 0o755)
+        for name in ("app", "tmp", "home", "logs"):
+            (fs / name).mkdir()
+            _chown_tree(fs / name, self.uid)
+        os.chmod(fs / "tmp", 0o1777)
+        for name in ("stage", "tests", "solution"):  # host-private, read-only inside
+            (self.root / name).mkdir(mode=0o755)
+        self.workspace = fs / "app"
         inside = self.layer == "bubblewrap"
         self.workdir = APP_DIR if inside else str(self.workspace)
         self.tests_dir = TESTS_DIR if inside else str(self.root / "tests")
-        self.logs_dir = LOGS_DIR if inside else str(self.root / "logs")
-        self._ctl_inside = CTL_DIR if inside else str(self.root / "ctl")
-        self._home_inside = "/tmp/.home" if inside else str(self.root / "home")
+        self.logs_dir = LOGS_DIR if inside else str(fs / "logs")
+        self._stage_inside = STAGE_DIR if inside else str(self.root / "stage")
+        self._home_inside = HOME_DIR if inside else str(fs / "home")
         self._extra_env = dict(env or {})
+        self.limits_hit: list[str] = []
         self._proc: subprocess.Popen[bytes] | None = None
-        self._token = secrets.token_hex(8)
+        self._ns_pid: int | None = None
+        self._out_fd: int | None = None
+        self._status_fd: int | None = None
         self._counter = 0
+        self._ran = False  # a command has run: the host no longer touches the workspace by path
         self._cwd = ""  # the shell's directory after the last command: a restarted shell goes back there
         self._buffer = b""
         self._lock = threading.Lock()
@@ -363,10 +555,9 @@ class Sandbox:
         prefixes = _python_prefixes()
         path = [str(Path(p) / "bin") for p in prefixes[:1]] + ["/usr/local/bin", "/usr/bin", "/bin",
                                                                  "/usr/local/sbin", "/usr/sbin", "/sbin"]
-        home = self._home_inside
         env = {
-            "PATH": ":".join(path), "HOME": home, "TMPDIR": "/tmp" if self.layer == "bubblewrap"
-            else str(self.root / "tmp"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "dumb",
+            "PATH": ":".join(path), "HOME": self._home_inside, "TMPDIR": "/tmp" if self.layer == "bubblewrap"
+            else str(self.root / "fs" / "tmp"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "dumb",
             "PAGER": "cat", "GIT_PAGER": "cat", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
             "GIT_AUTHOR_NAME": "bashgym", "GIT_AUTHOR_EMAIL": "gym@bashgym.local",
             "GIT_COMMITTER_NAME": "bashgym", "GIT_COMMITTER_EMAIL": "gym@bashgym.local",
@@ -377,7 +568,10 @@ class Sandbox:
         return env
 
     def copy_in(self, src: Path, dest: str = ".") -> None:
-        """Copy a file or directory tree from the host into the workspace (owned by the sandbox's user)."""
+        """Copy a file or directory tree from the host into the workspace (owned by the sandbox's user).
+        Only before the first command: after it, the workspace is the agent's and the host stays out."""
+        if self._ran:
+            raise SandboxError("copy_in after a command ran: the host does not write into the agent's workspace")
         target = (self.workspace / dest).resolve()
         if not str(target).startswith(str(self.workspace.resolve())):
             raise SandboxError(f"copy_in destination {dest!r} leaves the workspace")
@@ -389,81 +583,83 @@ class Sandbox:
         _chown_tree(self.workspace, self.uid)
 
     def stage(self, src: Path, where: str = "tests") -> str:
-        """Copy `src` (a directory, or one file) into the sandbox's /tests or /solution, or a private staging
-        dir named `where`, replacing what was there; returns the path commands see. Done only when needed,
-        so an agent never sees the tests or the solution during its episode."""
-        if where in _MOUNTED:
-            host = self.root / where
-            inside = f"/{where}" if self.layer == "bubblewrap" else str(host)
-        else:
-            host, inside = self.root / "ctl" / where, f"{self._ctl_inside}/{where}"
-        _empty_dir(host)  # emptied, not replaced: /tests is a bind mount of this very directory
+        """Copy `src` (a directory, or one file) into a host-private, read-only staging dir: "tests" (seen
+        at /tests by `run_fresh` only), "solution" (at /solution) or a named dir under /.bashgym (setup, a
+        test runner); returns the path commands see. Done only when needed, so an agent never sees the tests."""
+        host, inside = self._staged(where)
+        self.unstage(where)
+        host.mkdir(mode=0o755, exist_ok=True)
         if src.is_dir():
             shutil.copytree(src, host, symlinks=True, dirs_exist_ok=True)
         else:
             shutil.copy2(src, host / src.name)
-        _chown_tree(host, self.uid)
+        for root, dirs, files in os.walk(host):  # readable by the sandbox's uid, writable only by the host
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o755)
+            for name in files:
+                path = os.path.join(root, name)
+                if not os.path.islink(path):
+                    os.chmod(path, 0o755 if os.access(path, os.X_OK) else 0o644)
         return inside
 
     def unstage(self, where: str) -> None:
         """Remove a staged directory again (a solution or setup script the agent must not read)."""
-        host = self.root / where if where in _MOUNTED else self.root / "ctl" / where
-        if where in _MOUNTED:
-            _empty_dir(host)
+        host, _ = self._staged(where)
+        if where in ("tests", "solution"):  # emptied, not replaced: a bind mount holds this very directory
+            for child in host.iterdir():
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
         else:
             shutil.rmtree(host, ignore_errors=True)
 
-    def reset_logs(self) -> Path:
-        """Empty Harbor's /logs/verifier (so a stale reward cannot count); returns its host path."""
-        verifier = self.root / "logs" / "verifier"
-        verifier.mkdir(parents=True, exist_ok=True)
-        _empty_dir(verifier)
-        _chown_tree(verifier, self.uid)
-        return verifier
+    def _staged(self, where: str) -> tuple[Path, str]:
+        """(host path, path commands see) of a staging dir."""
+        if where in ("tests", "solution"):
+            inside = {"tests": self.tests_dir, "solution": SOLUTION_DIR}[where]
+            return self.root / where, inside if self.layer == "bubblewrap" else str(self.root / where)
+        return self.root / "stage" / where, f"{self._stage_inside}/{where}"
 
     def run(self, command: str, *, timeout: float | None = None) -> CommandResult:
-        """Run one shell command in the episode's persistent shell; output and exit code are exact."""
+        """Run one shell command in the episode's persistent shell; output and exit code come back on
+        pipes opened before the sandbox started."""
         if self._closed:
             raise SandboxError("this sandbox is closed")
         timeout = self.limits.command_timeout_s if timeout is None else timeout
         with self._lock:
+            self._ran = True
             restarted_before = False
             if self._proc is None or self._proc.poll() is not None:
                 restarted_before = self._proc is not None
                 self._start()
             self._counter += 1
-            n = self._counter
-            ctl = self.root / "ctl"
-            (ctl / f"cmd_{n}").write_text(command, encoding="utf-8")
-            start = time.monotonic()
+            nonce = f"{self._counter}-{secrets.token_hex(8)}"
+            capture = _Capture(self.limits.max_output_chars * 2)
             assert self._proc is not None and self._proc.stdin is not None
+            start = time.monotonic()
             try:
-                self._proc.stdin.write(f"__bg_run {n}\n".encode())
+                self._proc.stdin.write(f"__bg_run {nonce}\n".encode() + command.replace("\0", "").encode()
+                                       + b"\0")
                 self._proc.stdin.flush()
-            except BrokenPipeError:
+            except (BrokenPipeError, ValueError):
                 pass
-            status = self._wait_for(str(n), timeout)
+            status = self._wait_for(nonce, timeout, capture)
             duration = time.monotonic() - start
             processes = 0
-            if " " in status:  # "<exit code> <processes in the sandbox's pid namespace> <cwd>"
-                status, count, self._cwd = status.split(" ", 2)
-                processes = int(count) if self.layer != "rlimits" else 0
-            elif status == "timeout" and self.uid is not None:
-                processes = len(_uid_pids(self.uid))
-            output, truncated = self._read_output(ctl / f"out_{n}")
-            for name in (f"cmd_{n}", f"out_{n}"):
-                with contextlib.suppress(FileNotFoundError):
-                    (ctl / name).unlink()
-            result = CommandResult(command, output, 0, duration, truncated=truncated, restarted=restarted_before)
+            result = CommandResult(command, "", 0, duration, restarted=restarted_before)
             if status == "timeout":
                 self._kill()
                 result.exit_code, result.timed_out, result.limit, result.restarted = 124, True, "timeout", True
+            elif status == "output":
+                self._kill()
+                result.exit_code, result.limit, result.restarted = 137, "output", True
             elif status == "eof":
                 rc = self._proc.wait() if self._proc else 1
                 result.exit_code, result.restarted = rc, True
                 self._kill()
-            else:
-                result.exit_code = int(status)
+            else:  # "<exit code> <processes in the sandbox's pid namespace> <cwd>"
+                code, count, self._cwd = (status.split(" ", 2) + ["", ""])[:3]
+                result.exit_code = int(code) if code.lstrip("-").isdigit() else 1
+                processes = int(count) if count.isdigit() and self.layer != "rlimits" else 0
+            result.output, result.truncated = capture.text(self.limits.max_output_chars)
             self._note_limits(result)
             if processes >= self.limits.max_processes - 2:
                 result.limit = "processes"
@@ -471,25 +667,56 @@ class Sandbox:
                 self._kill()
                 result.restarted = True
             if result.limit:
+                self.limits_hit.append(result.limit)
                 result.output += f"\n[bashgym: stopped by the sandbox: {self._describe(result.limit)}]\n"
             return result
 
     def run_script(self, script: str, *, timeout: float | None = None, env: dict[str, str] | None = None,
                    cwd: str | None = None) -> CommandResult:
         """Run `script` (a path as commands see it) with bash in a clean environment in this sandbox:
-        the agent's aliases, functions and exported variables do not leak into verifiers or setup."""
-        return self.run_clean(f"bash {_quote(script)}", timeout=timeout, env=env, cwd=cwd)
+        the agent's aliases, functions and exported variables do not leak into setup or a solution."""
+        return self.run_clean(f"bash {shlex.quote(script)}", timeout=timeout, env=env, cwd=cwd)
 
     def run_clean(self, command: str, *, timeout: float | None = None, env: dict[str, str] | None = None,
                   cwd: str | None = None) -> CommandResult:
         """Run `command` with `bash -c` in a fresh environment (`env -i` + `Sandbox.env()`), in `cwd`
-        (default: the workspace), inside the episode's sandbox (same processes, same files)."""
+        (default: the workspace), inside the episode's shell (same processes, same files)."""
         variables = self.env()
         variables.update(env or {})
-        assignments = " ".join(f"{k}={_quote(v)}" for k, v in variables.items())
-        wrapped = (f"(cd {_quote(cwd or self.workdir)} && exec env -i {assignments} "
-                   f"bash -c {_quote(command)})")
+        assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in variables.items())
+        wrapped = (f"(cd {shlex.quote(cwd or self.workdir)} && exec env -i {assignments} "
+                   f"bash -c {shlex.quote(command)})")
         return self.run(wrapped, timeout=timeout)
+
+    def end_agent(self) -> None:
+        """Kill the agent's shell and everything it started (its PID namespace ends; as root, every
+        process of the sandbox's uid is gone too) and wait until they are. The next `run` starts a new
+        shell in the same directory."""
+        with self._lock:
+            self._kill()
+
+    def run_fresh(self, command: str, *, timeout: float | None = None, env: dict[str, str] | None = None,
+                  cwd: str | None = None) -> tuple[CommandResult, int | None]:
+        """The verifier's way in: end the agent (`end_agent`), then run `command` with `bash -c` in a new
+        sandbox process over the episode's files, with the staged tests at /tests and a fresh, empty
+        /logs (its `verifier/` subdirectory made) that no agent process ever saw. The exit code is that
+        process's own. Returns the result and a directory fd of that /logs (for `read_reward`; the caller
+        closes it), or None on the weak layers that have no /logs of their own."""
+        if self._closed:
+            raise SandboxError("this sandbox is closed")
+        timeout = self.limits.command_timeout_s if timeout is None else timeout
+        with self._lock:
+            self._ran = True
+            self._kill()
+            logs_fd = self._fresh_logs() if self.layer == "bubblewrap" else None
+            try:
+                return self._run_fresh(command, timeout=timeout, env=env, cwd=cwd), logs_fd
+            except BaseException:
+                if logs_fd is not None:
+                    os.close(logs_fd)
+                raise
+            finally:
+                self._kill()
 
     def close(self) -> None:
         """Kill every process of the sandbox and delete its directory (unless keep=True)."""
@@ -498,100 +725,212 @@ class Sandbox:
         self._closed = True
         self._kill()
         if not self.keep:
-            shutil.rmtree(self.root, ignore_errors=True)
+            _remove_root(self.root)
 
     # -- internals --------------------------------------------------------------------------------------
 
-    def _argv(self) -> list[str]:
-        shell = ["bash", "--noprofile", "--norc", "-s"]
+    def _bwrap_base(self, variables: dict[str, str]) -> list[str]:
+        fs = self.root / "fs"
+        return ["bwrap", *_bwrap_namespaces(), "--die-with-parent", "--new-session", *_system_binds(),
+                "--dev", "/dev", "--proc", "/proc",
+                "--bind", str(fs / "app"), APP_DIR, "--bind", str(fs / "tmp"), "/tmp",
+                "--dir", "/home", "--bind", str(fs / "home"), HOME_DIR,
+                "--ro-bind", str(self.root / "stage"), STAGE_DIR, *_python_binds(),
+                "--chdir", APP_DIR, "--clearenv",
+                *[a for k, v in variables.items() for a in ("--setenv", k, v)]]
+
+    def _argv(self, shell: list[str], *, variables: dict[str, str] | None = None, fresh_logs: bool = False,
+              info_fd: int | None = None) -> list[str]:
+        """The argv running `shell` in this episode's sandbox; `fresh_logs` adds the verifier's /tests and
+        /logs. On the weak layers `variables` are set with `env -i` (bwrap sets them itself)."""
+        variables = self.env() if variables is None else variables
         if self.layer == "bubblewrap":
-            return ["bwrap", *_bwrap_namespaces(), "--die-with-parent", "--new-session", *_system_binds(),
-                    "--dev", "/dev", "--proc", "/proc",
-                    "--bind", str(self.workspace), APP_DIR, "--bind", str(self.root / "tmp"), "/tmp",
-                    "--bind", str(self.root / "ctl"), CTL_DIR, "--bind", str(self.root / "logs"), LOGS_DIR,
-                    "--ro-bind", str(self.root / "tests"), TESTS_DIR,
-                    "--ro-bind", str(self.root / "solution"), SOLUTION_DIR, *_python_binds(),
-                    "--dir", self._home_inside, "--chdir", APP_DIR, "--clearenv",
-                    *[a for k, v in self.env().items() for a in ("--setenv", k, v)],
-                    *_drop_to(self.uid), *shell]
+            extra = ["--info-fd", str(info_fd)] if info_fd is not None else []
+            if fresh_logs:
+                extra += ["--ro-bind", str(self.root / "tests"), TESTS_DIR,
+                          "--bind", str(self.root / "vlogs"), LOGS_DIR]
+            else:
+                extra += ["--dir", TESTS_DIR, "--ro-bind", str(self.root / "solution"), SOLUTION_DIR,
+                          "--bind", str(self.root / "fs" / "logs"), LOGS_DIR]
+            return [*self._bwrap_base(variables), *extra, *_drop_to(self.uid), *shell]
+        shell = ["env", "-i", *[f"{k}={v}" for k, v in variables.items()], *shell]
         if self.layer == "unshare":
             return _unshare_argv() + _drop_to(self.uid) + shell
         return _drop_to(self.uid) + shell
 
-    def _start(self) -> None:
+    def _limit_values(self) -> dict[str, object]:
         lim = self.limits
-        cwd = self._cwd or self.workdir
         # As root each sandbox has its own uid; otherwise RLIMIT_NPROC counts all of the user's processes.
         nproc = lim.max_processes if self.uid is not None else len(_uid_pids(os.getuid())) + lim.max_processes
-        init = _INIT.format(nproc=nproc, mem_kb=lim.memory_mb * 1024, cpu=lim.cpu_s, cpu_hard=lim.cpu_s + 1,
-                            fsize_kb=lim.max_file_mb * 1024, ctl=self._ctl_inside, token=self._token,
-                            cwd=cwd.replace('"', ""), workdir=self.workdir)
-        read_fd, write_fd = os.pipe()  # fd 9 in the shell: status lines, never the command's output
-        err = (self.root / "shell.err").open("ab")
+        return {"nproc": nproc, "mem_kb": lim.memory_mb * 1024, "cpu": lim.cpu_s, "cpu_hard": lim.cpu_s + 1,
+                "fsize_kb": lim.max_file_mb * 1024}
+
+    def _start(self) -> None:
+        cwd = self._cwd or self.workdir
+        nonce = secrets.token_hex(8)
+        init = _INIT.format(**self._limit_values(), cwd=shlex.quote(cwd), workdir=shlex.quote(self.workdir),
+                            nonce=nonce)
+        out_r, out_w = os.pipe()  # the shell's stdout and stderr: every command's output
+        status_r, status_w = os.pipe()  # fd 9 in the shell: status lines, never the command's output
+        info_r, info_w = os.pipe() if self.layer == "bubblewrap" else (None, None)
+        passed = tuple(fd for fd in (status_w, info_w) if fd is not None)
+        argv = self._argv(["bash", "--noprofile", "--norc", "-s"], info_fd=info_w)
         try:
             self._proc = subprocess.Popen(
-                self._argv(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
-                cwd=self.workspace, env=None if self.layer == "bubblewrap" else self.env(),
-                pass_fds=(write_fd,), start_new_session=True,
+                argv, stdin=subprocess.PIPE, stdout=out_w, stderr=out_w, cwd=self.root,
+                pass_fds=passed, start_new_session=True,
             )
         except OSError as exc:
-            os.close(read_fd)
-            os.close(write_fd)
+            for fd in (out_r, out_w, status_r, status_w, info_r, info_w):
+                if fd is not None:
+                    os.close(fd)
             raise SandboxError(f"could not start the {self.layer} sandbox: {exc}") from exc
-        finally:
-            err.close()
-        os.close(write_fd)
-        self._status_fd = read_fd
-        self._buffer = b""
+        for fd in (out_w, status_w, info_w):
+            if fd is not None:
+                os.close(fd)
+        os.set_blocking(out_r, False)
+        self._out_fd, self._status_fd, self._buffer = out_r, status_r, b""
+        self._ns_pid = self._read_child_pid(info_r) if info_r is not None else None
         assert self._proc.stdin is not None
-        # The shell sees the pipe under the same number; move it to 9 before anything else.
-        move = f"exec 9>&{write_fd} {write_fd}>&-\n" if write_fd != 9 else ""
-        self._proc.stdin.write(move.encode() + init.encode())
-        self._proc.stdin.flush()
-        status = self._wait_for("ready", 30).split(" ")[0]  # "0 0 <cwd>"
-        if status != "0":
+        # The shell sees the status pipe under the same number; move it to 9 before anything else.
+        move = f"exec 9>&{status_w} {status_w}>&-\n" if status_w != 9 else ""
+        with contextlib.suppress(BrokenPipeError):
+            self._proc.stdin.write(move.encode() + init.encode())
+            self._proc.stdin.flush()
+        capture = _Capture(4000)
+        status = self._wait_for(nonce, 30, capture, word="ready")
+        if not status.startswith("0 "):
             self._kill()
-            err_text = (self.root / "shell.err").read_text(errors="replace").strip()[-500:]
+            err_text = capture.text(2000)[0].strip()
             raise SandboxError(f"the {self.layer} sandbox did not start ({status}): {err_text or 'no error output'}"
                                " (see `bashgym gym doctor`)")
 
-    def _wait_for(self, n: str, timeout: float) -> str:
-        """The exit status for command `n`, 'timeout', or 'eof' when the shell died."""
+    @staticmethod
+    def _read_child_pid(fd: int) -> int | None:
+        """bwrap's --info-fd JSON names the sandbox's init as the host sees it."""
+        data = b""
+        deadline = time.monotonic() + 10
+        try:  # read to EOF: bwrap writes the JSON in pieces, and a closed pipe would kill it (SIGPIPE)
+            while time.monotonic() < deadline and select.select([fd], [], [], deadline - time.monotonic())[0]:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break
+                data += chunk
+            return int(json.loads(data.decode()).get("child-pid")) if data else None
+        except (OSError, ValueError, TypeError):
+            return None
+        finally:
+            os.close(fd)
+
+    def _wait_for(self, nonce: str, timeout: float, capture: _Capture, *, word: str = "") -> str:
+        """The status for command `nonce` ("<exit code> <processes> <cwd>"), or 'timeout', 'output' (printed
+        past the output limit) or 'eof' (the shell died). Reads the output pipe meanwhile."""
         deadline = time.monotonic() + timeout
-        prefix = f"{self._token} {n} ".encode()
+        prefix = f"{nonce} {word + ' ' if word else ''}".encode()
+        out_open = True
+        cap = self.limits.max_output_mb * 1024 * 1024
+        assert self._status_fd is not None and self._out_fd is not None
         while True:
             for line in self._buffer.split(b"\n")[:-1]:
                 if line.startswith(prefix):
-                    self._buffer = b""
-                    return line[len(prefix):].decode(errors="replace").rstrip("\n")
+                    self._buffer = self._buffer[self._buffer.index(line) + len(line) + 1:]
+                    if out_open:
+                        _drain(self._out_fd, capture)
+                    return line[len(prefix):].decode(errors="replace")
+            if len(self._buffer) > 65536:  # garbage on the status pipe: keep the last line only
+                self._buffer = self._buffer[-4096:]
             left = deadline - time.monotonic()
             if left <= 0:
                 return "timeout"
-            ready, _, _ = select.select([self._status_fd], [], [], min(left, 1.0))
-            if ready:
+            fds = [self._status_fd] + ([self._out_fd] if out_open else [])
+            ready, _, _ = select.select(fds, [], [], min(left, 1.0))
+            if self._out_fd in ready:
+                out_open = _drain(self._out_fd, capture)
+                if capture.total > cap:
+                    return "output"
+            if self._status_fd in ready:
                 chunk = os.read(self._status_fd, 65536)
                 if not chunk:
+                    if out_open:
+                        _drain(self._out_fd, capture)
                     return "eof"
                 self._buffer += chunk
 
-    def _read_output(self, path: Path) -> tuple[str, bool]:
-        limit = self.limits.max_output_chars
+    def _fresh_logs(self) -> int:
+        """A new, empty /logs for the verifier (a small tmpfs as root), and a directory fd on it opened
+        before any sandbox process can see it."""
+        vlogs = self.root / "vlogs"
+        if vlogs.exists():
+            _remove_root(vlogs)
+        vlogs.mkdir(mode=0o755)
+        _mount_tmpfs(vlogs, VERIFIER_LOGS_MB)
+        os.chmod(vlogs, 0o755)
+        (vlogs / "verifier").mkdir()
+        _chown_tree(vlogs, self.uid)
+        return os.open(vlogs, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+    def _run_fresh(self, command: str, *, timeout: float, env: dict[str, str] | None,
+                   cwd: str | None) -> CommandResult:
+        variables = self.env()
+        variables.update(env or {})
+        script = _FRESH.format(**self._limit_values(), cwd=shlex.quote(cwd or self.workdir),
+                               command=shlex.quote(command))
+        argv = self._argv(["bash", "--noprofile", "--norc", "-c", script], variables=variables,
+                          fresh_logs=self.layer == "bubblewrap")
+        out_r, out_w = os.pipe()
+        start = time.monotonic()
         try:
-            size = path.stat().st_size
-            with path.open("rb") as fh:
-                if size <= limit * 4:
-                    raw = fh.read()
-                else:
-                    head = fh.read(limit * 2)
-                    fh.seek(size - limit * 2)
-                    raw = head + b"\n" + fh.read()
-        except FileNotFoundError:
-            return "", False
-        text = raw.decode("utf-8", errors="replace")
-        if len(text) <= limit and size <= limit * 4:
-            return text, False
-        half = limit // 2
-        return f"{text[:half]}\n[... {size - limit} bytes of output omitted ...]\n{text[-half:]}", True
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, cwd=self.root,
+                                    start_new_session=True)
+        except OSError as exc:
+            os.close(out_r)
+            raise SandboxError(f"could not start the {self.layer} verifier sandbox: {exc}") from exc
+        finally:
+            os.close(out_w)
+        os.set_blocking(out_r, False)
+        capture = _Capture(self.limits.max_output_chars * 2)
+        cap = self.limits.max_output_mb * 1024 * 1024
+        deadline = start + timeout
+        limit: str | None = None
+        out_open = True
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    limit = "timeout"
+                    break
+                if out_open and select.select([out_r], [], [], min(left, 0.5))[0]:
+                    out_open = _drain(out_r, capture)
+                    if capture.total > cap:
+                        limit = "output"
+                        break
+                if proc.poll() is not None:
+                    if out_open:
+                        _drain(out_r, capture)
+                    break
+                if not out_open:  # it closed its output but runs on
+                    time.sleep(min(left, 0.005))
+        finally:
+            if limit or proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            rc = proc.wait()
+            os.close(out_r)
+        result = CommandResult(command, "", rc, time.monotonic() - start)
+        if limit == "timeout":
+            result.exit_code, result.timed_out, result.limit = 124, True, "timeout"
+        elif limit == "output":
+            result.exit_code, result.limit = 137, "output"
+        result.output, result.truncated = capture.text(self.limits.max_output_chars)
+        if rc == 125 and "bashgym: could not set limits" in result.output:
+            raise SandboxError(f"the {self.layer} verifier sandbox did not start: {result.output[-500:]}")
+        if self.layer == "bubblewrap" and rc == 1 and result.output.startswith("bwrap:"):
+            raise SandboxError(f"the verifier sandbox did not start: {result.output.strip()[:500]}")
+        self._note_limits(result)
+        if result.limit:
+            self.limits_hit.append(result.limit)
+            result.output += f"\n[bashgym: stopped by the sandbox: {self._describe(result.limit)}]\n"
+        return result
 
     def _note_limits(self, result: CommandResult) -> None:
         if result.limit:
@@ -601,10 +940,21 @@ class Sandbox:
             result.limit = "file_size"
         elif result.exit_code == 128 + signal.SIGXCPU or "CPU time limit exceeded" in out:
             result.limit = "cpu"
+        elif "No space left on device" in out or self._disk_full():
+            result.limit = "disk"
         elif any(s in out for s in ("MemoryError", "Cannot allocate memory", "bad_alloc", "out of memory")):
             result.limit = "memory"
         elif "fork: retry" in out or "fork: Resource temporarily unavailable" in out:
             result.limit = "processes"
+
+    def _disk_full(self) -> bool:
+        if not self.disk_quota:
+            return False
+        try:
+            st = os.statvfs(self.root / "fs")  # the mount point itself: the agent cannot replace it
+        except OSError:
+            return False
+        return st.f_bavail * st.f_frsize < 64 * 1024
 
     def _describe(self, limit: str) -> str:
         lim = self.limits
@@ -613,10 +963,13 @@ class Sandbox:
             "cpu": f"CPU time limit ({lim.cpu_s} s per process)",
             "memory": f"memory limit ({lim.memory_mb} MiB address space per process)",
             "file_size": f"file size limit ({lim.max_file_mb} MiB per file)",
+            "disk": f"disk limit ({lim.disk_mb} MiB for the whole episode)",
+            "output": f"output limit ({lim.max_output_mb} MiB per command); every process of the sandbox was killed",
             "processes": f"process limit ({lim.max_processes}); every process of the sandbox was killed",
         }[limit]
 
     def _kill(self) -> None:
+        """Kill the agent's sandbox and wait until its PID namespace (and, as root, its uid) is empty."""
         proc, self._proc = self._proc, None
         if proc is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -628,12 +981,20 @@ class Sandbox:
             if proc.stdin:
                 with contextlib.suppress(Exception):
                     proc.stdin.close()
+        if self._ns_pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self._ns_pid, signal.SIGKILL)
+            _wait_gone(self._ns_pid, 5)
+            self._ns_pid = None
         if self.uid is not None:
             kill_uid(self.uid)
-        fd = getattr(self, "_status_fd", None)
-        if fd is not None:
+        if self._out_fd is not None:
             with contextlib.suppress(OSError):
-                os.close(fd)
+                os.close(self._out_fd)
+            self._out_fd = None
+        if self._status_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._status_fd)
             self._status_fd = None
 
     def __del__(self) -> None:  # a forgotten sandbox must not leave processes behind
@@ -642,7 +1003,55 @@ class Sandbox:
                 self.close()
 
 
-def _quote(value: str) -> str:
-    import shlex
+def read_reward(logs_fd: int) -> tuple[float | None, str]:
+    """Harbor's verdict from a verifier's /logs (a directory fd from `Sandbox.run_fresh`): reward.txt (one
+    number) or reward.json ({"reward": x} or a mapping of numbers, whose mean counts). Opened with
+    O_NOFOLLOW relative to the fd, regular files only, at most REWARD_FILE_MAX_BYTES read: a symlink or a
+    FIFO the tests planted is refused, never followed."""
+    try:
+        verifier = os.open("verifier", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=logs_fd)
+    except OSError as exc:
+        return None, f"/logs/verifier is not a plain directory any more ({os.strerror(exc.errno or 0)})"
+    try:
+        for name in ("reward.txt", "reward.json"):
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=verifier)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                return None, f"/logs/verifier/{name} is not a regular file ({os.strerror(exc.errno or 0)})"
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return None, f"/logs/verifier/{name} is not a regular file"
+                raw = os.read(fd, REWARD_FILE_MAX_BYTES + 1)
+            finally:
+                os.close(fd)
+            if len(raw) > REWARD_FILE_MAX_BYTES:
+                return None, f"/logs/verifier/{name} is larger than {REWARD_FILE_MAX_BYTES} bytes"
+            return _parse_reward(name, raw.decode("utf-8", errors="replace"))
+        return None, "the tests wrote no /logs/verifier/reward.txt or reward.json"
+    finally:
+        os.close(verifier)
 
-    return shlex.quote(value)
+
+def _parse_reward(name: str, text: str) -> tuple[float | None, str]:
+    import math
+
+    try:
+        if name == "reward.txt":
+            value = float(text.strip())
+        else:
+            data = json.loads(text)
+            if isinstance(data, (int, float)):
+                value = float(data)
+            elif isinstance(data, dict) and isinstance(data.get("reward"), (int, float)):
+                value = float(data["reward"])
+            elif isinstance(data, dict) and data and all(isinstance(v, (int, float)) for v in data.values()):
+                value = sum(data.values()) / len(data)
+            else:
+                return None, f"reward.json holds no number: {str(data)[:200]}"
+    except ValueError as exc:
+        return None, f"unreadable reward file {name}: {str(exc)[:200]}"
+    if math.isnan(value):
+        return None, "the reward file holds NaN"
+    return value, ""

@@ -1,14 +1,15 @@
 """Tasks are data: one directory per task, read from one of three layouts.
 
 - ``bashgym`` (the builtin suite, src/bashgym/gym/tasks/builtin/<id>/): task.yaml (id, category,
-  instruction, optional timeout_s, max_steps, test_timeout_s), optional setup.sh and files/, solution.sh,
+  instruction, optional timeout_s, max_steps, test_timeout_s, disk_mb), optional setup.sh and files/, solution.sh,
   tests/test.sh (exit code 0 = pass).
 - ``terminal-bench``: task.yaml (instruction, category, max_agent_timeout_sec, max_test_timeout_sec, ...),
   Dockerfile (its COPY lines lay out the workspace, WORKDIR is where it lives, normally /app), solution.sh,
   run-tests.sh and tests/ (staged at /tests, $TEST_DIR). run-tests.sh scripts that bootstrap pytest from the
   network (uv, pip install, apt-get, curl) are replaced by their last line's meaning: pytest on
   $TEST_DIR/test_outputs.py with the sandbox's Python (which has pytest).
-- ``harbor``: instruction.md, task.toml ([agent]/[verifier] timeout_sec, [metadata] category),
+- ``harbor``: instruction.md, task.toml ([agent]/[verifier] timeout_sec, [environment] storage_mb,
+  [metadata] category),
   environment/Dockerfile (COPY/WORKDIR as above), solution/solve.sh, tests/test.sh writing a reward to
   /logs/verifier/reward.txt (a number) or reward.json ({"reward": x} or named numbers).
 
@@ -34,7 +35,7 @@ SUITES = {"builtin": BUILTIN_DIR, "practice": Path(__file__).parent / "tasks" / 
 CATEGORIES = ("files", "text", "git", "processes", "archives", "permissions", "scripting", "debugging")
 FORMATS = ("bashgym", "terminal-bench", "harbor")
 _NETWORK_BOOTSTRAP = re.compile(r"\b(uv (init|add|venv|pip|run)|pip3? install|apt(-get)? |curl |wget )")
-_BASHGYM_KEYS = {"id", "category", "instruction", "timeout_s", "max_steps", "test_timeout_s", "tags",
+_BASHGYM_KEYS = {"id", "category", "instruction", "timeout_s", "max_steps", "test_timeout_s", "disk_mb", "tags",
                  "difficulty"}
 
 
@@ -45,7 +46,8 @@ class Task:
     ``tests`` the directory staged at /tests for the verifier; ``test_script`` the script inside it (or,
     for terminal-bench, beside the task) that decides; ``reward_file`` says a Harbor-style reward file
     (under /logs/verifier) carries the verdict instead of the exit code; ``needs_app`` says commands or
-    tests use absolute /app, /tests or /logs paths (only the bubblewrap layer offers them)."""
+    tests use absolute /app, /tests or /logs paths (only the bubblewrap layer offers them); ``disk_mb``
+    overrides the episode's disk limit (`Limits.disk_mb`, 1 GiB by default) when set."""
 
     id: str
     category: str
@@ -55,6 +57,7 @@ class Task:
     timeout_s: float = 300.0
     max_steps: int = 30
     test_timeout_s: float = 60.0
+    disk_mb: int | None = None
     setup: Path | None = None
     solution: Path | None = None
     tests: Path | None = None
@@ -158,6 +161,7 @@ def _load_bashgym(path: Path) -> Task:
         id=str(data.get("id") or path.name), category=category, instruction=_require(data, "instruction", meta),
         path=path, format="bashgym", timeout_s=float(data.get("timeout_s", 300)),
         max_steps=int(data.get("max_steps", 30)), test_timeout_s=float(data.get("test_timeout_s", 60)),
+        disk_mb=_disk_mb(data.get("disk_mb"), meta, "disk_mb"),
         setup=_file(path / "setup.sh"), solution=_file(path / "solution.sh"), tests=path / "tests",
         copies=[(files, ".")] if files.is_dir() else [], tags=list(data.get("tags") or []),
     )
@@ -205,6 +209,7 @@ def _load_harbor(path: Path) -> Task:
         instruction=(path / "instruction.md").read_text(encoding="utf-8").strip(), path=path, format="harbor",
         timeout_s=float((config.get("agent") or {}).get("timeout_sec", 600)),
         test_timeout_s=float((config.get("verifier") or {}).get("timeout_sec", 120)),
+        disk_mb=_disk_mb((config.get("environment") or {}).get("storage_mb"), toml_path, "[environment] storage_mb"),
         solution=_file(path / "solution" / "solve.sh"), tests=path / "tests", test_script="test.sh",
         reward_file=True, needs_app=True, copies=copies, tags=list(metadata.get("tags") or []),
     )
@@ -261,6 +266,15 @@ _TASK_FILES = {"Dockerfile", "docker-compose.yaml", "task.yaml", "task.toml", "t
 
 def _join(rel: str, name: str) -> str:
     return name if rel in (".", "") else f"{rel}/{name}"
+
+
+def _disk_mb(value: object, where: Path, key: str) -> int | None:
+    """A task's disk limit in MiB (None: the default), or a ConfigError naming the file and key."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
+        raise ConfigError(f"{where}: {key} must be a positive number of MiB, got {value!r}")
+    return int(value)
 
 
 def _file(path: Path) -> Path | None:

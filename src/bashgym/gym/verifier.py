@@ -1,5 +1,10 @@
 """Set a task up in a sandbox, run its reference solution, and run its tests for a verdict.
 
+The tests never run beside the agent: `verify` ends every process of the episode first and runs them in a
+fresh sandbox process over the files the agent left (`Sandbox.run_fresh`), Harbor's `environment_mode =
+"separate"`. So nothing the agent started, read or planted (a background writer, a saved fd, a function
+body, a symlinked /logs) reaches the verdict.
+
 A verdict is "pass", "fail" or "no_score". "no_score" means the infrastructure failed (the sandbox would
 not start or died, the test script timed out without a word, a Harbor test wrote no reward file, the task
 needs /app but only a weak sandbox layer is available); it is retried, and if it persists it is reported
@@ -8,12 +13,12 @@ as no score, never as reward 0: `Verdict.reward` is None then.
 
 from __future__ import annotations
 
-import json
-import math
+import os
+import shlex
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
-from bashgym.gym.sandbox import CommandResult, Sandbox, SandboxError
+from bashgym.gym.sandbox import CommandResult, Limits, Sandbox, SandboxError, read_reward
 from bashgym.gym.task import Task
 
 PASS, FAIL, NO_SCORE = "pass", "fail", "no_score"
@@ -38,6 +43,12 @@ class Verdict:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def task_limits(task: Task, limits: Limits | None = None) -> Limits:
+    """`limits` (default: `Limits()`) with the task's own bounds applied (its disk size)."""
+    limits = limits or Limits()
+    return replace(limits, disk_mb=task.disk_mb) if task.disk_mb else limits
 
 
 def prepare(task: Task, sandbox: Sandbox) -> CommandResult | None:
@@ -79,30 +90,36 @@ def verify(task: Task, sandbox: Sandbox, *, retries: int = 2) -> Verdict:
 
 
 def _verify_once(task: Task, sandbox: Sandbox) -> Verdict:
+    """One run of the tests in a fresh sandbox process (`Sandbox.run_fresh`): the agent is dead by then, the
+    tests see the workspace as the agent left it, and the verdict is that process's exit code (or, for
+    Harbor tasks, the reward file it wrote into a /logs the agent never saw)."""
     if task.needs_app and sandbox.layer != "bubblewrap":
         return Verdict(NO_SCORE, None, reason=f"unsupported: task {task.id} uses /app, /tests or /logs, which "
                        f"only the bubblewrap layer provides (active layer: {sandbox.layer})")
+    logs_fd = None
     try:
         if task.tests is not None:
             sandbox.stage(task.tests, "tests")
-        logs = sandbox.reset_logs()
         if task.test_command:
-            result = sandbox.run_clean(task.test_command, timeout=task.test_timeout_s)
+            command = task.test_command
         elif task.format == "terminal-bench":
             where = sandbox.stage(task.path / task.test_script, "runner")
-            result = sandbox.run_script(f"{where}/{task.test_script}", timeout=task.test_timeout_s)
+            command = f"bash {shlex.quote(f'{where}/{task.test_script}')}"
         else:
-            result = sandbox.run_script(f"{sandbox.tests_dir}/{task.test_script}", timeout=task.test_timeout_s)
+            command = f"bash {shlex.quote(f'{sandbox.tests_dir}/{task.test_script}')}"
+        result, logs_fd = sandbox.run_fresh(command, timeout=task.test_timeout_s)
+        reward, why = read_reward(logs_fd) if task.reward_file and logs_fd is not None else (None, "")
     except SandboxError as exc:
         return Verdict(NO_SCORE, None, reason=f"sandbox failed: {exc}")
     finally:
+        if logs_fd is not None:
+            os.close(logs_fd)
         sandbox.unstage("tests")
         sandbox.unstage("runner")
     if result.timed_out and not result.output.split("[bashgym:")[0].strip():
         return Verdict(NO_SCORE, None, result.output, result.exit_code,
                        reason=f"the tests timed out after {task.test_timeout_s:g}s without any output")
     if task.reward_file:
-        reward, why = _read_reward(logs)
         if reward is None:
             return Verdict(NO_SCORE, None, result.output, result.exit_code, reason=why)
         status = PASS if reward >= 1.0 - 1e-9 else FAIL
@@ -112,29 +129,3 @@ def _verify_once(task: Task, sandbox: Sandbox) -> Verdict:
         return Verdict(PASS, 1.0, result.output, 0)
     why = "the tests timed out" if result.timed_out else f"the tests exited with {result.exit_code}"
     return Verdict(FAIL, 0.0, result.output, result.exit_code, reason=why)
-
-
-def _read_reward(logs) -> tuple[float | None, str]:
-    """Harbor's verdict: reward.txt (one number) or reward.json ({"reward": x} or a mapping of numbers,
-    whose mean counts)."""
-    txt, js = logs / "reward.txt", logs / "reward.json"
-    try:
-        if txt.is_file():
-            value = float(txt.read_text().strip())
-        elif js.is_file():
-            data = json.loads(js.read_text())
-            if isinstance(data, (int, float)):
-                value = float(data)
-            elif isinstance(data, dict) and isinstance(data.get("reward"), (int, float)):
-                value = float(data["reward"])
-            elif isinstance(data, dict) and data and all(isinstance(v, (int, float)) for v in data.values()):
-                value = sum(data.values()) / len(data)
-            else:
-                return None, f"reward.json holds no number: {str(data)[:200]}"
-        else:
-            return None, "the tests wrote no /logs/verifier/reward.txt or reward.json"
-    except (ValueError, OSError) as exc:
-        return None, f"unreadable reward file: {exc}"
-    if math.isnan(value):
-        return None, "the reward file holds NaN"
-    return value, ""

@@ -4,11 +4,13 @@ The copy is a `git clone` of the session's repository checked out at the recorde
 the user names). The agent's recorded file edits (Write / Edit / MultiEdit up to and including the turn)
 are then replayed onto it, since what the turn changed is usually not committed yet; changes made by shell
 commands (`sed -i`, generators) cannot be replayed and are reported as such. The command runs with its
-repository paths mapped into the copy, inside the gym's sandbox (no network); pass = exit 0 and, when a runner summary is printed, no failures.
+repository paths mapped into the copy, in the gym's sandbox the way the gym's verifier runs tests (a fresh
+sandbox process, no network, a size-limited disk); pass = exit 0 and, when a runner summary is printed, no failures.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -134,18 +136,22 @@ def replay_edits(session: Session, upto_turn: int, root: Path, copy: Path) -> tu
 
 
 def _run_sandboxed(command: str, copy: Path, rel: Path, root: Path, timeout_s: float) -> tuple[int | None, str, str]:
-    """Run in the gym's sandbox (no network, own uid, rlimits); the copy becomes its workspace."""
+    """Run in the gym's sandbox the way its verifier runs tests (`Sandbox.run_fresh`): no network, own uid,
+    rlimits, a size-limited disk, output and exit code from a process nothing else ever touched."""
     import shlex
 
     from bashgym.gym.sandbox import Limits, Sandbox
 
+    size_mb = sum(f.stat().st_size for f in copy.rglob("*") if f.is_file() and not f.is_symlink()) // 2**20
     limits = Limits(command_timeout_s=timeout_s, cpu_s=int(timeout_s) + 1, memory_mb=8192,
-                    max_output_chars=OUTPUT_TAIL * 4)
+                    max_output_chars=OUTPUT_TAIL * 4, disk_mb=max(1024, 2 * size_mb + 512))
     with Sandbox(limits=limits) as box:
         box.copy_in(copy, ".")
         workdir = box.workdir.rstrip("/") + ("" if str(rel) == "." else f"/{rel}")
         mapped = command.replace(str(root), box.workdir)
-        result = box.run(f"cd {shlex.quote(workdir)} && {mapped}", timeout=timeout_s)
+        result, logs_fd = box.run_fresh(f"cd {shlex.quote(workdir)} && {mapped}", timeout=timeout_s)
+        if logs_fd is not None:
+            os.close(logs_fd)
         output = result.output + (f"\n[stopped by the sandbox: {result.limit}]" if result.limit else "")
         return (None if result.timed_out else result.exit_code), output, f"sandbox ({box.layer})"
 

@@ -1,4 +1,4 @@
 #!/bin/bash
 set -e
-nohup sleep 1000 >/dev/null 2>&1 &
+nohup bash -c 'while true; do echo tick >> ticks.log; sleep 0.1; done' >/dev/null 2>&1 &
 echo $! > service.pid

@@ -1,3 +1,6 @@
 #!/bin/bash
 set -e
-kill "$(cat service.pid)"
+pid=$(cat service.pid)
+kill "$pid"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+wc -l < ticks.log > count.txt
