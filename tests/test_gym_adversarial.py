@@ -146,13 +146,17 @@ def test_a_reward_file_planted_as_a_symlink_by_code_the_tests_run_is_refused(can
     shutil.copytree(HARBOR, task_dir)
     (task_dir / "tests" / "test.sh").write_text(
         "#!/bin/bash\nmkdir -p /logs/verifier\nbash /app/check.sh || true\n"
-        "[ -f /logs/verifier/reward.txt ] || echo 0 > /logs/verifier/reward.txt\n")
+        "[ -e /logs/verifier/reward.txt ] || echo 0 > /logs/verifier/reward.txt\n")
+    toml = task_dir / "task.toml"
+    toml.write_text(toml.read_text().replace("[verifier]\ntimeout_sec = 60.0", "[verifier]\ntimeout_sec = 5.0"))
     for plant in (f"ln -sfn {canaries.dir / 'one'} /logs/verifier/reward.txt",
                   f"rm -rf /logs/verifier && ln -sfn {canaries.dir} /logs/verifier",
                   "mkfifo /logs/verifier/reward.txt"):
         write = f"printf '%s\\n' {json.dumps(plant)} > /app/check.sh && echo ok"
-        seen, reward, info, _ = play(load_task(task_dir), [write])
-        assert info["status"] in ("fail", "no_score") and info["status"] != "pass", info
+        task = load_task(task_dir)
+        assert task.test_timeout_s == 5.0
+        seen, reward, info, _ = play(task, [write])
+        assert info["status"] == "no_score" and "not a" in info["reason"], info
         assert reward != 1.0
         canaries.assert_intact(seen)
 
@@ -271,7 +275,7 @@ def test_filling_the_disk_stops_at_the_task_quota_and_is_reported(canaries: Cana
     (task_dir / "tests" / "test.sh").write_text('#!/bin/bash\ntest "$(cat hello.txt)" = hello\n')
     task = load_task(task_dir)
     assert task.disk_mb == 32 and Limits().disk_mb == 1024
-    fill = "for i in 1 2 3 4; do dd if=/dev/zero of=big$i bs=1M count=16 2>&1 | tail -1; done; du -sm /app /tmp"
+    fill = "for i in 1 2 3 4; do dd if=/dev/zero of=big$i bs=1M count=16 2>&1 | grep -v records; done; du -sm /app /tmp"
     seen, reward, info, env = play(task, [fill, "dd if=/dev/zero of=/tmp/more bs=1M count=64 2>&1 | tail -1"])
     assert "No space left on device" in seen
     assert "disk" in info["limits_hit"]
@@ -340,7 +344,7 @@ def test_attacks_through_the_bashgym_eval_cli_pass_nothing_and_touch_nothing(can
         ">/dev/null 2>&1 & done; echo forging",
         "nohup setsid bash -c 'until [ -e /tests/test.sh ]; do sleep 0.005; done; echo hello > /app/hello.txt'"
         " >/dev/null 2>&1 & echo lurking",
-        "for i in 1 2 3; do dd if=/dev/zero of=/app/big$i bs=1M count=16 2>&1 | tail -1; done",
+        "for i in 1 2 3; do dd if=/dev/zero of=/app/big$i bs=1M count=16 2>&1 | grep -v records; done",
         f"cat {canaries.secret}; cat out_1",
     ]
 
