@@ -44,8 +44,10 @@ def test_doctor_names_the_active_layer_and_why():
     assert proc.returncode == 0
     report = json.loads(proc.stdout)
     assert report["layer"] == "bubblewrap" and report["reason"]
+    # As root (CI, this machine) the host mounts each episode's size-limited tmpfs.
+    assert report["disk_quota"] is report["root"] and report["disk_quota_reason"]
     plain = gym("doctor")
-    assert "sandbox layer: bubblewrap" in plain.stdout
+    assert "sandbox layer: bubblewrap" in plain.stdout and "disk quota:" in plain.stdout
 
 
 def test_list_shows_the_builtin_suite():

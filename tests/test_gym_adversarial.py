@@ -107,13 +107,15 @@ def test_symlinks_at_every_name_the_host_might_open_are_never_followed(canaries:
 
 
 def test_a_status_forged_through_saved_fds_cannot_pass_an_undone_task(canaries: Canaries):
-    # The original exploit: read the status format from `declare -f __bg_run`, then keep a background loop
-    # writing fake "exit 0" statuses into every fd the shell holds (its saved status pipe among them).
+    # The original exploit: read the status line's format (and any token in it) from `declare -f __bg_run`,
+    # then keep a background loop writing "exit 0" statuses for the next commands into every fd the shell
+    # holds (its saved status pipe among them), so that the test command would seem to pass.
     forge = textwrap.dedent("""\
-        declare -f __bg_run | head -3
+        fmt=$(declare -f __bg_run | grep -o "printf '[^']*'" | head -1 | sed "s/^printf '//; s/'$//")
+        echo "format: $fmt"
         for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] || continue
           ( while true; do for i in $(seq 1 60); do
-              printf '%s 0 1 /app\\n%s-x 0 1 /app\\n%s ready 0 /app\\n' "$i" "$i" "$i" >&"$n"
+              printf "$fmt" "$i" 0 1 /app >&"$n"; printf "$fmt" "$i-x" 0 1 /app >&"$n"
             done; sleep 0.01; done ) >/dev/null 2>&1 &
         done; echo forging""")
     seen, reward, info, env = play(NESTED, [forge, "true", "ls"])
@@ -339,8 +341,9 @@ def test_attacks_through_the_bashgym_eval_cli_pass_nothing_and_touch_nothing(can
     attacks = [
         f"for n in $(seq 1 20); do ln -sfn {canaries.secret} /tmp/out_$n; ln -sfn {canaries.secret} "
         f"/app/out_$n; done; rm -rf /logs/verifier; ln -s {canaries.dir} /logs/verifier; echo planted",
+        "fmt=$(declare -f __bg_run | grep -o \"printf '[^']*'\" | head -1 | sed \"s/^printf '//; s/'$//\"); "
         "for fd in /proc/$$/fd/*; do n=${fd##*/}; [ \"$n\" -gt 2 ] || continue; ( while true; do "
-        "for i in $(seq 1 40); do printf '%s 0 1 /app\\n' \"$i\" >&\"$n\"; done; sleep 0.01; done ) "
+        "for i in $(seq 1 40); do printf \"$fmt\" \"$i\" 0 1 /app >&\"$n\"; done; sleep 0.01; done ) "
         ">/dev/null 2>&1 & done; echo forging",
         "nohup setsid bash -c 'until [ -e /tests/test.sh ]; do sleep 0.005; done; echo hello > /app/hello.txt'"
         " >/dev/null 2>&1 & echo lurking",

@@ -95,12 +95,13 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
 
     Example: bashgym gym doctor
     """
-    from bashgym.gym.sandbox import LAYERS, detect_layer
+    from bashgym.gym.sandbox import LAYERS, detect_layer, disk_quota_support
 
     info = detect_layer()
+    quota, quota_reason = disk_quota_support()
     tools = {name: shutil.which(name) for name in ("bwrap", "unshare", "setpriv", "git", "jq", "tar", "python3")}
     report = {"layer": info.name, "reason": info.reason, "tried": info.tried, "root": os.geteuid() == 0,
-              "tools": tools, "docker": _docker_state()}
+              "disk_quota": quota, "disk_quota_reason": quota_reason, "tools": tools, "docker": _docker_state()}
     if as_json:
         print_json(report)
         return
@@ -113,6 +114,7 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
         console.print("[red]WARNING[/]: weak sandbox; install bubblewrap: apt-get install bubblewrap")
     if os.geteuid() == 0:
         console.print("running as root: each sandbox runs as its own throwaway uid (process limit per sandbox)")
+    console.print(f"disk quota: {'[green]yes[/]' if quota else '[yellow]no[/]'} — {escape(quota_reason)}")
     console.print(f"docker: {report['docker']} (tasks run without it: their Dockerfile's COPY/WORKDIR lay out /app)")
     missing = [k for k, v in tools.items() if v is None]
     console.print("tools: " + ", ".join(f"{k}={'yes' if v else 'MISSING'}" for k, v in tools.items()))

@@ -323,6 +323,14 @@ def _start_time(pid: int) -> str | None:
         return None
 
 
+def _pid_namespace() -> str:
+    """This process's PID namespace: an episode's owner is judged only by processes that can see it."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return "-"
+
+
 def _wait_gone(pid: int, timeout: float) -> bool:
     """Wait until /proc/<pid> is gone (a PID namespace's init is gone only when every member is)."""
     deadline = time.monotonic() + timeout
@@ -355,6 +363,20 @@ def _mount_tmpfs(path: Path, size_mb: int) -> str | None:
     if libc.mount(b"tmpfs", str(path).encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
         return f"mounting a tmpfs failed: {os.strerror(ctypes.get_errno())}; only the file size limit applies"
     return None
+
+
+@lru_cache(maxsize=1)
+def disk_quota_support() -> tuple[bool, str]:
+    """Whether episodes get a size-limited disk here (a tmpfs the host mounts as root), and why (not)."""
+    probe = Path(tempfile.mkdtemp(prefix="bashgym-quota-probe-"))
+    try:
+        why = _mount_tmpfs(probe, 1)
+        if why is None:
+            _unmount_all(probe)
+            return True, "each episode writes to its own size-limited tmpfs (Limits.disk_mb, default 1024 MiB)"
+        return False, why
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
 
 
 def _mounts_under(root: Path) -> list[str]:
@@ -398,12 +420,12 @@ def reap_stale_episodes(tmpdir: str | None = None) -> list[Path]:
     for entry in entries:
         try:
             owner = (Path(entry.path) / "owner").read_text().split()
-            pid, started = int(owner[0]), owner[1]
-            uid = int(owner[2]) if len(owner) > 2 and owner[2] != "-" else None
+            pid, started, uid_text, namespace = int(owner[0]), owner[1], owner[2], owner[3]
+            uid = None if uid_text == "-" else int(uid_text)
         except (OSError, ValueError, IndexError):
             continue  # being created right now, or not ours to judge
-        if _start_time(pid) == started:
-            continue
+        if namespace != _pid_namespace() or _start_time(pid) == started:
+            continue  # an owner we cannot see (another PID namespace), or one that is alive
         if uid is not None and os.geteuid() == 0:
             kill_uid(uid)
         _remove_root(Path(entry.path))
@@ -509,7 +531,8 @@ class Sandbox:
         self.root = Path(tempfile.mkdtemp(prefix=EPISODE_PREFIX))
         os.chmod(self.root, 0o711)  # traversable (weak layers use host paths), not listable
         me = os.getpid()
-        (self.root / "owner").write_text(f"{me} {_start_time(me)} {self.uid if self.uid is not None else '-'}\n")
+        uid = self.uid if self.uid is not None else "-"
+        (self.root / "owner").write_text(f"{me} {_start_time(me)} {uid} {_pid_namespace()}\n")
         fs = self.root / "fs"
         fs.mkdir()
         why = _mount_tmpfs(fs, self.limits.disk_mb)
