@@ -1,5 +1,5 @@
 """One store holding every source's recorded sessions: Claude Code, Codex and Gemini transcripts recorded by
-the real CLIs (tests/fixtures; Claude Code with a subagent) and OpenCode 1.x and 2.x databases shaped like real
+the real CLIs (tests/fixtures; Claude Code with a subagent, a compaction and parallel calls) and OpenCode 1.x and 2.x databases shaped like real
 ones (tests/opencode_db_fixtures.py), imported by bashgym's own importers."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ def recorded_store(tmp: Path) -> Store:
     from bashgym.sources.registry import get_source
     from opencode_db_fixtures import write_opencode2_db, write_opencode_db
 
-    roots = [("claude", FIXTURES / "claude" / "projects"), ("codex", FIXTURES / "codex"),
+    roots = [("claude", FIXTURES / "claude" / "projects"), ("claude", FIXTURES / "claude_more" / "projects"),
+             ("codex", FIXTURES / "codex"),
              ("gemini", FIXTURES / "gemini")]
     for name, writer in (("opencode", write_opencode_db), ("opencode2", write_opencode2_db)):
         (tmp / name).mkdir()

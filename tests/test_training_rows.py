@@ -138,16 +138,21 @@ def test_rows_read_back_give_the_sessions_conversation_exactly(recorded: Store, 
                 assert _view([kid_back], fmt) == _view([kid], fmt)
 
 
-def test_round_trip_covers_subagents_parallel_and_sequential_calls(recorded: Store) -> None:
-    """The table above is only as good as what the fixtures hold: a subagent, and both call shapes."""
+def test_round_trip_covers_subagents_compaction_parallel_and_sequential_calls(recorded: Store) -> None:
+    """The table above is only as good as what the fixtures hold: a subagent, a compaction, both call shapes."""
     from bashgym.factory.formats import dialogue
 
     sessions = [recorded.get_session(sid) for sid in recorded.iter_session_ids()]
-    assert any(s.parent_id and s.source == "claude_code" for s in sessions)
-    said = [d for s in sessions for t in s.turns for d in dialogue(t) if d.role == "assistant"]
-    assert any(len(d.calls) > 1 for d in said)  # parallel: several calls in one model message
-    by_source = {s.source: [d for t in s.turns for d in dialogue(t) if d.calls] for s in sessions}
-    assert len(by_source["claude_code"]) > 1  # sequential: one model message per call
+    claude = [s for s in sessions if s.source == "claude_code"]
+    assert any(s.parent_id for s in claude)
+    compacted = next(s for s in claude if s.meta.get("compactions"))
+    said = [d for t in compacted.turns for d in dialogue(t)]
+    summary = next(st.text for st in compacted.steps if st.meta.get("compact_summary"))
+    assert [d.text for d in said if d.role == "user"].count(summary) == 1  # the model was shown it as a user message
+    assert not any(d.text == "No response requested." for d in said)  # the CLI's <synthetic> reply is not the model's
+    made = [d for s in claude for t in s.turns for d in dialogue(t) if d.calls]
+    assert any(len(d.calls) > 1 for d in made)  # parallel: two tool_use blocks in one message
+    assert sum(len(d.calls) == 1 for d in made) > 3  # sequential: one model message per call
 
 
 @pytest.mark.parametrize("source", SOURCES)

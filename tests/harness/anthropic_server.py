@@ -86,11 +86,16 @@ class ScriptedAnthropicServer(LocalServer):
         messages = request.get("messages") or []
         if _last_user_text(messages).lstrip().startswith("CRITICAL: Respond with TEXT ONLY"):
             return [text("Summary: the user asked for a file listing and an edit; both were done.")]
-        first = _first_user_text(messages)
-        for marker, replies in self.scripts.items():
-            if marker in first:
-                n = sum(1 for m in messages if m.get("role") == "assistant")
-                return replies[n] if n < len(replies) else [text("Done.")]
+        # the latest user text naming a scenario's marker picks the script (a follow-up prompt may name its
+        # own, e.g. after a compaction); the reply is the script's n-th, n = assistant messages since then
+        for i in range(len(messages) - 1, -1, -1):
+            if messages[i].get("role") != "user":
+                continue
+            said = _first_user_text([messages[i]])
+            for marker, replies in self.scripts.items():
+                if marker in said:
+                    n = sum(1 for m in messages[i:] if m.get("role") == "assistant")
+                    return replies[n] if n < len(replies) else [text("Done.")]
         return [text("OK.")]
 
     def message(self, blocks: list[Block]) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Record real Claude Code CLI transcripts for the scripted scenarios.
 
-    python tests/harness/make_claude_fixtures.py OUT_DIR
+    python tests/harness/make_claude_fixtures.py OUT_DIR [--more]
 
 Writes OUT_DIR/projects/... exactly as the CLI left them (subagent files and meta.json included). The
-committed copies live in tests/fixtures/claude/ and src/bashgym/samples/claude/.
+committed copies live in tests/fixtures/claude/ and src/bashgym/samples/claude/; with --more, the
+MORE_SCENARIOS (compaction, parallel calls) are recorded instead, for tests/fixtures/claude_more/.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.anthropic_server import ScriptedAnthropicServer  # noqa: E402
 from harness.claude_cli import CLAUDE_PACKAGE, npm_bin, run_claude  # noqa: E402
-from harness.scenarios import SCENARIOS, Scenario  # noqa: E402
+from harness.scenarios import MORE_SCENARIOS, SCENARIOS, Scenario  # noqa: E402
 
 
 def run_scenario(claude: Path, scenario: Scenario, home: Path, work_root: Path) -> tuple[Path, list[str]]:
@@ -51,7 +52,7 @@ def _session_id(stream_json: str) -> str:
     raise RuntimeError("the CLI printed no session_id")
 
 
-def main(out: Path) -> None:
+def main(out: Path, scenarios: list[Scenario] = SCENARIOS) -> None:
     claude = npm_bin(CLAUDE_PACKAGE, "claude")
     if claude is None:
         raise SystemExit("npm is needed to install the Claude Code CLI")
@@ -59,7 +60,7 @@ def main(out: Path) -> None:
         home = Path(tmp) / "home"
         home.mkdir()
         work_root = Path(tempfile.mkdtemp(prefix="bashgym-scenarios-"))
-        for scenario in SCENARIOS:
+        for scenario in scenarios:
             run_scenario(claude, scenario, home, work_root)
             print(f"recorded {scenario.name}")
         if out.exists():
@@ -69,4 +70,4 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), MORE_SCENARIOS if "--more" in sys.argv[2:] else SCENARIOS)

@@ -87,6 +87,33 @@ def _correction(work: Path) -> dict[str, list[list[Block]]]:
     }
 
 
+def _compaction(work: Path) -> dict[str, list[list[Block]]]:
+    return {
+        "[S6]": [[tool_use("Bash", {"command": "wc -l notes.txt", "description": "Count lines"})],
+                 [text("notes.txt has 2 lines.")]],
+        "[S6-AFTER]": [[tool_use("Bash", {"command": "cat notes.txt", "description": "Show notes"})],
+                       [text("It says alpha and beta.")]],
+    }
+
+
+def _parallel(work: Path) -> dict[str, list[list[Block]]]:
+    return {"[S7]": [
+        [text("Both at once."), tool_use("Bash", {"command": "ls", "description": "List files"}),
+         tool_use("Read", {"file_path": str(work / "notes.txt")})],
+        [tool_use("Bash", {"command": "wc -l notes.txt", "description": "Count lines"})],
+        [text("Two files; notes.txt has 2 lines.")],
+    ]}
+
+
+# Recorded into tests/fixtures/claude_more/ (`make_claude_fixtures.py OUT --more`): a compaction in the middle
+# of a session, and calls made in parallel (two tool_use blocks in one message) followed by a sequential one.
+MORE_SCENARIOS = [
+    Scenario("compaction", "[S6] How many lines does notes.txt have?", {"notes.txt": "alpha\nbeta\n"}, _compaction,
+             followups=["/compact", "[S6-AFTER] Now show me notes.txt."]),
+    Scenario("parallel", "[S7] List the files and show notes.txt, then count its lines.",
+             {"notes.txt": "alpha\nbeta\n"}, _parallel),
+]
+
 SCENARIOS = [
     Scenario("list_and_edit", "[S1] Replace the TODO in notes.txt with a greeting from bashgym.",
              {"notes.txt": "line one\nTODO: greet\n"}, _list_and_edit),

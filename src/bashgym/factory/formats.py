@@ -4,7 +4,8 @@ Every format writes a turn the same way (docs/formats.md, "Training rows"): `sch
 gives the prompt exactly once, then what followed; `dialogue` groups it into messages:
 - a user message per user step (the prompt, an interrupt, a local command the CLI showed the model) and
   per compaction summary (the model saw it as a user message); other system steps (CLI notices, compaction
-  boundaries) were never shown to the model and are left out;
+  boundaries) were never shown to the model and are left out, and so are assistant messages the CLI wrote
+  itself (Claude Code's `<synthetic>` model: "No response requested.", API errors);
 - an assistant message per model message: text, thinking (only with `include_thinking`), and the tool
   calls made in it. Calls made together (one model message, `schema.same_message`) stay one assistant
   message followed by their results; a call made after a result starts the next assistant message.
@@ -119,6 +120,9 @@ class Said:
     steps: list[Step] = field(default_factory=list)
 
 
+SYNTHETIC_MODEL = "<synthetic>"  # Claude Code's model name on assistant messages it writes itself
+
+
 def shown_as_user(step: Step) -> bool:
     """Whether a non-assistant message step was shown to the model as a user message."""
     return step.role == "user" or (step.role == "system" and bool(step.meta.get("compact_summary")))
@@ -129,6 +133,8 @@ def dialogue(turn: Turn) -> list[Said]:
     out: list[Said] = []
     cur: Said | None = None
     for step in conversation(turn):
+        if step.model == SYNTHETIC_MODEL:
+            continue  # the CLI's own words ("No response requested.", API errors), not the model's
         if step.kind == "message" and step.role != "assistant":
             cur = None
             if shown_as_user(step) and step.text:
