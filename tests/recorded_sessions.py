@@ -1,6 +1,7 @@
 """One store holding every source's recorded sessions: Claude Code, Codex and Gemini transcripts recorded by
-the real CLIs (tests/fixtures; Claude Code with a subagent, a compaction and parallel calls) and OpenCode 1.x and 2.x databases shaped like real
-ones (tests/opencode_db_fixtures.py), imported by bashgym's own importers."""
+the real CLIs (tests/fixtures: Claude Code with a subagent, a compaction and parallel calls; an OpenCode 1.18
+database with parallel calls, make_opencode_fixtures.py), plus OpenCode 1.x and 2.x databases shaped like
+real ones (tests/opencode_db_fixtures.py), imported by bashgym's own importers."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def recorded_store(tmp: Path) -> Store:
 
     roots = [("claude", FIXTURES / "claude" / "projects"), ("claude", FIXTURES / "claude_more" / "projects"),
              ("codex", FIXTURES / "codex"),
-             ("gemini", FIXTURES / "gemini")]
+             ("gemini", FIXTURES / "gemini"), ("opencode", FIXTURES / "opencode")]
     for name, writer in (("opencode", write_opencode_db), ("opencode2", write_opencode2_db)):
         (tmp / name).mkdir()
         writer(tmp / name / "opencode.db")

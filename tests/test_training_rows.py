@@ -153,6 +153,9 @@ def test_round_trip_covers_subagents_compaction_parallel_and_sequential_calls(re
     made = [d for s in claude for t in s.turns for d in dialogue(t) if d.calls]
     assert any(len(d.calls) > 1 for d in made)  # parallel: two tool_use blocks in one message
     assert sum(len(d.calls) == 1 for d in made) > 3  # sequential: one model message per call
+    real_opencode = next(s for s in sessions if s.source == "opencode" and s.agent_version == "1.18.33")
+    shapes = [len(d.calls) for t in real_opencode.turns for d in dialogue(t) if d.calls]
+    assert shapes == [2, 1]  # the real OpenCode CLI: bash + read at once, then the edit after their results
 
 
 @pytest.mark.parametrize("source", SOURCES)
