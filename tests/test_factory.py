@@ -309,3 +309,21 @@ def test_config_unknown_keys_suggest_the_closest() -> None:
     cfg = parse_config({"format": "dpo", "segment": {"mode": "window", "max_tokens": 512}})
     assert cfg.format == "dpo" and cfg.segment.max_tokens == 512
 
+
+def test_config_values_read_got_x_expected_y_and_misplaced_keys_name_their_section() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"tier": ["gold"]}, "d.yaml")
+    assert str(err.value).startswith("""unknown key 'tier' in d.yaml (did you mean "select.tiers"?)""")
+    with pytest.raises(ConfigError) as err:
+        parse_config({"select": {"tiers": ["platinum"]}}, "d.yaml")
+    assert str(err.value) == ("select.tiers: got 'platinum', expected one of gold, silver, bronze, failed, "
+                              "unscored (in d.yaml)")
+    with pytest.raises(ConfigError) as err:
+        parse_config({"select": {"min_tool_calls": "many"}}, "d.yaml")
+    assert str(err.value) == "select.min_tool_calls: got 'many', expected a valid integer (in d.yaml)"
+    with pytest.raises(ConfigError, match=r"^shape: got 3, expected a mapping with keys tools, "):
+        parse_config({"shape": 3})
+    assert parse_config({"segment": "window"}).segment.mode == "window"  # as `--segment window`
+    with pytest.raises(ConfigError, match=r"^segment.mode: got 'sentence', expected one of turn, session, window"):
+        parse_config({"segment": "sentence"})
+

@@ -58,6 +58,10 @@ def test_config_typo_names_the_closest_key(sessions: Store, tmp_path: Path) -> N
     assert "unknown key 'mod'" in out.stderr and 'did you mean "mode"' in out.stderr
     out = cli("dataset", "build", "--format", "sharegtp")
     assert out.returncode == 1 and 'did you mean "sharegpt"' in out.stderr
+    for flag, value, choices in (("--tier", "platinum", "gold, silver, bronze, failed, unscored"),
+                                 ("--segment", "sentence", "turn, session, window")):
+        out = cli("dataset", "build", flag, value)
+        assert out.returncode == 1 and out.stderr == f"error: {flag}: got {value!r}, expected one of {choices}\n"
 
 
 def test_no_redact_is_loud_and_push_refuses_it(sessions: Store) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 import typer
 
 from bashgym import __version__
-from bashgym.errors import BashgymError
+from bashgym.errors import BashgymError, expected_from_pydantic
 
 app = typer.Typer(
     name="bashgym",
@@ -66,23 +67,66 @@ OPTIONAL_PACKAGES = {
 }
 
 
+def _typer_flags_and_messages() -> None:
+    """Two fixes to typer's output, made once here: a flag's help row shows no `<bool>` type (it takes no
+    value), and a value typer could not parse reads "got X, expected Y" instead of pydantic's wording.
+    Both reach into typer internals, so each is skipped when this typer does not have them."""
+    from typer import core
+
+    def flag_type(self: core.TyperOption, ctx: typer.Context) -> str | None:
+        return None if self.is_flag and self.metavar is None else original(self, ctx)
+
+    original = core.TyperOption.display_type_rich
+    if getattr(original, "__name__", "") != "flag_type":
+        core.TyperOption.display_type_rich = flag_type  # type: ignore[method-assign]
+
+    def message(exc: Any) -> str:
+        errors = exc.errors()
+        if not errors:
+            return str(exc)
+        return f"got {errors[0].get('input')!r}, expected {expected_from_pydantic(errors[0])}"
+
+    for module in ("typer._coercion", "typer._param_types"):
+        mod = sys.modules.get(module) or _import_quietly(module)
+        if mod is not None and hasattr(mod, "get_error_msg"):
+            mod.get_error_msg = message
+
+
+def _import_quietly(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+_typer_flags_and_messages()
+
+
 def main() -> None:
+    """The console script: run the app and turn every expected failure into one `error:` line, exit 1."""
     try:
         app()
     except BashgymError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(1)
+        _error(str(exc))
     except ModuleNotFoundError as exc:
         extra = OPTIONAL_PACKAGES.get((exc.name or "").split(".")[0])
         if extra is None:
             raise
         hint = " (torch==2.13.0 first for the CPU build)" if extra == "train" else ""
-        typer.secho(f"error: this command needs the optional package {exc.name!r}: "
-                    f"pip install 'bashgym[{extra}]'{hint}", fg="red", err=True)
-        sys.exit(1)
+        _error(f"this command needs the optional package {exc.name!r}: pip install 'bashgym[{extra}]'{hint}")
     except KeyboardInterrupt:
         typer.secho("interrupted: work done so far is saved; run the command again to resume", err=True)
         sys.exit(130)
+    except OSError as exc:
+        if exc.filename is None:  # not about a path the user gave: a bug, so keep the traceback
+            raise
+        where = f"{exc.filename}" + (f" → {exc.filename2}" if exc.filename2 else "")
+        _error(f"{where}: {exc.strerror or exc} (check that path: its type, permissions and free space)")
+
+
+def _error(message: str) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

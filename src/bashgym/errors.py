@@ -28,13 +28,67 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     >>> did_you_mean("learning_rat", ["learning_rate", "seed"])
     ' (did you mean "learning_rate"?)'
     """
+    match = closest(value, choices)
+    return f' (did you mean "{match}"?)' if match else ""
+
+
+def closest(value: str, choices: Iterable[str]) -> str | None:
+    """The choice most like `value`, if any is close enough to be a typo of it."""
     match = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
-    return f' (did you mean "{match[0]}"?)' if match else ""
+    return match[0] if match else None
 
 
 def unknown_key_error(key: str, valid: Iterable[str], where: str) -> ConfigError:
     valid = sorted(valid)
     return ConfigError(f"unknown key {key!r} in {where}{did_you_mean(key, valid)}")
+
+
+def bad_value(key: str, value: object, expected: str, where: str | None = None) -> str:
+    """The one shape of every bad-value message: "key: got X, expected Y" (+ where it was read).
+
+    >>> bad_value("tier", "platinum", "one of gold, silver")
+    "tier: got 'platinum', expected one of gold, silver"
+    """
+    return f"{key}: got {value!r}, expected {expected}" + (f" (in {where})" if where else "")
+
+
+def choice_error(key: str, value: object, choices: Iterable[str], where: str | None = None) -> ConfigError:
+    """A value outside a fixed set: names the choices and the closest one.
+
+    >>> print(choice_error("--tools", "bsh", ["native", "bash"]))
+    --tools: got 'bsh', expected one of native, bash (did you mean "bash"?)
+    """
+    choices = [str(c) for c in choices]
+    hint = did_you_mean(str(value), choices) if isinstance(value, str) else ""
+    return ConfigError(bad_value(key, value, "one of " + ", ".join(choices), where) + hint)
+
+
+def expected_from_pydantic(error: dict) -> str:
+    """What a pydantic error dict says the value should have been, without pydantic's wording:
+    `literal_error` → "one of a, b"; "Input should be a valid integer, ..." → "a valid integer"."""
+    import re
+
+    ctx = error.get("ctx") or {}
+    if error.get("type") in ("literal_error", "enum") and "expected" in ctx:
+        return "one of " + ", ".join(re.findall(r"'([^']*)'", str(ctx["expected"])) or [str(ctx["expected"])])
+    msg = str(error.get("msg", "a valid value"))
+    msg = msg.removeprefix("Value error, ")
+    for prefix in ("Input should be ", "input should be "):
+        if msg.startswith(prefix):
+            return msg[len(prefix):].split(", unable to")[0]
+    return msg
+
+
+def pydantic_message(exc: object, where: str | None = None, prefix: str = "") -> str:
+    """A pydantic ValidationError as "key: got X, expected Y" lines (one per error, first three)."""
+    lines = []
+    for error in exc.errors()[:3]:  # type: ignore[attr-defined]
+        key = prefix + ".".join(str(p) for p in error.get("loc", ()) if isinstance(p, str) and p != "__root__")
+        if error.get("type", "").startswith("value_error") or error.get("type") == "assertion_error":
+            lines.append(f"{key or 'config'}: {expected_from_pydantic(error)}" + (f" (in {where})" if where else ""))
+        else:
+            lines.append(bad_value(key or "value", error.get("input"), expected_from_pydantic(error), where))
+    return "; ".join(lines)
 
 
 def require(module: str, extra: str) -> None:

@@ -12,6 +12,17 @@ def home_dir() -> Path:
     return Path(value).expanduser() if value else Path.home() / ".bashgym"
 
 
+def check_home(home: Path | None = None) -> Path:
+    """The bashgym home, refused early when it is a file: every command would fail later on it, deep inside."""
+    from bashgym.errors import ConfigError
+
+    home = home or home_dir()
+    if home.exists() and not home.is_dir():
+        raise ConfigError(f"the bashgym home {home} is a file, not a directory: pass --home (or set BASHGYM_HOME) "
+                          "to a directory; a missing one is created")
+    return home
+
+
 def db_path(home: Path | None = None) -> Path:
     return (home or home_dir()) / "bashgym.db"
 

@@ -19,6 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from bashgym.paths import check_home
 from bashgym.store import Store
 
 console = Console(highlight=False)
@@ -33,8 +34,10 @@ JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON in
 def use_home(home: Path | None) -> Path | None:
     """Point this process (and the processes it starts) at another bashgym home."""
     if home is not None:
-        home = home.expanduser().resolve()
+        home = check_home(home.expanduser().resolve())
         os.environ["BASHGYM_HOME"] = str(home)
+    else:
+        check_home()
     return home
 
 
@@ -49,7 +52,10 @@ def print_json(value: Any) -> None:
 
 
 def progress(transient: bool = False) -> Progress:
-    """The standard progress bar: spinner, description, bar, n/m, elapsed. Draws on stderr."""
+    """The standard progress bar: spinner, description, bar, n/m, elapsed. Draws on stderr.
+
+    A transient bar is off when stderr is not a terminal: rich would print its empty final frame there,
+    a stray blank line before the command's output or error."""
     return Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
@@ -58,6 +64,7 @@ def progress(transient: bool = False) -> Progress:
         TimeElapsedColumn(),
         console=err_console,
         transient=transient,
+        disable=transient and not err_console.is_terminal,
     )
 
 

@@ -15,7 +15,7 @@ from bashgym.commands.common import (
     print_json,
     progress,
 )
-from bashgym.errors import BashgymError, ConfigError
+from bashgym.errors import BashgymError, choice_error
 
 dataset_app = typer.Typer(help="Build, inspect and publish training datasets.", no_args_is_help=False)
 
@@ -60,29 +60,21 @@ def build(
     Example: bashgym dataset build --config dataset.yaml --format dpo
     """
     from bashgym.factory.build import build_dataset
-    from bashgym.factory.config import FORMATS, load_config
+    from bashgym.factory.config import FORMATS, load_config, set_flag
 
     cfg = load_config(config)
-    updates: dict[str, object] = {}
     if fmt is not None:
         if fmt not in FORMATS:
-            from bashgym.errors import did_you_mean
-
-            raise ConfigError(f"unknown --format {fmt!r}{did_you_mean(fmt, FORMATS)}; choose one of {', '.join(FORMATS)}")
-        updates["format"] = fmt
+            raise choice_error("--format", fmt, FORMATS)
+        cfg = cfg.model_copy(update={"format": fmt})
     if name:
-        updates["name"] = name
-    try:
-        if updates:
-            cfg = cfg.model_copy(update=updates)
-        if tools:
-            cfg.shape.tools = tools  # type: ignore[assignment]
-        if segment:
-            cfg.segment.mode = segment  # type: ignore[assignment]
-        if tier:
-            cfg.select.tiers = tier  # type: ignore[assignment]
-    except Exception as exc:  # pydantic's ValidationError on assignment
-        raise ConfigError(f"bad flag value: {str(exc).splitlines()[-2].strip() if str(exc) else exc}") from None
+        cfg = cfg.model_copy(update={"name": name})
+    if tools:
+        set_flag(cfg.shape, "tools", tools, "--tools")
+    if segment:
+        set_flag(cfg.segment, "mode", segment, "--segment")
+    if tier:
+        set_flag(cfg.select, "tiers", tier, "--tier")
     if no_redact:
         err_console.print("[bold red]WARNING: --no-redact: secrets and personal data are written as captured; "
                           "the dataset card says so and `dataset push` will refuse this dataset.[/]")

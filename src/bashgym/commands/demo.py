@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from bashgym.commands.common import console
+from bashgym.paths import check_home
 
 
 def demo(
@@ -27,7 +28,7 @@ def demo(
 
     for module, extra in (("datasets", "factory"), ("trl", "train"), ("gymnasium", "gym")):
         require(module, extra)
-    home = (home or Path(tempfile.mkdtemp(prefix="bashgym-demo-"))).expanduser().resolve()
+    home = check_home((home or Path(tempfile.mkdtemp(prefix="bashgym-demo-"))).expanduser().resolve())
     clean_home(home)
     console.print(f"bashgym demo in [bold]{home}[/bold] (your own store is not touched)")
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:

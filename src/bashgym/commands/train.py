@@ -42,15 +42,18 @@ def _train(kind: str, config: Path | None, base_model: str | None, dataset: str 
            max_steps: int | None, gpu: str | None, resume: bool, home: Path | None, as_json: bool) -> None:
     require("trl", "train")
     require("peft", "train")
-    from bashgym.train.callbacks import ProgressCallback
     from bashgym.train.config import load_spec
-    from bashgym.train.run import process_rank, train
+    from bashgym.train.gpu import locate_model
 
     overrides: dict[str, Any] = {
         "base_model": base_model, "dataset": dataset, "output_dir": str(output_dir) if output_dir else None,
         "max_steps": max_steps, "gpu": gpu,
     }
+    if base_model:  # a wrong model is the commonest mistake: say so before the slow imports below
+        locate_model(base_model)
     spec = load_spec(config, kind, overrides)
+    from bashgym.train.callbacks import ProgressCallback
+    from bashgym.train.run import process_rank, train
 
     def announce(plan: Any, data: Any, run_id: str, out: Path) -> None:
         if process_rank()[0] != 0:
@@ -62,8 +65,13 @@ def _train(kind: str, config: Path | None, base_model: str | None, dataset: str 
         for note in plan.notes:
             err_console.print(f"note: {note}")
 
-    with open_store(home) as store, progress() as bar:
-        result = train(spec, store, resume=resume, callbacks=[ProgressCallback(bar, kind)], on_plan=announce)
+    bar = progress()  # started by the callback when training begins, stopped here whatever happens
+    try:
+        with open_store(home) as store:
+            result = train(spec, store, resume=resume, callbacks=[ProgressCallback(bar, kind)], on_plan=announce)
+    finally:
+        if bar.live.is_started:
+            bar.stop()
     if process_rank()[0] != 0:  # under accelerate launch, rank 0 reports
         return
     if as_json:

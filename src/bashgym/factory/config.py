@@ -14,12 +14,12 @@ it, flags override it, and the resolved config is stored with the dataset so a b
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bashgym.errors import ConfigError, NotFoundError, unknown_key_error
+from bashgym.errors import ConfigError, NotFoundError, choice_error, closest, did_you_mean, pydantic_message
 
 FORMATS = ("messages", "sharegpt", "adp", "atif", "dpo", "kto")
 
@@ -124,7 +124,7 @@ class WriteConfig(_Strict):
 
 
 class DatasetConfig(_Strict):
-    """A whole dataset.yaml."""
+    """A whole dataset.yaml. `segment: window` is short for `segment: {mode: window}`, as `--segment window`."""
 
     name: str = Field("bashgym", description="Dataset name; the id is ds-<name>-v<N>.")
     format: Literal["messages", "sharegpt", "adp", "atif", "dpo", "kto"] = "messages"
@@ -138,6 +138,13 @@ class DatasetConfig(_Strict):
     split: SplitConfig = Field(default_factory=SplitConfig)
     write: WriteConfig = Field(default_factory=WriteConfig)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _segment_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("segment"), str):
+            data = {**data, "segment": {"mode": data["segment"]}}
+        return data
+
 
 _SECTIONS: dict[str, type[BaseModel]] = {
     "select": SelectConfig, "segment": SegmentConfig, "redact": RedactConfig, "dedup": DedupConfig,
@@ -145,8 +152,30 @@ _SECTIONS: dict[str, type[BaseModel]] = {
 }
 
 
+def literal_choices(model: type[BaseModel], name: str) -> list[str]:
+    """The allowed values of a Literal field (or a list of Literals): what error messages list."""
+    annotation = model.model_fields[name].annotation
+    while get_origin(annotation) is not Literal and get_args(annotation):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    return [str(a) for a in get_args(annotation)]
+
+
+def _unknown_key(loc: list[str], where: str) -> ConfigError:
+    """Unknown key: suggest the closest key at its level, or the section that has it (`tier` → `select.tiers`)."""
+    key = loc[-1]
+    parent: type[BaseModel] = _SECTIONS.get(loc[0], DatasetConfig) if len(loc) > 1 else DatasetConfig
+    section = f"{where} ({'.'.join(loc[:-1])})" if len(loc) > 1 else where
+    hint = did_you_mean(key, parent.model_fields)
+    if not hint and len(loc) == 1:
+        by_leaf = {field: f"{name}.{field}" for name, model in _SECTIONS.items() for field in model.model_fields}
+        match = closest(key, by_leaf)
+        if match:
+            hint = f' (did you mean "{by_leaf[match]}"?)'
+    return ConfigError(f"unknown key {key!r} in {section}{hint}; valid keys: {', '.join(parent.model_fields)}")
+
+
 def parse_config(data: dict[str, Any] | None, where: str = "dataset config") -> DatasetConfig:
-    """Validate a config mapping; unknown keys become a ConfigError suggesting the closest key."""
+    """Validate a config mapping: unknown keys suggest the closest key, bad values say what was expected."""
     data = data or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping at the top level, got {type(data).__name__}")
@@ -156,12 +185,25 @@ def parse_config(data: dict[str, Any] | None, where: str = "dataset config") -> 
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]
         if err["type"] == "extra_forbidden":
-            parent: type[BaseModel] = DatasetConfig
-            if len(loc) > 1 and loc[0] in _SECTIONS:
-                parent = _SECTIONS[loc[0]]
-            section = f"{where} ({'.'.join(loc[:-1])})" if len(loc) > 1 else where
-            raise unknown_key_error(loc[-1], parent.model_fields, section) from None
-        raise ConfigError(f"{where}: {'.'.join(loc) or 'config'}: {err['msg']}") from None
+            raise _unknown_key(loc, where) from None
+        if err["type"] in ("model_type", "dict_type") and loc and loc[-1] in _SECTIONS:
+            keys = ", ".join(_SECTIONS[loc[-1]].model_fields)
+            raise ConfigError(f"{loc[-1]}: got {err['input']!r}, expected a mapping with keys {keys} "
+                              f"(in {where})") from None
+        raise ConfigError(pydantic_message(exc, where)) from None
+
+
+def set_flag(section: BaseModel, name: str, value: Any, flag: str) -> None:
+    """Assign a flag's value to a config field, or say "--flag: got X, expected one of ..."."""
+    choices = literal_choices(type(section), name)
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if choices and v not in choices:
+            raise choice_error(flag, v, choices)
+    try:
+        setattr(section, name, value)
+    except ValidationError as exc:
+        raise ConfigError(pydantic_message(exc, prefix=f"{flag} ")) from None
 
 
 def load_config(path: Path | None) -> DatasetConfig:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from bashgym.errors import BashgymError, NotFoundError
+from bashgym.train.gpu import locate_model
 
 MERGED_DIR = "merged"
 EXPORT_DIR = "export"
@@ -118,7 +119,7 @@ model = AutoPeftModelForCausalLM.from_pretrained("{out_dir}")
 
 def merge_run(run: dict[str, Any], out_dir: Path | None = None) -> Path:
     out = out_dir or Path(run["output_dir"]) / MERGED_DIR
-    return merge_adapter(run["base_model"], adapter_dir_of(run), out)
+    return merge_adapter(locate_model(run["base_model"]), adapter_dir_of(run), out)
 
 
 def export_run(run: dict[str, Any], out_dir: Path | None = None) -> Path:

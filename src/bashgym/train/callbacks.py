@@ -23,6 +23,7 @@ class ProgressCallback(TrainerCallback):
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if not state.is_world_process_zero:  # one bar per launch, not one per GPU
             return
+        self.progress.start()  # only now: an error before training shows no empty bar
         self.task = self.progress.add_task(self.description, total=state.max_steps, completed=state.global_step)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -115,6 +115,9 @@ def load_spec(path: str | Path | None, kind: str, overrides: dict[str, Any] | No
         if not isinstance(raw, dict):
             raise ConfigError(f"{p} must hold a mapping of keys to values, got {type(raw).__name__}")
     raw = {**raw, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    for key, flag in (("base_model", "--base-model"), ("dataset", "--dataset")):
+        if path is None and not raw.get(key):  # flags only: say so before TRL's slow import (train() checks too)
+            raise ConfigError(f"no {key} in {where}: set it in the config or pass {flag}")
     return spec_from_mapping(raw, kind, where)
 
 

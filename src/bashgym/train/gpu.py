@@ -8,10 +8,14 @@ model loader). On the CPU: `use_cpu=True`, fp32, no accelerators; correct, only 
 from __future__ import annotations
 
 import importlib.util
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from bashgym.errors import ConfigError
+from bashgym.errors import ConfigError, NotFoundError
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]*[A-Za-z0-9_])?$")
 
 
 @dataclass
@@ -71,6 +75,33 @@ def plan_device(gpu: str = "auto", *, load_in_4bit: bool = False, accelerators: 
         if not (plan.use_unsloth or plan.use_liger):
             plan.notes.append("pip install liger-kernel (or unsloth) for faster, leaner GPU training")
     return plan
+
+
+def locate_model(name: str) -> str:
+    """The local directory of a model: `name` itself, or the cached snapshot of a hub id.
+
+    bashgym never downloads a model at run time. Checking first turns the two common mistakes into one
+    line each: a mistyped path (transformers would read it as a malformed hub id) and a hub id that is not
+    in the cache (an offline machine would retry for a minute, then fail)."""
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise NotFoundError(f"{path} is not a model directory (it has no config.json); pass the directory "
+                                "that save_pretrained wrote, or build one with `bashgym model tiny DIR`")
+        return str(path)
+    if not _HUB_ID.match(name) or name.startswith((".", "~")):
+        raise NotFoundError(f"no model directory at {name}; check the path, or build a small local model with "
+                            "`bashgym model tiny DIR`")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    try:
+        return snapshot_download(name, local_files_only=True)
+    except (OSError, ValueError):
+        raise NotFoundError(
+            f"model {name!r} is not on this machine (no such directory, and not in the Hugging Face cache "
+            f"{HF_HUB_CACHE}); download it once with `hf download {name}`, or pass a local model directory"
+        ) from None
 
 
 def load_model(base_model: str, plan: DevicePlan, lora_config: Any = None) -> tuple[Any, Any, bool]:

@@ -23,7 +23,7 @@ from bashgym.paths import home_dir
 from bashgym.store import Store
 from bashgym.train.config import TrainSpec, build_lora_config, build_trl_config
 from bashgym.train.data import TrainingData, load_training_data
-from bashgym.train.gpu import DevicePlan, load_model, plan_device
+from bashgym.train.gpu import DevicePlan, load_model, locate_model, plan_device
 
 ADAPTER_DIR = "adapter"
 LOSS_PNG = "loss.png"
@@ -118,6 +118,7 @@ def train(
         raise ConfigError(f"no base_model in {spec.source}: set it in the config or pass --base-model")
     if not spec.dataset:
         raise ConfigError(f"no dataset in {spec.source}: set it in the config or pass --dataset")
+    model_dir = locate_model(spec.base_model)  # before a run is recorded: a bad path leaves no failed run
     plan = plan_device(spec.gpu, load_in_4bit=bool(spec.lora.get("load_in_4bit")))
     data = load_training_data(spec.dataset, store, spec.kind, spec.eval_split)
     run_id, output_dir, checkpoint = prepare_run(spec, store, resume=resume)
@@ -140,7 +141,7 @@ def train(
 
     trainer = None
     try:
-        model, tokenizer, already_peft = load_model(spec.base_model, plan, lora if plan.use_unsloth else None)
+        model, tokenizer, already_peft = load_model(model_dir, plan, lora if plan.use_unsloth else None)
         trainer = _trainer_module(spec.kind).make_trainer(
             spec, model, tokenizer, args, data, None if already_peft else lora,
             [MetricsFileCallback(output_dir / METRICS_FILE), *(callbacks or [])],
