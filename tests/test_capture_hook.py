@@ -208,3 +208,31 @@ def test_stdin_held_open_returns_within_a_second_and_keeps_the_event(tmp_path: P
         if kept:
             assert json.loads(lines[-1])["tool_name"] == "Bash"
     assert "stdin was still open" in events.last_errors(tmp_path, n=5)[-1]
+
+
+def test_status_counts_a_line_that_is_not_json_as_unreadable_not_as_an_event(tmp_path: Path) -> None:
+    assert fire(event("PostToolUse"), tmp_path).returncode == 0
+    with open(tmp_path / "events" / "events.jsonl", "ab") as fh:
+        fh.write(b'{"hook_event_name":"X" garbage }\n{"hook_event_name": 3}\n')
+    stats = events.event_stats(tmp_path)
+    assert (stats.total, dict(stats.by_event), stats.unreadable) == (1, {"PostToolUse": 1}, 2)
+    out = subprocess.run([sys.executable, "-m", "bashgym.cli", "hooks", "status", "--json", "--home", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    report = json.loads(out.stdout)
+    assert (report["events_total"], report["unreadable_lines"], report["events"]) == (1, 2, {"PostToolUse": 1})
+
+
+def test_stop_event_whose_transcript_is_missing_is_logged(tmp_path: Path) -> None:
+    import time
+
+    home = tmp_path / "bg"
+    missing = tmp_path / "gone.jsonl"
+    assert fire(event("Stop", transcript_path=str(missing)), home, env={"BASHGYM_HOME": str(home)}).returncode == 0
+    payload = json.dumps({"hook_event_name": "SessionEnd", "session_id": "s-2"}).encode()
+    assert fire(payload, home, env={"BASHGYM_HOME": str(home)}).returncode == 0
+    deadline = time.time() + 30
+    while time.time() < deadline and len(events.last_errors(home, n=10)) < 2:
+        time.sleep(0.2)
+    errors = events.last_errors(home, n=10)
+    assert any(f"ingest: {missing}: transcript not found, nothing imported" in e for e in errors), errors
+    assert any("SessionEnd event without a transcript path" in e for e in errors), errors

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,10 +11,6 @@ from typing import Any
 import orjson
 
 from bashgym.paths import events_dir
-
-EVENT_NAME = re.compile(rb'"hook_event_name"\s*:\s*"([A-Za-z]+)"')
-SESSION_ID = re.compile(rb'"session_id"\s*:\s*"([^"]+)"')
-STAMP = re.compile(rb'^\{"_bashgym_ts":([0-9.]+)')
 
 
 def events_file(home: Path | None = None) -> Path:
@@ -51,24 +46,27 @@ def iter_events(home: Path | None = None) -> Iterator[dict[str, Any]]:
 
 
 def event_stats(home: Path | None = None) -> EventStats:
+    """Counts per event type; a line that is not a JSON object naming its event counts as unreadable."""
     stats = EventStats()
     path = events_file(home)
     if not path.exists():
         return stats
     with open(path, "rb") as fh:
         for line in fh:
-            match = EVENT_NAME.search(line)
-            if not match:
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                obj = None
+            name = obj.get("hook_event_name") if isinstance(obj, dict) else None
+            if not isinstance(name, str):
                 stats.unreadable += 1
                 continue
             stats.total += 1
-            stats.by_event[match.group(1).decode()] += 1
-            sid = SESSION_ID.search(line)
-            if sid:
-                stats.sessions.add(sid.group(1).decode())
-            ts = STAMP.match(line)
-            if ts:
-                stats.last_event_at = float(ts.group(1))
+            stats.by_event[name] += 1
+            if isinstance(obj.get("session_id"), str):
+                stats.sessions.add(obj["session_id"])
+            if isinstance(obj.get("_bashgym_ts"), int | float):
+                stats.last_event_at = float(obj["_bashgym_ts"])
     return stats
 
 

@@ -176,6 +176,9 @@ def main(argv):
             transcript = _string_field(body, key) or _string_field(body, b"transcript_path")
             if transcript:
                 _spawn_ingest(home, transcript.decode("utf-8", "surrogateescape"))
+            else:
+                _log_error(events, f"{name.decode('utf-8', 'replace')} event without a transcript path: "
+                                   "nothing imported")
     except BaseException as exc:  # noqa: BLE001 - the agent must never see a hook failure
         _log_error(events, f"{type(exc).__name__}: {exc}")
 

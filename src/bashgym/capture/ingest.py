@@ -74,6 +74,10 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m bashgym.capture.ingest TRANSCRIPT | --context SESSION_ID CWD", file=sys.stderr)
         return 2
+    if not transcript_files(Path(argv[0])):  # the event named a file that is not there: say so somewhere
+        log_error(f"ingest: {argv[0]}: transcript not found, nothing imported (moved or deleted before the "
+                  "Stop event was handled? `bashgym import claude` reads every transcript still on disk)")
+        return 1
     try:
         with Store.open() as store:
             summary = ingest(Path(argv[0]), store)

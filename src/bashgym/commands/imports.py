@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
@@ -95,9 +96,15 @@ def run_import(fmt: SourceFormat, root: Path | None, home: Path | None, as_json:
 
 def print_summary(name: str, root: Path, s: ImportSummary) -> None:
     if s.files == 0:
-        console.print(f"[yellow]no {name} files found under {root}[/yellow]")
+        where = "under" if root.exists() else "at"
+        missing = "" if root.exists() else " (it does not exist)"
+        console.print(f"[yellow]no {name} files found {where} {escape(str(root))}{missing}[/yellow]", soft_wrap=True)
+        console.print(f"next: pass the directory or file that holds them: `bashgym import {name} PATH`"
+                      + ("; to capture new Claude Code sessions as they happen: `bashgym hooks install`"
+                         if name == "claude" else ""), soft_wrap=True)
         return
-    table = Table(title=f"import {name}: {root}", show_header=False)
+    console.print(f"import {name}: {escape(str(root))}", soft_wrap=True)  # a title would wrap a path mid-word
+    table = Table(show_header=False)
     for label, value in (("files", f"{s.files} ({s.files_read} new or grown)"),
                          ("read", f"{s.bytes_read / 1e6:.1f} MB, {s.new_lines} lines"),
                          ("sessions", f"{s.sessions} written"), ("steps", s.steps),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -84,13 +86,14 @@ def list_sessions(
         rows = store.list_sessions(limit=limit or None, sort=sort, descending=not ascending, search=search,
                                    **filters)
         total = store.count_sessions(search=search, **filters)
+        shown = unique_prefixes([r["id"] for r in rows], store.all_session_ids()) if not as_json else {}
     if as_json:
         print_json(rows)
         return
     table = Table(title=f"{len(rows)} of {total} sessions", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
                   collapse_padding=True, show_edge=False)
     # The project, long and variable, comes last: on a narrow terminal it is what gets shortened.
-    widths = {"id": 10, "source": 11, "started": 11, "turns": 5, "steps": 5, "tools": 5, "tokens": 6, "tier": 7,
+    widths = {"id": max([10, *map(len, shown.values())]), "source": 11, "started": 11, "turns": 5, "steps": 5, "tools": 5, "tokens": 6, "tier": 7,
               "score": 5}
     for col in (*widths, "project"):
         numeric = col in ("turns", "steps", "tools", "tokens", "score")
@@ -101,7 +104,7 @@ def list_sessions(
     project_width = max(8, console.width - sum(widths.values()) - 2 * len(widths) - 2)
     for r in rows:
         table.add_row(
-            r["id"][:10], r["source"], (r["started_at"] or "")[5:16].replace("T", " "),
+            shown[r["id"]], r["source"], (r["started_at"] or "")[5:16].replace("T", " "),
             str(r["n_turns"]), str(r["n_steps"]), str(r["n_tool_calls"]), str(r["input_tokens"] + r["output_tokens"]),
             (r["tier"] or "") + ("*" if r["label_tier"] else ""), f"{r['score']:.2f}" if r["score"] is not None else "",
             _short(r["project"], project_width),
@@ -109,6 +112,26 @@ def list_sessions(
     console.print(table)
     if any(r["label_tier"] for r in rows):
         console.print("[dim]* tier set by a label (it wins over the judge's)[/dim]")
+
+
+def unique_prefixes(ids: list[str], all_ids: list[str], min_len: int = 10) -> dict[str, str]:
+    """The shortest prefix of each id (at least `min_len`) that no other id in the store shares, so what
+    the table shows is what `sessions show` takes; gym rollouts share long prefixes (`gym-ev-2026...`).
+
+    >>> unique_prefixes(["gym-ev-20261201-a1"], ["gym-ev-20261201-a1", "gym-ev-20261201-b2", "x"])
+    {'gym-ev-20261201-a1': 'gym-ev-20261201-a'}
+    """
+    ordered = sorted(set(all_ids) | set(ids))
+    out = {}
+    for sid in ids:
+        i = bisect.bisect_left(ordered, sid)
+        shared = max((_common(sid, ordered[j]) for j in (i - 1, i + 1) if 0 <= j < len(ordered)), default=0)
+        out[sid] = sid[:max(min_len, shared + 1)]
+    return out
+
+
+def _common(a: str, b: str) -> int:
+    return len(os.path.commonprefix([a, b]))
 
 
 def _short(project: str | None, width: int = 28) -> str:
