@@ -15,7 +15,7 @@ from bashgym.commands.common import (
     print_json,
     progress,
 )
-from bashgym.errors import BashgymError, choice_error
+from bashgym.errors import BashgymError, ConfigError, choice_error
 
 dataset_app = typer.Typer(help="Build, inspect and publish training datasets.", no_args_is_help=False)
 
