@@ -148,6 +148,8 @@ def test_check_finds_what_was_written_into_a_dataset_after_its_build(sessions: S
     out = cli("dataset", "build", "--config", only_ok(tmp_path, "clean"))
     assert out.returncode == 0, out.stderr
     assert "lint: 0 errors, 0 warnings" in out.stdout
+    # hand-built sessions carry no message ids, like sessions stored before importers recorded them
+    assert "1 example(s) come from sessions stored before" in out.stdout and "--rederive" in out.stdout
     path = sessions.path.parent / "datasets" / "ds-clean-v1" / "train.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     rows[0]["messages"].insert(1, dict(rows[0]["messages"][0]))  # the prompt repeated, as before the fix

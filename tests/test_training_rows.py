@@ -73,7 +73,9 @@ def _config(fmt: str, source: str) -> Any:
 def _rows(store: Store, fmt: str, source: str) -> list[dict[str, Any]]:
     from bashgym.factory.build import run_pipeline
 
-    rows, _ = run_pipeline(store, _config(fmt, source), redact=False)
+    rows, report = run_pipeline(store, _config(fmt, source), redact=False)
+    fmt_stats = next(s for s in report["steps"] if s["name"] == "format")
+    assert "calls_without_message_id" not in (fmt_stats.get("counters") or {})  # every importer records it
     # what the writer puts in train.jsonl, read back as a reader would
     return [json.loads(json.dumps({k: v for k, v in r.items() if not k.startswith("_")})) for r in rows]
 

@@ -122,6 +122,12 @@ def _print_summary(record: dict) -> None:
         dropped = ", ".join(f"{k} {v}" for k, v in st["dropped"].items()) or "-"
         table.add_row(st["name"], str(st["total"]), str(st["kept"]), dropped)
     console.print(table)
+    fmt_stats = next((s for s in counts["steps"] if s["name"] == "format"), {})
+    unknown = (fmt_stats.get("counters") or {}).get("calls_without_message_id")
+    if unknown:
+        console.print(f"[yellow]{unknown} example(s) come from sessions stored before bashgym recorded which tool "
+                      "calls were made together: their calls are written one after another. Run `bashgym import "
+                      "<source> --rederive` and rebuild to keep parallel calls parallel.[/]")
     lint = counts.get("lint")
     if lint is not None:
         found = ", ".join(f"{k} {v}" for k, v in lint["counts"].items()) or "nothing found"

@@ -11,13 +11,15 @@ from typing import Any
 import yaml
 
 FORMAT_NOTES = {
-    "messages": "OpenAI/TRL conversational: `messages` (with `tool_calls`, tool results as `tool` messages) "
-                "and `tools` (JSON-schema function specs). Loads straight into TRL's SFTTrainer.",
+    "messages": "OpenAI/TRL conversational: `messages` (with `tool_calls` whose `arguments` are objects, tool "
+                "results as `tool` messages right after the call they answer) and `tools` (JSON-schema function "
+                "specs). Loads straight into TRL's SFTTrainer; load the Parquet files or `hf/` (messages stored as "
+                "`datasets.Json`), since `load_dataset(\"json\")` merges every tool's arguments into one struct.",
     "sharegpt": "ShareGPT `conversations` ({from, value}; function_call / observation turns) with `tools` "
                 "as a JSON string (LLaMA-Factory convention).",
     "adp": "Agent Data Protocol trajectories (`content`: actions and observations).",
     "atif": "ATIF (Agent Trajectory Interchange Format) trajectories; subagent trajectories linked by "
-            "`subagent_trajectory_ref` and included in `subagent_trajectories`. Tool arguments are JSON strings.",
+            "`subagent_trajectory_ref` and included in `subagent_trajectories`. Tool arguments are objects.",
     "dpo": "Preference pairs `prompt` / `chosen` / `rejected` (conversational), for TRL's DPOTrainer.",
     "kto": "Unpaired preferences `prompt` / `completion` / `label` (bool), for TRL's KTOTrainer.",
 }

@@ -5,7 +5,8 @@ gives the prompt exactly once, then what followed; `dialogue` groups it into mes
 - a user message per user step (the prompt, an interrupt, a local command the CLI showed the model) and
   per compaction summary (the model saw it as a user message); other system steps (CLI notices, compaction
   boundaries) were never shown to the model and are left out, and so are assistant messages the CLI wrote
-  itself (Claude Code's `<synthetic>` model: "No response requested.", API errors);
+  itself (Claude Code's `<synthetic>` model: "No response requested.", API errors) and commands the user
+  ran themselves (tool calls with role user, OpenCode's `!`);
 - an assistant message per model message: text, thinking (only with `include_thinking`), and the tool
   calls made in it. Calls made together (one model message, `schema.same_message`) stay one assistant
   message followed by their results; a call made after a result starts the next assistant message.
@@ -41,7 +42,16 @@ import orjson
 from bashgym.factory.config import ShapeConfig
 from bashgym.factory.pipeline import Example, PipelineStep
 from bashgym.factory.select import BAD_LABELS, GOOD_LABELS
-from bashgym.schema import Session, Step, Turn, conversation, is_shell_call, same_message, shell_command
+from bashgym.schema import (
+    MESSAGE_ID,
+    Session,
+    Step,
+    Turn,
+    conversation,
+    is_shell_call,
+    same_message,
+    shell_command,
+)
 
 Row = dict[str, Any]
 
@@ -135,6 +145,8 @@ def dialogue(turn: Turn) -> list[Said]:
     for step in conversation(turn):
         if step.model == SYNTHETIC_MODEL:
             continue  # the CLI's own words ("No response requested.", API errors), not the model's
+        if step.kind == "tool_call" and step.role == "user":
+            continue  # a command the user ran themselves (OpenCode's `!`): not a call the model made
         if step.kind == "message" and step.role != "assistant":
             cur = None
             if shown_as_user(step) and step.text:
@@ -364,6 +376,7 @@ class Format(PipelineStep):
                 for key, value in _meta(ex).items():
                     row.setdefault(key, value)
                 self.stats.kept += 1
+                self._count_unknown_grouping(ex)
                 yield row
         elif self.fmt == "kto":
             yield from self._kto(data)
@@ -371,6 +384,13 @@ class Format(PipelineStep):
             yield from self._dpo(data)
         else:  # pragma: no cover - config validation names the formats
             raise ValueError(self.fmt)
+
+    def _count_unknown_grouping(self, ex: Example) -> None:
+        """Count examples whose calls carry no MESSAGE_ID (stored before importers recorded it): they are
+        written sequential; `bashgym import <source> --rederive` recovers which calls were parallel."""
+        if any(s.kind == "tool_call" and s.role != "user" and MESSAGE_ID not in s.meta
+               for t in ex.turns for s in t.steps):
+            self.stats.counters["calls_without_message_id"] += 1
 
     def run(self, data: Iterable[Example]) -> Iterator[Example]:  # pragma: no cover - rows() is the API
         raise TypeError("Format yields rows: call .rows(examples)")
