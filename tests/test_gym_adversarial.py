@@ -309,23 +309,32 @@ KILLED_PARENT = textwrap.dedent("""\
 
 
 def test_kill_9_of_the_parent_leaves_no_process_and_the_next_start_reaps_the_episode_dir(tmp_path: Path):
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_PARENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
-    assert proc.stdout is not None
-    root_text, uid_text = proc.stdout.readline().split()
-    root = Path(root_text)
-    assert root.name.startswith(EPISODE_PREFIX) and (root / "fs" / "app").is_dir()
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    if uid_text != "None":
-        deadline = time.monotonic() + 10
-        while _uid_pids(int(uid_text)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _uid_pids(int(uid_text)) == []  # --die-with-parent: the sandbox went with its parent
-    assert root.exists()  # nobody cleaned up yet ...
-    with Sandbox():
-        pass  # ... the next start does
-    assert not root.exists() and not _mounts_under(root)
+    parents = [subprocess.Popen([sys.executable, "-c", KILLED_PARENT], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    killed, alive = parents
+    try:
+        roots, uids = [], []
+        for proc in parents:
+            assert proc.stdout is not None
+            root_text, uid_text = proc.stdout.readline().split()
+            roots.append(Path(root_text))
+            uids.append(None if uid_text == "None" else int(uid_text))
+        assert all(r.name.startswith(EPISODE_PREFIX) and (r / "fs" / "app").is_dir() for r in roots)
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.wait()
+        if uids[0] is not None:
+            deadline = time.monotonic() + 10
+            while _uid_pids(uids[0]) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _uid_pids(uids[0]) == []  # --die-with-parent: the sandbox went with its parent
+        assert roots[0].exists()  # nobody cleaned up yet ...
+        with Sandbox():
+            pass  # ... the next start does, and leaves the episode of the live parent alone
+        assert not roots[0].exists() and not _mounts_under(roots[0])
+        assert (roots[1] / "fs" / "app").is_dir() and alive.poll() is None
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 # ------------------------------------------------------------------ through `bashgym eval`

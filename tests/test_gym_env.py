@@ -1,4 +1,4 @@
-"""bashgym/BashTask-v0 through the Gymnasium API: registration, the env checker, rewards and endings."""
+"""bashgym/BashTask-v1 through the Gymnasium API: registration, the env checker, rewards and endings."""
 
 from __future__ import annotations
 
@@ -71,6 +71,7 @@ def test_time_limit_truncates():
     env.reset()
     _, reward, terminated, truncated, info = env.step("sleep 5")
     assert truncated and not terminated and info["timed_out"] and reward == 0.0
+    assert info["limits_hit"] == ["timeout", "wall_time"]  # what the rollout records
     env.close()
 
 

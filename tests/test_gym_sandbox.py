@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,22 @@ def test_huge_output_is_truncated_and_says_so(box: Sandbox):
     assert result.truncated
     assert result.output.startswith("1\n2\n") and result.output.rstrip().endswith("200000")
     assert "bytes of output omitted" in result.output
+
+
+def test_endless_output_is_stopped_at_the_output_limit_and_the_shell_comes_back():
+    with Sandbox(limits=Limits(max_output_mb=1, command_timeout_s=20)) as box:
+        box.run("cd /tmp")
+        result = box.run("yes bashgym")
+        assert result.limit == "output" and result.restarted and result.truncated
+        assert result.output.startswith("bashgym\nbashgym\n") and "output limit (1 MiB" in result.output
+        assert box.run("pwd").output == "/tmp\n"
+        assert box.limits_hit == ["output"]
+
+
+def test_background_output_shows_up_with_the_next_command(box: Sandbox):
+    assert box.run("(sleep 0.2; echo late) &").output == ""
+    time.sleep(0.5)
+    assert box.run("echo now").output == "late\nnow\n"
 
 
 def test_close_removes_the_episode_directory_and_processes():

@@ -1,11 +1,12 @@
 """The bash gym: sandboxed shell tasks with verifiable rewards.
 
-Importing `bashgym.gym` registers the Gymnasium env id ``bashgym/BashTask-v0`` (when gymnasium, from the
+Importing `bashgym.gym` registers the Gymnasium env id ``bashgym/BashTask-v1`` (when gymnasium, from the
 ``gym`` extra, is installed; the sandbox and task modules work without it):
 
-    gymnasium.make("bashgym/BashTask-v0", task=TASK)   # TASK: a Task, a builtin task id or a task directory
+    gymnasium.make("bashgym/BashTask-v1", task=TASK)   # TASK: a Task, a builtin task id or a task directory
 
-Bump the version in the id when a task or the reward changes.
+Bump the version in the id when a task or the reward changes. v1: the tests run in a fresh sandbox after
+every agent process is killed (issue 16), and proc-kill-pidfile checks files instead of processes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from bashgym.gym.protocol import ENV_ID
 
 
 def register_envs() -> None:
-    """Register ``bashgym/BashTask-v0`` with Gymnasium (idempotent)."""
+    """Register ``bashgym/BashTask-v1`` with Gymnasium (idempotent)."""
     import gymnasium
 
     if ENV_ID not in gymnasium.registry:

@@ -1,4 +1,4 @@
-"""`bashgym/BashTask-v0`: a Gymnasium environment where each action is one shell command.
+"""`bashgym/BashTask-v1`: a Gymnasium environment where each action is one shell command.
 
 - Observation (Text): the task instruction, then the terminal transcript so far (`$ command`, its output,
   `[exit code N]` when non-zero). Long transcripts keep the instruction and the most recent output.
@@ -14,14 +14,15 @@
   each check in the same directory, its variables lost). truncated: the task's ``max_steps`` or ``timeout_s`` (wall clock) ran out; the tests still run
   and give the final reward.
 - info: ``task_id``, ``step``, ``exit_code``, ``timed_out``, ``limit`` (which sandbox limit stopped the
-  command), ``limits_hit`` (every limit hit so far in the episode, the verifier's included), ``layer``
+  command), ``limits_hit`` (every limit hit so far in the episode, the verifier's included, and
+  ``wall_time`` when the episode's time ran out), ``layer``
   (sandbox layer); at the end also ``status`` (pass | fail | no_score), ``reward``
   (None for no_score) and ``reason``. The full `CommandResult` and `Verdict` objects are on
   ``env.unwrapped.last_result`` / ``last_verdict`` (they hold timings, which info must not, to stay
   deterministic).
 
     >>> import gymnasium, bashgym.gym                               # doctest: +SKIP
-    >>> env = gymnasium.make("bashgym/BashTask-v0", task="files-create-nested")
+    >>> env = gymnasium.make("bashgym/BashTask-v1", task="files-create-nested")
     >>> obs, info = env.reset(seed=0)
     >>> obs, reward, terminated, truncated, info = env.step("mkdir -p a/b/c && echo hello > a/b/c/hello.txt")
     >>> obs, reward, terminated, truncated, info = env.step("submit")   # reward == 1.0
@@ -144,6 +145,8 @@ class BashTaskEnv(gymnasium.Env[str, str]):
             if verdict.passed:
                 return self._finish(reward, terminated=True, truncated=False, verdict=verdict)
         out_of_time = time.monotonic() - self._started >= self.time_limit_s
+        if out_of_time:
+            self._limits_hit.append("wall_time")
         if self._steps >= self.max_steps or out_of_time:
             return self._finish(reward, terminated=False, truncated=True)
         obs = self._observation()

@@ -21,7 +21,7 @@ from typing import Any
 
 from bashgym.errors import BashgymError
 
-ENV_ID = "bashgym/BashTask-v0"
+ENV_ID = "bashgym/BashTask-v1"
 SUBMIT = "submit"  # the action that ends an episode; the task's tests then decide the reward
 
 SYSTEM_PROMPT = (
@@ -124,7 +124,7 @@ def infra_failure(info: dict[str, Any]) -> str | None:
 
 
 def make_env(task: Any) -> Any:
-    """A fresh `bashgym/BashTask-v0` env for a task (a Task, a builtin task id or a task directory)."""
+    """A fresh `bashgym/BashTask-v1` env for a task (a Task, a builtin task id or a task directory)."""
     from bashgym.errors import require
 
     require("gymnasium", "gym")

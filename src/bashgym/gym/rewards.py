@@ -1,7 +1,7 @@
 """Reward functions shaped `(completions, **kwargs) -> list[float | None]`, so TRL's GRPOTrainer takes
 them unchanged (train configs name them as "bashgym.gym.rewards:bash_task_reward").
 
-`bash_task_reward` runs the command(s) of each completion in a fresh `bashgym/BashTask-v0` episode of the
+`bash_task_reward` runs the command(s) of each completion in a fresh `bashgym/BashTask-v1` episode of the
 task named by the dataset's `task_id` column, submits, and returns the task tests' reward. A sandbox or
 verifier failure returns None (TRL treats it as "no reward" for that sample), never 0.
 

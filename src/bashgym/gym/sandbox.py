@@ -285,6 +285,7 @@ def _chown_tree(path: Path, uid: int | None) -> None:
 
 
 def _uid_pids(uid: int) -> list[int]:
+    """The live processes of `uid` (zombies, already dead, are left out)."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -292,6 +293,8 @@ def _uid_pids(uid: int) -> list[int]:
         try:
             with open(f"/proc/{entry}/status") as fh:
                 for line in fh:
+                    if line.startswith("State:") and line.split()[1] in ("Z", "X"):
+                        break
                     if line.startswith("Uid:"):
                         if int(line.split()[1]) == uid:
                             pids.append(int(entry))
@@ -1007,10 +1010,13 @@ class Sandbox:
         if self._ns_pid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(self._ns_pid, signal.SIGKILL)
-            _wait_gone(self._ns_pid, 5)
-            self._ns_pid = None
         if self.uid is not None:
+            # Every agent process runs as this uid: none alive is the proof (and quicker than waiting for
+            # the kernel to tear the namespace down, which takes a second or two).
             kill_uid(self.uid)
+        elif self._ns_pid is not None:
+            _wait_gone(self._ns_pid, 10)  # its init is gone only when every member of the namespace is
+        self._ns_pid = None
         if self._out_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._out_fd)
