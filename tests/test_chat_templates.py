@@ -5,6 +5,10 @@ tokenizer_config.json fields they use); assistant-only loss uses TRL's training 
 (as bashgym's SFT does) and otherwise the committed training.jinja (the original with `{% generation %}`
 tags). The text is tokenized by the tiny local tokenizer with each family's special tokens added, so nothing is
 downloaded. Rows come from sessions recorded by the real CLIs (see recorded_sessions.py).
+
+Families: Qwen2.5, Llama 3.1, Mistral v0.3 and Gemma 4 render tool rows (Gemma 4's mask is not checked: TRL
+has no training version of its template yet); Gemma 3 has no tool role and SmolLM2's template drops tool calls,
+which the tests below state so that nobody trains those on tool rows unawares.
 """
 
 from __future__ import annotations
@@ -82,13 +86,27 @@ def nine_char_ids(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-# family → where a tool result sits in the rendered text (before it, the role header the template uses)
+def _json_call(call: dict[str, Any]) -> str:
+    return json.dumps(call["function"]["arguments"], ensure_ascii=False)
+
+
+def _gemma4_call(call: dict[str, Any]) -> str:
+    first = next(iter(sorted(call["function"]["arguments"])), "")
+    return f"<|tool_call>call:{call['function']['name']}{{{first}:"  # an object: its keys, unquoted
+
+
+# family → (the role header a tool result sits under, how the result is shown, how a call is shown)
 RESULT_ROLE = {
-    "qwen2_5": ("<|im_start|>user", lambda c: f"<tool_response>\n{c}\n</tool_response>"),
-    "llama3_1": ("<|start_header_id|>ipython<|end_header_id|>", lambda c: json.dumps(c, ensure_ascii=False)),
-    "mistral_v0_3": ("[TOOL_RESULTS]", lambda c: f'[TOOL_RESULTS] {{"content": {c}, '),
+    "qwen2_5": ("<|im_start|>user", lambda m: f"<tool_response>\n{m['content']}\n</tool_response>", _json_call),
+    "llama3_1": ("<|start_header_id|>ipython<|end_header_id|>",
+                 lambda m: json.dumps(m["content"], ensure_ascii=False), _json_call),
+    "mistral_v0_3": ("[TOOL_RESULTS]", lambda m: f'[TOOL_RESULTS] {{"content": {m["content"]}, ', _json_call),
+    # Gemma 4 puts results inside the model's turn, as the response of the call they answer
+    "gemma4": ("<|turn>model", lambda m: f"<|tool_response>response:{m['name']}{{value:<|\"|>{m['content']}<|\"|>}}",
+               _gemma4_call),
 }
-ROLE_HEADER = re.compile(r"<\|im_start\|>\w+|<\|start_header_id\|>\w+<\|end_header_id\|>|\[TOOL_RESULTS\]|\[INST\]")
+ROLE_HEADER = re.compile(r"<\|im_start\|>\w+|<\|start_header_id\|>\w+<\|end_header_id\|>|\[TOOL_RESULTS\]|\[INST\]|"
+                         r"<\|turn>\w+")
 
 
 def render(family: str, row: dict[str, Any], **kw: Any) -> Any:
@@ -115,17 +133,16 @@ def test_each_turn_renders_once_with_results_in_the_templates_tool_role(rows: di
         elif m["role"] == "assistant" and m["content"] and not m.get("tool_calls"):
             assert text.count(m["content"].strip()) == 1, m["content"]
         elif m["role"] == "tool" and m["content"]:
-            header, shown = RESULT_ROLE[family]
-            at = text.find(shown(m["content"]))
-            assert at >= 0 and text.count(shown(m["content"])) == 1, m["content"]
+            header, shown, _ = RESULT_ROLE[family]
+            at = text.find(shown(m))
+            assert at >= 0 and text.count(shown(m)) == 1, m["content"]
             assert ROLE_HEADER.findall(text[:at + len(header) + 1])[-1] == header  # in the tool role it expects
         for call in m.get("tool_calls") or []:
-            # arguments rendered as a JSON object, never as an escaped JSON string
-            assert json.dumps(call["function"]["arguments"], ensure_ascii=False) in text
-    assert not re.search(r'"(arguments|parameters)": "\{', text)
+            assert RESULT_ROLE[family][2](call) in text  # arguments rendered as an object
+    assert not re.search(r'"(arguments|parameters)": "\{|<\|"\|>\{', text)  # never as an escaped JSON string
 
 
-@pytest.mark.parametrize("family", list(RESULT_ROLE) + ["smollm2"])
+@pytest.mark.parametrize("family", ["qwen2_5", "llama3_1", "mistral_v0_3", "smollm2"])
 def test_assistant_mask_covers_every_assistant_message_and_its_end_of_turn(rows: dict, family: str) -> None:
     row = rows[SEQUENTIAL]
     tok = tokenizer(family)
