@@ -337,6 +337,33 @@ def test_kill_9_of_the_parent_leaves_no_process_and_the_next_start_reaps_the_epi
         alive.wait()
 
 
+# ------------------------------------------------------------------ `bashgym verify` re-runs in the same sandbox
+
+
+def test_bashgym_verify_reruns_a_recorded_command_in_the_same_sandbox(canaries: Canaries, tmp_path: Path):
+    from bashgym.judge.verify import verify_turn
+    from bashgym.schema import Session, Step, Turn
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "test_ok.py").write_text("import unittest\n\nclass T(unittest.TestCase):\n"
+                                     "    def test_ok(self):\n        self.assertTrue(True)\n")
+    for args in (["init", "-q"], ["add", "."], ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "t"]):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True,
+                            text=True).stdout.strip()
+    # The recorded "test command" is the attack: read host files, plant symlinks, count what it can see.
+    command = (f"cat {canaries.secret}; ln -s {canaries.dir} /tmp/host; ls /tmp/host/; "
+               "echo procs=$(ls /proc | grep -c '^[0-9]'); df -m . | tail -1; python3 -m unittest -q test_ok")
+    steps = [Step(kind="tool_call", tool_name="Bash", input={"command": command}, exit_code=0, output="OK")]
+    session = Session("v-attack", "claude_code", cwd=str(root), git_commit=commit, turns=[Turn(0, "t", steps)])
+    result = verify_turn(session)
+    assert result.runner == "sandbox (bubblewrap)" and result.passed
+    procs = int(result.output_tail.split("procs=")[1].split()[0])
+    assert procs <= 6  # a fresh PID namespace: nothing of the host, nothing of an earlier process
+    canaries.assert_intact(result.output_tail)
+
+
 # ------------------------------------------------------------------ through `bashgym eval`
 
 
