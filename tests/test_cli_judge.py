@@ -95,7 +95,7 @@ def test_label_is_kept_apart_and_wins(seeded: Store) -> None:
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(("label", "calib-g01", "tier=platinum"), "unknown tier 'platinum'"),
+    [(("label", "calib-g01", "tier=platinum"), "tier: got 'platinum', expected one of gold, silver, bronze, failed"),
      (("label", "calib-g01", "goood"), 'did you mean "good"'),
      (("label", "calib-g01:9", "bad"), "has no turn 9"),
      (("label", "nope", "bad"), "no session with id 'nope'")],
@@ -152,10 +152,11 @@ def test_sessions_list_filters_by_score_and_sorts_tiers_by_rank(seeded: Store) -
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("--tier", "gld"), 'unknown tier \'gld\' (did you mean "gold"?)'),
-    (("--source", "claude"), 'unknown source \'claude\' (did you mean "claude_code"?)'),
-    (("--since", "yesterday"), "--since 'yesterday' is not a date"),
-    (("--until", "11/25/2026"), "--until '11/25/2026' is not a date"),
+    (("--tier", "gld"), '--tier: got \'gld\', expected one of gold, silver, bronze, failed (did you mean "gold"?)'),
+    (("--source", "claude"), '--source: got \'claude\', expected one of claude_code, '),
+    (("--source", "claude"), '(did you mean "claude_code"?)'),
+    (("--since", "yesterday"), "--since: got 'yesterday', expected a date: YYYY-MM-DD or an ISO time"),
+    (("--until", "11/25/2026"), "--until: got '11/25/2026', expected a date"),
 ])
 def test_sessions_list_refuses_a_filter_that_would_silently_match_nothing(
     seeded: Store, args: tuple[str, ...], message: str,

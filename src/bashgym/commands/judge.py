@@ -18,7 +18,7 @@ from bashgym.commands.common import (
     print_json,
     progress,
 )
-from bashgym.errors import BashgymError, NotFoundError
+from bashgym.errors import BashgymError, NotFoundError, choice_error
 
 CONFIG_OPTION = typer.Option(
     None, "--config", help="Judge config YAML (default: $BASHGYM_HOME/judge.yaml when it exists).", show_default=False
@@ -275,7 +275,7 @@ def label(
     if value.startswith("tier="):
         tier = value.split("=", 1)[1]
         if tier not in TIERS:
-            raise BashgymError(f"unknown tier {tier!r}{did_you_mean(tier, TIERS)}; choose one of {', '.join(TIERS)}")
+            raise choice_error("tier", tier, TIERS)
         text = None
     elif value in ("good", "bad"):
         text = value

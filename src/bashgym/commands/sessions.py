@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bashgym.commands.common import HOME_OPTION, JSON_OPTION, console, open_store, print_json
-from bashgym.errors import ConfigError, did_you_mean
+from bashgym.errors import ConfigError, bad_value, choice_error
 from bashgym.schema import SOURCES, TIERS, Turn, conversation
 from bashgym.store import Store
 
@@ -39,13 +39,12 @@ def _filters(source: str | None, project: str | None, model: str | None, since: 
             try:
                 datetime.fromisoformat(value)
             except ValueError:
-                raise ConfigError(f"{flag} {value!r} is not a date: use YYYY-MM-DD or an ISO time "
-                                  "such as 2026-11-01T09:30") from None
+                raise ConfigError(bad_value(flag, value, "a date: YYYY-MM-DD or an ISO time such as "
+                                            "2026-11-01T09:30")) from None
     if source is not None and source not in SOURCES:
-        raise ConfigError(f"unknown source {source!r}{did_you_mean(source, SOURCES)}; "
-                          f"choose one of {', '.join(SOURCES)}")
+        raise choice_error("--source", source, SOURCES)
     if tier is not None and tier not in TIERS:
-        raise ConfigError(f"unknown tier {tier!r}{did_you_mean(tier, TIERS)}; choose one of {', '.join(TIERS)}")
+        raise choice_error("--tier", tier, TIERS)
     return {"source": source, "project": project, "model": model, "since": since, "until": until, "tier": tier,
             "min_score": min_score, "max_score": max_score}
 

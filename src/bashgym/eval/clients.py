@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bashgym.errors import ConfigError, NotFoundError
+from bashgym.errors import NotFoundError, choice_error
 from bashgym.gym.protocol import (  # the protocol the gym speaks
     BASH_TOOL,
     TOOL_CALL_TAG,
@@ -54,7 +54,7 @@ class ChatClient(Protocol):
 
 def check_tool_mode(mode: str) -> str:
     if mode not in TOOL_MODES:
-        raise ConfigError(f"unknown tool mode {mode!r}; choose one of {', '.join(TOOL_MODES)}")
+        raise choice_error("--tool-mode", mode, TOOL_MODES)
     return mode
 
 

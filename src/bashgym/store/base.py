@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from bashgym.errors import BashgymError, NotFoundError, did_you_mean
+from bashgym.errors import NotFoundError, choice_error, did_you_mean
 
 # The heuristic judge's session-level score joined to each session (`s`, `sc`): the list, count, stats
 # and UI queries all start from it.
@@ -41,7 +41,7 @@ SORT_KEYS = {
 def order_by(sort: str, descending: bool) -> str:
     """The ORDER BY expression of a sort key (unknown keys are the caller's error, named)."""
     if sort not in SORT_KEYS:
-        raise BashgymError(f"unknown sort key {sort!r}; choose one of {', '.join(SORT_KEYS)}")
+        raise choice_error("sort", sort, SORT_KEYS)
     return f"{SORT_KEYS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, s.id"
 
 

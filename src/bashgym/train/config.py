@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from bashgym.errors import ConfigError, did_you_mean, unknown_key_error
+from bashgym.errors import ConfigError, choice_error, unknown_key_error
 
 KINDS = ("sft", "dpo", "grpo")
 GPU_CHOICES = ("auto", "cpu", "cuda")
@@ -100,7 +100,7 @@ def lora_fields() -> dict[str, dataclasses.Field]:
 def load_spec(path: str | Path | None, kind: str, overrides: dict[str, Any] | None = None) -> TrainSpec:
     """Read and validate a train.yaml (or none), then apply flag overrides (None values are ignored)."""
     if kind not in KINDS:
-        raise ConfigError(f"unknown training kind {kind!r}{did_you_mean(kind, KINDS)}; choose one of {KINDS}")
+        raise choice_error("kind", kind, KINDS)
     raw: dict[str, Any] = {}
     where = "flags"
     if path is not None:
@@ -146,7 +146,7 @@ def spec_from_mapping(raw: dict[str, Any], kind: str, where: str = "config") -> 
         if key != "lora" and key in raw:
             setattr(spec, key, raw.pop(key))
     if spec.gpu not in GPU_CHOICES:
-        raise ConfigError(f"gpu: {spec.gpu!r} in {where} is not one of {GPU_CHOICES}{did_you_mean(str(spec.gpu), GPU_CHOICES)}")
+        raise choice_error("gpu", spec.gpu, GPU_CHOICES, where)
     if isinstance(spec.reward_funcs, str):
         spec.reward_funcs = [spec.reward_funcs]
     for name in spec.reward_funcs:
