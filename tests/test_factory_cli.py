@@ -79,11 +79,11 @@ def test_push_review_finds_own_name_and_needs_confirmation(store: Store) -> None
     leaky.turns[0].prompt += " then ping ada lovelace on the team chat"
     save(store, leaky, session("ok", [topic_turn("redis", 2)]))
     assert cli("dataset", "build", "--name", "n", "--format", "messages").returncode == 0
-    out = cli("dataset", "push", "me/n", "--yes", "--endpoint", "http://127.0.0.1:9")
+    out = cli("dataset", "push", "me/n", "--dataset", "n", "--yes", "--endpoint", "http://127.0.0.1:9")
     assert out.returncode == 1 and "your names or hostname appear" in out.stderr
     assert "'ada lovelace'" in out.stdout and "mention(s)" in out.stdout
     # names to search for (none), read the sample (yes), no names remain (yes), publish (no)
-    out = cli("dataset", "push", "me/n", "--allow-identity", "--endpoint", "http://127.0.0.1:9",
+    out = cli("dataset", "push", "me/n", "--dataset", "n", "--allow-identity", "--endpoint", "http://127.0.0.1:9",
               input="\ny\ny\nn\n")
     assert out.returncode == 1 and "push cancelled; nothing was uploaded" in out.stderr
     assert "Publish ds-n-v1 to me/n?" in out.stdout and "sample row" in out.stdout
@@ -98,7 +98,7 @@ def test_push_uploads_card_and_data_to_a_local_hub(sessions: Store) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     with FakeHub() as hub:
         out = subprocess.run(
-            [sys.executable, "-m", "bashgym.cli", "dataset", "push", "alice/traces", "--yes", "--endpoint", hub.url,
+            [sys.executable, "-m", "bashgym.cli", "dataset", "push", "alice/traces", "--dataset", "pub", "--yes", "--endpoint", hub.url,
              "--token", "hf_testtoken"], capture_output=True, text=True, timeout=300, env={**env, "COLUMNS": "200"})
     assert out.returncode == 0, out.stderr
     assert "pushed ds-pub-v1 to alice/traces" in out.stdout
@@ -110,6 +110,13 @@ def test_push_uploads_card_and_data_to_a_local_hub(sessions: Store) -> None:
     assert uploaded["README.md"] == (path / "README.md").read_bytes()
     assert uploaded["train.jsonl"] == (path / "train.jsonl").read_bytes()
     assert all(auth == "Bearer hf_testtoken" for _, _, auth in hub.requests)
+
+
+def test_push_names_the_dataset_it_uploads(sessions: Store) -> None:
+    """Not "the newest": the one the user reviewed, named, so a later build cannot slip in."""
+    assert cli("dataset", "build", "--name", "a").returncode == 0
+    out = cli("dataset", "push", "me/a", "--yes", "--endpoint", "http://127.0.0.1:9")
+    assert out.returncode == 2 and "Missing option '--dataset'" in out.stderr
 
 
 def _push(hub_url: str, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -133,7 +140,7 @@ def test_push_refuses_a_file_edited_after_the_build_and_uploads_nothing(sessions
     lines[-1] = json.dumps(row)
     train.write_text("\n".join(lines) + "\n")
     with FakeHub() as hub:
-        out = _push(hub.url, "alice/edited", "--yes")
+        out = _push(hub.url, "alice/edited", "--dataset", "edit", "--yes")
     assert out.returncode == 1
     assert "refusing to push ds-edit-v1; nothing was uploaded" in out.stderr
     assert "train.jsonl: changed after the build" in out.stderr
@@ -148,7 +155,7 @@ def test_push_refuses_a_parquet_file_swapped_after_the_build(sessions: Store) ->
     path = Path(json.loads(cli("dataset", "show", "pq", "--json").stdout)["path"])
     (path / "test.parquet").write_bytes((path / "train.parquet").read_bytes())
     with FakeHub() as hub:
-        out = _push(hub.url, "alice/pq", "--yes")
+        out = _push(hub.url, "alice/pq", "--dataset", "pq", "--yes")
     assert out.returncode == 1 and "test.parquet: changed after the build" in out.stderr
     assert hub.requests == []
 
@@ -159,11 +166,11 @@ def test_public_push_needs_an_attestation_and_stores_it_in_the_card(sessions: St
     assert cli("dataset", "build", "--name", "pub").returncode == 0
     path = Path(json.loads(cli("dataset", "show", "pub", "--json").stdout)["path"])
     with FakeHub() as hub:
-        bare = _push(hub.url, "alice/public", "--public", "--yes")
-        vague = _push(hub.url, "alice/public", "--public", "--yes", "--attest", "looks fine")
+        bare = _push(hub.url, "alice/public", "--dataset", "pub", "--public", "--yes")
+        vague = _push(hub.url, "alice/public", "--dataset", "pub", "--public", "--yes", "--attest", "looks fine")
         assert hub.requests == []
         statement = "I reviewed 3 sample rows; no names of people or clients remain"
-        out = _push(hub.url, "alice/public", "--public", "--yes", "--attest", statement, "--names", "Initech,Bob Slydell")
+        out = _push(hub.url, "alice/public", "--dataset", "pub", "--public", "--yes", "--attest", statement, "--names", "Initech,Bob Slydell")
     assert bare.returncode == 1 and "--yes alone does not give it" in bare.stderr
     assert vague.returncode == 1 and "must say that you reviewed a sample" in vague.stderr
     assert out.returncode == 0, out.stderr
@@ -183,10 +190,10 @@ def test_interactive_push_searches_the_names_typed_and_asks_for_the_attestation(
     save(store, client, session("ok", [topic_turn("redis", 2)]))
     assert cli("dataset", "build", "--name", "names").returncode == 0
     with FakeHub() as hub:
-        refused = _push(hub.url, "alice/names", input="Globex Corporation, Hank Scorpio\n")
-        declined = _push(hub.url, "alice/names", input="Hank Scorpio\ny\nn\n")
+        refused = _push(hub.url, "alice/names", "--dataset", "names", input="Globex Corporation, Hank Scorpio\n")
+        declined = _push(hub.url, "alice/names", "--dataset", "names", input="Hank Scorpio\ny\nn\n")
         assert hub.requests == []
-        out = _push(hub.url, "alice/names", input="Hank Scorpio\ny\ny\ny\n")
+        out = _push(hub.url, "alice/names", "--dataset", "names", input="Hank Scorpio\ny\ny\ny\n")
     assert refused.returncode == 1 and "names you listed appear in the data" in refused.stderr
     assert "'Globex Corporation'" in refused.stderr and ".jsonl:" in refused.stderr
     assert declined.returncode == 1 and "push cancelled" in declined.stderr

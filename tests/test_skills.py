@@ -224,3 +224,80 @@ def test_extractor_reads_fenced_continued_and_inline_commands(tmp_path: Path) ->
         "bashgym eval --model m --tasks builtin -k 5",
         "bashgym sessions show ID --json",
     ]
+
+
+# ------------------------------------------------------------------------------------------ behaviour claims
+# What a skill says the program does, checked against the program (not only that its flags exist).
+
+def skill_text(name: str) -> str:
+    return (SKILLS_DIR / name / "SKILL.md").read_text(encoding="utf-8")
+
+
+def prose(name: str) -> str:
+    """The skill's text outside front matter, on one line (claims wrap across lines)."""
+    text = skill_text(name)
+    return " ".join(text[text.find("\n---", 4) + 4:].split())
+
+
+@pytest.mark.parametrize("command", ALL_COMMANDS, ids=[c.id for c in ALL_COMMANDS])
+def test_skill_command_gives_every_required_option(command: CommandLine) -> None:
+    """A shown command must run as shown: `dataset push REPO` without `--dataset` is refused, so never shown."""
+    words = shlex.split(command.text)[1:]
+    path, flags, _ = split_command(words)
+    node = cli_tree()
+    for name in path:
+        node = node.commands[name]
+    required = [p.opts for p in getattr(node, "params", []) if p.param_type_name == "option" and p.required]
+    missing = [opts[0] for opts in required if not set(opts) & set(flags)]
+    assert not missing, f"{command.skill}/SKILL.md:{command.line}: `{command.text}` lacks required {missing}"
+
+
+def test_capture_skill_lists_the_hook_events_that_are_installed() -> None:
+    from bashgym.capture.install import HOOK_EVENTS
+
+    listed = re.search(r"every event type \(([^)]*)\)", prose("bashgym-capture"))
+    assert listed, "the capture skill no longer lists the event types to check"
+    assert [e.strip() for e in listed.group(1).split(",")] == list(HOOK_EVENTS)
+
+
+def test_capture_skill_sends_agent_traces_datasets_to_import_claude(tmp_path: Path, fixtures_dir: Path) -> None:
+    """HF `format:agent-traces` datasets are Claude Code session files: `import claude DIR` reads them."""
+    text = prose("bashgym-capture")
+    assert "format:agent-traces" in text and "bashgym import claude ~/Downloads/agent-traces" in text
+    downloaded = tmp_path / "agent-traces"
+    downloaded.mkdir()
+    transcript = next(p for p in (fixtures_dir / "claude").rglob("*.jsonl") if "subagents" not in str(p))
+    (downloaded / transcript.name).write_bytes(transcript.read_bytes())
+    proc = subprocess.run([*bashgym_executable(), "import", "claude", str(downloaded), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and '"sessions": 1' in proc.stdout, proc.stderr
+
+
+def test_train_skill_says_resume_needs_the_flag_and_the_trainer_agrees(tmp_path: Path) -> None:
+    from bashgym.errors import ConfigError
+    from bashgym.store import Store
+    from bashgym.train.config import TrainSpec
+    from bashgym.train.run import prepare_run
+
+    text = prose("bashgym-train")
+    assert "start it again with `--resume`" in text and "resumes from its last checkpoint when started again" not in text
+    out = tmp_path / "run"
+    (out / "checkpoint-2").mkdir(parents=True)
+    (out / "checkpoint-2" / "trainer_state.json").write_text("{}")
+    with Store.open() as store:
+        with pytest.raises(ConfigError, match="pass --resume"):
+            prepare_run(TrainSpec(kind="sft", output_dir=str(out)), store, resume=False)
+        _, _, checkpoint = prepare_run(TrainSpec(kind="sft", output_dir=str(out)), store, resume=True)
+    assert Path(checkpoint or "").name == "checkpoint-2"
+
+
+def test_curate_skill_says_one_build_writes_one_format() -> None:
+    text = prose("bashgym-curate")
+    assert "A build writes one format" in text
+    node = cli_tree().commands["dataset"].commands["build"]
+    fmt = next(p for p in node.params if "--format" in getattr(p, "opts", []))
+    assert not fmt.multiple  # one --format per build
+
+
+def test_curate_skill_shows_redact_user_and_hostname() -> None:
+    assert 'bashgym redact --user "Jane Doe" --hostname build-07.corp' in skill_text("bashgym-curate")

@@ -323,7 +323,8 @@ def card(
 @dataset_app.command("push")
 def push(
     repo: str = typer.Argument(..., help="Hugging Face dataset repo, e.g. alice/my-agent-traces."),
-    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Dataset id or name; default newest."),
+    dataset: str = typer.Option(..., "--dataset", "-d", show_default=False,
+                                help="Dataset id or name (`bashgym dataset list`): the one you reviewed."),
     yes: bool = typer.Option(False, "--yes", "-y",
                              help="Skip the questions (for scripts); a --public push also needs --attest."),
     attest: str | None = typer.Option(
