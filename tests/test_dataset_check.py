@@ -20,6 +20,7 @@ from factory_sessions import bash, save, say, session
 pytest.importorskip("datasets")
 
 SECRET = "sk-ant-api03-" + "Q7vK" * 20
+JSONL_ONLY = "write: {parquet: false, hf: false}\n"  # the CLI tests need the rows, not the Arrow copies
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -121,7 +122,7 @@ def sessions(store: Store) -> Store:
 
 def test_build_lints_its_rows_and_fails_on_errors_unless_allowed(sessions: Store, tmp_path: Path) -> None:
     config = tmp_path / "d.yaml"
-    config.write_text("name: lint\nsegment: {mode: session}\nselect: {sessions: [twice]}\n")
+    config.write_text(f"name: lint\nsegment: {{mode: session}}\nselect: {{sessions: [twice]}}\n{JSONL_ONLY}")
     out = cli("dataset", "build", "--config", str(config))
     assert out.returncode == 1, out.stdout + out.stderr
     assert "lint: 1 errors" in out.stdout and "duplicate_message 1" in out.stdout
@@ -140,7 +141,7 @@ def test_build_lints_its_rows_and_fails_on_errors_unless_allowed(sessions: Store
 
 def only_ok(tmp_path: Path, name: str) -> str:
     config = tmp_path / f"{name}.yaml"
-    config.write_text(f"name: {name}\nsegment: {{mode: session}}\nselect: {{sessions: [ok]}}\n")
+    config.write_text(f"name: {name}\nsegment: {{mode: session}}\nselect: {{sessions: [ok]}}\n{JSONL_ONLY}")
     return str(config)
 
 
