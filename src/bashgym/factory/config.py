@@ -32,22 +32,31 @@ class SelectConfig(_Strict):
     """Which turns may become examples. Human labels win over the judge's scores."""
 
     tiers: list[Literal["gold", "silver", "bronze", "failed", "unscored"]] | None = Field(
-        None, description="Keep examples whose tier (label tier if labelled, else score tier) is listed."
+        None, description="Keep examples whose tier (label tier if labelled, else score tier) is listed.",
+        examples=[["gold", "silver"]],
     )
-    min_score: float | None = Field(None, description="Keep examples whose score is at least this.")
-    labels: list[str] | None = Field(None, description="Keep only examples with one of these human labels.")
+    min_score: float | None = Field(None, description="Keep examples whose score is at least this.", examples=[0.75])
+    labels: list[str] | None = Field(None, description="Keep only examples with one of these human labels.",
+                                     examples=[["good"]])
     exclude_labels: list[str] = Field(
         default_factory=lambda: ["exclude"], description="Drop examples with one of these human labels."
     )
     scorer: str = Field("heuristic", description="Which judge's scores to read.")
-    sources: list[str] | None = Field(None, description="Keep sessions from these sources (claude_code, gym…).")
-    projects: list[str] | None = Field(None, description="Keep sessions whose project/cwd contains one of these.")
-    since: str | None = Field(None, description="Keep sessions started at or after this ISO date.")
-    until: str | None = Field(None, description="Keep sessions started before this ISO date.")
-    models: list[str] | None = Field(None, description="Keep sessions whose model name contains one of these.")
-    tools: list[str] | None = Field(None, description="Keep examples that call at least one of these tools.")
+    sources: list[str] | None = Field(None, description="Keep sessions from these sources (claude_code, gym…).",
+                                      examples=[["claude_code", "gym"]])
+    projects: list[str] | None = Field(None, description="Keep sessions whose project/cwd contains one of these.",
+                                       examples=[["my-service"]])
+    since: str | None = Field(None, description="Keep sessions started at or after this ISO date.",
+                              examples=["2026-11-01"])
+    until: str | None = Field(None, description="Keep sessions started before this ISO date.",
+                              examples=["2026-12-01"])
+    models: list[str] | None = Field(None, description="Keep sessions whose model name contains one of these.",
+                                     examples=[["sonnet"]])
+    tools: list[str] | None = Field(None, description="Keep examples that call at least one of these tools.",
+                                    examples=[["Bash"]])
     min_tool_calls: int = Field(0, description="Keep examples with at least this many tool calls.")
-    sessions: list[str] | None = Field(None, description="Only these session ids (or id prefixes).")
+    sessions: list[str] | None = Field(None, description="Only these session ids (or id prefixes).",
+                                       examples=[["3f2a9c", "b71e"]])
 
 
 class SegmentConfig(_Strict):
@@ -60,7 +69,8 @@ class SegmentConfig(_Strict):
     max_tokens: int = Field(4096, description="Token budget per window (mode=window).")
     overlap_turns: int = Field(0, description="Turns a window shares with the one before it (mode=window).")
     tokenizer: str | None = Field(
-        None, description="Tokenizer name or local path for token counts; default ~4 characters a token."
+        None, description="Tokenizer name or local path for token counts; default ~4 characters a token.",
+        examples=["./models/tiny"],
     )
     subagents: Literal["attach", "split", "drop"] = Field(
         "attach", description="attach: subagent sessions travel with the example that spawned them; "
@@ -100,14 +110,17 @@ class ShapeConfig(_Strict):
     max_output_chars: int = Field(8000, description="Tool outputs longer than this keep their head and tail.")
     head_fraction: float = Field(0.5, description="Share of max_output_chars kept from the head.")
     include_thinking: bool = Field(False, description="Keep the agent's thinking text in assistant messages.")
-    system_prompt: str | None = Field(None, description="A system message put first in every example.")
+    system_prompt: str | None = Field(None, description="A system message put first in every example.",
+                                      examples=["You are a careful shell agent."])
 
 
 class SplitConfig(_Strict):
-    train: float = 0.9
-    validation: float = 0.05
-    test: float = 0.05
-    seed: int = 0
+    """Fractions by session (a session's examples stay on one side), summing to 1."""
+
+    train: float = Field(0.9, description="Share of sessions whose examples go to the train split.")
+    validation: float = Field(0.05, description="Share of sessions in the validation split.")
+    test: float = Field(0.05, description="Share of sessions in the test split.")
+    seed: int = Field(0, description="Seed of the session shuffle: the same seed gives the same split.")
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> SplitConfig:
@@ -118,8 +131,10 @@ class SplitConfig(_Strict):
 
 
 class WriteConfig(_Strict):
-    jsonl: bool = True
-    parquet: bool = True
+    """Which files each split is written as."""
+
+    jsonl: bool = Field(True, description="Write <split>.jsonl.")
+    parquet: bool = Field(True, description="Write <split>.parquet.")
     hf: bool = Field(True, description="Also save a datasets.DatasetDict with save_to_disk under hf/.")
 
 
@@ -127,7 +142,8 @@ class DatasetConfig(_Strict):
     """A whole dataset.yaml. `segment: window` is short for `segment: {mode: window}`, as `--segment window`."""
 
     name: str = Field("bashgym", description="Dataset name; the id is ds-<name>-v<N>.")
-    format: Literal["messages", "sharegpt", "adp", "atif", "dpo", "kto"] = "messages"
+    format: Literal["messages", "sharegpt", "adp", "atif", "dpo", "kto"] = Field(
+        "messages", description="The one format this build writes (build again for another).")
     license: str = Field("other", description="Licence written into the dataset card.")
     select: SelectConfig = Field(default_factory=SelectConfig)
     segment: SegmentConfig = Field(default_factory=SegmentConfig)

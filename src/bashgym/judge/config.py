@@ -57,26 +57,40 @@ DEFAULT_RUBRIC = (
 )
 
 
+def _doc(text: str, example: Any = None, **kwargs: Any) -> Any:
+    """A field with its meaning (and an example value) attached: docs/reference/judge.md is generated from these."""
+    return field(metadata={"doc": text, "example": example}, **kwargs)
+
+
 @dataclass(slots=True)
 class LlmConfig:
-    base_url: str = ""  # OpenAI-compatible, e.g. http://127.0.0.1:8000/v1
-    model: str = ""
-    api_key_env: str = "OPENAI_API_KEY"  # name of the environment variable holding the key (may be unset)
-    timeout_s: float = 60.0
-    max_chars: int = 12000  # transcript characters sent per turn
-    rubric: str = DEFAULT_RUBRIC
-    weight: float = 0.0  # weight of the `llm` metric in the total (0: shown, not counted)
+    base_url: str = _doc("OpenAI-compatible endpoint of the model grader, e.g. http://127.0.0.1:8000/v1", default="",
+                         example="http://127.0.0.1:8000/v1")
+    model: str = _doc("model name at that endpoint", default="", example="qwen2.5-coder")
+    api_key_env: str = _doc("name of the environment variable holding the key (may be unset)",
+                            default="OPENAI_API_KEY")
+    timeout_s: float = _doc("seconds to wait for one grade", default=60.0)
+    max_chars: int = _doc("transcript characters sent per turn", default=12000)
+    rubric: str = _doc("the instructions the grader reads; it must answer with JSON {score 0..10, reason}",
+                       default=DEFAULT_RUBRIC)
+    weight: float = _doc("weight of the `llm` metric in the total (0: shown, not counted)", default=0.0,
+                         example=1.0)
 
 
 @dataclass(slots=True)
 class JudgeConfig:
     """Every field is documented in METRICS / DEFAULT_CAPS above or here."""
 
-    weights: dict[str, float] = field(default_factory=lambda: {k: w for k, (w, _) in METRICS.items()})
-    tiers: dict[str, float] = field(default_factory=lambda: {"gold": 0.90, "silver": 0.75, "bronze": 0.60})
-    caps: dict[str, dict[str, float]] = field(default_factory=lambda: {k: dict(v) for k, v in DEFAULT_CAPS.items()})
-    focus_steps: int = 40  # steps a turn may take before `focus` starts to drop
-    llm: LlmConfig = field(default_factory=LlmConfig)
+    weights: dict[str, float] = _doc("metric name → weight in the weighted mean that makes the total",
+                                     default_factory=lambda: {k: w for k, (w, _) in METRICS.items()})
+    tiers: dict[str, float] = _doc("lowest total of each tier; below bronze is failed",
+                                   default_factory=lambda: {"gold": 0.90, "silver": 0.75, "bronze": 0.60})
+    caps: dict[str, dict[str, float]] = _doc(
+        "metric → {below, max_total}: when the metric is below `below` the total is at most `max_total` "
+        "(failures no average hides); `metric: null` removes a cap",
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_CAPS.items()})
+    focus_steps: int = _doc("steps a turn may take before `focus` starts to drop", default=40, example=60)
+    llm: LlmConfig = _doc("the optional model grader (`bashgym judge --llm`)", default_factory=LlmConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

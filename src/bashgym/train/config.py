@@ -39,6 +39,12 @@ BASHGYM_KEYS: dict[str, str] = {
     "eval_split": "dataset split evaluated at the end of training (default: validation when present)",
     "lora": "LoraConfig fields, plus load_in_4bit for QLoRA",
 }
+# An example value of each of bashgym's keys, for docs/reference/train.md.
+KEY_EXAMPLES: dict[str, Any] = {
+    "base_model": "Qwen/Qwen2.5-Coder-0.5B-Instruct", "dataset": "ds-mywork-v1", "output_dir": "runs/sft-first",
+    "gpu": "auto", "reward_funcs": ["bashgym.gym.rewards:bash_task_reward"], "eval_split": "validation",
+    "lora": {"r": 16, "lora_alpha": 32, "target_modules": "all-linear"},
+}
 LORA_EXTRA_KEYS = ("load_in_4bit",)
 # The fields PEFT fills in itself or that only make sense for other adapters.
 _LORA_INTERNAL = {"peft_type", "auto_mapping", "peft_version", "base_model_name_or_path", "revision"}
