@@ -191,6 +191,32 @@ def test_setuid_binaries_give_no_privilege(canaries: Canaries):
     canaries.assert_intact(seen)
 
 
+UNDER_TMP = textwrap.dedent("""\
+    import sys
+    from bashgym.gym.sandbox import Sandbox
+    with Sandbox() as box:
+        top = "/" + sys.prefix.split("/")[1] + "/" + sys.prefix.split("/")[2]
+        print(box.run(f"mv {top} /tmp/moved; rm -rf {top}; ln -sfn /oldroot/etc {top}/x; echo tried").output)
+        result, fd = box.run_fresh("python -c 'import sys; print(sys.prefix)'")
+        print("fresh", result.exit_code, result.output)
+    """)
+
+
+def test_an_interpreter_under_tmp_keeps_a_mount_point_the_agent_cannot_replace(tmp_path: Path):
+    # A CI checkout's .venv under /tmp is bound inside the agent's /tmp; its mount point is root's, in a
+    # sticky /tmp, so the agent cannot swap it for a symlink that a later sandbox process would follow.
+    if os.geteuid() != 0:
+        pytest.skip("the mount point is guarded by root ownership")
+    venv = tmp_path / "ci" / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    proc = subprocess.run([str(venv / "bin" / "python"), "-c", UNDER_TMP], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": src})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Operation not permitted" in proc.stdout and "tried" in proc.stdout
+    assert f"fresh 0 {venv}" in proc.stdout
+
+
 # ------------------------------------------------------------------ processes, fds and /proc
 
 

@@ -160,6 +160,20 @@ def _python_binds() -> list[str]:
     return args
 
 
+def _python_mount_points(tmp: Path) -> None:
+    """Where the interpreter lives under /tmp (a CI checkout's .venv), make its mount point inside the
+    episode's /tmp now, as root-owned directories in a sticky /tmp: the agent can neither remove nor
+    replace them (with a symlink bwrap would follow) before a later sandbox process mounts the prefix."""
+    for prefix in _python_prefixes():
+        if not prefix.startswith("/tmp/"):
+            continue
+        path = tmp
+        for part in Path(prefix).relative_to("/tmp").parts:
+            path = path / part
+            path.mkdir(mode=0o755, exist_ok=True)
+            os.chmod(path, 0o755)
+
+
 def _bwrap_namespaces() -> list[str]:
     """As root, no user namespace: the shell drops to the sandbox's own host uid with setpriv, so
     RLIMIT_NPROC counts this sandbox only. As a normal user, a user namespace does the isolating."""
@@ -542,10 +556,12 @@ class Sandbox:
         self.disk_quota = why is None
         self.disk_note = why or f"{self.limits.disk_mb} MiB tmpfs"
         os.chmod(fs, 0o755)
-        for name in ("app", "tmp", "home", "logs"):
+        for name in ("app", "home", "logs"):
             (fs / name).mkdir()
             _chown_tree(fs / name, self.uid)
-        os.chmod(fs / "tmp", 0o1777)
+        (fs / "tmp").mkdir()
+        os.chmod(fs / "tmp", 0o1777)  # root's, like a real /tmp: the sticky bit then guards root's entries
+        _python_mount_points(fs / "tmp")
         for name in ("stage", "tests", "solution"):  # host-private, read-only inside
             (self.root / name).mkdir(mode=0o755)
         self.workspace = fs / "app"
