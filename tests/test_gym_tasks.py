@@ -22,7 +22,11 @@ GYM_FIXTURES = Path(__file__).parent / "fixtures" / "gym"
 def suite_checks() -> dict[str, TaskCheck]:
     # One concurrent pass over the whole suite (each task: two fresh sandboxes), shared by the cases below.
     workers = max(2, min(6, (os.cpu_count() or 2) * 2))
-    return {c.task.id: c for c in check_tasks(SUITE, workers=workers)}
+    checks = {c.task.id: c for c in check_tasks(SUITE, workers=workers)}
+    # A task the machine was too slow to decide (gym check's "undecided") is checked again, alone.
+    undecided = [c.task for c in checks.values() if c.infra]
+    checks.update({c.task.id: c for c in check_tasks(undecided, workers=1)})
+    return checks
 
 
 def test_builtin_suite_has_at_least_40_tasks_in_every_category():
@@ -36,6 +40,7 @@ def test_builtin_suite_has_at_least_40_tasks_in_every_category():
 @pytest.mark.parametrize("task_id", [t.id for t in SUITE])
 def test_builtin_task_reference_passes_and_empty_attempt_fails(task_id: str, suite_checks: dict[str, TaskCheck]):
     check = suite_checks[task_id]
+    assert not check.infra, f"undecided twice, the machine was too slow: {check.infra}"
     assert check.reference.status == PASS, check.reference.output[-1500:] + check.reference.reason
     assert check.empty.status == FAIL, check.empty.reason
     assert check.ok

@@ -55,7 +55,8 @@ def check(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Prove tasks sound in the sandbox: the reference solution must pass and an empty attempt must fail.
-    Exits 1 if any task is broken.
+    Exits 1 if any task is broken, 3 if none is but the machine was too slow to decide some (their
+    processes were starved of CPU even with a larger time budget: rerun on a quieter machine).
 
     Example: bashgym gym check src/bashgym/gym/tasks/builtin/git-tag-release ./my-tasks
     """
@@ -69,24 +70,32 @@ def check(
         job = bar.add_task(f"checking {len(tasks)} tasks ({layer.name} sandbox)", total=len(tasks))
         results = check_tasks(tasks, workers=workers, on_done=lambda _r: bar.advance(job))
     broken = [r for r in results if not r.ok]
+    undecided = [r for r in results if r.ok and r.infra]
     if as_json:
-        print_json({"layer": layer.name, "tasks": len(results), "broken": len(broken), "results": [
-            {"id": r.task.id, "path": str(r.task.path), "ok": r.ok, "reference": r.reference.status,
-             "empty": r.empty.status, "problem": r.problem} for r in results]})
+        print_json({"layer": layer.name, "tasks": len(results), "broken": len(broken), "undecided": len(undecided),
+                    "results": [{"id": r.task.id, "path": str(r.task.path), "ok": r.ok,
+                                 "reference": r.reference.status, "empty": r.empty.status, "problem": r.problem,
+                                 "infra": r.infra} for r in results]})
     else:
-        table = Table(title=f"gym check: {len(results) - len(broken)}/{len(results)} sound ({layer.name} sandbox)")
+        table = Table(title=f"gym check: {len(results) - len(broken) - len(undecided)}/{len(results)} sound ({layer.name} sandbox)")
         for col in ("task", "category", "reference", "empty", "time", "problem"):
             table.add_column(col, overflow="fold")
         mark = {"pass": "[green]pass[/]", "fail": "[red]fail[/]", "no_score": "[yellow]no_score[/]"}
         for r in results:
             empty = mark[r.empty.status].replace("red", "green") if r.empty.status == "fail" else mark[r.empty.status]
             table.add_row(r.task.id, r.task.category, mark[r.reference.status], empty,
-                          f"{r.reference.duration_s + r.empty.duration_s:.1f}s", escape(r.problem[:200]))
+                          f"{r.reference.duration_s + r.empty.duration_s:.1f}s",
+                          escape((r.problem or r.infra)[:200]))
         console.print(table)
         if broken:
             console.print(f"[red]{len(broken)} broken task(s)[/]: {', '.join(r.task.id for r in broken)}")
+        if undecided:
+            console.print(f"[yellow]{len(undecided)} task(s) undecided, the machine was too slow[/]: "
+                          f"{', '.join(r.task.id for r in undecided)} (rerun on a quieter machine)")
     if broken:
         raise typer.Exit(1)
+    if undecided:
+        raise typer.Exit(3)
 
 
 @gym_app.command("doctor")

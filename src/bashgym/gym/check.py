@@ -1,17 +1,31 @@
 """Prove tasks are well-formed: the reference solution passes and an empty attempt fails, in the sandbox.
 
 Each attempt gets its own fresh sandbox; tasks run concurrently (threads: the work is in subprocesses).
+A task the machine was too slow to decide (gym/cpu_budget.py: its processes were starved of CPU, even on a
+retry with a larger budget) is reported as undecided (`infra`), never as broken.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bashgym.gym.sandbox import Limits, Sandbox, SandboxError
 from bashgym.gym.task import Task
-from bashgym.gym.verifier import FAIL, NO_SCORE, PASS, Verdict, prepare, run_solution, task_limits, verify
+from bashgym.gym.verifier import (
+    FAIL,
+    NO_SCORE,
+    PASS,
+    SLOW_MACHINE,
+    SLOW_RETRY_SCALE,
+    Verdict,
+    prepare,
+    run_solution,
+    task_limits,
+    timed_out,
+    verify,
+)
 
 
 @dataclass
@@ -23,22 +37,38 @@ class TaskCheck:
     reference: Verdict
     empty: Verdict
     problem: str = ""
+    infra: str = ""  # why the machine could not decide (too slow); empty when it could
 
     @property
     def ok(self) -> bool:
         return not self.problem
 
 
+def _slow(verdict: Verdict) -> bool:
+    return verdict.status == NO_SCORE and verdict.reason.startswith(SLOW_MACHINE)
+
+
 def attempt(task: Task, *, solve: bool, layer: str | None = None, limits: Limits | None = None) -> Verdict:
-    """One episode: fresh sandbox, task laid out, the reference solution run (or nothing), tests."""
+    """One episode: fresh sandbox, task laid out, the reference solution run (or nothing), tests. An episode
+    the machine was too slow for is run once more with `SLOW_RETRY_SCALE` times the task's time budgets."""
+    verdict = _attempt_once(task, solve=solve, layer=layer, limits=limits)
+    if _slow(verdict):
+        slower = replace(task, timeout_s=task.timeout_s * SLOW_RETRY_SCALE,
+                         test_timeout_s=task.test_timeout_s * SLOW_RETRY_SCALE)
+        verdict = _attempt_once(slower, solve=solve, layer=layer, limits=limits)
+        verdict.attempts += 1
+    return verdict
+
+
+def _attempt_once(task: Task, *, solve: bool, layer: str | None, limits: Limits | None) -> Verdict:
     try:
         with Sandbox(layer=layer, limits=task_limits(task, limits)) as box:
             prepare(task, box)
             if solve:
                 result = run_solution(task, box)
                 if result.timed_out:
-                    return Verdict(FAIL, 0.0, result.output, result.exit_code, reason="the solution timed out")
-            return verify(task, box)
+                    return timed_out("the reference solution", result, task.timeout_s)
+            return verify(task, box, retries=1)
     except SandboxError as exc:
         return Verdict(NO_SCORE, None, reason=str(exc))
 
@@ -47,7 +77,10 @@ def check_task(task: Task, *, layer: str | None = None) -> TaskCheck:
     reference = attempt(task, solve=True, layer=layer) if task.solution else Verdict(
         NO_SCORE, None, reason="no reference solution")
     empty = attempt(task, solve=False, layer=layer)
-    problems = []
+    problems, infra = [], [f"{name}: {v.reason}" for name, v in (("reference", reference), ("empty", empty))
+                           if _slow(v)]
+    if infra:
+        return TaskCheck(task, reference, empty, "", "; ".join(infra))
     if reference.status != PASS:
         problems.append(f"reference solution {reference.status}: {reference.reason or reference.output[-300:]}")
     if empty.status != FAIL:

@@ -80,8 +80,7 @@ class TreeSampler:
     keeping each process's last counters, so processes that exit mid-run still count.
 
         with TreeSampler(lambda: descendants(proc.pid)) as sampler:
-            proc.wait()
-        usage = sampler.usage()
+            proc.wait(timeout=budget)  # on a timeout: sampler.usage() before killing proc
     """
 
     def __init__(self, pids: Callable[[], Iterable[int]], interval: float = 0.1) -> None:
@@ -93,18 +92,16 @@ class TreeSampler:
         self._lock = threading.Lock()
 
     def __enter__(self) -> TreeSampler:
-        self._sample(first=True)
-        self._thread.start()
+        self._thread.start()  # the first sample is taken there, so a short command pays only a thread start
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._stop.set()  # not joined: usage() reads what was sampled, and a finished command needs nothing
 
     def _loop(self) -> None:
+        self._sample(first=True)
         while not self._stop.wait(self._interval):
             self._sample()
-        self._sample()
 
     def _sample(self, first: bool = False) -> None:
         try:
@@ -122,6 +119,9 @@ class TreeSampler:
                 self._seen[key] = counters[1:]
 
     def usage(self) -> TreeUsage:
+        """What the processes got so far. Samples them once more first, so a starved sampler thread (the
+        machine is busy: exactly when this matters) still reads the live processes' counters."""
+        self._sample()
         with self._lock:
             cpu = sum(c - self._base.get(k, (0.0, 0.0))[0] for k, (c, _w) in self._seen.items())
             wait = sum(w - self._base.get(k, (0.0, 0.0))[1] for k, (_c, w) in self._seen.items())

@@ -60,6 +60,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from bashgym.errors import BashgymError
+from bashgym.gym.cpu_budget import TreeSampler, TreeUsage, descendants
 
 LAYERS = ("bubblewrap", "unshare", "rlimits")
 APP_DIR = "/app"  # where the workspace appears inside a bubblewrap sandbox
@@ -119,6 +120,7 @@ class CommandResult:
     limit: str | None = None
     truncated: bool = False
     restarted: bool = False
+    usage: TreeUsage | None = None  # on a timeout: the CPU its processes got and waited for (cpu_budget.py)
 
 
 @dataclass(frozen=True)
@@ -683,11 +685,14 @@ class Sandbox:
                 self._proc.stdin.flush()
             except (BrokenPipeError, ValueError):
                 pass
-            status = self._wait_for(nonce, timeout, capture)
+            shell = self._proc.pid
+            with TreeSampler(lambda: descendants(shell)) as sampler:
+                status = self._wait_for(nonce, timeout, capture)
             duration = time.monotonic() - start
             processes = 0
             result = CommandResult(command, "", 0, duration, restarted=restarted_before)
             if status == "timeout":
+                result.usage = sampler.usage()
                 self._kill()
                 result.exit_code, result.timed_out, result.limit, result.restarted = 124, True, "timeout", True
             elif status == "output":
@@ -934,12 +939,14 @@ class Sandbox:
         cap = self.limits.max_output_mb * 1024 * 1024
         deadline = start + timeout
         limit: str | None = None
+        usage: TreeUsage | None = None
         out_open = True
+        sampler = TreeSampler(lambda: descendants(proc.pid)).__enter__()
         try:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    limit = "timeout"
+                    limit, usage = "timeout", sampler.usage()
                     break
                 if out_open and select.select([out_r], [], [], min(left, 0.5))[0]:
                     out_open = _drain(out_r, capture)
@@ -953,12 +960,13 @@ class Sandbox:
                 if not out_open:  # it closed its output but runs on
                     time.sleep(min(left, 0.005))
         finally:
+            sampler.__exit__()
             if limit or proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)
             rc = proc.wait()
             os.close(out_r)
-        result = CommandResult(command, "", rc, time.monotonic() - start)
+        result = CommandResult(command, "", rc, time.monotonic() - start, usage=usage)
         if limit == "timeout":
             result.exit_code, result.timed_out, result.limit = 124, True, "timeout"
         elif limit == "output":

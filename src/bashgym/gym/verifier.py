@@ -6,9 +6,14 @@ fresh sandbox process over the files the agent left (`Sandbox.run_fresh`), Harbo
 body, a symlinked /logs) reaches the verdict.
 
 A verdict is "pass", "fail" or "no_score". "no_score" means the infrastructure failed (the sandbox would
-not start or died, the test script timed out without a word, a Harbor test wrote no reward file, the task
-needs /app but only a weak sandbox layer is available); it is retried, and if it persists it is reported
-as no score, never as reward 0: `Verdict.reward` is None then.
+not start or died, a Harbor test wrote no reward file, the task needs /app but only a weak sandbox layer is
+available, the machine was too slow); it is retried, and if it persists it is reported as no score, never as
+reward 0: `Verdict.reward` is None then.
+
+A timeout is not by itself the machine's fault: `gym/cpu_budget.py` reads what the timed-out processes got
+from the kernel. Starved of CPU by other work, it is "infra: the machine was too slow" (no score, retried once
+with `SLOW_RETRY_SCALE` times the budget); sleeping, blocked, or spinning through the budget, it is the task's
+(fail). A hang cannot buy a no score.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ import shlex
 import time
 from dataclasses import asdict, dataclass, replace
 
+from bashgym.gym.cpu_budget import MACHINE, describe, timeout_cause
 from bashgym.gym.sandbox import CommandResult, Limits, Sandbox, SandboxError, read_reward
 from bashgym.gym.task import Task
 
 PASS, FAIL, NO_SCORE = "pass", "fail", "no_score"
+SLOW_MACHINE = "infra: the machine was too slow"
+SLOW_RETRY_SCALE = 3.0
 
 
 @dataclass
@@ -77,19 +85,37 @@ def run_solution(task: Task, sandbox: Sandbox) -> CommandResult:
 
 
 def verify(task: Task, sandbox: Sandbox, *, retries: int = 2) -> Verdict:
-    """Run the task's tests in `sandbox` (the episode's, after the agent is done); retry no_score."""
+    """Run the task's tests in `sandbox` (the episode's, after the agent is done); retry no_score. A run the
+    machine was too slow for is retried once, with `SLOW_RETRY_SCALE` times the time budget."""
     start = time.monotonic()
     verdict = Verdict(NO_SCORE, None, reason="not run")
+    scale, slow = 1.0, 0
     for attempt in range(1, retries + 2):
-        verdict = _verify_once(task, sandbox)
+        verdict = _verify_once(task, sandbox, budget=task.test_timeout_s * scale)
         verdict.attempts = attempt
         if verdict.status != NO_SCORE or verdict.reason.startswith("unsupported:"):
             break
+        if verdict.reason.startswith(SLOW_MACHINE):
+            slow += 1
+            if slow > 1:
+                break
+            scale *= SLOW_RETRY_SCALE
     verdict.duration_s = time.monotonic() - start
     return verdict
 
 
-def _verify_once(task: Task, sandbox: Sandbox) -> Verdict:
+def timed_out(what: str, result: CommandResult, budget: float) -> Verdict:
+    """A timeout as a verdict: no score when the machine starved `what` of CPU, else a failure."""
+    usage = result.usage
+    if usage is not None and timeout_cause(usage, result.duration_s, budget) == MACHINE:
+        return Verdict(NO_SCORE, None, result.output, result.exit_code,
+                       reason=f"{SLOW_MACHINE}: {what} got {describe(usage, result.duration_s)} "
+                              f"(budget {budget:g}s)")
+    detail = f" ({describe(usage, result.duration_s)})" if usage is not None else ""
+    return Verdict(FAIL, 0.0, result.output, result.exit_code, reason=f"{what} timed out after {budget:g}s{detail}")
+
+
+def _verify_once(task: Task, sandbox: Sandbox, *, budget: float) -> Verdict:
     """One run of the tests in a fresh sandbox process (`Sandbox.run_fresh`): the agent is dead by then, the
     tests see the workspace as the agent left it, and the verdict is that process's exit code (or, for
     Harbor tasks, the reward file it wrote into a /logs the agent never saw)."""
@@ -107,7 +133,7 @@ def _verify_once(task: Task, sandbox: Sandbox) -> Verdict:
             command = f"bash {shlex.quote(f'{where}/{task.test_script}')}"
         else:
             command = f"bash {shlex.quote(f'{sandbox.tests_dir}/{task.test_script}')}"
-        result, logs_fd = sandbox.run_fresh(command, timeout=task.test_timeout_s)
+        result, logs_fd = sandbox.run_fresh(command, timeout=budget)
         reward, why = read_reward(logs_fd) if task.reward_file and logs_fd is not None else (None, "")
     except SandboxError as exc:
         return Verdict(NO_SCORE, None, reason=f"sandbox failed: {exc}")
@@ -116,9 +142,8 @@ def _verify_once(task: Task, sandbox: Sandbox) -> Verdict:
             os.close(logs_fd)
         sandbox.unstage("tests")
         sandbox.unstage("runner")
-    if result.timed_out and not result.output.split("[bashgym:")[0].strip():
-        return Verdict(NO_SCORE, None, result.output, result.exit_code,
-                       reason=f"the tests timed out after {task.test_timeout_s:g}s without any output")
+    if result.timed_out and (not task.reward_file or reward is None):
+        return timed_out("the tests", result, budget)
     if task.reward_file:
         if reward is None:
             return Verdict(NO_SCORE, None, result.output, result.exit_code, reason=why)
@@ -127,5 +152,4 @@ def _verify_once(task: Task, sandbox: Sandbox) -> Verdict:
                        reason="" if status == PASS else f"reward {reward:g} < 1")
     if result.exit_code == 0:
         return Verdict(PASS, 1.0, result.output, 0)
-    why = "the tests timed out" if result.timed_out else f"the tests exited with {result.exit_code}"
-    return Verdict(FAIL, 0.0, result.output, result.exit_code, reason=why)
+    return Verdict(FAIL, 0.0, result.output, result.exit_code, reason=f"the tests exited with {result.exit_code}")
