@@ -41,3 +41,15 @@ def fixtures_dir() -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     # Training tests run on the CPU with as many threads as the machine has, no more (2 in CI).
     os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Where scripts/test.sh installed everything (root on Debian: BASHGYM_NO_SKIPS=1, as in CI), a skipped
+    test is a failure: a skip there means a test silently stopped running."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("BASHGYM_NO_SKIPS") == "1" and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped where every test must run (BASHGYM_NO_SKIPS=1): {reason}"

@@ -45,3 +45,21 @@ def test_only_a_subprocess_timeout_is_rerun_and_only_once(tmp_path: Path) -> Non
     assert "FAILED test_cases.py::test_slow_always" in out and "FAILED test_cases.py::test_wrong" in out
     attempts = {name: int((tmp_path / name).read_text()) for name in ("slow_once", "slow_always", "wrong")}
     assert attempts == {"slow_once": 2, "slow_always": 2, "wrong": 1}
+
+
+def test_a_skip_fails_where_every_test_must_run(tmp_path: Path) -> None:
+    """scripts/test.sh sets BASHGYM_NO_SKIPS=1 where it installed everything (as in CI): a skip is a failure."""
+    import os
+    import shutil
+
+    shutil.copyfile(Path(__file__).with_name("conftest.py"), tmp_path / "conftest.py")
+    (tmp_path / "test_cases.py").write_text("import pytest\n\ndef test_needs_a_tool():\n"
+                                           "    pytest.skip('the tool is missing')\n")
+    run = [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(tmp_path),
+           "-p", "no:xdist", "-p", "no:cacheprovider", "-q", str(tmp_path)]
+    strict = subprocess.run(run, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                            env={**os.environ, "BASHGYM_NO_SKIPS": "1"})
+    assert strict.returncode == 1 and "skipped where every test must run" in strict.stdout, strict.stdout
+    lenient = subprocess.run(run, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                             env={k: v for k, v in os.environ.items() if k != "BASHGYM_NO_SKIPS"})
+    assert lenient.returncode == 0 and "1 skipped" in lenient.stdout, lenient.stdout
