@@ -127,6 +127,7 @@ class Redactor:
         self._gate_index = TriggerIndex([t for ci, ts in self._gate_triggers if ts and not ci for t in ts],
                                         [t for ci, ts in self._gate_triggers if ts and ci for t in ts])
         self._clean: set[str] = set()  # short strings known to hold nothing (keys, roles, tool names)
+        self._decoded: dict[str, list[tuple[int, int, str, str]]] = {}  # see `_find_decoded`
         self.max_findings = max_findings
         self.findings: list[Finding] = []
         self.counts: Counter[str] = Counter()
@@ -151,6 +152,7 @@ class Redactor:
         if active is not self._active:
             self._active = active
             self._clean = set()  # a string clean under other lists may hold one of these deny words
+            self._decoded = {}
 
     def redact_text(self, text: str, location: str = "text", *, first_line: int = 1) -> str:
         """`text` with every secret and personal value replaced by its placeholder.
@@ -223,7 +225,7 @@ class Redactor:
     def _find(self, text: str, depth: int = 0) -> list[tuple[int, int, str, str]]:
         """Spans to replace in `text`; `depth` > 0 for text decoded from a percent-encoded or base64 run,
         which every check sees (the gate of `redact_obj` only looked at the encoded form)."""
-        text_checks, token_checks = self._checks if depth == 0 else self._full_checks
+        text_checks, token_checks = self._checks if depth == 0 else self._gate(text)
         ranked = _run_checks(text_checks, text, text)
         lines = token_lines(text) if token_checks else []
         if lines:
@@ -232,7 +234,7 @@ class Redactor:
         spans = [span for _, span in ranked]
         if self._home and self._home in text:
             spans.extend(_home_spans(text, self._home))
-        spans.extend(encoded_spans(text, self._find, depth))
+        spans.extend(encoded_spans(text, self._find_decoded, depth))
         allow, deny = self._active
         if deny is not None:
             spans.extend(_deny_spans(text, deny))
@@ -242,6 +244,16 @@ class Redactor:
         if allow:
             spans = [sp for sp in spans if text[sp[0]:sp[1]] not in allow and unquote(text[sp[0]:sp[1]]) not in allow]
         return spans
+
+    def _find_decoded(self, text: str, depth: int) -> list[tuple[int, int, str, str]]:
+        """`_find` for text decoded from a percent-encoded or base64 run, remembered: the same URL or blob
+        recurs across a transcript (and `use_project` forgets them with the clean strings)."""
+        found = self._decoded.get(text)
+        if found is None:
+            found = self._find(text, depth)
+            if len(self._decoded) < CLEAN_CACHE_SIZE:
+                self._decoded[text] = found
+        return found
 
     def _apply(self, text: str, spans: list[tuple[int, int, str, str]], location: str, first_line: int) -> str:
         out: list[str] = []
@@ -501,8 +513,10 @@ def _rule_spans(rule: Rule, regex: re.Pattern[str], hay: str, text: str) -> list
         if back:
             start = m.start()
             stop = max(0, start - rule.back_max)
-            while start > stop and text[start - 1] in back and not escaped_break(text, start):
+            while start > stop and text[start - 1] in back:
                 start -= 1
+            if start < m.start() and escaped_break(text, start + 1):
+                start += 1  # not the `n` of an escaped line break before the value
             span = (start, m.start()) if rule.back_span else (start, m.end())
             first = start
         else:

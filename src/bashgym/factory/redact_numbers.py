@@ -39,7 +39,7 @@ _CARD = re.compile(
     r"|\d{9,15})"  # no separators: 13-19 digits
     r"(?![\w-]|\.\d)"
 )
-_DIGIT_MARKS = bytes(0x64 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_DIGIT_MARKS = bytes(0x64 if 0x30 <= i <= 0x39 else 0x20 if i in (0x20, 0x2D) else 0x2E for i in range(256))
 _LONG_UNBROKEN = frozenset(["62", *(f"4{d}" for d in range(10))])
 _GLUE = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-.+/#")  # not = or : (pan=4...)
 
@@ -94,13 +94,24 @@ class CardDetector:
 
     def scan(self, text: str) -> list[Span]:
         spans: list[Span] = []
-        marks = text.encode("ascii", "replace").translate(_DIGIT_MARKS)  # one byte a character
-        start = marks.find(b"dddd")
-        while start != -1:
-            # a card starts with a run of >= 4 digits and has >= 13 digits within 23 characters
+        # one byte a character: digit d, separator space, anything else a dot. Every card holds 8 digits in a
+        # row or two groups of 4 around one separator, which few other numbers do: only there is it tried.
+        marks = text.encode("ascii", "replace").translate(_DIGIT_MARKS)
+        pos, n = 0, len(marks)
+        joined, grouped = marks.find(b"dddddddd"), marks.find(b"dddd dddd")
+        while True:
+            if -1 < joined < pos:  # each pattern is searched again only once passed, so the scan stays linear
+                joined = marks.find(b"dddddddd", pos)
+            if -1 < grouped < pos:
+                grouped = marks.find(b"dddd dddd", pos)
+            if joined == -1 and grouped == -1:
+                break
+            start = grouped if joined == -1 or (grouped != -1 and grouped < joined) else joined
+            while start > pos and marks[start - 1] == 0x64:  # back to where this run of digits begins
+                start -= 1
             m = _CARD.match(text, start) if marks.count(b"d", start, start + 23) >= 13 else None
-            stop = marks.find(b" ", start)
-            start = marks.find(b"dddd", stop if stop != -1 else len(marks))
+            ends = [e for e in (marks.find(b" ", start), marks.find(b".", start)) if e != -1]
+            pos = max(m.end() if m else 0, min(ends) if ends else n, start + 1)
             if m is None:
                 continue
             if m.start() and text[m.start() - 1] in _GLUE and not escaped_break(text, m.start()):

@@ -195,7 +195,7 @@ PROVIDER_RULES: tuple[Rule, ...] = (
     Rule("azure_client_secret", SECRET, re.compile(r"Q~[A-Za-z0-9_~.-]{31,34}" + _E), triggers=("Q~",),
          back=_TOKEN_CHARS + "~.", back_max=4, not_after=_TOKEN_CHARS + "~.",
          validate=lambda v, m, t: v.index("Q~") == 4 and v[3].isdigit() and not is_placeholder(v), lines=True),
-    _tok("huggingface_token", r"(?:hf_|api_org_)[A-Za-z0-9]{16,}", ("hf_", "api_org_"), _hf_token, run=False),
+    _tok("huggingface_token", r"(?:hf_|api_org_)[A-Za-z0-9]{17,}", ("hf_", "api_org_"), _hf_token),
     _tok("npm_token", r"npm_[A-Za-z0-9]{36}", ("npm_",)),
     _tok("pypi_token", r"pypi-AgE[A-Za-z0-9_-]{50,}", ("pypi-",)),
     _tok("twilio_key", r"(?:AC|SK)[0-9a-f]{32}", ("AC", "SK")),
