@@ -34,7 +34,6 @@ _B64_MARKS = bytes(0x61 if chr(i) in _B64_CHARS else 0x20 for i in range(256))
 _B64_SEED = b"a" * MIN_B64
 _B64_TAIL = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _B64_BEFORE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-.")
-_HEX = set("0123456789abcdefABCDEF")
 
 Find = Callable[[str, int], list[Span]]  # (decoded text, depth) -> spans in it
 
@@ -44,20 +43,18 @@ def percent_decode(run: str) -> tuple[str, list[int]]:
     entry at the end: len(run)), so a span of the decoded text maps back to the encoded characters."""
     out: list[str] = []
     starts: list[int] = []
-    i, n = 0, len(run)
-    while i < n:
-        c = run[i]
-        if c == "%" and i + 2 < n and run[i + 1] in _HEX and run[i + 2] in _HEX:
-            value = int(run[i + 1:i + 3], 16)
-            if value < 0x80:
-                out.append(chr(value))
-                starts.append(i)
-                i += 3
-                continue
-        out.append(c)
-        starts.append(i)
-        i += 1
-    starts.append(n)
+    last = 0
+    for m in _PERCENT.finditer(run):
+        value = int(run[m.start() + 1:m.end()], 16)
+        if value >= 0x80:  # part of a multi-byte character: left as written
+            continue
+        out.append(run[last:m.start()])
+        starts.extend(range(last, m.start()))
+        out.append(chr(value))
+        starts.append(m.start())
+        last = m.end()
+    out.append(run[last:])
+    starts.extend(range(last, len(run) + 1))
     return "".join(out), starts
 
 

@@ -143,6 +143,7 @@ class PhoneDetector:
 
     def __init__(self, phonenumbers: Any) -> None:
         self._pn = phonenumbers
+        self._seen: dict[tuple[str, str | None], bool] = {}  # candidate -> valid: numbers recur in a transcript
 
     def triggered(self, text: str) -> bool:
         return True
@@ -176,6 +177,14 @@ class PhoneDetector:
         return 0
 
     def _valid(self, candidate: str, region: str | None) -> bool:
+        known = self._seen.get((candidate, region))
+        if known is None:
+            known = self._parse_valid(candidate, region)
+            if len(self._seen) < 100_000:
+                self._seen[(candidate, region)] = known
+        return known
+
+    def _parse_valid(self, candidate: str, region: str | None) -> bool:
         number = "+" + candidate[2:] if candidate.startswith("00") else candidate
         digits = sum(c.isdigit() for c in number)
         if not 8 <= digits <= 17:
