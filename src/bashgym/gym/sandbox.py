@@ -766,7 +766,8 @@ class Sandbox:
                 self._kill()
 
     def close(self) -> None:
-        """Kill every process of the sandbox and delete its directory (unless keep=True)."""
+        """Kill every process of the sandbox and delete its directory (keep=True leaves it for inspection
+        until a sandbox starts after this process has exited: `reap_stale_episodes` removes it then)."""
         if self._closed:
             return
         self._closed = True
