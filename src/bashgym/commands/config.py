@@ -89,8 +89,14 @@ def set_(
     where = f" for {project}" if project else ""
     console.print(f"{key} = {shown or '(empty)'}{where} (in {settings_path()})", markup=False)
     if key == "capture.redact" and stored:
-        console.print("from now on imports store only redacted text; sessions imported before stay as they are "
-                      "(re-import them with `bashgym import <source> --rederive --redact`)", markup=False)
+        from bashgym.capture.events import events_file
+
+        console.print("from now on imports store only redacted text and the hook logs event names only; what "
+                      "was stored before stays as it is: redact it with `bashgym import <source> --rederive "
+                      "--redact`", markup=False)
+        if events_file().exists():
+            console.print(f"events logged before are still in {events_file()}: delete that file if it must "
+                          "not keep them (`bashgym hooks status` counts from it)", markup=False)
 
 
 @config_app.command("unset")
