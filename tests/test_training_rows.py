@@ -245,3 +245,22 @@ def test_judge_signals_count_the_same_turn_the_same_whichever_source_recorded_it
     a, b = (turn_signals(_turn_session("x", flag).turns[0]) for flag in (True, False))
     assert {k: s.value for k, s in a.items()} == {k: s.value for k, s in b.items()}
     assert a["turn_size"].value == 2
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_preference_rows_split_the_conversation_after_its_single_prompt(recorded: Store, source: str) -> None:
+    """DPO and KTO rows: `prompt` is the request once; chosen/rejected/completion are what followed it."""
+    from bashgym.factory.formats import prompt_and_completion, to_messages
+    from bashgym.factory.select import load_example
+
+    cfg = _config("dpo", source).shape
+    for sid in recorded.iter_session_ids(parent=""):
+        ex = load_example(recorded, sid)
+        if ex.session.source != source or not ex.session.steps:
+            continue
+        ex.turns = ex.turns[:1]
+        prompt, completion = prompt_and_completion(ex, cfg)
+        assert prompt == [{"role": "user", "content": ex.turns[0].prompt}]
+        assert completion and completion[0]["role"] == "assistant"
+        assert prompt + completion == to_messages(ex, cfg)
+        assert all(m.get("content") != ex.turns[0].prompt for m in completion)
