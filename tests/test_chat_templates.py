@@ -33,18 +33,22 @@ PARALLEL = "9eb98908-091a-4b37-89d0-4f2639c6643f"  # Gemini: four calls in one m
 def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     from bashgym.factory.build import run_pipeline
     from bashgym.factory.config import DatasetConfig
+    from bashgym.factory.write import public
+    from bashgym.train.data import load_training_data
     from recorded_sessions import recorded_store
 
-    store: Store = recorded_store(tmp_path_factory.mktemp("templates"))
+    tmp = tmp_path_factory.mktemp("templates")
+    store: Store = recorded_store(tmp)
     cfg = DatasetConfig.model_validate({"name": "t", "segment": {"mode": "session"},
                                         "dedup": {"exact": False, "near": False}, "decontaminate": {"enabled": False},
                                         "select": {"sessions": [SEQUENTIAL, PARALLEL]}})
     made, _ = run_pipeline(store, cfg, redact=False)
+    # as the trainer gets them: train.jsonl read by bashgym's training loader (the Arrow dataset TRL tokenizes)
+    (tmp / "rows").mkdir()
+    (tmp / "rows" / "train.jsonl").write_text("".join(json.dumps(public(r)) + "\n" for r in made))
+    loaded = load_training_data(str(tmp / "rows"), store, "sft").train
     store.close()
-    # as the trainer gets them: written as JSON, loaded by bashgym's training loader (arguments as objects)
-    from bashgym.train.data import normalize_row
-
-    return {r["session_id"]: normalize_row(json.loads(json.dumps(r, default=str))) for r in made}
+    return {r["session_id"]: r for r in loaded}
 
 
 def tokenizer(family: str) -> Any:
