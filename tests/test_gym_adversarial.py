@@ -163,6 +163,18 @@ def test_a_reward_file_planted_as_a_symlink_by_code_the_tests_run_is_refused(can
         canaries.assert_intact(seen)
 
 
+def test_a_pytest_module_left_in_the_workspace_does_not_stand_in_for_pytest(canaries: Canaries):
+    # terminal-bench tests run `pytest` from /app: a pytest.py (or package) there that exits 0 would
+    # "pass" every test if the workspace were on sys.path.
+    task = load_task(Path(__file__).parent / "fixtures" / "gym" / "terminal-bench" / "csv-summary")
+    plant = ("printf 'raise SystemExit(0)\\n' > /app/pytest.py && mkdir -p /app/_pytest && "
+             "cp /app/pytest.py /app/_pytest/__init__.py && echo planted")
+    seen, reward, info, _ = play(task, [plant])
+    assert "planted" in seen
+    assert_failed(reward, info)
+    canaries.assert_intact(seen)
+
+
 def test_a_hard_link_to_a_host_file_cannot_be_made(canaries: Canaries):
     seen, reward, info, _ = play(NESTED, [f"ln {canaries.secret} /app/x; ln {canaries.secret} /tmp/x; "
                                           "cat /app/x /tmp/x; echo done"])

@@ -179,7 +179,9 @@ def _load_terminal_bench(path: Path) -> Task:
     if run_tests.is_file() and not _NETWORK_BOOTSTRAP.search(run_tests.read_text(encoding="utf-8")):
         command = None  # the script works offline: stage and run it as is
     elif (path / "tests" / "test_outputs.py").is_file():
-        command = 'python -m pytest "$TEST_DIR/test_outputs.py" -rA'
+        # -P: the workspace (cwd) is not put on sys.path, as with upstream's `pytest` script, so a pytest.py
+        # the agent left in /app cannot stand in for pytest
+        command = 'python -P -m pytest "$TEST_DIR/test_outputs.py" -rA'
     tests = path / "tests" if (path / "tests").is_dir() else None
     return Task(
         id=path.name, category=str(data.get("category") or "terminal-bench"), instruction=str(instruction).strip(),
