@@ -16,10 +16,21 @@ FILLERS = [
     lambda r, n: "".join(f"tests/test_mod{i}.py::test_case_{j} PASSED [{j % 100:3d}%]\n" for i in range(n // 60 + 1) for j in range(1)),
     lambda r, n: "".join(f"-rw-r--r-- 1 dev dev {r.randint(10, 99999):6d} Nov 25 14:{r.randint(10, 59)} file_{i}.py\n" for i in range(n // 50 + 1)),
     lambda r, n: "".join(f"    def method_{i}(self, value: int) -> int:\n        return value * {i}  # ünïcode ✓\n" for i in range(n // 80 + 1)),
+    # a Read result: numbered source lines with quotes and tabs (JSON-escaped in the transcript)
+    lambda r, n: "".join(f"{i:6d}\u2192\tif key == \"k{i}\": return {{\"path\": \"/src/m{i}.py\", \"ok\": True}}\n"
+                         for i in range(1, n // 70 + 2)),
 ]
 
 
-def make_corpus(out: Path, size_mb: float, seed: int = 0) -> tuple[int, int]:
+def output_size(rng: random.Random, kind: str) -> int:
+    """A tool output's length: "mixed" (mostly short, a long tail) or "long" (file reads and test logs of
+    5-50 KB, the bulk of real sessions' bytes)."""
+    if kind == "long":
+        return rng.randint(5_000, 50_000)
+    return min(int(rng.lognormvariate(7.5, 1.3)), 400_000)
+
+
+def make_corpus(out: Path, size_mb: float, seed: int = 0, kind: str = "mixed") -> tuple[int, int]:
     """Write JSONL transcripts under `out` until about size_mb MB; returns (files, bytes)."""
     rng = random.Random(seed)
     templates = [[json.loads(x) for x in p.read_text().splitlines()] for p in sorted(SAMPLES.rglob("*.jsonl"))
@@ -42,8 +53,8 @@ def make_corpus(out: Path, size_mb: float, seed: int = 0) -> tuple[int, int]:
                     blocks = []
                     for b in msg["content"]:
                         if isinstance(b, dict) and b.get("type") == "tool_result":
-                            n = int(rng.lognormvariate(7.5, 1.3))
-                            b = dict(b, content=FILLERS[rng.randrange(3)](rng, min(n, 400_000)))
+                            n = output_size(rng, kind)
+                            b = dict(b, content=FILLERS[rng.randrange(len(FILLERS) if kind == "long" else 3)](rng, n))
                             detail = obj.get("toolUseResult")
                             if isinstance(detail, dict) and "stdout" in detail:
                                 # The CLI repeats a Bash result's text in toolUseResult.stdout, as here.

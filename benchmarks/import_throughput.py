@@ -1,13 +1,14 @@
 """Import throughput (MB/s of transcript JSONL into the store, one core) vs json.loads of the same lines.
 
-    python benchmarks/import_throughput.py [--size-mb 200]
+    python benchmarks/import_throughput.py [--size-mb 200] [--corpus mixed|long|both]
 
 Baseline: read every file and json.loads every line (nothing stored). Subject: `bashgym import claude`'s
 code path into a fresh SQLite store — parse, canonical rows, compressed raw lines, full fidelity (nothing
 truncated) — in one import call, as the CLI makes it, until the store is closed. Both in the same run on
 the same generated corpus, with the process pinned to one CPU; each import is bracketed by a baseline
 just before and after it (this machine's speed drifts), and the median of the rounds is reported.
-Target: subject ≥ 0.5× baseline.
+Target: subject ≥ 0.5× baseline, on both corpora: "mixed" (outputs mostly short, a long tail) and "long"
+(every tool output 5-50 KB: file reads and test logs, which carry most of real sessions' bytes).
 """
 
 from __future__ import annotations
@@ -52,37 +53,46 @@ def subject(files: list[Path], db: Path) -> tuple[float, int]:
     return seconds, summary.steps
 
 
+def measure(tmp: Path, kind: str, size_mb: float, rounds: int) -> float:
+    root = tmp / f"corpus-{kind}"
+    n_files, n_bytes = make_corpus(root, size_mb, kind=kind)
+    files = ClaudeCodeSource().discover(root)
+    mb = n_bytes / 1e6
+    print(f"corpus    {kind}: {n_files} files, {mb:.0f} MB; {rounds} rounds of baseline, import, baseline")
+    steps = 0
+
+    def run(r: int) -> float:
+        nonlocal steps
+        db = tmp / f"{kind}-round{r}" / "bashgym.db"
+        db.parent.mkdir()
+        seconds, steps = subject(files, db)
+        shutil.rmtree(db.parent)
+        return seconds
+
+    def report(r: int, done: Round) -> None:
+        print(f"round {r + 1}   baseline {mb / done.baseline:6.1f} MB/s (before {mb / done.before:.1f}, "
+              f"after {mb / done.after:.1f})   import {mb / done.subject:6.1f} MB/s, {steps} steps   "
+              f"ratio {done.ratio:.2f}x")
+
+    results = bracketed(lambda: baseline(files), run, rounds, report)
+    median, low, high = median_ratio(results)
+    print(f"ratio     {kind}: subject / baseline = {median:.2f}x median of {rounds} (min {low:.2f}, "
+          f"max {high:.2f})   (target >= 0.5x)")
+    shutil.rmtree(root)
+    return median
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mb", type=float, default=200)
     parser.add_argument("--rounds", type=int, default=3, help="repetitions of: baseline, import, baseline")
+    parser.add_argument("--corpus", choices=["mixed", "long", "both"], default="both")
     args = parser.parse_args()
     print(f"cpu       {pin_to_one_core()}")
+    kinds = ["mixed", "long"] if args.corpus == "both" else [args.corpus]
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "corpus"
-        n_files, n_bytes = make_corpus(root, args.size_mb)
-        files = ClaudeCodeSource().discover(root)
-        mb = n_bytes / 1e6
-        print(f"corpus    {n_files} files, {mb:.0f} MB; {args.rounds} rounds of baseline, import, baseline")
-        steps = 0
-
-        def run(r: int) -> float:
-            nonlocal steps
-            db = Path(tmp) / f"round{r}" / "bashgym.db"
-            db.parent.mkdir()
-            seconds, steps = subject(files, db)
-            shutil.rmtree(db.parent)
-            return seconds
-
-        def report(r: int, done: Round) -> None:
-            print(f"round {r + 1}   baseline {mb / done.baseline:6.1f} MB/s (before {mb / done.before:.1f}, "
-                  f"after {mb / done.after:.1f})   import {mb / done.subject:6.1f} MB/s, {steps} steps   "
-                  f"ratio {done.ratio:.2f}x")
-
-        rounds = bracketed(lambda: baseline(files), run, args.rounds, report)
-    median, low, high = median_ratio(rounds)
-    print(f"ratio     subject / baseline = {median:.2f}x median of {args.rounds} (min {low:.2f}, max {high:.2f})"
-          "   (target >= 0.5x)")
+        for kind in kinds:
+            measure(Path(tmp), kind, args.size_mb, args.rounds)
 
 
 if __name__ == "__main__":

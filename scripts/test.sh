@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real tools some tests drive: bubblewrap (gym sandbox), jq (gym text tasks), git, chromium (UI browser
-# tests), npm (installs the real Claude Code / Codex CLIs for the end-to-end tests into .tools/).
+# tests), postgresql (team-store tests), npm (installs the real Claude Code / Codex CLIs for the end-to-end tests into .tools/).
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   # Everything the tests need is installed here, so a skipped test fails (tests/conftest.py).
   export BASHGYM_NO_SKIPS=1
@@ -15,6 +15,8 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   command -v git >/dev/null 2>&1 || missing="$missing git"
   command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
   command -v npm >/dev/null 2>&1 || missing="$missing npm"
+  # PostgreSQL's server for the team-store tests (tests/pg_server.py runs it as an unprivileged user)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$missing postgresql"
   if [ -n "$missing" ]; then
     echo "installing system packages:$missing"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null

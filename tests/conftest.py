@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bashgym.store import Store
+from pg_server import PostgresServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -19,6 +21,7 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("BASHGYM_HOME", str(home / ".bashgym"))
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    monkeypatch.setenv("BASHGYM_STORE_URL", "")  # empty = unset; restored after a test that sets it
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
@@ -31,6 +34,31 @@ def store(isolated_home: Path) -> Store:
     s = Store.open()
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole test session (Debian's package, on 127.0.0.1), stopped
+    afterwards even when tests fail. Tests take a fresh database each (`pg_url`)."""
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def pg_url(pg_server: PostgresServer) -> str:
+    """A new, empty database on the session's server: its URL (with the superuser's password)."""
+    return pg_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a backend-parametrized test's store lives: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "bashgym.db")
+    return request.getfixturevalue("pg_server").create_database()
 
 
 @pytest.fixture()

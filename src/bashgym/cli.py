@@ -7,8 +7,12 @@ Library code raises `BashgymError`; `main()` turns it into a one-line message an
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
+import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -39,7 +43,14 @@ COMMAND_MODULES = [
     "bashgym.commands.gym",
     "bashgym.commands.doctor",
     "bashgym.commands.demo",
+    "bashgym.commands.store",
 ]
+
+STORE_OPTION = typer.Option(
+    None, "--store", metavar="URL", show_default=False,
+    help="Use this store: a postgresql://USER@HOST:PORT/DB team store or a SQLite file path "
+         "(default: $BASHGYM_STORE_URL, else the home's bashgym.db).",
+)
 
 
 def _version(value: bool) -> None:
@@ -55,8 +66,40 @@ def _root(
     """bashgym: capture → store → judge → factory → train → gym/eval."""
 
 
+def with_store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` with a `--store URL` option that points this process (and those it starts) at that store, as
+    BASHGYM_STORE_URL does: written once here rather than in every command."""
+    sig = inspect.signature(fn, eval_str=True)
+    if "store_url" in sig.parameters:
+        return fn
+
+    @functools.wraps(fn)
+    def command(*args: Any, store_url: str | None = None, **kwargs: Any) -> Any:
+        if isinstance(store_url, str) and store_url:
+            os.environ["BASHGYM_STORE_URL"] = store_url
+        return fn(*args, **kwargs)
+
+    param = inspect.Parameter("store_url", inspect.Parameter.KEYWORD_ONLY, default=STORE_OPTION,
+                              annotation=str | None)
+    command.__signature__ = sig.replace(parameters=[*sig.parameters.values(), param])  # type: ignore[attr-defined]
+    return command
+
+
+def _add_store_option(typer_app: typer.Typer) -> None:
+    for info in typer_app.registered_commands:
+        if info.callback is not None:
+            info.callback = with_store_option(info.callback)
+    for group in typer_app.registered_groups:
+        sub = group.typer_instance
+        if sub is not None:
+            if sub.registered_callback is not None and sub.registered_callback.callback is not None:
+                sub.registered_callback.callback = with_store_option(sub.registered_callback.callback)
+            _add_store_option(sub)
+
+
 for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
+_add_store_option(app)
 
 
 # Optional packages → the extra that brings them, for a clear message when one is missing.
@@ -102,6 +145,28 @@ def _import_quietly(name: str) -> Any:
 _typer_flags_and_messages()
 
 
+def store_error_message(exc: BaseException) -> str | None:
+    """A database error that reached the top as one line naming the store (never its password), or None
+    for any other exception. A damaged SQLite page is only found when a query reads it, in any command."""
+    import os
+    import sqlite3
+
+    from bashgym.paths import db_path
+    from bashgym.store.connection import safe_url, scrub
+
+    url = os.environ.get("BASHGYM_STORE_URL")
+    where = safe_url(url) if url else str(db_path())
+    if isinstance(exc, sqlite3.OperationalError):
+        return f"the store {where} could not be used: {exc}"
+    if isinstance(exc, sqlite3.DatabaseError):
+        return (f"the store {where} is damaged ({exc}); `bashgym doctor` checks it. Move the file aside and "
+                "re-import (`bashgym import`), or point --home / BASHGYM_HOME at another directory")
+    if type(exc).__module__.split(".")[0] == "psycopg":
+        first = scrub(str(exc).strip(), url or "").splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"the team store {where} failed: {first}"
+    return None
+
+
 def main() -> None:
     """The console script: run the app and turn every expected failure into one `error:` line, exit 1."""
     try:
@@ -122,6 +187,11 @@ def main() -> None:
             raise
         where = f"{exc.filename}" + (f" → {exc.filename2}" if exc.filename2 else "")
         _error(f"{where}: {exc.strerror or exc} (check that path: its type, permissions and free space)")
+    except Exception as exc:  # noqa: BLE001 - only database errors are turned into a message
+        message = store_error_message(exc)
+        if message is None:
+            raise
+        _error(message)
 
 
 def _error(message: str) -> None:

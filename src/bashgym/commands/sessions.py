@@ -232,7 +232,7 @@ def stats(
     with open_store(home) as store:
         data = store.stats(**_filters(source, project, model, since, until, None))
         data["import_errors"] = store.import_errors(limit=20)
-        data["store"] = str(store.path)
+        data["store"] = store.describe()
     if as_json:
         print_json(data)
         return

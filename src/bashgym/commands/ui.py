@@ -34,17 +34,20 @@ def ui(
     require("uvicorn", "ui")
     import uvicorn
 
-    from bashgym.paths import db_path
+    from bashgym.store import Store
+    from bashgym.store.facade import store_location
     from bashgym.ui.app import create_app
 
     use_home(home)
     if host not in LOOPBACK and not token:
         token = secrets.token_urlsafe(24)
     port = _free_port(host, port)
-    app = create_app(db_path(), token=token)
+    app = create_app(store_location(), token=token)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}/" + (f"?token={token}" if token else "")
-    console.print(f"bashgym ui: serving {db_path()} at {url}", soft_wrap=True)
+    with Store.open() as store:
+        where = store.describe()  # a team store's URL without its password
+    console.print(f"bashgym ui: serving {where} at {url}", soft_wrap=True)
     if token:
         console.print(f"token: {token}  (every request must carry it; keep it private)", soft_wrap=True)
     console.print("press Ctrl+C to stop")

@@ -190,7 +190,7 @@ def _run_parallel(store: Store, cfg: DatasetConfig, redact: bool, token_key: byt
     pools = [ProcessPoolExecutor(max_workers=1) for _ in range(workers)]
     try:
         # a queue, so each chunk's result (its MinHashes, its rows) is let go of once merged
-        pending: deque[Future] = deque(pools[i % workers].submit(_work_chunk, str(store.path), cfg_data, redact,
+        pending: deque[Future] = deque(pools[i % workers].submit(_work_chunk, store.location, cfg_data, redact,
                                                                  token_key, c) for i, c in enumerate(chunks))
         done = 0
         for chunk in chunks:

@@ -24,7 +24,7 @@ TIER_SQL = f"COALESCE({LABEL_TIER_SQL}, sc.tier)"
 
 
 SESSION_FILTERS = ("source", "project", "model", "since", "until", "tier", "min_score", "max_score", "parent",
-                   "search")
+                   "search", "user")
 SORT_KEYS = {
     "started": "s.started_at",
     "steps": "s.n_steps",
@@ -45,6 +45,19 @@ def order_by(sort: str, descending: bool) -> str:
     return f"{SORT_KEYS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, s.id"
 
 
+def upsert_sql(table: str, columns: str, key: str) -> str:
+    """INSERT … ON CONFLICT (key) DO UPDATE: insert-or-replace in standard SQL (SQLite and PostgreSQL).
+
+    >>> upsert_sql("t", "a, b, c", "a")
+    'INSERT INTO t (a, b, c) VALUES (?,?,?) ON CONFLICT (a) DO UPDATE SET b = excluded.b, c = excluded.c'
+    """
+    cols = [c.strip() for c in columns.split(",")]
+    keys = {k.strip() for k in key.split(",")}
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in keys)
+    return (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))}) "
+            f"ON CONFLICT ({key}) DO UPDATE SET {sets}")
+
+
 def like_prefix(prefix: str) -> str:
     """A LIKE pattern matching values that start with `prefix` literally (used with ESCAPE '\\')."""
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -55,6 +68,13 @@ class Repo:
     parameters) and `self.transaction()`; `Store` combines them over one connection."""
 
     db: Any
+    dialect: str
+
+    def _match_clause(self, text: str) -> tuple[str, list[Any]] | None:  # pragma: no cover - SearchRepo's
+        raise NotImplementedError
+
+    def refresh_search_index(self) -> int:  # pragma: no cover - SearchRepo's
+        raise NotImplementedError
 
     def transaction(self) -> Any:  # pragma: no cover - provided by Store
         raise NotImplementedError

@@ -4,34 +4,58 @@ connection. Every stage reads from and writes back to it; nothing else opens the
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bashgym.paths import db_path
-from bashgym.store.connection import SQLiteBackend
+from bashgym.store.connection import open_backend
 from bashgym.store.imports import ImportsRepo
 from bashgym.store.labels import LabelsRepo
 from bashgym.store.lineage import LineageRepo
-from bashgym.store.migrations import applied_migrations, migrate
+from bashgym.store.migrations import applied_migrations, check_schema, migrate, schema_state
 from bashgym.store.scores import ScoresRepo
 from bashgym.store.search import SearchRepo
 from bashgym.store.sessions import SessionsRepo
+from bashgym.store.syncstate import SyncRepo
 
 
-class Store(SessionsRepo, ImportsRepo, ScoresRepo, LabelsRepo, LineageRepo, SearchRepo):
-    """Façade over the bashgym database. Open with `Store.open()`; use as a context manager."""
+def store_location(home: Path | None = None) -> str:
+    """$BASHGYM_STORE_URL if set (what `--store URL` sets), else the home's SQLite file."""
+    return os.environ.get("BASHGYM_STORE_URL") or str(db_path(home))
 
-    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
-        self.backend = SQLiteBackend(path, readonly=readonly)
-        self.path = self.backend.path
+
+class Store(SessionsRepo, ImportsRepo, ScoresRepo, LabelsRepo, LineageRepo, SearchRepo, SyncRepo):
+    """Façade over the bashgym database. Open with `Store.open()`; use as a context manager.
+
+    `location` is a SQLite file path (the default store, migrated on open) or a `postgresql://` URL (a
+    team store: a blank database is set up on open, an older one needs `bashgym store migrate`).
+    """
+
+    def __init__(self, location: Path | str, *, readonly: bool = False, migrate: bool | None = None) -> None:
+        self.backend = open_backend(location, readonly=readonly)
+        self.dialect: str = self.backend.dialect
+        self.path: Path | None = self.backend.path
+        self.location: str = self.backend.location  # what a worker process opens (a URL keeps its password)
         self.db = self.backend.db
-        if not readonly:
-            self.migrate()
+        self.migrated: list[str] = []  # the migrations this open applied
+        try:
+            if readonly:
+                check_schema(self.backend, allow_pending=True)
+            elif migrate or (migrate is None and (self.dialect == "sqlite" or not schema_state(self.backend)[0])):
+                self.migrated = self.migrate()
+            else:
+                check_schema(self.backend, allow_pending=False)
+        except BaseException:
+            self.backend.close()
+            raise
 
     @classmethod
-    def open(cls, home: Path | None = None, *, readonly: bool = False) -> Store:
-        return cls(db_path(home), readonly=readonly)
+    def open(cls, home: Path | None = None, *, readonly: bool = False, migrate_store: bool | None = None) -> Store:
+        """The store this process uses: $BASHGYM_STORE_URL (set by `--store URL`) if set, else the
+        SQLite file in the bashgym home."""
+        return cls(store_location(home), readonly=readonly, migrate=migrate_store)
 
     def close(self) -> None:
         self.backend.close()
@@ -56,7 +80,7 @@ class Store(SessionsRepo, ImportsRepo, ScoresRepo, LabelsRepo, LineageRepo, Sear
         return applied_migrations(self.backend)
 
     def transaction(self) -> Any:
-        """`with store.transaction():` — BEGIN IMMEDIATE … COMMIT, rolled back on error."""
+        """`with store.transaction():` — BEGIN (IMMEDIATE on SQLite) … COMMIT, rolled back on error."""
         return self.backend.transaction()
 
     @contextlib.contextmanager

@@ -6,8 +6,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from bashgym.store.base import Repo
+from bashgym.store.base import Repo, upsert_sql
 from bashgym.store.codec import compress, decompress, dumps, loads, now_iso
+
+_SOURCE_FILE_SQL = upsert_sql("source_files", "path, source, size, mtime, byte_offset, line_count, head_hash, "
+                              "session_ids, skipped_lines, imported_at", "path")
+_RAW_CHUNK_SQL = upsert_sql("raw_chunks", "path, first_line, n_lines, start_offset, end_offset, data",
+                            "path, first_line")
+_IMPORT_ERROR_SQL = upsert_sql("import_errors", "path, line_no, error, created_at", "path, line_no")
 
 
 @dataclass(slots=True)
@@ -47,7 +53,7 @@ class ImportsRepo(Repo):
 
     def put_source_file(self, state: SourceFileState, updated_at: str | None = None) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO source_files VALUES (?,?,?,?,?,?,?,?,?,?)",
+            _SOURCE_FILE_SQL,
             (
                 state.path, state.source, state.size, state.mtime, state.byte_offset, state.line_count,
                 state.head_hash, dumps(state.session_ids), state.skipped_lines, updated_at or now_iso(),
@@ -64,7 +70,7 @@ class ImportsRepo(Repo):
                       data: bytes | memoryview) -> None:
         """Keep `n_lines` raw source lines (`data`, newline-separated, no trailing newline) compressed."""
         self.db.execute(
-            "INSERT OR REPLACE INTO raw_chunks VALUES (?,?,?,?,?,?)",
+            _RAW_CHUNK_SQL,
             (path, first_line, n_lines, start, end, compress(data)),
         )
 
@@ -91,7 +97,7 @@ class ImportsRepo(Repo):
         errors = list(errors)
         if errors:
             stamp = now_iso()
-            self.db.executemany("INSERT OR REPLACE INTO import_errors VALUES (?,?,?,?)",
+            self.db.executemany(_IMPORT_ERROR_SQL,
                                 [(path, line, message[:500], stamp) for line, message in errors])
 
     def import_errors(self, path: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -15,12 +15,12 @@ class LabelsRepo(Repo):
         self, session_id: str, turn_idx: int, *, label: str | None = None, tier: str | None = None,
         note: str | None = None, author: str | None = None,
     ) -> int:
-        cur = self.db.execute(
+        row = self.db.execute(
             "INSERT INTO labels (session_id, turn_idx, label, tier, note, author, created_at) "
-            "VALUES (?,?,?,?,?,?,?)",
+            "VALUES (?,?,?,?,?,?,?) RETURNING id",
             (session_id, turn_idx, label, tier, note, author, now_iso()),
-        )
-        return int(cur.lastrowid or 0)
+        ).fetchone()
+        return int(row[0])
 
     def labels(self, session_id: str | None = None) -> list[dict[str, Any]]:
         if session_id is None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bashgym.errors import NotFoundError
-from bashgym.store.base import Repo
+from bashgym.store.base import Repo, upsert_sql
 from bashgym.store.codec import decode_row, dumps, now_iso
 
 _DATASET = {"json_dicts": ("config", "counts"), "bools": ("redacted",)}
@@ -36,7 +36,7 @@ class LineageRepo(Repo):
                  now_iso()),
             )
             self.db.executemany(
-                "INSERT OR IGNORE INTO dataset_sessions VALUES (?, ?)",
+                "INSERT INTO dataset_sessions VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(dataset_id, sid) for sid in sorted(set(session_ids))],
             )
 
@@ -149,10 +149,10 @@ class LineageRepo(Repo):
         self, eval_id: str, *, model: str, adapter_run_id: str | None, suite: str, k: int,
         config: dict[str, Any],
     ) -> None:
-        """Record an eval as it starts (INSERT OR IGNORE: a resumed eval keeps its row and created_at)."""
+        """Record an eval as it starts (a resumed eval keeps its row and created_at)."""
         self.db.execute(
-            "INSERT OR IGNORE INTO evals (id, model, adapter_run_id, suite, k, config, metrics, created_at) "
-            "VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO evals (id, model, adapter_run_id, suite, k, config, metrics, created_at) "
+            "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING",
             (eval_id, model, adapter_run_id, suite, k, dumps(config), None, now_iso()),
         )
 
@@ -183,7 +183,8 @@ class LineageRepo(Repo):
     ) -> None:
         """One sample's outcome; status is passed | failed | error (error = no score, rerun on resume)."""
         self.db.execute(
-            "INSERT OR REPLACE INTO rollouts VALUES (?,?,?,?,?,?,?,?)",
+            upsert_sql("rollouts", "eval_id, task_id, sample_idx, session_id, reward, status, detail, created_at",
+                       "eval_id, task_id, sample_idx"),
             (eval_id, task_id, sample_idx, session_id, reward, status, dumps(detail), now_iso()),
         )
 

@@ -21,6 +21,11 @@ def migration(fn: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Con
     return fn
 
 
+def dialect(db: Any) -> str:
+    """'sqlite' or 'postgresql': the few migrations that differ by engine branch on it."""
+    return getattr(db, "dialect", "sqlite")
+
+
 def run_script(db: sqlite3.Connection, script: str) -> None:
     """Run several statements inside the caller's transaction (executescript would commit first)."""
     for statement in script.split(";"):
@@ -254,8 +259,11 @@ def m005_session_search(db: sqlite3.Connection) -> None:
     `session_search` holds one text body per session (kept in sync by `Store.save_session`); the FTS5
     index reads it as external content, so the text is stored once. Triggers keep the index in step with
     the body table. `curation_lists` is what a reviewer picked in the UI for a dataset build.
-    (FTS5 is SQLite's; a PostgreSQL store would use a tsvector column on `session_search` instead.)
+    (FTS5 is SQLite's; a PostgreSQL store has a tsvector column on `session_search` with a GIN index.)
     """
+    if dialect(db) == "postgresql":
+        _m005_postgres(db)
+        return
     run_script(
         db,
         """
@@ -294,6 +302,34 @@ def m005_session_search(db: sqlite3.Connection) -> None:
 
 
 
+# A tsvector holds at most 1 MB: the PostgreSQL index reads this much of a session's search body.
+PG_SEARCH_BODY_CHARS = 300_000
+
+
+def _m005_postgres(db: Any) -> None:
+    """m005 on PostgreSQL: the body's tsvector ('simple': no stemming, as FTS5's default tokenizer) is a
+    generated column with a GIN index. Sessions get their body on the next search (refresh_search_index)."""
+    run_script(
+        db,
+        f"""
+        CREATE TABLE session_search (
+            docid INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL UNIQUE,
+            body TEXT NOT NULL,
+            tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', left(body, {PG_SEARCH_BODY_CHARS}))) STORED
+        );
+        CREATE INDEX session_search_tsv ON session_search USING GIN (tsv);
+        CREATE TABLE curation_lists (
+            name TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            note TEXT,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (name, session_id)
+        )
+        """,
+    )
+
+
 @migration
 def m006_session_context(db: sqlite3.Connection) -> None:
     """Git state recorded when a session starts (the SessionStart hook), since Claude Code's transcripts
@@ -315,6 +351,30 @@ def m006_session_context(db: sqlite3.Connection) -> None:
 
 
 
+@migration
+def m007_team_origin(db: sqlite3.Connection) -> None:
+    """A team store: who and which machine each session came from (`bashgym sync` fills them in; NULL =
+    this machine), a label's origin (machine + its id there) so a second sync adds no label twice, and
+    the local side's record of what was synced where (incremental, resumable)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE sessions ADD COLUMN origin_user TEXT;
+        ALTER TABLE sessions ADD COLUMN origin_host TEXT;
+        CREATE INDEX sessions_origin_user ON sessions(origin_user);
+        ALTER TABLE labels ADD COLUMN origin TEXT;
+        CREATE UNIQUE INDEX labels_origin ON labels(origin);
+        CREATE TABLE sync_state (
+            target TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            stamp TEXT NOT NULL,
+            PRIMARY KEY (target, kind, key)
+        )
+        """,
+    )
+
+
 def migration_names() -> list[str]:
     return [fn.__name__ for fn in MIGRATIONS]
 
@@ -322,6 +382,40 @@ def migration_names() -> list[str]:
 def applied_migrations(backend: Any) -> list[str]:
     """Names of the migrations a store has, in order (none for a blank database)."""
     return [r[0] for r in backend.db.execute("SELECT name FROM migrations ORDER BY name")]
+
+
+def version_of(name: str) -> int:
+    """m007_team_origin → 7."""
+    return int(name[1:4])
+
+
+def schema_state(backend: Any) -> tuple[list[str], list[str], list[str]]:
+    """(applied, pending, unknown) migration names of a store; unknown = from a newer bashgym."""
+    applied = applied_migrations(backend) if backend.has_table("migrations") else []
+    names = migration_names()
+    return applied, [n for n in names if n not in applied], [n for n in applied if n not in names]
+
+
+def check_schema(backend: Any, *, allow_pending: bool) -> None:
+    """Refuse a store this bashgym cannot use: one written by a newer bashgym (it names both versions), or,
+    unless `allow_pending`, an older one that needs `bashgym store migrate` first."""
+    from bashgym.errors import BashgymError
+
+    applied, pending, unknown = schema_state(backend)
+    known = migration_names()[-1]
+    if unknown:
+        newest = max(unknown)
+        raise BashgymError(
+            f"the store {backend.describe()} has schema version {version_of(newest)} ({newest}), newer than this "
+            f"bashgym knows (version {version_of(known)}, {known}): upgrade bashgym (pip install -U bashgym)"
+        )
+    if pending and applied and not allow_pending:
+        at = max(applied)
+        raise BashgymError(
+            f"the store {backend.describe()} has schema version {version_of(at)} ({at}); this bashgym needs "
+            f"version {version_of(known)} ({known}): run `bashgym store migrate` (with a role allowed to create "
+            "tables), then retry"
+        )
 
 
 def migrate(backend: Any, *, stop_before: str | None = None) -> list[str]:
@@ -333,6 +427,12 @@ def migrate(backend: Any, *, stop_before: str | None = None) -> list[str]:
     names = migration_names()
     if stop_before is not None and stop_before not in names:
         raise ValueError(f"no migration {stop_before!r}; known: {', '.join(names)}")
+    with backend.migration_lock():
+        return _migrate(backend, stop_before)
+
+
+def _migrate(backend: Any, stop_before: str | None) -> list[str]:
+    check_schema(backend, allow_pending=True)
     db = backend.db
     db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     applied: list[str] = []

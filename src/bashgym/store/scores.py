@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bashgym.store.base import Repo
+from bashgym.store.base import Repo, upsert_sql
 from bashgym.store.codec import decode_row, dumps, now_iso
 
 
@@ -16,7 +16,8 @@ class ScoresRepo(Repo):
         metrics: dict[str, Any],
     ) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?)",
+            upsert_sql("scores", "session_id, turn_idx, scorer, total, tier, metrics, created_at",
+                       "session_id, turn_idx, scorer"),
             (session_id, turn_idx, scorer, total, tier, dumps(metrics), now_iso()),
         )
 

@@ -32,8 +32,47 @@ def fts_query(text: str) -> str | None:
     return " ".join(terms) or None
 
 
+def pg_tsquery(text: str) -> tuple[str, list[str]] | None:
+    """The same search box text as a PostgreSQL tsquery expression and its parameters: words must all
+    match, "quoted phrases" are phrases, a trailing * is a prefix; no input can be a syntax error.
+
+    >>> pg_tsquery('git "rebase -i" conf*')[1]
+    ['git', 'rebase -i', "'conf':*"]
+    """
+    parts: list[str] = []
+    params: list[str] = []
+    for raw in re.findall(r'"[^"]*"|\S+', text):
+        prefix = raw.endswith("*") and not raw.startswith('"')
+        word = raw.strip('"').rstrip("*") if prefix else raw.strip('"')
+        if not word.strip():
+            continue
+        if prefix:
+            parts.append("to_tsquery('simple', ?)")
+            params.append("'" + word.replace("\\", "\\\\").replace("'", "''") + "':*")
+        elif raw.startswith('"'):
+            parts.append("phraseto_tsquery('simple', ?)")
+            params.append(word)
+        else:
+            parts.append("plainto_tsquery('simple', ?)")
+            params.append(word)
+    return (" && ".join(parts), params) if parts else None
+
+
 class SearchRepo(Repo):
-    """session_search (+ its FTS5 index) and curation_lists."""
+    """session_search (+ its full-text index: FTS5 on SQLite, tsvector/GIN on PostgreSQL) and curation_lists."""
+
+    def _match_clause(self, text: str) -> tuple[str, list[Any]] | None:
+        """`s.id IN (sessions whose search body matches text)` and its parameters; None for no words."""
+        if self.dialect == "postgresql":
+            query = pg_tsquery(text)
+            if query is None:
+                return None
+            return f"s.id IN (SELECT ss.session_id FROM session_search ss WHERE ss.tsv @@ ({query[0]}))", query[1]
+        match = fts_query(text)
+        if match is None:
+            return None
+        return ("s.id IN (SELECT ss.session_id FROM session_fts JOIN session_search ss "
+                "ON ss.docid = session_fts.rowid WHERE session_fts MATCH ?)"), [match]
 
     def refresh_search_index(self) -> int:
         """Index every session that has no search entry yet (new or re-imported); returns how many.
@@ -79,13 +118,10 @@ class SearchRepo(Repo):
             {k: v for k, v in filters.items() if v is not None and (v != "" or k == "parent")}
         )
         clauses: list[str] = [where[len("WHERE "):]] if where else []
-        match = fts_query(query or "")
+        match = self._match_clause(query or "")
         if match:
-            clauses.append(
-                "s.id IN (SELECT ss.session_id FROM session_fts JOIN session_search ss "
-                "ON ss.docid = session_fts.rowid WHERE session_fts MATCH ?)"
-            )
-            params.append(match)
+            clauses.append(match[0])
+            params += match[1]
         if tier:
             clauses.append(f"{TIER_SQL} = ?")
             params.append(tier)
@@ -127,6 +163,7 @@ class SearchRepo(Repo):
         rows = self.db.execute(
             "SELECT s.id, s.source, s.project, s.cwd, s.git_branch, s.models, s.started_at, s.ended_at, "
             "s.n_turns, s.n_steps, s.n_tool_calls, s.input_tokens, s.output_tokens, s.parent_id, s.title, "
+            "s.origin_user, s.origin_host, "
             f"sc.total AS score, sc.tier AS judged_tier, {LABEL_TIER_SQL} AS label_tier, "
             "(SELECT t.prompt FROM turns t WHERE t.session_id = s.id ORDER BY t.idx LIMIT 1) AS first_prompt "
             f"{base} ORDER BY {order} LIMIT ? OFFSET ?",
@@ -139,10 +176,23 @@ class SearchRepo(Repo):
 
     def search_snippets(self, query: str, session_ids: list[str]) -> dict[str, str]:
         """A short excerpt around the match per session; matches are wrapped in \\x02 … \\x03."""
-        match = fts_query(query)
-        if not match or not session_ids:
+        if not session_ids:
             return {}
         marks = ",".join("?" * len(session_ids))
+        if self.dialect == "postgresql":
+            pg = pg_tsquery(query)
+            if pg is None:
+                return {}
+            rows = self.db.execute(
+                f"SELECT ss.session_id, ts_headline('simple', ss.body, {pg[0]}, ?) FROM session_search ss "
+                f"WHERE ss.tsv @@ ({pg[0]}) AND ss.session_id IN ({marks})",
+                [*pg[1], "StartSel=\x02, StopSel=\x03, MaxWords=20, MinWords=8, MaxFragments=1, "
+                 "FragmentDelimiter=…", *pg[1], *session_ids],
+            )
+            return {r[0]: r[1] for r in rows}
+        match = fts_query(query)
+        if not match:
+            return {}
         rows = self.db.execute(
             "SELECT ss.session_id, snippet(session_fts, 0, char(2), char(3), '…', 16) FROM session_fts "
             "JOIN session_search ss ON ss.docid = session_fts.rowid "
@@ -164,7 +214,9 @@ class SearchRepo(Repo):
         models: set[str] = set()
         for (text,) in self.db.execute("SELECT DISTINCT models FROM sessions LIMIT 1000"):
             models.update(loads(text) or [])
-        return {"sources": sources, "projects": sorted(projects), "models": sorted(models)}
+        users = [r[0] for r in self.db.execute(
+            "SELECT DISTINCT origin_user FROM sessions WHERE origin_user IS NOT NULL ORDER BY origin_user")]
+        return {"sources": sources, "projects": sorted(projects), "models": sorted(models), "users": users}
 
     def add_to_curation_list(self, name: str, session_ids: Iterable[str], note: str | None = None) -> int:
         """Add sessions to a named curation list (the factory can select by it); returns how many were new."""

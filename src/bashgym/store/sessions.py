@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
 from bashgym.errors import BashgymError, NotFoundError
 from bashgym.schema import SCHEMA_VERSION, Session, Step, Turn, Usage
-from bashgym.store.base import LABEL_TIER_SQL, SCORED_SESSIONS, SESSION_FILTERS, TIER_SQL, Repo, order_by
+from bashgym.store.base import (
+    LABEL_TIER_SQL,
+    SCORED_SESSIONS,
+    SESSION_FILTERS,
+    TIER_SQL,
+    Repo,
+    order_by,
+    upsert_sql,
+)
 from bashgym.store.codec import decode_row, decompress_text, dumps, loads, now_iso, output_columns
-from bashgym.store.search import fts_query
 
 # Step rows are inserted with only the columns their kind uses (the others take their defaults, NULL or 0):
 # binding a parameter costs about as much as storing it, and a message step leaves half the columns empty.
@@ -25,14 +31,24 @@ _STEP_FULL_SQL = (
     "output_z, is_error, exit_code, interrupted, duration_ms, timestamp, model, meta) "
     f"VALUES ({','.join('?' * 19)})"
 )
+_SESSION_COLUMNS = (
+    "id, source, project, cwd, git_branch, git_commit, models, started_at, ended_at, input_tokens, output_tokens, "
+    "cache_read_tokens, cache_creation_tokens, parent_id, agent_version, title, source_path, n_turns, n_steps, "
+    "n_tool_calls, meta, schema_version, imported_at, origin_user, origin_host"
+)
+# A new session, the common case, needs no lookup and no deletes; a taken id (nothing inserted) is replaced.
+_SESSION_SQL = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({','.join('?' * 25)}) ON CONFLICT (id) DO NOTHING"
+
 
 class SessionsRepo(Repo):
     """Sessions, turns and steps."""
 
-    def save_session(self, session: Session, imported_at: str | None = None) -> None:
+    def save_session(self, session: Session, imported_at: str | None = None, *,
+                     origin: tuple[str | None, str | None] = (None, None)) -> None:
         """Insert or replace a whole session (turns and steps). Call inside a transaction for atomicity.
 
         `imported_at` defaults to now; a bulk import passes one stamp for all the sessions it writes at once.
+        `origin` is (user, host) for a session synced from another machine (None: this one).
         """
         n_steps = sum(len(t.steps) for t in session.turns)
         n_tools = sum(1 for t in session.turns for s in t.steps if s.kind == "tool_call")
@@ -43,14 +59,15 @@ class SessionsRepo(Repo):
             u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_creation_tokens,
             session.parent_id, session.agent_version, session.title, session.source_path,
             len(session.turns), n_steps, n_tools, dumps(session.meta or None), SCHEMA_VERSION,
-            imported_at or now_iso(),
+            imported_at or now_iso(), *origin,
         )
-        sql = "INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-        try:  # a new session, the common case, needs no lookup and no deletes
-            self.db.execute(sql, row)
-        except sqlite3.IntegrityError:  # the id is taken: replace that session whole
+        if self.db.execute(_SESSION_SQL, row).rowcount == 0:  # the id is taken: replace that session whole
+            if self.dialect == "postgresql":
+                # Two writers replacing one session: the second waits for the first to commit, so its deletes
+                # see the rows the first wrote (READ COMMITTED would otherwise leave them, and collide).
+                self.db.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (session.id,))
             self.delete_session_rows(session.id)
-            self.db.execute(sql, row)
+            self.db.execute(_SESSION_SQL, row)
         turn_rows = []
         messages: list[tuple[Any, ...]] = []
         tools: list[tuple[Any, ...]] = []
@@ -208,13 +225,14 @@ class SessionsRepo(Repo):
             else:
                 clauses.append("s.parent_id = ?")
                 params.append(filters["parent"])
-        if filters.get("search"):  # full text over prompts, messages, commands and outputs (FTS5)
+        if filters.get("user"):  # a team store: whose machine the session was synced from
+            clauses.append("s.origin_user = ?")
+            params.append(filters["user"])
+        if filters.get("search"):  # full text over prompts, messages, commands and outputs
             self.refresh_search_index()
-            clauses.append(
-                "s.id IN (SELECT ss.session_id FROM session_fts JOIN session_search ss "
-                "ON ss.docid = session_fts.rowid WHERE session_fts MATCH ?)"
-            )
-            params.append(fts_query(filters["search"]) or '""')
+            match = self._match_clause(filters["search"])
+            clauses.append(match[0] if match else "1 = 0")
+            params += match[1] if match else []
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         return where, params
 
@@ -232,7 +250,7 @@ class SessionsRepo(Repo):
         sql = (
             "SELECT s.id, s.source, s.project, s.cwd, s.git_branch, s.models, s.started_at, s.ended_at, "
             "s.n_turns, s.n_steps, s.n_tool_calls, s.input_tokens, s.output_tokens, s.cache_read_tokens, "
-            "s.cache_creation_tokens, s.parent_id, s.title, sc.total AS score, "
+            "s.cache_creation_tokens, s.parent_id, s.title, s.origin_user, s.origin_host, sc.total AS score, "
             f"{TIER_SQL} AS tier, sc.tier AS judged_tier, {LABEL_TIER_SQL} AS label_tier "
             f"{SCORED_SESSIONS} {where} ORDER BY {order}"
         )
@@ -257,10 +275,10 @@ class SessionsRepo(Repo):
         where, params = self._session_where({k: v for k, v in filters.items() if v is not None})
         base = f"{SCORED_SESSIONS} {where}"
         row = self.db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(s.n_turns),0), COALESCE(SUM(s.n_steps),0), "
-            "COALESCE(SUM(s.n_tool_calls),0), COALESCE(SUM(s.input_tokens),0), "
-            "COALESCE(SUM(s.output_tokens),0), MIN(s.started_at), MAX(s.started_at), "
-            f"COALESCE(SUM(CASE WHEN s.parent_id IS NOT NULL THEN 1 ELSE 0 END),0) {base}",
+            "SELECT COUNT(*), CAST(COALESCE(SUM(s.n_turns),0) AS BIGINT), CAST(COALESCE(SUM(s.n_steps),0) AS BIGINT), "
+            "CAST(COALESCE(SUM(s.n_tool_calls),0) AS BIGINT), CAST(COALESCE(SUM(s.input_tokens),0) AS BIGINT), "
+            "CAST(COALESCE(SUM(s.output_tokens),0) AS BIGINT), MIN(s.started_at), MAX(s.started_at), "
+            f"CAST(COALESCE(SUM(CASE WHEN s.parent_id IS NOT NULL THEN 1 ELSE 0 END),0) AS BIGINT) {base}",
             params,
         ).fetchone()
         by_source = {
@@ -303,7 +321,8 @@ class SessionsRepo(Repo):
                             git_branch: str | None, git_dirty: bool | None) -> None:
         """Record a session's starting git state; fill it into the session if that is stored already."""
         self.db.execute(
-            "INSERT OR REPLACE INTO session_context VALUES (?,?,?,?,?,?)",
+            upsert_sql("session_context", "session_id, cwd, git_commit, git_branch, git_dirty, recorded_at",
+                       "session_id"),
             (session_id, cwd, git_commit, git_branch, None if git_dirty is None else int(git_dirty), now_iso()),
         )
         if git_commit:

@@ -62,7 +62,7 @@ class _Stores(threading.local):
 
 def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
     """The bashgym UI over the store at `store_path`. With `token`, every request must carry it."""
-    store_path = Path(store_path)
+    store_path = str(store_path)  # a file path or a team store's URL
     with Store(store_path) as first:  # create and migrate once, before any request
         first.refresh_search_index()  # sessions imported since the last start become searchable
     stores = _Stores()
@@ -134,6 +134,7 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
             "source": q.get("source") or None,
             "project": q.get("project") or None,
             "model": q.get("model") or None,
+            "user": q.get("user") or None,  # a team store: whose machine the session was synced from
             "tier": q.get("tier") or None,
             "label": q.get("label") or None,
             "curation": q.get("list") or None,
