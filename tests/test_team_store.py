@@ -325,6 +325,11 @@ def test_least_privilege_roles_from_the_docs_sync_and_read(fixtures_dir: Path, p
     writer, reader = pg_server.url(db, "bashgym_writer", "w-pw"), pg_server.url(db, "bashgym_reader", "r-pw")
     assert bg("sync", "--to", writer, "--json")["sessions_sent"] >= 5
     assert len(bg("sessions", "list", "--store", reader, "--json")) >= 5
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the grants the docs give after migrating
+        grants = doc.split("tables exist then)", 1)[1].split("```\n", 2)[1]
+        for statement in [s for s in grants.split(";") if s.strip()]:
+            conn.execute(statement)
+    assert bg("sessions", "list", "--search", "test", "--store", reader, "--json")  # the reader indexes
     sid = Store.open().all_session_ids()[0]
     denied = bg_proc(Path(os.environ["HOME"]), "label", sid, "good", "--store", reader, check=False)
     assert denied.returncode == 1 and "permission denied" in denied.stderr and "r-pw" not in denied.stderr

@@ -76,6 +76,12 @@ class Repo:
     def refresh_search_index(self) -> int:  # pragma: no cover - SearchRepo's
         raise NotImplementedError
 
+    def index_session_search(self, session: Any) -> None:  # pragma: no cover - SearchRepo's
+        raise NotImplementedError
+
+    def search_body(self, session: Any) -> str:  # pragma: no cover - SearchRepo's
+        raise NotImplementedError
+
     def transaction(self) -> Any:  # pragma: no cover - provided by Store
         raise NotImplementedError
 

@@ -5,6 +5,7 @@ Every repository decodes rows through `decode_row`, so a JSON column reads the s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +54,30 @@ def output_columns(output: str | None) -> tuple[str | None, bytes | None]:
     if output is not None and len(output) > COMPRESS_OUTPUT_CHARS:
         return None, _ZSTD.compress(output.encode("utf-8", "surrogatepass"))
     return output, None
+
+
+_PG_UNSAFE = re.compile("[\x00\ud800-\udfff]")
+
+
+def pg_unsafe(text: str) -> bool:
+    """True when PostgreSQL's text type cannot hold `text` (a NUL, or a lone surrogate from undecodable
+    bytes): such an output is stored compressed there, which keeps it exactly."""
+    return _PG_UNSAFE.search(text) is not None
+
+
+def pg_text(value: Any) -> Any:
+    """A str PostgreSQL's text type can hold: NULs and lone surrogates become U+FFFD (prompts and messages
+    rarely have them; outputs, which do, are kept exactly by `pg_output_columns`)."""
+    if isinstance(value, str) and _PG_UNSAFE.search(value):
+        return _PG_UNSAFE.sub("\ufffd", value)
+    return value
+
+
+def pg_output_columns(output: str | None) -> tuple[str | None, bytes | None]:
+    """`output_columns` for PostgreSQL: also compress an output its text type cannot hold."""
+    if output is not None and len(output) <= COMPRESS_OUTPUT_CHARS and pg_unsafe(output):
+        return None, _ZSTD.compress(output.encode("utf-8", "surrogatepass"))
+    return output_columns(output)
 
 
 def decode_row(

@@ -192,6 +192,10 @@ class SQLiteBackend:
     def migration_lock(self) -> Iterator[None]:
         yield  # each migration's BEGIN IMMEDIATE already serializes migrating processes
 
+    @contextlib.contextmanager
+    def pipeline(self) -> Iterator[None]:
+        yield  # an embedded database has no round trips to save
+
     def has_table(self, name: str) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
 
@@ -276,6 +280,21 @@ class PgConnection:
         cur.executemany(to_postgres(sql), list(rows))
         return cur
 
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """COPY rows into a table in the binary format: the server's bulk path, one statement for any number
+        of rows, and compressed blobs sent as they are (the text format would spell them out in hex)."""
+        types = self._column_types(table)
+        with self.conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([types[c] for c in columns])
+            for row in rows:
+                copy.write_row(row)
+
+    @functools.cache  # noqa: B019 - one connection, a handful of tables
+    def _column_types(self, table: str) -> dict[str, str]:
+        rows = self.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
+                            (table,)).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def close(self) -> None:
         self.conn.close()
 
@@ -356,6 +375,13 @@ class PostgresBackend:
     @contextlib.contextmanager
     def background_checkpoints(self, every_s: float = 0.1) -> Iterator[None]:
         yield  # the server writes its own log in the background
+
+    @contextlib.contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """Send statements without waiting for each one's answer (psycopg's pipeline mode): a batch of
+        writes costs one round trip instead of one per statement. Errors surface at its end."""
+        with self.db.conn.pipeline():
+            yield
 
     def integrity_check(self) -> str:
         return "ok" if self.db.execute("SELECT 1").fetchone()[0] == 1 else "the server did not answer"

@@ -89,6 +89,10 @@ class Store(SessionsRepo, ImportsRepo, ScoresRepo, LabelsRepo, LineageRepo, Sear
         with self.backend.background_checkpoints(every_s):
             yield
 
+    def pipeline(self) -> Any:
+        """`with store.pipeline():` many writes without a round trip each (PostgreSQL; no-op on SQLite)."""
+        return self.backend.pipeline()
+
     def integrity_check(self) -> str:
         """'ok', or what the database's own check found wrong."""
         return self.backend.integrity_check()

@@ -9,7 +9,7 @@ from typing import Any
 from bashgym.store.base import Repo, upsert_sql
 from bashgym.store.codec import compress, decompress, dumps, loads, now_iso
 
-_SOURCE_FILE_SQL = upsert_sql("source_files", "path, source, size, mtime, byte_offset, line_count, head_hash, "
+SOURCE_FILE_SQL = upsert_sql("source_files", "path, source, size, mtime, byte_offset, line_count, head_hash, "
                               "session_ids, skipped_lines, imported_at", "path")
 _RAW_CHUNK_SQL = upsert_sql("raw_chunks", "path, first_line, n_lines, start_offset, end_offset, data",
                             "path, first_line")
@@ -53,7 +53,7 @@ class ImportsRepo(Repo):
 
     def put_source_file(self, state: SourceFileState, updated_at: str | None = None) -> None:
         self.db.execute(
-            _SOURCE_FILE_SQL,
+            SOURCE_FILE_SQL,
             (
                 state.path, state.source, state.size, state.mtime, state.byte_offset, state.line_count,
                 state.head_hash, dumps(state.session_ids), state.skipped_lines, updated_at or now_iso(),

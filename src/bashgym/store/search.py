@@ -10,7 +10,7 @@ from typing import Any
 from bashgym.errors import BashgymError
 from bashgym.schema import Session
 from bashgym.store.base import LABEL_TIER_SQL, SCORED_SESSIONS, TIER_SQL, Repo, order_by
-from bashgym.store.codec import decode_row, dumps, loads, now_iso
+from bashgym.store.codec import decode_row, dumps, loads, now_iso, pg_text
 from bashgym.store.migrations import SEARCH_OUTPUT_CHARS
 
 
@@ -77,8 +77,9 @@ class SearchRepo(Repo):
     def refresh_search_index(self) -> int:
         """Index every session that has no search entry yet (new or re-imported); returns how many.
 
-        Called before a full-text query, so search is always in step with the store while imports stay
-        fast. Each batch commits on its own: an interrupted refresh keeps what it indexed.
+        Called before a full-text query, so search is always in step with the store while imports and
+        syncs stay fast. Each batch commits on its own: an interrupted refresh keeps what it indexed. A team
+        store role that may not write the index (see docs/team-store.md) searches what is indexed.
         """
         done = 0
         while True:
@@ -87,13 +88,25 @@ class SearchRepo(Repo):
                 "(SELECT 1 FROM session_search ss WHERE ss.session_id = s.id) LIMIT 200")]
             if not ids:
                 return done
-            with self.transaction():
-                for sid in ids:
-                    self.index_session_search(self.get_session(sid))
+            try:
+                with self.transaction():
+                    for sid in ids:
+                        self.index_session_search(self.get_session(sid))
+            except Exception as exc:
+                if getattr(getattr(exc, "diag", None), "sqlstate", None) == "42501":  # insufficient privilege
+                    return done
+                raise
             done += len(ids)
 
     def index_session_search(self, session: Session) -> None:
         """(Re)write a session's search body: title, project, prompts, message text, tool inputs, outputs."""
+        self.db.execute("DELETE FROM session_search WHERE session_id = ?", (session.id,))
+        self.db.execute("INSERT INTO session_search (session_id, body) VALUES (?, ?)",
+                        (session.id, pg_text(self.search_body(session)) if self.dialect == "postgresql"
+                         else self.search_body(session)))
+
+    def search_body(self, session: Session) -> str:
+        """The text a session is found by: title, project, prompts, message text, tool inputs, outputs."""
         parts: list[str] = [session.title or "", session.project or ""]
         for turn in session.turns:
             parts.append(turn.prompt)
@@ -103,11 +116,7 @@ class SearchRepo(Repo):
                     parts.append(s.input if isinstance(s.input, str) else (dumps(s.input) or ""))
                 if s.output:
                     parts.append(s.output[:SEARCH_OUTPUT_CHARS])
-        self.db.execute("DELETE FROM session_search WHERE session_id = ?", (session.id,))
-        self.db.execute(
-            "INSERT INTO session_search (session_id, body) VALUES (?, ?)",
-            (session.id, " ".join(p for p in parts if p)),
-        )
+        return " ".join(p for p in parts if p)
 
     def _ui_where(
         self, query: str | None, label: str | None, tier: str | None, curation: str | None,

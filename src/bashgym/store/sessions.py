@@ -16,7 +16,16 @@ from bashgym.store.base import (
     order_by,
     upsert_sql,
 )
-from bashgym.store.codec import decode_row, decompress_text, dumps, loads, now_iso, output_columns
+from bashgym.store.codec import (
+    decode_row,
+    decompress_text,
+    dumps,
+    loads,
+    now_iso,
+    output_columns,
+    pg_output_columns,
+    pg_text,
+)
 
 # Step rows are inserted with only the columns their kind uses (the others take their defaults, NULL or 0):
 # binding a parameter costs about as much as storing it, and a message step leaves half the columns empty.
@@ -40,8 +49,77 @@ _SESSION_COLUMNS = (
 _SESSION_SQL = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({','.join('?' * 25)}) ON CONFLICT (id) DO NOTHING"
 
 
+_STEP_COLUMNS = ("session_id", "turn_idx", "idx", "kind", "role", "text", "thinking", "tool_name", "call_id", "input",
+                 "output", "output_z", "is_error", "exit_code", "interrupted", "duration_ms", "timestamp", "model",
+                 "meta")
+_TURN_COLUMNS = ("session_id", "idx", "prompt", "started_at", "ended_at", "input_tokens", "output_tokens",
+                 "cache_read_tokens", "cache_creation_tokens", "meta")
+
+
+def _session_row(session: Session, imported_at: str | None, origin: tuple[str | None, str | None]) -> tuple:
+    n_steps = sum(len(t.steps) for t in session.turns)
+    n_tools = sum(1 for t in session.turns for s in t.steps if s.kind == "tool_call")
+    u = session.usage
+    return (
+        session.id, session.source, session.project, session.cwd, session.git_branch,
+        session.git_commit, dumps(session.models), session.started_at, session.ended_at,
+        u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_creation_tokens,
+        session.parent_id, session.agent_version, session.title, session.source_path,
+        len(session.turns), n_steps, n_tools, dumps(session.meta or None), SCHEMA_VERSION,
+        imported_at or now_iso(), *origin,
+    )
+
+
+def _pg_rows(session: Session, imported_at: str | None, origin: tuple[str | None, str | None]
+             ) -> tuple[tuple, list[tuple], list[tuple]]:
+    """A session's (session row, turn rows, step rows) as PostgreSQL takes them (COPY, full columns)."""
+    sid = session.id
+    turns = []
+    steps = []
+    for turn in session.turns:
+        tu = turn.usage
+        turns.append(tuple(pg_text(v) for v in (
+            sid, turn.index, turn.prompt, turn.started_at, turn.ended_at, tu.input_tokens, tu.output_tokens,
+            tu.cache_read_tokens, tu.cache_creation_tokens, dumps(turn.meta or None))))
+        for i, s in enumerate(turn.steps):
+            steps.append((
+                sid, turn.index, i, s.kind, s.role, pg_text(s.text or None), pg_text(s.thinking or None),
+                pg_text(s.tool_name), pg_text(s.call_id), dumps(s.input), *pg_output_columns(s.output),
+                int(s.is_error), s.exit_code, int(s.interrupted), s.duration_ms, s.timestamp, s.model,
+                dumps(s.meta) if s.meta else None))
+    return tuple(pg_text(v) for v in _session_row(session, imported_at, origin)), turns, steps
+
+
 class SessionsRepo(Repo):
     """Sessions, turns and steps."""
+
+    def save_sessions(self, sessions: list[tuple[Session, str | None]], *,
+                      origin: tuple[str | None, str | None] = (None, None)) -> None:
+        """Insert or replace many whole sessions, each with its imported_at, in the caller's transaction.
+        A sync's batch: on PostgreSQL one COPY per table (a handful of statements for hundreds of
+        sessions), on SQLite `save_session` each."""
+        if self.dialect != "postgresql":
+            for session, imported_at in sessions:
+                self.save_session(session, imported_at, origin=origin)
+            return
+        ids = sorted({session.id for session, _ in sessions})
+        if not ids:
+            return
+        # Writers of the same sessions take turns, locking in id order (no deadlock); see save_session.
+        self.db.execute("SELECT pg_advisory_xact_lock(hashtextextended(x, 0)) FROM "
+                        "(SELECT x FROM unnest(?::text[]) AS x ORDER BY x) AS ordered", (ids,))
+        for table, column in (("steps", "session_id"), ("turns", "session_id"), ("sessions", "id"),
+                              ("session_search", "session_id")):
+            self.db.execute(f"DELETE FROM {table} WHERE {column} = ANY(?)", (ids,))
+        rows, turns, steps = [], [], []
+        for session, imported_at in sessions:
+            row, t, s = _pg_rows(session, imported_at, origin)
+            rows.append(row)
+            turns += t
+            steps += s
+        self.db.copy_rows("sessions", [c.strip() for c in _SESSION_COLUMNS.split(",")], rows)
+        self.db.copy_rows("turns", _TURN_COLUMNS, turns)
+        self.db.copy_rows("steps", _STEP_COLUMNS, steps)
 
     def save_session(self, session: Session, imported_at: str | None = None, *,
                      origin: tuple[str | None, str | None] = (None, None)) -> None:
@@ -50,22 +128,14 @@ class SessionsRepo(Repo):
         `imported_at` defaults to now; a bulk import passes one stamp for all the sessions it writes at once.
         `origin` is (user, host) for a session synced from another machine (None: this one).
         """
-        n_steps = sum(len(t.steps) for t in session.turns)
-        n_tools = sum(1 for t in session.turns for s in t.steps if s.kind == "tool_call")
-        u = session.usage
-        row = (
-            session.id, session.source, session.project, session.cwd, session.git_branch,
-            session.git_commit, dumps(session.models), session.started_at, session.ended_at,
-            u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_creation_tokens,
-            session.parent_id, session.agent_version, session.title, session.source_path,
-            len(session.turns), n_steps, n_tools, dumps(session.meta or None), SCHEMA_VERSION,
-            imported_at or now_iso(), *origin,
-        )
+        row = _session_row(session, imported_at, origin)
+        if self.dialect == "postgresql":
+            # Two writers of one session take turns: the second's deletes then see the rows the first wrote
+            # (under READ COMMITTED they would otherwise be left, and collide). Deleting first, whatever is
+            # there, needs no answer from the server: a sync pipelines whole batches of sessions.
+            self.save_sessions([(session, imported_at)], origin=origin)
+            return
         if self.db.execute(_SESSION_SQL, row).rowcount == 0:  # the id is taken: replace that session whole
-            if self.dialect == "postgresql":
-                # Two writers replacing one session: the second waits for the first to commit, so its deletes
-                # see the rows the first wrote (READ COMMITTED would otherwise leave them, and collide).
-                self.db.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (session.id,))
             self.delete_session_rows(session.id)
             self.db.execute(_SESSION_SQL, row)
         turn_rows = []

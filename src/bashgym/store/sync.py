@@ -156,24 +156,27 @@ def sync(
         summary.curation_sent = len(rows)
         local.set_sync_marks(key, "curation", [("added_at", max(r["added_at"] for r in rows))])
 
-    # ---- raw lines, per source file, under "user@machine:path" (paths of two machines may be equal)
+    # ---- raw lines, per source file, under "user@machine:path" (paths of two machines may be equal); files
+    # go in batches like sessions, each committed there before its stamps are recorded here
     file_marks = local.sync_marks(key, "raw")
-    for path, stamp in local.source_file_stamps():
-        stamp = f"{stamp}|{mode}"
-        if file_marks.get(path) == stamp:
-            continue
-        state = local.source_file(path)
-        if state is None:  # forgotten since we listed it
-            continue
-        remote = f"{summary.user}@{summary.machine}:{path}"
-        chunks = list(local.raw_chunk_rows(path))
-        if red:
-            chunks = [(*c[:4], red.chunk(c[4], f"{path}:{c[0]}")) for c in chunks]
+    pending = [(path, f"{stamp}|{mode}") for path, stamp in local.source_file_stamps()
+               if file_marks.get(path) != f"{stamp}|{mode}"]
+    for i in range(0, len(pending), BATCH_SESSIONS):
+        files = []
+        for path, stamp in pending[i:i + BATCH_SESSIONS]:
+            state = local.source_file(path)
+            if state is None:  # forgotten since we listed it
+                continue
+            chunks = list(local.raw_chunk_rows(path))
+            if red:
+                chunks = [(*c[:4], red.chunk(c[4], f"{path}:{c[0]}")) for c in chunks]
+            remote = dataclasses.replace(state, path=f"{summary.user}@{summary.machine}:{path}")
+            files.append((remote, stamp.split("|")[0], chunks))
+            summary.raw_chunks_sent += len(chunks)
         with target.transaction():
-            target.put_raw_file(dataclasses.replace(state, path=remote), stamp.split("|")[0], chunks)
-        local.set_sync_marks(key, "raw", [(path, stamp)])
-        summary.raw_files_sent += 1
-        summary.raw_chunks_sent += len(chunks)
+            target.put_raw_files(files)
+        local.set_sync_marks(key, "raw", pending[i:i + BATCH_SESSIONS])
+        summary.raw_files_sent += len(files)
     summary.seconds = round(time.perf_counter() - start, 3)
     return summary
 
@@ -196,11 +199,9 @@ def _push_sessions(
     for attempt in range(5):
         try:
             with target.transaction():
-                for session in sessions:
-                    target.save_session(session, imported[session.id], origin=origin)
-                    target.delete_session_scores(session.id)
-                    # searchable at once, and a read-only role (the UI's) never has to index it
-                    target.index_session_search(session)
+                # The search index is derived data, built by the first search (as after a local import).
+                target.save_sessions([(s, imported[s.id]) for s in sessions], origin=origin)
+                target.delete_scores_of([s.id for s in sessions])  # of the old content
                 target.put_scores(scores)
             break
         except Exception as exc:  # a deadlock or serialization failure: the batch is retried whole

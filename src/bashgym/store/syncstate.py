@@ -8,8 +8,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from bashgym.store.base import Repo, upsert_sql
-from bashgym.store.codec import decode_row
-from bashgym.store.imports import SourceFileState
+from bashgym.store.codec import decode_row, dumps
+from bashgym.store.imports import SOURCE_FILE_SQL, SourceFileState
 
 _MARK_SQL = upsert_sql("sync_state", "target, kind, key, stamp", "target, kind, key")
 
@@ -57,17 +57,15 @@ class SyncRepo(Repo):
 
     def put_scores(self, rows: list[dict[str, Any]]) -> None:
         """Upsert score rows as they are (created_at kept): what a sync writes into the team store."""
-        from bashgym.store.codec import dumps
-
         self.db.executemany(
             upsert_sql("scores", "session_id, turn_idx, scorer, total, tier, metrics, created_at",
                        "session_id, turn_idx, scorer"),
             [(r["session_id"], r["turn_idx"], r["scorer"], r["total"], r["tier"], dumps(r["metrics"]),
               r["created_at"]) for r in rows])
 
-    def delete_session_scores(self, session_id: str) -> None:
-        """Every scorer's rows of a session: a replaced session's scores were of its old content."""
-        self.db.execute("DELETE FROM scores WHERE session_id = ?", (session_id,))
+    def delete_scores_of(self, session_ids: list[str]) -> None:
+        """Every scorer's rows of these sessions: a replaced session's scores were of its old content."""
+        self.db.executemany("DELETE FROM scores WHERE session_id = ?", [(sid,) for sid in session_ids])
 
     def labels_after(self, label_id: int) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.execute("SELECT * FROM labels WHERE id > ? ORDER BY id", (label_id,))]
@@ -101,13 +99,21 @@ class SyncRepo(Repo):
             "SELECT first_line, n_lines, start_offset, end_offset, data FROM raw_chunks WHERE path = ? "
             "ORDER BY first_line", (path,)).fetchall()
 
-    def put_raw_file(self, state: SourceFileState, stamp: str, chunks: list[tuple[Any, ...]]) -> None:
-        """Replace a file's bookkeeping row and raw chunks (compressed as given) under `state.path`."""
-        self.forget_source_file(state.path)  # type: ignore[attr-defined]
-        self.put_source_file(state, stamp)  # type: ignore[attr-defined]
-        self.db.executemany(
-            "INSERT INTO raw_chunks (path, first_line, n_lines, start_offset, end_offset, data) "
-            "VALUES (?,?,?,?,?,?)", [(state.path, *c) for c in chunks])
+    def put_raw_files(self, files: list[tuple[SourceFileState, str, list[tuple[Any, ...]]]]) -> None:
+        """Replace files' bookkeeping rows and raw chunks (compressed as given): (state, stamp, chunks) each.
+        On PostgreSQL the chunks of every file go in one COPY."""
+        paths = [(state.path,) for state, _, _ in files]
+        for table in ("raw_chunks", "import_errors", "source_files"):  # as forget_source_file, in one go
+            self.db.executemany(f"DELETE FROM {table} WHERE path = ?", paths)
+        self.db.executemany(SOURCE_FILE_SQL, [
+            (st.path, st.source, st.size, st.mtime, st.byte_offset, st.line_count, st.head_hash,
+             dumps(st.session_ids), st.skipped_lines, stamp) for st, stamp, _ in files])
+        rows = [(state.path, *c) for state, _, chunks in files for c in chunks]
+        columns = ("path", "first_line", "n_lines", "start_offset", "end_offset", "data")
+        if self.dialect == "postgresql":
+            self.db.copy_rows("raw_chunks", columns, rows)
+        else:
+            self.db.executemany(f"INSERT INTO raw_chunks ({', '.join(columns)}) VALUES (?,?,?,?,?,?)", rows)
 
     def session_imported_at(self, session_id: str, *, lock: bool = False) -> str | None:
         """A session's version (its imported_at), or None. With `lock`, inside a transaction, a concurrent
