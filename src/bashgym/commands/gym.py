@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bashgym.commands.common import JSON_OPTION, console, print_json, progress
+from bashgym.errors import BashgymError
 
 gym_app = typer.Typer(help="Bash gym: list tasks, check them, inspect the sandbox.", invoke_without_command=True)
 
@@ -32,20 +33,27 @@ def list_tasks(
 
     Example: bashgym gym list --category git
     """
-    from bashgym.gym.task import load_suite
+    from bashgym.gym.task import scan_suite
 
-    tasks = [t for t in load_suite(suite) if category is None or t.category == category]
+    loaded, bad = scan_suite(suite)
+    tasks = [t for t in loaded if category is None or t.category == category]
     if as_json:
         print_json([{"id": t.id, "category": t.category, "format": t.format, "instruction": t.instruction,
-                     "path": str(t.path), "timeout_s": t.timeout_s, "max_steps": t.max_steps} for t in tasks])
+                     "path": str(t.path), "timeout_s": t.timeout_s, "max_steps": t.max_steps,
+                     "workdir": t.workdir, "needs": t.needs} for t in tasks]
+                   + [{"id": p.name, "path": str(p), "error": why} for p, why in bad])
         return
     table = Table(title=f"{len(tasks)} tasks in {suite}")
     for col in ("id", "category", "format", "steps", "instruction"):
         table.add_column(col, overflow="fold")
     for t in tasks:
-        first = t.instruction.splitlines()[0]
-        table.add_row(t.id, t.category, t.format, str(t.max_steps), escape(first[:90] + ("…" if len(first) > 90 else "")))
+        first = t.instruction.splitlines()[0] if t.instruction else ""
+        note = f"[yellow]{escape(t.needs)}[/] " if t.needs else ""
+        table.add_row(t.id, t.category, t.format, str(t.max_steps),
+                      note + escape(first[:90] + ("…" if len(first) > 90 else "")))
     console.print(table)
+    for path, why in bad:
+        console.print(f"[red]skipped[/] {escape(str(path))}: {escape(why)}")
 
 
 @gym_app.command("check")
@@ -60,39 +68,65 @@ def check(
 
     Example: bashgym gym check src/bashgym/gym/tasks/builtin/git-tag-release ./my-tasks
     """
-    from bashgym.gym.check import check_tasks
+    from bashgym.gym.check import check_tasks, output_tail
     from bashgym.gym.sandbox import detect_layer
-    from bashgym.gym.task import load_suite
+    from bashgym.gym.task import scan_suite
 
-    tasks = [t for d in (task_dirs or ["builtin"]) for t in load_suite(d)]
+    tasks, bad = [], []
+    for d in task_dirs or ["builtin"]:
+        if isinstance(d, Path) and d.exists() and not d.is_dir():
+            continue  # a README.md beside the task directories (`gym check tasks/*`)
+        try:
+            loaded, invalid = scan_suite(d)
+        except BashgymError as exc:
+            loaded, invalid = [], [(Path(d), str(exc))]
+        tasks += loaded
+        bad += invalid
     layer = detect_layer()
     with progress(transient=True) as bar:
         job = bar.add_task(f"checking {len(tasks)} tasks ({layer.name} sandbox)", total=len(tasks))
         results = check_tasks(tasks, workers=workers, on_done=lambda _r: bar.advance(job))
     broken = [r for r in results if not r.ok]
     undecided = [r for r in results if r.ok and r.infra]
+    skipped = [r for r in results if r.skipped]
     if as_json:
-        print_json({"layer": layer.name, "tasks": len(results), "broken": len(broken), "undecided": len(undecided),
+        print_json({"layer": layer.name, "tasks": len(results), "broken": len(broken) + len(bad),
+                    "undecided": len(undecided), "skipped": len(skipped),
                     "results": [{"id": r.task.id, "path": str(r.task.path), "ok": r.ok,
                                  "reference": r.reference.status, "empty": r.empty.status, "problem": r.problem,
-                                 "infra": r.infra} for r in results]})
+                                 "infra": r.infra, "needs": r.skipped,
+                                 "reference_output": output_tail(r.reference) if r.reference.status != "pass" else "",
+                                 "empty_output": output_tail(r.empty) if r.empty.status != "fail" else "",
+                                 "tests": {"reference": r.reference.tests, "empty": r.empty.tests}}
+                                for r in results],
+                    "invalid": [{"path": str(p), "problem": why} for p, why in bad]})
     else:
-        table = Table(title=f"gym check: {len(results) - len(broken) - len(undecided)}/{len(results)} sound ({layer.name} sandbox)")
+        sound = len(results) - len(broken) - len(undecided) - len(skipped)
+        table = Table(title=f"gym check: {sound}/{len(results) + len(bad)} sound ({layer.name} sandbox)")
         for col in ("task", "category", "reference", "empty", "time", "problem"):
             table.add_column(col, overflow="fold")
         mark = {"pass": "[green]pass[/]", "fail": "[red]fail[/]", "no_score": "[yellow]no_score[/]"}
         for r in results:
+            if r.skipped:
+                table.add_row(r.task.id, r.task.category, "-", "-", "-", f"[yellow]skipped[/]: {escape(r.skipped)}")
+                continue
             empty = mark[r.empty.status].replace("red", "green") if r.empty.status == "fail" else mark[r.empty.status]
             table.add_row(r.task.id, r.task.category, mark[r.reference.status], empty,
                           f"{r.reference.duration_s + r.empty.duration_s:.1f}s",
-                          escape((r.problem or r.infra)[:200]))
+                          escape((r.problem or r.infra)[-1000:]))
+        for path, why in bad:
+            table.add_row(path.name, "-", "-", "-", "-", f"[red]invalid[/]: {escape(why)}")
         console.print(table)
-        if broken:
-            console.print(f"[red]{len(broken)} broken task(s)[/]: {', '.join(r.task.id for r in broken)}")
+        if broken or bad:
+            console.print(f"[red]{len(broken) + len(bad)} broken task(s)[/]: "
+                          f"{', '.join([r.task.id for r in broken] + [p.name for p, _ in bad])}")
+        if skipped:
+            console.print(f"[yellow]{len(skipped)} task(s) skipped[/], they need another image or packages: "
+                          f"{', '.join(r.task.id for r in skipped)}")
         if undecided:
             console.print(f"[yellow]{len(undecided)} task(s) undecided, the machine was too slow[/]: "
                           f"{', '.join(r.task.id for r in undecided)} (rerun on a quieter machine)")
-    if broken:
+    if broken or bad:
         raise typer.Exit(1)
     if undecided:
         raise typer.Exit(3)

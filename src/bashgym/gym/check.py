@@ -38,10 +38,14 @@ class TaskCheck:
     empty: Verdict
     problem: str = ""
     infra: str = ""  # why the machine could not decide (too slow); empty when it could
+    skipped: str = ""  # not run: the image or packages the task needs that this host lacks (Task.needs)
 
     @property
     def ok(self) -> bool:
         return not self.problem
+
+
+TAIL_CHARS = 600  # of the verifier's output, in every failure report
 
 
 def _slow(verdict: Verdict) -> bool:
@@ -62,7 +66,7 @@ def attempt(task: Task, *, solve: bool, layer: str | None = None, limits: Limits
 
 def _attempt_once(task: Task, *, solve: bool, layer: str | None, limits: Limits | None) -> Verdict:
     try:
-        with Sandbox(layer=layer, limits=task_limits(task, limits)) as box:
+        with Sandbox(layer=layer, limits=task_limits(task, limits), workdir=task.workdir) as box:
             prepare(task, box)
             if solve:
                 result = run_solution(task, box)
@@ -74,6 +78,11 @@ def _attempt_once(task: Task, *, solve: bool, layer: str | None, limits: Limits 
 
 
 def check_task(task: Task, *, layer: str | None = None) -> TaskCheck:
+    """Run the reference solution and an empty attempt of `task`; a task that needs an image or packages
+    the host lacks is not run but reported as skipped (its `needs`)."""
+    if task.needs:
+        not_run = Verdict(NO_SCORE, None, reason=f"unsupported: {task.needs}")
+        return TaskCheck(task, not_run, not_run, skipped=task.needs)
     reference = attempt(task, solve=True, layer=layer) if task.solution else Verdict(
         NO_SCORE, None, reason="no reference solution")
     empty = attempt(task, solve=False, layer=layer)
@@ -82,11 +91,22 @@ def check_task(task: Task, *, layer: str | None = None) -> TaskCheck:
     if infra:
         return TaskCheck(task, reference, empty, "", "; ".join(infra))
     if reference.status != PASS:
-        problems.append(f"reference solution {reference.status}: {reference.reason or reference.output[-300:]}")
+        problems.append(f"reference solution {reference.status}: {reference.reason or 'no reason given'}"
+                        f"{_tail(reference)}")
     if empty.status != FAIL:
         problems.append(f"empty attempt {empty.status}" + (f": {empty.reason}" if empty.reason else
-                                                            " (the tests pass without any work)"))
+                                                            " (the tests pass without any work)") + _tail(empty))
     return TaskCheck(task, reference, empty, "; ".join(problems))
+
+
+def output_tail(verdict: Verdict, chars: int = TAIL_CHARS) -> str:
+    """The last `chars` characters of what the verifier (or the sandbox) printed."""
+    return verdict.output.strip()[-chars:]
+
+
+def _tail(verdict: Verdict) -> str:
+    tail = output_tail(verdict)
+    return f"; verifier output: ...{tail}" if tail else "; the verifier printed nothing"
 
 
 def check_tasks(tasks: Iterable[Task], *, workers: int = 4, layer: str | None = None,

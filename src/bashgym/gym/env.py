@@ -109,7 +109,8 @@ class BashTaskEnv(gymnasium.Env[str, str]):
             self.task = task if isinstance(task, Task) else load_task(task)
             self.max_steps, self.time_limit_s = self.task.max_steps, self.task.timeout_s
         self._close_sandbox()
-        self.sandbox = Sandbox(limits=task_limits(self.task, self.limits), layer=self.layer)
+        self.sandbox = Sandbox(limits=task_limits(self.task, self.limits), layer=self.layer,
+                               workdir=self.task.workdir)
         self._limits_hit = self.sandbox.limits_hit
         prepare(self.task, self.sandbox)
         self._header = sanitize(f"{self.task.instruction}\n\n[You are in a bash shell in {self.sandbox.workdir}. "

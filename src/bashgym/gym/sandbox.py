@@ -71,6 +71,7 @@ SOLUTION_DIR = "/solution"  # Harbor's oracle runs solution/solve.sh from here
 STAGE_DIR = "/.bashgym"  # other staged scripts (setup, a test runner), read-only inside
 EPISODE_PREFIX = "bashgym-ep-"
 REWARD_FILE_MAX_BYTES = 64 * 1024
+CTRF_MAX_BYTES = 4 * 1024 * 1024
 VERIFIER_LOGS_MB = 16
 
 
@@ -131,6 +132,30 @@ class LayerInfo:
 
 
 # --------------------------------------------------------------------------------------------- layers
+
+
+SHIMS = ("uv", "uvx", "curl", "wget", "apt-get", "apt")
+
+
+def _install_shims(bindir: Path) -> None:
+    """The offline verifier toolchain (gym/shims/offline.py: uv, uvx, and curl/wget/apt-get that make
+    installer lines harmless), run by the project's Python, in a host-owned directory first on PATH."""
+    bindir.mkdir(mode=0o755)
+    source = (Path(__file__).parent / "shims" / "offline.py").read_text(encoding="utf-8")
+    script = bindir / "bashgym-offline"
+    script.write_text(f"#!{sys.executable}\n" + source.split("\n", 1)[1], encoding="utf-8")
+    os.chmod(script, 0o755)
+    for name in SHIMS:
+        os.symlink("bashgym-offline", bindir / name)
+
+
+def _below_app(workdir: str) -> str:
+    """`workdir` (a path inside the sandbox, /app or below) relative to /app; SandboxError otherwise."""
+    parts = [p for p in workdir.split("/") if p]
+    if parts[:1] != ["app"] or ".." in parts or "." in parts:
+        raise SandboxError(f"workdir {workdir!r} is not /app or a directory below it")
+    return "/".join(parts[1:]) or "."
+
 
 
 def _system_binds() -> list[str]:
@@ -536,7 +561,8 @@ class Sandbox:
     """
 
     def __init__(self, *, limits: Limits | None = None, layer: str | None = None, keep: bool = False,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, workdir: str = APP_DIR) -> None:
+        below = _below_app(workdir)
         info = detect_layer() if layer is None else LayerInfo(layer, "chosen by the caller")
         if info.name not in LAYERS:
             raise SandboxError(f"unknown sandbox layer {info.name!r}; use one of {', '.join(LAYERS)}")
@@ -566,9 +592,13 @@ class Sandbox:
         _python_mount_points(fs / "tmp")
         for name in ("stage", "tests", "solution"):  # host-private, read-only inside
             (self.root / name).mkdir(mode=0o755)
+        _install_shims(self.root / "stage" / "bin")
         self.workspace = fs / "app"
         inside = self.layer == "bubblewrap"
-        self.workdir = APP_DIR if inside else str(self.workspace)
+        if below != ".":
+            (self.workspace / below).mkdir(parents=True)
+            _chown_tree(self.workspace, self.uid)
+        self.workdir = (APP_DIR if inside else str(self.workspace)) + ("" if below == "." else f"/{below}")
         self.tests_dir = TESTS_DIR if inside else str(self.root / "tests")
         self.logs_dir = LOGS_DIR if inside else str(fs / "logs")
         self._stage_inside = STAGE_DIR if inside else str(self.root / "stage")
@@ -597,7 +627,7 @@ class Sandbox:
     def env(self) -> dict[str, str]:
         """The environment every command starts with (PATH puts the project's Python first)."""
         prefixes = _python_prefixes()
-        path = [str(Path(p) / "bin") for p in prefixes[:1]] + ["/usr/local/bin", "/usr/bin", "/bin",
+        path = [f"{self._stage_inside}/bin"] + [str(Path(p) / "bin") for p in prefixes[:1]] + ["/usr/local/bin", "/usr/bin", "/bin",
                                                                  "/usr/local/sbin", "/usr/sbin", "/sbin"]
         env = {
             "PATH": ":".join(path), "HOME": self._home_inside, "TMPDIR": "/tmp" if self.layer == "bubblewrap"
@@ -1062,28 +1092,56 @@ def read_reward(logs_fd: int) -> tuple[float | None, str]:
     number) or reward.json ({"reward": x} or a mapping of numbers, whose mean counts). Opened with
     O_NOFOLLOW relative to the fd, regular files only, at most REWARD_FILE_MAX_BYTES read: a symlink or a
     FIFO the tests planted is refused, never followed."""
+    for name in ("reward.txt", "reward.json"):
+        raw, why = _read_verifier_file(logs_fd, name, REWARD_FILE_MAX_BYTES)
+        if why:
+            return None, why
+        if raw is not None:
+            return _parse_reward(name, raw.decode("utf-8", errors="replace"))
+    return None, "the tests wrote no /logs/verifier/reward.txt or reward.json"
+
+
+def read_ctrf(logs_fd: int) -> tuple[list[dict], str]:
+    """Per-test results from /logs/verifier/ctrf.json (pytest-json-ctrf's report, which terminal-bench 2
+    test scripts write beside the reward): ([{"name", "status"}], "") or ([], why not). Read like
+    `read_reward`: O_NOFOLLOW under the fd, a regular file, at most CTRF_MAX_BYTES."""
+    raw, why = _read_verifier_file(logs_fd, "ctrf.json", CTRF_MAX_BYTES)
+    if raw is None:
+        return [], why
+    try:
+        tests = json.loads(raw.decode("utf-8", errors="replace"))["results"]["tests"]
+        return [{"name": str(t.get("name", "")), "status": str(t.get("status", ""))} for t in tests], ""
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return [], f"/logs/verifier/ctrf.json is not a CTRF report ({type(exc).__name__})"
+
+
+def _read_verifier_file(logs_fd: int, name: str, max_bytes: int) -> tuple[bytes | None, str]:
+    """(contents, "") of /logs/verifier/`name`; (None, "") when absent; (None, why) when refused."""
     try:
         verifier = os.open("verifier", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=logs_fd)
     except OSError as exc:
         return None, f"/logs/verifier is not a plain directory any more ({os.strerror(exc.errno or 0)})"
     try:
-        for name in ("reward.txt", "reward.json"):
-            try:
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=verifier)
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                return None, f"/logs/verifier/{name} is not a regular file ({os.strerror(exc.errno or 0)})"
-            try:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    return None, f"/logs/verifier/{name} is not a regular file"
-                raw = os.read(fd, REWARD_FILE_MAX_BYTES + 1)
-            finally:
-                os.close(fd)
-            if len(raw) > REWARD_FILE_MAX_BYTES:
-                return None, f"/logs/verifier/{name} is larger than {REWARD_FILE_MAX_BYTES} bytes"
-            return _parse_reward(name, raw.decode("utf-8", errors="replace"))
-        return None, "the tests wrote no /logs/verifier/reward.txt or reward.json"
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=verifier)
+        except FileNotFoundError:
+            return None, ""
+        except OSError as exc:
+            return None, f"/logs/verifier/{name} is not a regular file ({os.strerror(exc.errno or 0)})"
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None, f"/logs/verifier/{name} is not a regular file"
+            raw = b""
+            while len(raw) <= max_bytes:
+                chunk = os.read(fd, max_bytes + 1 - len(raw))
+                if not chunk:
+                    break
+                raw += chunk
+        finally:
+            os.close(fd)
+        if len(raw) > max_bytes:
+            return None, f"/logs/verifier/{name} is larger than {max_bytes} bytes"
+        return raw, ""
     finally:
         os.close(verifier)
 

@@ -14,12 +14,19 @@
   /logs/verifier/reward.txt (a number) or reward.json ({"reward": x} or named numbers).
 
 `load_task(path_or_id)` and `load_suite(name_or_path)` return `Task` objects; the verifier and the env take
-them. Task ids of the builtin suite are directory names.
+them. Task ids of the builtin suite are directory names. `scan_suite` judges each directory on its own (a
+broken one is reported beside the good ones, never stops them): what `gym check` and `gym list` use.
+
+A Dockerfile WORKDIR under /app (``/app/repo``) becomes the task's `workdir` (commands and tests start there);
+``needs`` names what the host lacks to run a task faithfully (an image ``FROM`` another toolchain, apt
+packages not installed here): such a task is reported up front, not run into a failure.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
+import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +41,12 @@ BUILTIN_DIR = Path(__file__).parent / "tasks" / "builtin"
 SUITES = {"builtin": BUILTIN_DIR, "practice": Path(__file__).parent / "tasks" / "practice"}
 CATEGORIES = ("files", "text", "git", "processes", "archives", "permissions", "scripting", "debugging")
 FORMATS = ("bashgym", "terminal-bench", "harbor")
+APP = "/app"  # where the sandbox binds the workspace (as Harbor's images lay tasks out)
+# Base images whose userland the host (Debian/Ubuntu with Python) stands in for; a FROM of anything else
+# (a Java, gcc, Go, Rust, Node image) brings a toolchain the sandbox does not have.
+_HOST_LIKE_IMAGES = re.compile(r"^(docker\.io/)?(library/)?(ubuntu|debian|python|buildpack-deps|bash|busybox)(:|@|$)"
+                               r"|^ghcr\.io/laude-institute/t-bench/(ubuntu|python)[^/]*(:|@|$)")
+_APT_INSTALL = re.compile(r"\bapt(?:-get)?\s+(?:-\S+\s+)*install\s+([^;&|]*)")
 _NETWORK_BOOTSTRAP = re.compile(r"\b(uv (init|add|venv|pip|run)|pip3? install|apt(-get)? |curl |wget )")
 _BASHGYM_KEYS = {"id", "category", "instruction", "timeout_s", "max_steps", "test_timeout_s", "disk_mb", "tags",
                  "difficulty"}
@@ -47,7 +60,9 @@ class Task:
     for terminal-bench, beside the task) that decides; ``reward_file`` says a Harbor-style reward file
     (under /logs/verifier) carries the verdict instead of the exit code; ``needs_app`` says commands or
     tests use absolute /app, /tests or /logs paths (only the bubblewrap layer offers them); ``disk_mb``
-    overrides the episode's disk limit (`Limits.disk_mb`, 1 GiB by default) when set."""
+    overrides the episode's disk limit (`Limits.disk_mb`, 1 GiB by default) when set; ``workdir`` is where
+    commands and tests start (the Dockerfile's WORKDIR, /app or below); ``needs`` says what image or
+    packages the host lacks for this task ("" when it has everything)."""
 
     id: str
     category: str
@@ -65,6 +80,8 @@ class Task:
     test_command: str | None = None
     reward_file: bool = False
     needs_app: bool = False
+    workdir: str = "/app"
+    needs: str = ""
     copies: list[tuple[Path, str]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
 
@@ -83,6 +100,8 @@ def detect_format(path: Path) -> str:
         if (path / "run-tests.sh").is_file() or (path / "Dockerfile").is_file():
             return "terminal-bench"
         return "bashgym"
+    if (path / "instruction.md").is_file():
+        raise ConfigError(f"{path}: tests/test.sh is missing (a Harbor task's verifier)")
     raise NotFoundError(f"{path} is not a task directory: it has neither task.yaml (bashgym, terminal-bench) "
                         "nor instruction.md + tests/test.sh (Harbor)")
 
@@ -104,18 +123,34 @@ def load_task(ref: str | Path) -> Task:
 
 
 def load_suite(name_or_path: str | Path = "builtin") -> list[Task]:
-    """Every task of a suite: "builtin", a directory of task directories, or one task directory."""
+    """Every task of a suite: "builtin", a directory of task directories, or one task directory. Strict:
+    the first broken task raises (`scan_suite` reports it beside the others instead)."""
+    tasks, bad = scan_suite(name_or_path)
+    if bad:
+        raise ConfigError(bad[0][1])
+    return tasks
+
+
+def scan_suite(name_or_path: str | Path = "builtin") -> tuple[list[Task], list[tuple[Path, str]]]:
+    """The tasks of a suite, each judged on its own: (tasks that loaded, [(directory, what is wrong)]).
+    Files beside the task directories (a README.md) and directories without a task marker are ignored;
+    a missing suite or one with no task at all raises NotFoundError."""
     root = SUITES.get(str(name_or_path)) or Path(name_or_path)
     if not root.is_dir():
         raise NotFoundError(
             f"no task suite {str(name_or_path)!r}: use {' or '.join(repr(n) for n in SUITES)} or a directory of tasks"
         )
-    if _is_task_dir(root):
-        return [load_task(root)]
-    tasks = [load_task(p) for p in sorted(root.iterdir()) if p.is_dir() and _is_task_dir(p)]
-    if not tasks:
+    dirs = [root] if _is_task_dir(root) else [p for p in sorted(root.iterdir()) if p.is_dir() and _is_task_dir(p)]
+    if not dirs:
         raise NotFoundError(f"{root} holds no task directories (task.yaml or instruction.md + tests/test.sh)")
-    return tasks
+    tasks: list[Task] = []
+    bad: list[tuple[Path, str]] = []
+    for path in dirs:
+        try:
+            tasks.append(load_task(path))
+        except (ConfigError, NotFoundError, OSError, UnicodeDecodeError) as exc:
+            bad.append((path, str(exc)))
+    return tasks, bad
 
 
 def _is_task_dir(path: Path) -> bool:
@@ -174,6 +209,7 @@ def _load_terminal_bench(path: Path) -> Task:
     if not instruction:
         raise ConfigError(f"{meta}: field 'instruction' is missing or empty")
     copies, workdir = _dockerfile_layout(path / "Dockerfile", path)
+    _check_workdir(path, workdir)
     run_tests = path / "run-tests.sh"
     command = None
     if run_tests.is_file() and not _NETWORK_BOOTSTRAP.search(run_tests.read_text(encoding="utf-8")):
@@ -188,8 +224,9 @@ def _load_terminal_bench(path: Path) -> Task:
         path=path, format="terminal-bench", timeout_s=float(data.get("max_agent_timeout_sec", 360)),
         max_steps=int(data.get("max_steps", 50)), test_timeout_s=float(data.get("max_test_timeout_sec", 60)),
         solution=_file(path / "solution.sh"), tests=tests, test_script="run-tests.sh", test_command=command,
-        needs_app=True, copies=copies, tags=list(data.get("tags") or []),
-    ) if workdir in ("/app", None) else _unsupported_workdir(path, workdir)
+        needs_app=True, workdir=workdir or APP, needs=_needs(path / "Dockerfile"), copies=copies,
+        tags=list(data.get("tags") or []),
+    )
 
 
 def _load_harbor(path: Path) -> Task:
@@ -203,8 +240,7 @@ def _load_harbor(path: Path) -> Task:
     metadata = config.get("metadata") or {}
     dockerfile = path / "environment" / "Dockerfile"
     copies, workdir = _dockerfile_layout(dockerfile, dockerfile.parent)
-    if workdir not in ("/app", None):
-        return _unsupported_workdir(path, workdir)
+    _check_workdir(path, workdir)
     name = (config.get("task") or {}).get("name") or path.name
     return Task(
         id=str(name).split("/")[-1], category=str(metadata.get("category") or "harbor"),
@@ -213,13 +249,19 @@ def _load_harbor(path: Path) -> Task:
         test_timeout_s=float((config.get("verifier") or {}).get("timeout_sec", 120)),
         disk_mb=_disk_mb((config.get("environment") or {}).get("storage_mb"), toml_path, "[environment] storage_mb"),
         solution=_file(path / "solution" / "solve.sh"), tests=path / "tests", test_script="test.sh",
-        reward_file=True, needs_app=True, copies=copies, tags=list(metadata.get("tags") or []),
+        reward_file=True, needs_app=True, workdir=workdir or APP, needs=_needs(dockerfile), copies=copies,
+        tags=list(metadata.get("tags") or []),
     )
 
 
-def _unsupported_workdir(path: Path, workdir: str | None) -> Task:
+def _check_workdir(path: Path, workdir: str | None) -> None:
+    """The workspace is bound at /app: a WORKDIR at or below it is followed, one elsewhere is refused."""
+    if workdir is None or workdir == APP or workdir.startswith(APP + "/"):
+        if workdir and ".." in workdir.split("/"):
+            raise ConfigError(f"{path}: its Dockerfile's WORKDIR {workdir} leaves /app")
+        return
     raise ConfigError(f"{path}: its Dockerfile sets WORKDIR {workdir}; bashgym binds the workspace at /app "
-                      "only, so this task needs Docker")
+                      "(WORKDIR /app or below it), so this task needs Docker")
 
 
 def _dockerfile_layout(dockerfile: Path, context: Path) -> tuple[list[tuple[Path, str]], str | None]:
@@ -236,15 +278,16 @@ def _dockerfile_layout(dockerfile: Path, context: Path) -> tuple[list[tuple[Path
             continue
         op = parts[0].upper()
         if op == "WORKDIR" and len(parts) > 1:
-            workdir = parts[1] if parts[1].startswith("/") else f"{workdir or ''}/{parts[1]}"
+            workdir = parts[1] if parts[1].startswith("/") else f"{(workdir or '').rstrip('/')}/{parts[1]}"
+            workdir = workdir.rstrip("/") or "/"
         elif op in ("COPY", "ADD") and len(parts) >= 3:
             args = [p for p in parts[1:] if not p.startswith("--")]
             if any(p.startswith("--from") for p in parts[1:]) or len(args) < 2:
                 continue
             *sources, dest = args
             base = workdir or "/app"
-            target = dest if dest.startswith("/") else f"{base.rstrip('/')}/{dest}"
-            if not (target == "/app" or target.startswith("/app/") or target in (".", "./")):
+            target = posixpath.normpath(dest if dest.startswith("/") else f"{base.rstrip('/')}/{dest}")
+            if not (target == "/app" or target.startswith("/app/")):
                 continue
             rel = target[len("/app"):].lstrip("/") or "."
             for src in sources:
@@ -257,7 +300,8 @@ def _dockerfile_layout(dockerfile: Path, context: Path) -> tuple[list[tuple[Path
                     if match.is_dir() and not whole:
                         copies.append((match, rel))
                     else:
-                        into_dir = whole or dest.endswith("/") or len(sources) > 1 or rel == "."
+                        into_dir = (whole or dest.endswith(("/", "/.")) or dest == "." or len(sources) > 1
+                                    or rel == ".")
                         copies.append((match, _join(rel, match.name) if into_dir else rel))
     return copies, workdir
 
@@ -281,3 +325,49 @@ def _disk_mb(value: object, where: Path, key: str) -> int | None:
 
 def _file(path: Path) -> Path | None:
     return path if path.is_file() else None
+
+
+def _needs(dockerfile: Path) -> str:
+    """What the task's image has that this host lacks: "needs image X" for a FROM of another toolchain's
+    image, "packages Y" for apt packages not installed here; "" when the host can stand in for the image."""
+    if not dockerfile.is_file():
+        return ""
+    text = dockerfile.read_text(encoding="utf-8", errors="replace").replace("\\\n", " ")
+    images = [line.split()[1] for line in text.splitlines()
+              if line.strip().upper().startswith("FROM ") and len(line.split()) > 1]
+    stages = {line.split()[-1] for line in text.splitlines()
+              if line.strip().upper().startswith("FROM ") and " AS " in line.upper()}
+    foreign = [i for i in images[-1:] if i not in stages and not _HOST_LIKE_IMAGES.match(i.lower())]
+    wanted: list[str] = []
+    for match in _APT_INSTALL.finditer(text):
+        for word in match.group(1).split():
+            name = word.split("=")[0]
+            if not word.startswith("-") and re.fullmatch(r"[a-z0-9][a-z0-9+.-]+", name) and name not in wanted:
+                wanted.append(name)
+    installed = _installed_debs()
+    missing = [p for p in wanted if p not in installed and shutil.which(p) is None]
+    parts = []
+    if foreign:
+        parts.append(f"needs image {foreign[0]}")
+    if missing:
+        parts.append(f"packages {' '.join(missing)}")
+    return " / ".join(parts)
+
+
+_DEBS: set[str] | None = None
+
+
+def _installed_debs() -> set[str]:
+    """Debian packages installed on this host (read once from dpkg's status file; empty elsewhere)."""
+    global _DEBS
+    if _DEBS is None:
+        _DEBS = set()
+        try:
+            text = Path("/var/lib/dpkg/status").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return _DEBS
+        for block in text.split("\n\n"):
+            name = re.search(r"^Package: (\S+)", block, re.M)
+            if name and re.search(r"^Status: install ok installed", block, re.M):
+                _DEBS.add(name.group(1))
+    return _DEBS

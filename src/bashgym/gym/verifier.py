@@ -21,10 +21,10 @@ from __future__ import annotations
 import os
 import shlex
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from bashgym.gym.cpu_budget import MACHINE, describe, timeout_cause
-from bashgym.gym.sandbox import CommandResult, Limits, Sandbox, SandboxError, read_reward
+from bashgym.gym.sandbox import CommandResult, Limits, Sandbox, SandboxError, read_ctrf, read_reward
 from bashgym.gym.task import Task
 
 PASS, FAIL, NO_SCORE = "pass", "fail", "no_score"
@@ -35,7 +35,8 @@ SLOW_RETRY_SCALE = 3.0
 @dataclass
 class Verdict:
     """The outcome of a task's tests. ``reward`` is 1.0/0.0 from an exit code, the number a Harbor test
-    wrote, or None for no_score; ``reason`` says why when it is not a plain pass."""
+    wrote, or None for no_score; ``reason`` says why when it is not a plain pass; ``tests`` holds the
+    per-test results ({"name", "status"}) of a /logs/verifier/ctrf.json the tests wrote."""
 
     status: str
     reward: float | None
@@ -44,6 +45,7 @@ class Verdict:
     attempts: int = 1
     duration_s: float = 0.0
     reason: str = ""
+    tests: list[dict] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -119,6 +121,8 @@ def _verify_once(task: Task, sandbox: Sandbox, *, budget: float) -> Verdict:
     """One run of the tests in a fresh sandbox process (`Sandbox.run_fresh`): the agent is dead by then, the
     tests see the workspace as the agent left it, and the verdict is that process's exit code (or, for
     Harbor tasks, the reward file it wrote into a /logs the agent never saw)."""
+    if task.needs:
+        return Verdict(NO_SCORE, None, reason=f"unsupported: task {task.id} {task.needs} (the host lacks them)")
     if task.needs_app and sandbox.layer != "bubblewrap":
         return Verdict(NO_SCORE, None, reason=f"unsupported: task {task.id} uses /app, /tests or /logs, which "
                        f"only the bubblewrap layer provides (active layer: {sandbox.layer})")
@@ -135,6 +139,7 @@ def _verify_once(task: Task, sandbox: Sandbox, *, budget: float) -> Verdict:
             command = f"bash {shlex.quote(f'{sandbox.tests_dir}/{task.test_script}')}"
         result, logs_fd = sandbox.run_fresh(command, timeout=budget)
         reward, why = read_reward(logs_fd) if task.reward_file and logs_fd is not None else (None, "")
+        tests, _ = read_ctrf(logs_fd) if logs_fd is not None else ([], "")
     except SandboxError as exc:
         return Verdict(NO_SCORE, None, reason=f"sandbox failed: {exc}")
     finally:
@@ -143,13 +148,16 @@ def _verify_once(task: Task, sandbox: Sandbox, *, budget: float) -> Verdict:
         sandbox.unstage("tests")
         sandbox.unstage("runner")
     if result.timed_out and (not task.reward_file or reward is None):
-        return timed_out("the tests", result, budget)
+        return replace(timed_out("the tests", result, budget), tests=tests)
+    failed = [t["name"] for t in tests if t["status"] in ("failed", "error")]
+    failing = f" (failed: {', '.join(failed[:10])}{', ...' if len(failed) > 10 else ''})" if failed else ""
     if task.reward_file:
         if reward is None:
-            return Verdict(NO_SCORE, None, result.output, result.exit_code, reason=why)
+            return Verdict(NO_SCORE, None, result.output, result.exit_code, reason=why, tests=tests)
         status = PASS if reward >= 1.0 - 1e-9 else FAIL
         return Verdict(status, reward, result.output, result.exit_code,
-                       reason="" if status == PASS else f"reward {reward:g} < 1")
+                       reason="" if status == PASS else f"reward {reward:g} < 1{failing}", tests=tests)
     if result.exit_code == 0:
-        return Verdict(PASS, 1.0, result.output, 0)
-    return Verdict(FAIL, 0.0, result.output, result.exit_code, reason=f"the tests exited with {result.exit_code}")
+        return Verdict(PASS, 1.0, result.output, 0, tests=tests)
+    return Verdict(FAIL, 0.0, result.output, result.exit_code,
+                   reason=f"the tests exited with {result.exit_code}{failing}", tests=tests)
