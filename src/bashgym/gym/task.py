@@ -46,6 +46,10 @@ APP = "/app"  # where the sandbox binds the workspace (as Harbor's images lay ta
 # (a Java, gcc, Go, Rust, Node image) brings a toolchain the sandbox does not have.
 _HOST_LIKE_IMAGES = re.compile(r"^(docker\.io/)?(library/)?(ubuntu|debian|python|buildpack-deps|bash|busybox)(:|@|$)"
                                r"|^ghcr\.io/laude-institute/t-bench/(ubuntu|python)[^/]*(:|@|$)")
+# Toolchain images the host stands in for when it has their main command (the sandbox sees the host's /usr).
+_IMAGE_TOOLS = {"gcc": "gcc", "golang": "go", "openjdk": "java", "eclipse-temurin": "java", "amazoncorretto": "java",
+                "maven": "mvn", "gradle": "gradle", "rust": "cargo", "node": "node", "ruby": "ruby", "perl": "perl",
+                "php": "php", "swift": "swift", "haskell": "ghc", "julia": "julia", "r-base": "R"}
 _APT_INSTALL = re.compile(r"\bapt(?:-get)?\s+(?:-\S+\s+)*install\s+([^;&|]*)")
 _NETWORK_BOOTSTRAP = re.compile(r"\b(uv (init|add|venv|pip|run)|pip3? install|apt(-get)? |curl |wget )")
 _BASHGYM_KEYS = {"id", "category", "instruction", "timeout_s", "max_steps", "test_timeout_s", "disk_mb", "tags",
@@ -337,7 +341,8 @@ def _needs(dockerfile: Path) -> str:
               if line.strip().upper().startswith("FROM ") and len(line.split()) > 1]
     stages = {line.split()[-1] for line in text.splitlines()
               if line.strip().upper().startswith("FROM ") and " AS " in line.upper()}
-    foreign = [i for i in images[-1:] if i not in stages and not _HOST_LIKE_IMAGES.match(i.lower())]
+    foreign = [i for i in images[-1:] if i not in stages and not _HOST_LIKE_IMAGES.match(i.lower())
+               and not _host_has_toolchain(i)]
     wanted: list[str] = []
     for match in _APT_INSTALL.finditer(text):
         for word in match.group(1).split():
@@ -352,6 +357,13 @@ def _needs(dockerfile: Path) -> str:
     if missing:
         parts.append(f"packages {' '.join(missing)}")
     return " / ".join(parts)
+
+
+def _host_has_toolchain(image: str) -> bool:
+    """A toolchain image (gcc:13, eclipse-temurin:21) whose main command the host has too."""
+    repo = image.lower().split("@")[0].rsplit("/", 1)[-1].split(":")[0]
+    tool = _IMAGE_TOOLS.get(repo)
+    return tool is not None and shutil.which(tool) is not None
 
 
 _DEBS: set[str] | None = None
