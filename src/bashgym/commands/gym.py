@@ -53,7 +53,7 @@ def list_tasks(
                       note + escape(first[:90] + ("…" if len(first) > 90 else "")))
     console.print(table)
     for path, why in bad:
-        console.print(f"[red]skipped[/] {escape(str(path))}: {escape(why)}")
+        console.print(f"[red]skipped[/] {escape(why)}")
 
 
 @gym_app.command("check")
