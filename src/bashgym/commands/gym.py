@@ -52,7 +52,7 @@ def list_tasks(
         table.add_row(t.id, t.category, t.format, str(t.max_steps),
                       note + escape(first[:90] + ("…" if len(first) > 90 else "")))
     console.print(table)
-    for path, why in bad:
+    for _, why in bad:
         console.print(f"[red]skipped[/] {escape(why)}")
 
 
