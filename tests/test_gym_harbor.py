@@ -71,6 +71,12 @@ def test_offline_shims_resolve_local_tools_and_refuse_what_is_not_installed():
         venv = box.run("uv venv .v && . .v/bin/activate && uv pip install pytest && uv run python -c "
                        "'import ctrf' ; echo rc=$?")
         assert "rc=0" in venv.output, venv.output
+        pip = box.run("pip install -q pytest==8.4.1 pytest-json-ctrf; echo rc=$?; pip3 install no-such-package-xyz;"
+                      " echo rc=$?")
+        assert "rc=0" in pip.output and "rc=2" in pip.output and "no-such-package-xyz" in pip.output, pip.output
+        local = box.run("mkdir -p p/m && printf '[project]\\nname = \"m\"\\nversion = \"1\"\\n' > p/pyproject.toml"
+                        " && pip install --no-build-isolation --no-deps ./p; echo rc=$?")
+        assert "Processing ./p" in local.output and "offline" not in local.output  # the real pip builds it
         apt = box.run("apt-get update && apt-get install -y bash coreutils; echo rc=$?; "
                       "apt-get install -y no-such-deb-xyz; echo rc=$?")
         assert "rc=0" in apt.output and "rc=100" in apt.output and "no-such-deb-xyz" in apt.output

@@ -134,11 +134,11 @@ class LayerInfo:
 # --------------------------------------------------------------------------------------------- layers
 
 
-SHIMS = ("uv", "uvx", "curl", "wget", "apt-get", "apt")
+SHIMS = ("uv", "uvx", "pip", "pip3", "curl", "wget", "apt-get", "apt")
 
 
 def _install_shims(bindir: Path) -> None:
-    """The offline verifier toolchain (gym/shims/offline.py: uv, uvx, and curl/wget/apt-get that make
+    """The offline verifier toolchain (gym/shims/offline.py: uv, uvx, and pip/curl/wget/apt-get that make
     installer lines harmless), run by the project's Python, in a host-owned directory first on PATH."""
     bindir.mkdir(mode=0o755)
     source = (Path(__file__).parent / "shims" / "offline.py").read_text(encoding="utf-8")

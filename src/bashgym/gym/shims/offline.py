@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bashgym's offline stand-ins for the verifier toolchain Harbor / terminal-bench 2 test scripts expect.
 
-Installed in every sandbox as `uv`, `uvx`, `curl`, `wget`, `apt-get` and `apt` (one file, the name it is
+Installed in every sandbox as `uv`, `uvx`, `pip`, `pip3`, `curl`, `wget`, `apt-get` and `apt` (one file, the name it is
 called by picks the tool), first on PATH. The sandbox has no network, so:
 
 - `uvx [-p PY] [-w PKG]... TOOL ARGS` and `uv run [--with PKG]... CMD ARGS` run TOOL/CMD from the sandbox's
@@ -11,6 +11,8 @@ called by picks the tool), first on PATH. The sandbox has no network, so:
   the real installer's users `source`); every other URL goes to the real tool, which has no network.
 - `apt-get update` does nothing; `apt-get install P...` succeeds when every P is already on the host and
   says which are not otherwise. Other apt-get commands go to the real tool.
+- `pip install P...` (and `uv pip install`) succeeds when every P is installed locally and names the ones
+  that are not, instead of retrying a network that is not there; other pip commands go to pip.
 
 Standard library only: it runs in the sandbox, never imports bashgym.
 """
@@ -129,16 +131,7 @@ def uv(args: list[str]) -> None:
             run_tool("python", [])
         run_tool(cmd[0], cmd[1:])
     elif command == "pip" and rest[:1] == ["install"]:
-        packages, options = [], rest[1:]
-        while options:
-            if options[0] in ("-r", "--requirement"):
-                packages += requirements_file(options[1] if len(options) > 1 else "")
-                options = options[2:]
-                continue
-            if not options[0].startswith("-"):
-                packages.append(options[0])
-            options = options[1:]
-        require(packages)
+        pip_install(rest[1:])
     elif command in ("add",):
         require([a for a in rest if not a.startswith("-")])
     elif command == "venv":
@@ -150,6 +143,32 @@ def uv(args: list[str]) -> None:
     else:
         say(f"`uv {command}` is not available offline; use `uv run`, `uv pip install` or `uvx`")
         sys.exit(2)
+
+
+def pip_install(options: list[str]) -> None:
+    """`pip install` / `uv pip install`: succeed when every package is installed locally, else name them.
+    Installs from local paths (`.`, `-e DIR`, a wheel, `--no-index`/`--find-links`) go to the real pip."""
+    local = ("-e", "--editable", "--no-index", "-f", "--find-links", "--target", "-t", "--prefix", "--user")
+    if any(o.split("=")[0] in local or o.startswith((".", "/", "~")) or o.endswith((".whl", ".tar.gz", ".zip"))
+           for o in options):
+        os.execv(sys.executable, [sys.executable, "-m", "pip", "install", *options])
+    packages = []
+    while options:
+        if options[0] in ("-r", "--requirement"):
+            packages += requirements_file(options[1] if len(options) > 1 else "")
+            options = options[2:]
+            continue
+        if not options[0].startswith("-"):
+            packages.append(options[0])
+        options = options[1:]
+    require(packages)
+
+
+def pip(args: list[str]) -> None:
+    if args[:1] == ["install"]:
+        pip_install(args[1:])
+        return
+    os.execv(sys.executable, [sys.executable, "-m", "pip", *args])
 
 
 def requirements_file(path: str) -> list[str]:
@@ -233,6 +252,8 @@ def main() -> None:
         fetch(tool, args)
     elif tool in ("apt-get", "apt"):
         apt(tool, args)
+    elif tool in ("pip", "pip3"):
+        pip(args)
     else:
         say(f"unknown name {tool}")
         sys.exit(2)
