@@ -99,7 +99,7 @@ def test_home_judge_yaml_is_used_when_present(isolated_home: Path) -> None:
     [
         ({"weigths": {}}, 'unknown key \'weigths\' in judge config (did you mean "weights"?)'),
         ({"weights": {"test": 1}}, '(did you mean "tests"?)'),
-        ({"weights": {"tests": "high"}}, "weights.tests must be a number, got 'high'"),
+        ({"weights": {"tests": "high"}}, "weights.tests: got 'high', expected a number (in judge config)"),
         ({"tiers": {"gold": 0.5, "silver": 0.7}}, "bronze <= silver <= gold"),
         ({"llm": {"modle": "x"}}, '(did you mean "model"?)'),
         ({"caps": {"tests": {"max": 0.5}}}, "unknown key 'max'"),

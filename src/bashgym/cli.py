@@ -18,7 +18,7 @@ from typing import Any
 import typer
 
 from bashgym import __version__
-from bashgym.errors import BashgymError, expected_from_pydantic
+from bashgym.errors import BashgymError, expected_from_pydantic, install_hint
 
 app = typer.Typer(
     name="bashgym",
@@ -177,8 +177,7 @@ def main() -> None:
         extra = OPTIONAL_PACKAGES.get((exc.name or "").split(".")[0])
         if extra is None:
             raise
-        hint = " (torch==2.13.0 first for the CPU build)" if extra == "train" else ""
-        _error(f"this command needs the optional package {exc.name!r}: pip install 'bashgym[{extra}]'{hint}")
+        _error(f"this command needs the optional package {exc.name!r}: {install_hint(extra)}")
     except KeyboardInterrupt:
         typer.secho("interrupted: work done so far is saved; run the command again to resume", err=True)
         sys.exit(130)

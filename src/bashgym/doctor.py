@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bashgym import __version__
+from bashgym.errors import install_hint
 from bashgym.paths import db_path
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -56,7 +57,7 @@ def check_extras() -> list[Check]:
         missing = [p for p, v in versions.items() if v is None]
         detail = ", ".join(f"{p} {v}" for p, v in versions.items() if v)
         if missing:
-            fix = f"pip install 'bashgym[{extra}]'" + (" (torch==2.13.0 first for the CPU build)" if extra == "train" else "")
+            fix = install_hint(extra)
             out.append(Check(f"extra [{extra}]", WARN, f"missing {', '.join(missing)}" + (f"; have {detail}" if detail else ""), fix))
         else:
             out.append(Check(f"extra [{extra}]", OK, detail))
@@ -80,7 +81,7 @@ def check_sandbox() -> Check:
     try:
         from bashgym.gym.sandbox import detect_layer
     except ImportError as exc:
-        return Check("sandbox", WARN, f"gym not importable: {exc}", "pip install 'bashgym[gym]'")
+        return Check("sandbox", WARN, f"gym not importable: {exc}", install_hint("gym"))
     info = detect_layer()
     if info.name == "bubblewrap":
         return Check("sandbox", OK, f"{info.name}: {info.reason}")

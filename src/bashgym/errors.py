@@ -91,11 +91,17 @@ def pydantic_message(exc: object, where: str | None = None, prefix: str = "") ->
     return "; ".join(lines)
 
 
+def install_hint(extra: str) -> str:
+    """How to add an extra. bashgym is installed from a checkout or a git URL until it is on PyPI."""
+    torch = " (torch==2.13.0 first for the CPU build)" if extra in ("train", "all") else ""
+    return f"pip install 'bashgym[{extra}]'{torch} (from a bashgym checkout: pip install '.[{extra}]')"
+
+
 def require(module: str, extra: str) -> None:
     """Import check for optional extras: raise MissingDependencyError with the pip command to run."""
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
         raise MissingDependencyError(
-            f"this needs the optional package {module!r}: pip install 'bashgym[{extra}]'"
+            f"this needs the optional package {module!r}: {install_hint(extra)}"
         )

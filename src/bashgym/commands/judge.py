@@ -118,7 +118,7 @@ def explain(
     table = Table(show_lines=False)
     for col in ("metric", "value", "weight", "why", "evidence (step: what)"):
         table.add_column(col, overflow="fold")
-    for name, m in sorted(stored.get("metrics", {}).items(), key=lambda kv: -kv[1]["weight"]):
+    for name, m in sorted(stored.get("metrics", {}).items(), key=lambda kv: (-kv[1]["weight"], kv[0])):
         evidence = "\n".join(f"{e['step']}: {e['text']}" for e in m["evidence"][:4]) or "-"
         if len(m["evidence"]) > 4:
             evidence += f"\n… {len(m['evidence']) - 4} more"

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import yaml
 
-from bashgym.errors import ConfigError, unknown_key_error
+from bashgym.errors import ConfigError, bad_value, unknown_key_error
 from bashgym.paths import home_dir
 
 # name → (default weight, meaning). The meaning is what `judge explain` and the docs show.
@@ -110,9 +110,9 @@ def default_config_path() -> Path:
     return home_dir() / "judge.yaml"
 
 
-def _number(value: Any, where: str) -> float:
+def _number(value: Any, key: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{where} must be a number, got {value!r}")
+        raise ConfigError(bad_value(key, value, "a number", where))
     return float(value)
 
 
@@ -129,12 +129,12 @@ def config_from_dict(data: dict[str, Any], where: str = "judge config") -> Judge
             for name, weight in (value or {}).items():
                 if name not in METRICS:
                     raise unknown_key_error(name, METRICS, f"{where} weights")
-                config.weights[name] = _number(weight, f"{where} weights.{name}")
+                config.weights[name] = _number(weight, f"weights.{name}", where)
         elif key == "tiers":
             for name, threshold in (value or {}).items():
                 if name not in config.tiers:
                     raise unknown_key_error(name, config.tiers, f"{where} tiers")
-                config.tiers[name] = _number(threshold, f"{where} tiers.{name}")
+                config.tiers[name] = _number(threshold, f"tiers.{name}", where)
         elif key == "caps":
             for name, cap in (value or {}).items():
                 if name not in METRICS:
@@ -146,9 +146,9 @@ def config_from_dict(data: dict[str, Any], where: str = "judge config") -> Judge
                     if part not in ("below", "max_total"):
                         raise unknown_key_error(part, ("below", "max_total"), f"{where} caps.{name}")
                 merged = {**config.caps.get(name, {"below": 0.5, "max_total": 1.0}), **cap}
-                config.caps[name] = {k: _number(v, f"{where} caps.{name}.{k}") for k, v in merged.items()}
+                config.caps[name] = {k: _number(v, f"caps.{name}.{k}", where) for k, v in merged.items()}
         elif key == "focus_steps":
-            config.focus_steps = int(_number(value, f"{where} focus_steps"))
+            config.focus_steps = int(_number(value, "focus_steps", where))
         elif key == "llm":
             valid_llm = [f.name for f in fields(LlmConfig)]
             for name, v in (value or {}).items():

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from bashgym.errors import ConfigError, choice_error, unknown_key_error
+from bashgym.errors import ConfigError, bad_value, choice_error, unknown_key_error
 
 KINDS = ("sft", "dpo", "grpo")
 GPU_CHOICES = ("auto", "cpu", "cuda")
@@ -178,7 +178,7 @@ def _coerce(value: Any, f: dataclasses.Field, key: str, where: str) -> Any:
             return value.lower() in ("true", "yes")
     except ValueError:
         if str not in kinds:
-            raise ConfigError(f"{key}: {value!r} in {where} is not a number") from None
+            raise ConfigError(bad_value(key, value, "a number", where)) from None
     return value
 
 
