@@ -88,7 +88,7 @@ def test_tiny_model_is_small_qwen2_with_tool_chat_template(tiny: Path) -> None:
 
     config = AutoConfig.from_pretrained(tiny)
     assert (config.model_type, config.hidden_size, config.num_hidden_layers, config.num_attention_heads) == (
-        "qwen2", 64, 2, 4)
+        "qwen2", 64, 4, 4)
     tok = AutoTokenizer.from_pretrained(tiny)
     text = tok.apply_chat_template(sft_example(0)["messages"], tools=TOOLS, tokenize=False)
     assert '<tool_call>\n{"name": "bash", "arguments": {"command": "ls -la"}}\n</tool_call><|im_end|>' in text
@@ -96,6 +96,48 @@ def test_tiny_model_is_small_qwen2_with_tool_chat_template(tiny: Path) -> None:
     assert '"name": "bash"' in text.split("\n</tools>")[0]  # the tools list is rendered in the system turn
     assert re.search(r"{%-? generation -?%}.*<\|im_end\|>.*{%-? endgeneration -?%}", tok.chat_template)
     assert tok.decode(tok(text)["input_ids"]) == text  # byte-level BPE round-trips
+
+
+DISTINCT_COMMANDS = ["ls -la", "git status", "wc -l notes.txt", "cat README.md", "pwd", "df -h",
+                     "grep -rn TODO src", "python -m pytest -q"]
+
+
+def test_tiny_model_overfits_eight_examples_and_generates_them_from_the_inference_prompt(
+        tiny: Path, tmp_path: Path, store: Store) -> None:
+    """The tiny model can learn: plain LoRA takes 8 conversations below loss 0.5, and greedy decoding from the
+    prompt an agent sees at inference (system + tools + user, then + the tool's result) gives them back."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from bashgym.train.run import train
+
+    rows = []
+    for i, cmd in enumerate(DISTINCT_COMMANDS):
+        row = sft_example(i)
+        row["messages"][1]["content"] = f"Task {i}: run {cmd}"
+        row["messages"][2]["tool_calls"][0]["function"]["arguments"] = json.dumps({"command": cmd})
+        rows.append(row)
+    data = write_jsonl(tmp_path / "eight.jsonl", rows)
+    result = train(run_spec("sft", tiny, data, max_steps=40, per_device_train_batch_size=8, learning_rate=1e-2,
+                            save_steps=1000), store)
+    assert result.metrics["train_examples"] == 8 and result.metrics["final_loss"] < 0.5
+
+    tok = AutoTokenizer.from_pretrained(result.adapter_dir)
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny), str(result.adapter_dir)).eval()
+
+    def greedy(messages: list[dict[str, Any]]) -> str:
+        prompt = tok.apply_chat_template(messages, tools=TOOLS, add_generation_prompt=True, return_tensors="pt",
+                                         return_dict=True)
+        with torch.no_grad():
+            out = model.generate(**prompt, max_new_tokens=40, do_sample=False)
+        return tok.decode(out[0, prompt["input_ids"].shape[1]:])
+
+    for i, (row, cmd) in enumerate(zip(rows, DISTINCT_COMMANDS, strict=True)):
+        messages = row["messages"]
+        assert greedy(messages[:2]) == (
+            f'<tool_call>\n{{"name": "bash", "arguments": {{"command": "{cmd}"}}}}\n</tool_call><|im_end|>')
+        assert greedy(messages[:4]) == f"Done with task {i}.<|im_end|>"
 
 
 # ---------------------------------------------------------------------------------------------- masking
@@ -186,15 +228,15 @@ def test_interrupted_run_resumes_from_last_checkpoint(tiny: Path, sft_dir: Path,
 
     from bashgym.train.run import train
 
-    class InterruptAtStep3(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN003
+    class InterruptAfterStep3(TrainerCallback):  # step 3 is trained and logged; the checkpoint is step 2's
+        def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001, ANN003
             if state.global_step == 3:
                 raise KeyboardInterrupt
 
     out = tmp_path / "run"
     spec = run_spec("sft", tiny, sft_dir, output_dir=str(out), max_steps=4, save_steps=2)
     with pytest.raises(KeyboardInterrupt):
-        train(spec, store, callbacks=[InterruptAtStep3()])
+        train(spec, store, callbacks=[InterruptAfterStep3()])
     [row] = store.list_runs()
     assert row["status"] == "interrupted" and "KeyboardInterrupt" in row["metrics"]["error"]
     assert (out / "checkpoint-2").is_dir() and not (out / "adapter").exists()
@@ -204,6 +246,8 @@ def test_interrupted_run_resumes_from_last_checkpoint(tiny: Path, sft_dir: Path,
     resumed = train(run_spec("sft", tiny, sft_dir, output_dir=str(out), max_steps=4, save_steps=2), store, resume=True)
     assert resumed.run_id == row["id"] and Path(resumed.resumed_from or "").name == "checkpoint-2"
     assert [s for s, _ in resumed.metrics["loss_history"]] == [1, 2, 3, 4]
+    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged if "loss" in r] == [1, 2, 3, 4]  # step 3 was logged before the interrupt too
     [row] = store.list_runs()
     assert row["status"] == "completed" and row["finished_at"] and (out / "adapter" / "adapter_config.json").is_file()
 

@@ -40,10 +40,22 @@ class ProgressCallback(TrainerCallback):
 
 
 class MetricsFileCallback(TrainerCallback):
-    """Appends each log record (step, loss, lr, ...) to metrics.jsonl as it happens."""
+    """Appends each log record (step, loss, lr, ...) to metrics.jsonl as it happens.
+
+    A resumed run starts again from its checkpoint, so it logs again the steps between that checkpoint and
+    the interruption: at train begin the file keeps only the records up to the step training starts from, and
+    each step appears once.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not state.is_world_process_zero or not self.path.is_file():
+            return
+        kept = [line for line in self.path.read_bytes().splitlines()
+                if line.strip() and _record_step(line) <= state.global_step]
+        self.path.write_bytes(b"".join(line + b"\n" for line in kept))
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if not logs or not state.is_world_process_zero:
@@ -52,6 +64,15 @@ class MetricsFileCallback(TrainerCallback):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("ab") as fh:
             fh.write(orjson.dumps(record, default=_finite_or_str) + b"\n")
+
+
+def _record_step(line: bytes) -> float:
+    """The step of one metrics.jsonl record; an unreadable line (a crash mid-write) sorts after every step."""
+    try:
+        step = orjson.loads(line).get("step")
+    except (orjson.JSONDecodeError, AttributeError):
+        return math.inf
+    return step if isinstance(step, int | float) else math.inf
 
 
 def _finite_or_str(value: Any) -> Any:
