@@ -252,6 +252,63 @@ def test_interrupted_run_resumes_from_last_checkpoint(tiny: Path, sft_dir: Path,
     assert row["status"] == "completed" and row["finished_at"] and (out / "adapter" / "adapter_config.json").is_file()
 
 
+# ---------------------------------------------------------------------------------------------- max_length
+
+def long_session_rows() -> list[dict[str, Any]]:
+    """A short example, one with three command steps (too long whole, its first step fits), and one whose
+    first reply cannot fit at all."""
+    short = sft_example(0)
+    short["example_id"] = "short"
+    steps = sft_example(1)
+    steps["example_id"] = "three-steps"
+    head, tail = steps["messages"][:2], []
+    for n, cmd in enumerate(["ls -la", "cat README.md", "git status"]):
+        tail += [{"role": "assistant", "content": "", "tool_calls": [{"type": "function", "id": f"c{n}", "function": {
+                     "name": "bash", "arguments": json.dumps({"command": cmd})}}]},
+                 {"role": "tool", "tool_call_id": f"c{n}", "name": "bash", "content": "TOOLOUTPUT " * 60}]
+    steps["messages"] = head + tail + [{"role": "assistant", "content": "Done: FINALREPLY."}]
+    huge = sft_example(2)
+    huge["example_id"] = "huge-prompt"
+    huge["messages"][1]["content"] = "USERTEXT " * 400
+    return [short, steps, huge]
+
+
+def test_examples_over_max_length_are_cut_to_whole_messages_or_dropped_and_reported(
+        tiny: Path, tmp_path: Path, store: Store) -> None:
+    from transformers import AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from bashgym.train.fit import conversation_length, fit_dataset
+    from bashgym.train.run import train
+
+    tok = AutoTokenizer.from_pretrained(tiny)
+    rows = long_session_rows()
+    max_length = max(conversation_length(tok, rows[0]["messages"], TOOLS),
+                     conversation_length(tok, rows[1]["messages"][:3], TOOLS)) + 10
+    assert conversation_length(tok, rows[1]["messages"][:5], TOOLS) > max_length  # only the first step fits
+    data = write_jsonl(tmp_path / "long.jsonl", rows)
+
+    result = train(run_spec("sft", tiny, data, max_steps=1, max_length=max_length), store)
+    fit = result.metrics["over_max_length"]["train"]
+    assert (fit["total"], fit["kept"], fit["truncated"], fit["dropped"]) == (3, 2, ["three-steps"], ["huge-prompt"])
+    assert result.metrics["train_examples"] == 2  # what trained, not what the file held
+    assert "2 of 3 examples longer than max_length" in " ".join(result.notes)
+
+    # What TRL trains on: every kept example whole, each ending in a complete assistant reply it learns.
+    from bashgym.train.data import load_training_data
+
+    fitted, _ = fit_dataset(load_training_data(str(data), store, "sft").train, tok, max_length)
+    assert [len(m) for m in fitted["messages"]] == [5, 3]  # the long one keeps system, user and its first call
+    trainer = SFTTrainer(model=str(tiny), processing_class=tok, train_dataset=fitted, args=SFTConfig(
+        output_dir=str(tmp_path / "out"), assistant_only_loss=True, max_length=max_length, use_cpu=True,
+        report_to="none"))
+    assert len(trainer.train_dataset) == 2
+    for ex in trainer.train_dataset:
+        trained = [i for i, lab in zip(ex["input_ids"], ex["labels"], strict=True) if lab != -100]
+        assert len(ex["input_ids"]) <= max_length and tok.decode(trained[-1:]) == "<|im_end|>"
+    assert "FINALREPLY" not in json.dumps(fitted[1]["messages"])  # cut, and reported above, never half a reply
+
+
 # ---------------------------------------------------------------------------------------------- DPO, GRPO
 
 def test_dpo_trains_on_preference_pairs(tiny: Path, tmp_path: Path, store: Store) -> None:

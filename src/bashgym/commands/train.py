@@ -65,10 +65,18 @@ def _train(kind: str, config: Path | None, base_model: str | None, dataset: str 
         for note in plan.notes:
             err_console.print(f"note: {note}")
 
+    def report_fit(fits: dict[str, Any]) -> None:
+        if process_rank()[0] != 0:
+            return
+        for split, fit in fits.items():
+            if line := fit.describe(split):
+                err_console.print(f"note: {line}")
+
     bar = progress()  # started by the callback when training begins, stopped here whatever happens
     try:
         with open_store(home) as store:
-            result = train(spec, store, resume=resume, callbacks=[ProgressCallback(bar, kind)], on_plan=announce)
+            result = train(spec, store, resume=resume, callbacks=[ProgressCallback(bar, kind)], on_plan=announce,
+                           on_fit=report_fit)
     finally:
         if bar.live.is_started:
             bar.stop()

@@ -23,6 +23,7 @@ from bashgym.paths import home_dir
 from bashgym.store import Store
 from bashgym.train.config import TrainSpec, build_lora_config, build_trl_config
 from bashgym.train.data import TrainingData, load_training_data
+from bashgym.train.fit import FitReport, fit_dataset
 from bashgym.train.gpu import DevicePlan, load_model, locate_model, plan_device
 
 ADAPTER_DIR = "adapter"
@@ -110,8 +111,10 @@ def prepare_run(spec: TrainSpec, store: Store, *, resume: bool) -> tuple[str, Pa
 def train(
     spec: TrainSpec, store: Store, *, resume: bool = False, callbacks: list[Any] | None = None,
     on_plan: Callable[[DevicePlan, TrainingData, str, Path], None] | None = None,
+    on_fit: Callable[[dict[str, FitReport]], None] | None = None,
 ) -> RunResult:
-    """Run `spec` to completion and record it; `callbacks` are extra TrainerCallbacks (progress bar)."""
+    """Run `spec` to completion and record it; `callbacks` are extra TrainerCallbacks (progress bar);
+    `on_fit` hears which examples were longer than max_length (cut to whole messages or dropped)."""
     from bashgym.train.callbacks import MetricsFileCallback
 
     if not spec.base_model:
@@ -140,8 +143,14 @@ def train(
     output_dir.mkdir(parents=True, exist_ok=True)
 
     trainer = None
+    fits: dict[str, FitReport] = {}
+    notes = list(plan.notes)
     try:
         model, tokenizer, already_peft = load_model(model_dir, plan, lora if plan.use_unsloth else None)
+        fits = fit_splits(data, tokenizer, args, spec.kind)
+        notes.extend(line for split, fit in fits.items() if (line := fit.describe(split)))
+        if on_fit is not None:
+            on_fit(fits)
         trainer = _trainer_module(spec.kind).make_trainer(
             spec, model, tokenizer, args, data, None if already_peft else lora,
             [MetricsFileCallback(output_dir / METRICS_FILE), *(callbacks or [])],
@@ -160,14 +169,14 @@ def train(
             tokenizer.save_pretrained(str(adapter_dir))
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        partial = _summary({}, trainer.state.log_history if trainer else [], plan, data)
+        partial = _summary({}, trainer.state.log_history if trainer else [], plan, data, fits, trainer)
         partial["error"] = f"{type(exc).__name__}: {exc}"[:500]
         if main_process:
             store.update_run(run_id, status=status, metrics=partial, finished=True)
         raise
 
     history = trainer.state.log_history
-    summary = _summary(metrics, history, plan, data)
+    summary = _summary(metrics, history, plan, data, fits, trainer)
     if not main_process:
         return RunResult(run_id=run_id, kind=spec.kind, output_dir=output_dir, adapter_dir=adapter_dir,
                          metrics=summary, loss_png=None, device=plan.describe(), resumed_from=checkpoint)
@@ -181,11 +190,31 @@ def train(
     )
     store.update_run(run_id, status="completed", metrics=summary, finished=True)
     return RunResult(run_id=run_id, kind=spec.kind, output_dir=output_dir, adapter_dir=adapter_dir, metrics=summary,
-                     loss_png=png, device=plan.describe(), resumed_from=checkpoint, notes=plan.notes)
+                     loss_png=png, device=plan.describe(), resumed_from=checkpoint, notes=notes)
 
 
-def _summary(metrics: dict[str, Any], history: list[dict[str, Any]], plan: DevicePlan, data: TrainingData) -> dict[str, Any]:
-    """What the store keeps: final numbers, the loss series, sizes and device."""
+def fit_splits(data: TrainingData, tokenizer: Any, args: Any, kind: str) -> dict[str, FitReport]:
+    """Cut or drop (and report) the SFT/DPO examples longer than max_length, before TRL would do it silently.
+    GRPO trains on prompts only; its completions are as long as max_completion_length lets them be."""
+    max_length = getattr(args, "max_length", None)
+    if kind == "grpo" or not max_length:
+        return {}
+    data.train, train_fit = fit_dataset(data.train, tokenizer, max_length)
+    if len(data.train) == 0:
+        raise ConfigError(f"none of the {train_fit.total} training examples fits max_length {max_length}, not even "
+                          "its first reply: raise max_length")
+    fits = {"train": train_fit}
+    if data.eval is not None:
+        data.eval, fits[data.eval_split or "eval"] = fit_dataset(data.eval, tokenizer, max_length)
+        if len(data.eval) == 0:
+            data.eval = None
+    return fits
+
+
+def _summary(metrics: dict[str, Any], history: list[dict[str, Any]], plan: DevicePlan, data: TrainingData,
+             fits: dict[str, FitReport] | None = None, trainer: Any = None) -> dict[str, Any]:
+    """What the store keeps: final numbers, the loss series, sizes and device. The example counts are those
+    the trainer held after its own preparation, so they are what trained."""
     losses = [(int(r["step"]), float(r["loss"])) for r in history if isinstance(r.get("loss"), int | float)]
     evals = [(int(r["step"]), float(r["eval_loss"])) for r in history if isinstance(r.get("eval_loss"), int | float)]
     rewards = [(int(r["step"]), float(r["reward"])) for r in history if isinstance(r.get("reward"), int | float)]
@@ -194,10 +223,18 @@ def _summary(metrics: dict[str, Any], history: list[dict[str, Any]], plan: Devic
         loss_history=losses, eval_loss_history=evals, reward_history=rewards,
         first_loss=losses[0][1] if losses else None, final_loss=losses[-1][1] if losses else None,
         steps=max((int(r.get("step", 0)) for r in history), default=0),
-        train_examples=len(data.train), eval_examples=len(data.eval) if data.eval is not None else 0,
+        train_examples=_trained_count(trainer, "train_dataset", data.train),
+        eval_examples=_trained_count(trainer, "eval_dataset", data.eval),
+        over_max_length={split: fit.to_dict() for split, fit in (fits or {}).items()},
         eval_split=data.eval_split, dataset=data.location, device=plan.describe(),
     )
     return out
+
+
+def _trained_count(trainer: Any, attr: str, fallback: Any) -> int:
+    ds = getattr(trainer, attr, None) if trainer is not None else None
+    ds = fallback if ds is None else ds
+    return len(ds) if ds is not None and hasattr(ds, "__len__") else 0
 
 
 def _clean(value: Any) -> Any:
