@@ -322,6 +322,43 @@ def test_dpo_trains_on_preference_pairs(tiny: Path, tmp_path: Path, store: Store
     assert (result.adapter_dir / "adapter_model.safetensors").is_file()
 
 
+def agent_pair(i: int) -> dict[str, Any]:
+    """A DPO pair whose completions run the same command and differ only in the tool's output (which the
+    policy never writes)."""
+    call = {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "id": f"c{i}", "function": {
+        "name": "bash", "arguments": json.dumps({"command": COMMANDS[i % 4]})}}]}
+    return {"prompt": [{"role": "system", "content": "You are a coding agent."},
+                       {"role": "user", "content": f"USERTEXT task {i}"}],
+            "chosen": [call, {"role": "tool", "tool_call_id": f"c{i}", "name": "bash", "content": "TOOLOUTPUT good " * 5}],
+            "rejected": [call, {"role": "tool", "tool_call_id": f"c{i}", "name": "bash", "content": "ERROR bad " * 9}],
+            "tools": TOOLS}
+
+
+def test_dpo_loss_counts_only_the_tokens_the_policy_generates(tiny: Path, tmp_path: Path, store: Store) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from bashgym.train.config import build_lora_config, build_trl_config
+    from bashgym.train.data import load_training_data
+    from bashgym.train.dpo import make_trainer
+    from bashgym.train.run import train
+
+    data = write_jsonl(tmp_path / "pairs.jsonl", [agent_pair(i) for i in range(8)])
+    spec = run_spec("dpo", tiny, data, max_steps=3)
+    tok = AutoTokenizer.from_pretrained(tiny)
+    trainer = make_trainer(spec, AutoModelForCausalLM.from_pretrained(tiny), tok,
+                           build_trl_config(spec, tmp_path / "out", {"use_cpu": True}),
+                           load_training_data(str(data), store, "dpo"), build_lora_config(spec), [])
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    for row, mask in zip(batch["input_ids"], batch["completion_mask"], strict=True):
+        scored = tok.decode([t for t, m in zip(row.tolist(), mask.tolist(), strict=True) if m])
+        assert scored == '<tool_call>\n{"name": "bash", "arguments": {"command": "ls -la"}}\n</tool_call><|im_end|>'
+
+    # The pairs differ only after the assistant's tokens, so the policy cannot prefer either: the loss stays
+    # ln 2 while the adapter trains (scoring the tool outputs, it fell away from ln 2 after the first step).
+    losses = [v for _, v in train(spec, store).metrics["loss_history"]]
+    assert len(losses) == 3 and all(abs(v - math.log(2)) < 1e-5 for v in losses)
+
+
 def test_grpo_trains_with_rewards_named_in_config(tiny: Path, sft_dir: Path, store: Store) -> None:
     from safetensors.torch import load_file
 
