@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bashgym.cli import app
-from bashgym.errors import ConfigError
+from bashgym.errors import ConfigError, NotFoundError
 from bashgym.store import Store
 from bashgym.train.config import load_spec, spec_from_mapping
 from harness.tiny_model import tiny_model_dir
@@ -374,6 +374,53 @@ def test_grpo_trains_with_rewards_named_in_config(tiny: Path, sft_dir: Path, sto
     weights = load_file(result.adapter_dir / "adapter_model.safetensors")
     lora_b = [t for k, t in weights.items() if "lora_B" in k]
     assert lora_b and any(t.abs().sum() > 0 for t in lora_b)  # B starts at zero: nonzero means it trained
+
+
+def test_gym_episode_shows_each_command_output_before_the_next_and_scores_the_end(store: Store) -> None:
+    from transformers.utils import get_json_schema
+
+    from bashgym.gym.protocol import BASH_TOOL
+    from bashgym.train.episodes import GymEpisode
+
+    episode = GymEpisode()
+    assert {"type": "function", "function": get_json_schema(episode.bash)["function"]} == BASH_TOOL  # eval's tool
+    episode.reset(task_id="files-create-nested", suite="builtin", prompt=[])
+    assert "a/b/c" in episode.bash("mkdir -p a/b/c && echo made a/b/c")
+    assert episode.bash("echo hello > a/b/c/hello.txt && cat a/b/c/hello.txt").strip() == "hello"
+    assert episode.get_reward() == 1.0
+    episode.reset(task_id="files-create-nested", suite="builtin")
+    assert "No such file" in episode.bash("cat a/b/c/hello.txt")  # a fresh sandbox per episode
+    assert episode.get_reward() == 0.0
+    with pytest.raises(NotFoundError, match="files-create-nested"):
+        episode.reset(task_id="files-create-nestd")
+
+
+def test_grpo_in_the_gym_prompts_exactly_as_eval_and_runs_episodes(tiny: Path, store: Store, tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from bashgym.eval.clients import LocalModelClient
+    from bashgym.gym.protocol import SYSTEM_PROMPT
+    from bashgym.train.config import build_lora_config, build_trl_config
+    from bashgym.train.data import load_training_data
+    from bashgym.train.grpo import make_trainer
+    from bashgym.train.run import train
+
+    spec = run_spec("grpo", tiny, "gym:builtin", max_steps=1, num_generations=4, per_device_train_batch_size=4,
+                    max_completion_length=16, max_tool_calling_iterations=2)
+    data = load_training_data("gym:builtin", store, "grpo")
+    data.train = data.train.select(range(1))
+    trainer = make_trainer(spec, AutoModelForCausalLM.from_pretrained(tiny), AutoTokenizer.from_pretrained(tiny),
+                           build_trl_config(spec, tmp_path / "out", {"use_cpu": True}), data,
+                           build_lora_config(spec), [])
+    prompt = data.train[0]["prompt"]
+    assert prompt[0] == {"role": "system", "content": SYSTEM_PROMPT}
+    trainer._batch_environments = [None]
+    grpo_ids = trainer._tokenize_prompts([prompt])[0][0]
+    eval_ids = LocalModelClient(tiny, tool_mode="native").encode(prompt)["input_ids"][0].tolist()
+    assert grpo_ids == eval_ids  # same system prompt, tool schema, template and generation prompt
+
+    result = train(spec, store)  # one step of multi-turn episodes on the CPU
+    assert [s for s, _ in result.metrics["reward_history"]] == [1]
 
 
 def test_grpo_reward_name_errors_suggest_the_function(tiny: Path, sft_dir: Path, store: Store) -> None:

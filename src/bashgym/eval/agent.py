@@ -120,7 +120,8 @@ def verdict(reward: float | None, info: dict[str, Any]) -> str:
     return "passed" if reward is not None and reward >= 1.0 else "failed"
 
 
-def _clip(text: str) -> str:
+def clip_output(text: str) -> str:
+    """A tool result as the model sees it: at most MAX_OUTPUT_CHARS, keeping its head and tail (eval and GRPO)."""
     if len(text) <= MAX_OUTPUT_CHARS:
         return text
     half = MAX_OUTPUT_CHARS // 2
@@ -198,7 +199,7 @@ def _drive(ep: Episode, env: Any, client: ChatClient, *, seed: int | None, max_t
                 raise InfraError(f"sandbox failed on {command!r}: {failure}")
             output, exit_code = step_output(env, previous, obs, info)
             ep.commands += 1
-            ep.messages.append({"role": "tool", "tool_call_id": call.id, "name": "bash", "content": _clip(output)})
+            ep.messages.append({"role": "tool", "tool_call_id": call.id, "name": "bash", "content": clip_output(output)})
             ep.steps.append(Step(
                 kind="tool_call", tool_name="bash", call_id=call.id, input={"command": command}, output=output,
                 exit_code=exit_code, is_error=bool(exit_code), duration_ms=int((time.monotonic() - t0) * 1000),

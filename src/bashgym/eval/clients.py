@@ -247,16 +247,22 @@ class LocalModelClient:
     def close(self) -> None:
         pass
 
+    def encode(self, messages: list[dict[str, Any]]) -> Any:
+        """The prompt the model generates from: the chat template over `messages`, with the `bash` tool unless
+        the client writes fenced blocks (the same rendering GRPO's gym episodes use; see docs/training.md)."""
+        with_tools = self.tool_mode != "fenced"
+        msgs = template_messages(messages) if with_tools else to_plain_messages(messages)
+        return self.tokenizer.apply_chat_template(
+            msgs, tools=[BASH_TOOL] if with_tools else None, add_generation_prompt=True,
+            return_dict=True, return_tensors="pt",
+        )
+
     def chat(self, messages: list[dict[str, Any]], *, seed: int | None = None) -> Reply:
         import torch
 
         with_tools = self.tool_mode != "fenced"
-        msgs = template_messages(messages) if with_tools else to_plain_messages(messages)
         try:
-            enc = self.tokenizer.apply_chat_template(
-                msgs, tools=[BASH_TOOL] if with_tools else None, add_generation_prompt=True,
-                return_dict=True, return_tensors="pt",
-            )
+            enc = self.encode(messages)
         except Exception as exc:  # a template that cannot render tools: fall back to fenced blocks
             if not with_tools or self.tool_mode == "native":
                 raise InfraError(f"chat template of {self.model} failed: {exc}") from exc

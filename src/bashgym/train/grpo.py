@@ -3,6 +3,10 @@
 Rewards are named in the config as "module:function" (TRL-shaped `(completions, **kwargs) -> list[float]`):
 the gym's task rewards (`bashgym.gym.rewards:...`) or any plain Python function. Extra dataset columns
 (task ids, expected output) reach the reward functions as keyword arguments.
+
+`dataset: gym:<suite>` runs each completion as a multi-turn episode in the gym (`train/episodes.py`): the
+model calls the `bash` tool, sees each command's output before its next call, and the task's tests give the
+reward when it stops, in the same conversation `bashgym eval` holds with it.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from bashgym.train.config import TrainSpec
 from bashgym.train.data import TrainingData
 
 DEFAULT_REWARDS = ["bashgym.train.rewards_builtin:tool_call_format_reward"]
-# `dataset: gym:<suite>`: the task tests' verdict, plus a dense format reward so early steps have signal.
-GYM_REWARDS = ["bashgym.gym.rewards:bash_task_reward", "bashgym.gym.rewards:bash_format_reward"]
+# `dataset: gym:<suite>`: the episode's own reward (the task tests' verdict, from GymEpisode.get_reward), plus a
+# dense format reward so early steps have signal.
+GYM_REWARDS = ["bashgym.gym.rewards:bash_format_reward"]
 
 
 def load_reward(name: str) -> Callable[..., list[float]]:
@@ -40,11 +45,21 @@ def make_trainer(
 ) -> Any:
     from trl import GRPOTrainer
 
-    default = GYM_REWARDS if str(spec.dataset).startswith("gym:") else DEFAULT_REWARDS
-    rewards = [load_reward(name) for name in (spec.reward_funcs or default)]
+    in_gym = str(spec.dataset).startswith("gym:")
+    rewards = [load_reward(name) for name in (spec.reward_funcs or (GYM_REWARDS if in_gym else DEFAULT_REWARDS))]
     if tokenizer.padding_side != "left":
         tokenizer.padding_side = "left"  # generation pads on the left
-    return GRPOTrainer(
-        model=model, reward_funcs=rewards, args=args, train_dataset=data.train, eval_dataset=data.eval,
-        processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks,
-    )
+    extra: dict[str, Any] = {}
+    if in_gym:
+        from bashgym.train.episodes import GymEpisode
+
+        extra["environment_factory"] = GymEpisode
+    try:
+        return GRPOTrainer(
+            model=model, reward_funcs=rewards, args=args, train_dataset=data.train, eval_dataset=data.eval,
+            processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks, **extra,
+        )
+    except ValueError as exc:
+        if in_gym and "tool" in str(exc).lower():
+            raise ConfigError(f"GRPO in the gym calls the `bash` tool, and {spec.base_model} cannot: {exc}") from None
+        raise

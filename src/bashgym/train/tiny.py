@@ -73,6 +73,19 @@ CHAT_TEMPLATE = (
 )
 
 
+# How a reply of this template reads back into a message (transformers' `parse_response`): text, then any
+# number of <tool_call>{json}</tool_call>, up to the end-of-turn token. TRL's GRPO needs it to run tool calls.
+RESPONSE_TEMPLATE = {
+    "defaults": {"role": "assistant"},
+    "start_anchor": "<|im_start|>assistant\n",
+    "fields": {
+        "tool_calls": {"open": "<tool_call>", "close_pattern": r"</tool_call>\s*", "repeats": True,
+                       "content": "json", "transform": {"type": "function", "function": "{content}"}},
+        "content": {"close_pattern": r"<\|im_end\|>\s*", "content": "text"},
+    },
+}
+
+
 def corpus_text() -> str:
     """The text the tokenizer learns from (shipped with the package, so the build needs no network)."""
     return (Path(__file__).with_name("tiny_corpus.txt")).read_text(encoding="utf-8")
@@ -106,6 +119,7 @@ def build_tiny_tokenizer():  # -> PreTrainedTokenizerFast
     )
     fast.add_tokens(TOOL_TOKENS)
     fast.chat_template = CHAT_TEMPLATE
+    fast.response_template = RESPONSE_TEMPLATE
     return fast
 
 
