@@ -65,7 +65,6 @@ ATIF_VERSION = "ATIF-v1.4"
 
 _STRING = {"type": "string"}
 TOOL_SPECS: dict[str, tuple[str, dict[str, Any], list[str]]] = {
-    "bash": ("Run a bash command in the workspace and return its output.", {"command": _STRING}, ["command"]),
     "Bash": ("Run a bash command and return its output.", {"command": _STRING, "description": _STRING},
              ["command"]),
     "Read": ("Read a file, with line numbers.", {"file_path": _STRING, "offset": {"type": "integer"},
@@ -85,8 +84,12 @@ def dumps(value: Any) -> str:
 
 
 def tool_spec(name: str, example_inputs: Iterable[Any] = ()) -> dict[str, Any]:
-    """The JSON-schema function spec of a tool: known tools have a fixed one, others are inferred from the
-    inputs seen."""
+    """The JSON-schema function spec of a tool: known tools have a fixed one (`bash` is the gym's own, so a bash
+    dataset shows the model the tool `bashgym eval` and GRPO offer), others are inferred from the inputs seen."""
+    from bashgym.gym.protocol import BASH_TOOL  # here: importing bashgym.gym registers the gymnasium env
+
+    if name == BASH_TOOL["function"]["name"]:
+        return orjson.loads(orjson.dumps(BASH_TOOL))  # a copy: the protocol's constant stays as it is
     if name in TOOL_SPECS:
         desc, props, required = TOOL_SPECS[name]
     else:
@@ -167,12 +170,22 @@ def dialogue(turn: Turn) -> list[Said]:
     return out
 
 
+def system_prompt(cfg: ShapeConfig) -> str | None:
+    """The dataset's system message: the configured one; for a bash dataset (`tools: bash`, the gym's action
+    space) the gym's own, so SFT trains on the prompt `bashgym eval` and GRPO show; else none."""
+    from bashgym.gym.protocol import SYSTEM_PROMPT
+
+    if cfg.system_prompt is not None:
+        return cfg.system_prompt or None
+    return SYSTEM_PROMPT if cfg.tools == "bash" else None
+
+
 def to_messages(ex: Example, cfg: ShapeConfig) -> list[dict[str, Any]]:
     """The example as an OpenAI/TRL conversation: the prompt once, each model message an assistant message
     with its calls (arguments as objects), each call's result a tool message right after it."""
     msgs: list[dict[str, Any]] = []
-    if cfg.system_prompt:
-        msgs.append({"role": "system", "content": cfg.system_prompt})
+    if system := system_prompt(cfg):
+        msgs.append({"role": "system", "content": system})
     n = 0
     for turn in ex.turns:
         for said in dialogue(turn):
@@ -219,7 +232,7 @@ def to_sharegpt(ex: Example, cfg: ShapeConfig) -> Row:
             for call in m.get("tool_calls") or []:
                 fn = call["function"]
                 conv.append({"from": "function_call", "value": dumps({"name": fn["name"], "arguments": fn["arguments"]})})
-    return {"conversations": conv, "system": cfg.system_prompt or "", "tools": dumps(tools_of(ex))}
+    return {"conversations": conv, "system": system_prompt(cfg) or "", "tools": dumps(tools_of(ex))}
 
 
 def _adp_content(turns: Iterable[Turn], include_thinking: bool) -> list[dict[str, Any]]:
