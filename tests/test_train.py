@@ -122,6 +122,7 @@ def test_tiny_model_overfits_eight_examples_and_generates_them_from_the_inferenc
     result = train(run_spec("sft", tiny, data, max_steps=40, per_device_train_batch_size=8, learning_rate=1e-2,
                             save_steps=1000), store)
     assert result.metrics["train_examples"] == 8 and result.metrics["final_loss"] < 0.5
+    assert result.metrics["tools"] == ["bash"]  # the tool set it was trained with is recorded
 
     tok = AutoTokenizer.from_pretrained(result.adapter_dir)
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny), str(result.adapter_dir)).eval()
@@ -357,6 +358,37 @@ def test_dpo_loss_counts_only_the_tokens_the_policy_generates(tiny: Path, tmp_pa
     # ln 2 while the adapter trains (scoring the tool outputs, it fell away from ln 2 after the first step).
     losses = [v for _, v in train(spec, store).metrics["loss_history"]]
     assert len(losses) == 3 and all(abs(v - math.log(2)) < 1e-5 for v in losses)
+
+
+def test_kto_scores_only_generated_tokens_in_matched_and_kl_completions(tiny: Path, tmp_path: Path,
+                                                                      store: Store) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from bashgym.train.config import build_lora_config, build_trl_config
+    from bashgym.train.data import load_training_data
+    from bashgym.train.kto import make_trainer
+    from bashgym.train.run import train
+
+    rows = []
+    for i in range(8):
+        pair = agent_pair(i)
+        good = i % 2 == 0
+        rows.append({"prompt": pair["prompt"], "completion": pair["chosen" if good else "rejected"], "label": good,
+                     "tools": TOOLS})
+    data = write_jsonl(tmp_path / "kto.jsonl", rows)
+    spec = run_spec("kto", tiny, data, max_steps=2)
+    tok = AutoTokenizer.from_pretrained(tiny)
+    trainer = make_trainer(spec, AutoModelForCausalLM.from_pretrained(tiny), tok,
+                           build_trl_config(spec, tmp_path / "out", {"use_cpu": True}),
+                           load_training_data(str(data), store, "kto"), build_lora_config(spec), [])
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    for prefix in ("", "KL_"):
+        for row, mask in zip(batch[f"{prefix}input_ids"], batch[f"{prefix}completion_mask"], strict=True):
+            scored = tok.decode([t for t, m in zip(row.tolist(), mask.tolist(), strict=True) if m])
+            assert scored.startswith("<tool_call>") and scored.endswith("</tool_call><|im_end|>")
+            assert "TOOLOUTPUT" not in scored and "ERROR" not in scored
+    result = train(spec, store)
+    assert result.metrics["steps"] == 2 and all(math.isfinite(v) for _, v in result.metrics["loss_history"])
 
 
 def test_grpo_trains_with_rewards_named_in_config(tiny: Path, sft_dir: Path, store: Store) -> None:

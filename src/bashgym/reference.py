@@ -171,14 +171,15 @@ def train_page() -> str:
               "(CUDA and bitsandbytes only)") for k in LORA_EXTRA_KEYS]
     trl = ["| key | bashgym's default | applies to |", "|---|---|---|"]
     for key, value in DEFAULT_TRAINER.items():
-        trl.append(f"| {key} | `{flow(value)}` | sft, dpo, grpo |")
+        trl.append(f"| {key} | `{flow(value)}` | sft, dpo, kto, grpo |")
     for kind, values in DEFAULT_BY_KIND.items():
         for key, value in values.items():
             trl.append(f"| {key} | `{flow(value)}` | {kind} |")
     return "\n".join([
         HEADER, "# train.yaml\n",
-        "What `bashgym train sft|dpo|grpo --config train.yaml` reads: one flat YAML. bashgym's own keys sit beside "
-        "any field of the trainer's TRL config (`SFTConfig`, `DPOConfig`, `GRPOConfig`, which include every "
+        "What `bashgym train sft|dpo|kto|grpo --config train.yaml` reads: one flat YAML. bashgym's own keys sit "
+        "beside any field of the trainer's TRL config (`SFTConfig`, `DPOConfig`, `KTOConfig`, `GRPOConfig`, which "
+        "include every "
         "`transformers.TrainingArguments` field, e.g. `learning_rate`, `max_steps`, "
         "`per_device_train_batch_size`); `lora:` holds `peft.LoraConfig` fields. A key that is none of these is "
         "an error naming the closest valid key. Flags (`--base-model`, `--dataset`, `--output-dir`, "

@@ -1,4 +1,4 @@
-"""`bashgym train sft|dpo|grpo`, `bashgym runs list|show`, `bashgym adapter merge|export`, `bashgym model tiny`.
+"""`bashgym train sft|dpo|kto|grpo`, `bashgym runs list|show`, `bashgym adapter merge|export`, `bashgym model tiny`.
 
 Thin: parse flags, call bashgym.train, print what was done. torch/transformers/trl are imported inside the
 commands so `bashgym --help` stays fast and the base install works without the train extra.
@@ -126,6 +126,19 @@ def train_dpo(
     Example: bashgym train dpo --config dpo.yaml --dataset ds-prefs-v2
     """
     _train("dpo", config, base_model, dataset, output_dir, max_steps, gpu, resume, home, as_json)
+
+
+@train_app.command("kto")
+def train_kto(
+    config: Path | None = CONFIG_OPTION, base_model: str | None = BASE_MODEL_OPTION, dataset: str | None = DATASET_OPTION,
+    output_dir: Path | None = OUTPUT_OPTION, max_steps: int | None = MAX_STEPS_OPTION, gpu: str | None = GPU_OPTION,
+    resume: bool = RESUME_OPTION, home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION,
+) -> None:
+    """Unpaired preference optimisation (KTO) on `prompt` / `completion` / `label` rows (`--format kto`).
+
+    Example: bashgym train kto --config kto.yaml --dataset ds-demo-kto-v1
+    """
+    _train("kto", config, base_model, dataset, output_dir, max_steps, gpu, resume, home, as_json)
 
 
 @train_app.command("grpo")

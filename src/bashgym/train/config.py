@@ -26,7 +26,7 @@ import yaml
 
 from bashgym.errors import ConfigError, bad_value, choice_error, unknown_key_error
 
-KINDS = ("sft", "dpo", "grpo")
+KINDS = ("sft", "dpo", "kto", "grpo")
 GPU_CHOICES = ("auto", "cpu", "cuda")
 
 # bashgym's own keys, with what they mean (TRL's fields are documented in TRL).
@@ -61,11 +61,12 @@ DEFAULT_TRAINER: dict[str, Any] = {
     "report_to": "none",
     "disable_tqdm": True,
 }
-# Learning rates for a LoRA: TRL's defaults (SFT 2e-5, DPO and GRPO 1e-6) are for full fine-tuning, and a LoRA
+# Learning rates for a LoRA: TRL's defaults (SFT 2e-5, DPO, KTO and GRPO 1e-6) are for full fine-tuning, and a LoRA
 # learns best at about ten times the full fine-tuning rate (TRL's "LoRA without regret" guide).
 DEFAULT_BY_KIND: dict[str, dict[str, Any]] = {
     "sft": {"assistant_only_loss": True, "max_length": 2048, "learning_rate": 2e-4},
     "dpo": {"max_length": 2048, "learning_rate": 1e-5},
+    "kto": {"max_length": 2048, "learning_rate": 1e-5},
     "grpo": {"max_completion_length": 256, "num_generations": 4, "learning_rate": 1e-5},
 }
 
@@ -92,7 +93,7 @@ class TrainSpec:
 def trl_config_class(kind: str) -> type:
     import trl
 
-    return {"sft": trl.SFTConfig, "dpo": trl.DPOConfig, "grpo": trl.GRPOConfig}[kind]
+    return {"sft": trl.SFTConfig, "dpo": trl.DPOConfig, "kto": trl.KTOConfig, "grpo": trl.GRPOConfig}[kind]
 
 
 def trainer_fields(kind: str) -> dict[str, dataclasses.Field]:

@@ -23,6 +23,7 @@ from bashgym.store import Store
 SPLIT_FILES = ("train", "validation", "test")
 REQUIRED_COLUMNS = {"sft": ({"messages"}, {"prompt", "completion"}, {"text"}),
                     "dpo": ({"prompt", "chosen", "rejected"}, {"chosen", "rejected"}),
+                    "kto": ({"prompt", "completion", "label"},),
                     "grpo": ({"prompt"}, {"messages"})}
 
 
@@ -170,6 +171,26 @@ def prompts_from_messages(ds: Any) -> Any:
         return {"prompt": prompt}
 
     return ds.map(to_prompt, remove_columns=["messages"])
+
+
+def tool_names(ds: Any, location: str) -> list[str]:
+    """The tools the training conversations offer the model (the run records them: a model trained on
+    Claude Code's native tools and one trained on the gym's `bash` are evaluated differently)."""
+    if location.startswith(GYM_PREFIX):
+        from bashgym.gym.protocol import BASH_TOOL
+
+        return [BASH_TOOL["function"]["name"]]
+    if "tools" not in ds.column_names:
+        return []
+    names: set[str] = set()
+    for tools in ds["tools"]:
+        if isinstance(tools, str):
+            tools = orjson.loads(tools) if tools.strip() else []
+        for spec in tools or []:
+            name = (spec.get("function") or spec).get("name") if isinstance(spec, dict) else None
+            if isinstance(name, str):
+                names.add(name)
+    return sorted(names)
 
 
 GYM_PREFIX = "gym:"

@@ -22,7 +22,7 @@ from bashgym.errors import ConfigError, NotFoundError
 from bashgym.paths import home_dir
 from bashgym.store import Store
 from bashgym.train.config import TrainSpec, build_lora_config, build_trl_config
-from bashgym.train.data import TrainingData, load_training_data
+from bashgym.train.data import TrainingData, load_training_data, tool_names
 from bashgym.train.fit import FitReport, fit_dataset
 from bashgym.train.gpu import DevicePlan, load_model, locate_model, plan_device
 
@@ -61,9 +61,9 @@ def last_checkpoint(output_dir: Path) -> str | None:
 
 
 def _trainer_module(kind: str) -> Any:
-    from bashgym.train import dpo, grpo, sft
+    from bashgym.train import dpo, grpo, kto, sft
 
-    return {"sft": sft, "dpo": dpo, "grpo": grpo}[kind]
+    return {"sft": sft, "dpo": dpo, "kto": kto, "grpo": grpo}[kind]
 
 
 def process_rank() -> tuple[int, int]:
@@ -226,6 +226,7 @@ def _summary(metrics: dict[str, Any], history: list[dict[str, Any]], plan: Devic
         train_examples=_trained_count(trainer, "train_dataset", data.train),
         eval_examples=_trained_count(trainer, "eval_dataset", data.eval),
         over_max_length={split: fit.to_dict() for split, fit in (fits or {}).items()},
+        tools=tool_names(data.train, data.location),
         eval_split=data.eval_split, dataset=data.location, device=plan.describe(),
     )
     return out
