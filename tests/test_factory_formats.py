@@ -128,7 +128,10 @@ def test_bash_only_messages_render_edits_as_shell(populated: Store) -> None:
     good = next(r for r in rows if r["session_id"] == "good")
     names = {c["function"]["name"] for m in good["messages"] for c in (m.get("tool_calls") or [])}
     assert names == {"bash"} and [t["function"]["name"] for t in good["tools"]] == ["bash"]
-    edit = good["messages"][3]["tool_calls"][0]["function"]["arguments"]["command"]
+    from bashgym.gym.protocol import BASH_TOOL, SYSTEM_PROMPT
+
+    assert good["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT} and good["tools"] == [BASH_TOOL]
+    edit = good["messages"][4]["tool_calls"][0]["function"]["arguments"]["command"]  # the gym's prompt comes first
     assert edit.startswith("python3 - <<'EOF'") and "'== 4'" in edit
     apply_chat_template({"messages": good["messages"]}, tok, tools=good["tools"])
 

@@ -90,7 +90,9 @@ def _stages(home: Path, steps: int, tasks: int) -> list[tuple[str, str, Callable
         return bashgym(home, "judge")
 
     def dataset(r: DemoResult) -> dict[str, Any]:
-        return bashgym(home, "dataset", "build", "--name", "demo-sft")
+        # --tools bash: the gym's action space, system prompt and tool schema, so the adapter is trained on the
+        # conversation the eval stage holds with it (docs/training.md, "One conversation at every stage")
+        return bashgym(home, "dataset", "build", "--name", "demo-sft", "--tools", "bash")
 
     def tiny(r: DemoResult) -> dict[str, Any]:
         bashgym(home, "model", "tiny", str(models / "tiny"), timeout=600, json_output=False)
