@@ -547,6 +547,7 @@ def test_cli_trains_from_a_factory_built_dataset_and_lists_and_shows_the_run(tin
     assert shown["config"]["lora"]["r"] == 4 and shown["metrics"]["steps"] == 2
     text = runner.invoke(app, ["runs", "show", run_id]).output
     assert f"sessions: {len(dataset_sessions)}" in text and "loss" in text
+    assert "tools: Bash" in text  # a native dataset: the run says it learned Claude Code's tool, not the gym's
 
     res = runner.invoke(app, ["adapter", "export", run_id, "--out", str(tmp_path / "exp")])
     assert res.exit_code == 0 and (tmp_path / "exp" / "adapter_model.safetensors").is_file()

@@ -211,6 +211,13 @@ def show_run(
     console.print(f"dataset: {row['dataset_id'] or m.get('dataset') or '-'}  ({m.get('train_examples', '?')} train, "
                   f"{m.get('eval_examples', 0)} eval)")
     console.print(f"sessions: {len(row['session_ids'])}")
+    if m.get("tools"):
+        console.print(f"tools: {', '.join(m['tools'])}")
+    for split, fit in (m.get("over_max_length") or {}).items():
+        for what in ("truncated", "dropped"):
+            if fit.get(what):
+                console.print(f"{split}: {len(fit[what])} {what} (longer than max_length {fit.get('max_length')}): "
+                              f"{', '.join(fit[what])}")
     console.print(f"device: {m.get('device') or row['config'].get('device', '-')}")
     console.print(f"created {row['created_at']}  finished {row['finished_at'] or '-'}")
     console.print(f"steps {m.get('steps', '-')}  loss {_fmt(m.get('first_loss'))} → {_fmt(m.get('final_loss'))}"
