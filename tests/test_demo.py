@@ -14,6 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from bashgym.demo_report import verdicts  # noqa: E402
+from bashgym.gym.instances import FAMILIES  # noqa: E402
 from bashgym.gym.task import load_suite  # noqa: E402
 from bashgym.store import Store  # noqa: E402
 from harness.claude_cli import CLAUDE_PACKAGE, npm_bin  # noqa: E402
@@ -32,32 +34,99 @@ def bashgym(*args: str, timeout: float = 600) -> dict:
     return json.loads(out[min(i for i in (out.find("{"), out.find("[")) if i >= 0):])
 
 
-def test_demo_runs_end_to_end_and_reports_real_numbers(tmp_path: Path) -> None:
+SMALL = """\
+practice_per_family: 1
+heldout_per_family: 1
+sft: {max_steps: 2}
+max_new_tokens: 8
+max_turns: 1
+"""
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG, path
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_demo_runs_the_protocol_and_reports_every_number_with_n_and_interval(tmp_path: Path) -> None:
+    """The whole demo at a small size: capture side on the bundled sessions, then base / adapter / ablation /
+    iteration 2 on held-out instances; the --json contract, the report and its charts."""
     home = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "bashgym.cli", "demo", "--home", str(home), "--steps", "8",
-                           "--tasks", "4"], capture_output=True, text=True, timeout=900)
+    config = tmp_path / "small.yaml"
+    config.write_text(SMALL)
+    proc = subprocess.run([sys.executable, "-m", "bashgym.cli", "demo", "--home", str(home), "--config", str(config),
+                           "--json"], capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    report = home / "report" / "report.md"
-    assert f"report: {report}" in proc.stdout.replace("\n", "")
+    out = json.loads(proc.stdout)  # one JSON object, nothing else on stdout (no HF bars, no loss dicts)
+    ev = out["eval"]
+    n_families = len(FAMILIES)
+    assert ev["heldout_instances"] == n_families
+    for key in ("base", "adapter", "iteration2", "all_sessions"):
+        e = ev[key]
+        assert e["n"] == n_families and 0.0 <= e["pass@1"] <= 1.0
+        assert e["ci95"][0] <= e["pass@1"] <= e["ci95"][1]
+    lo, hi = ev["delta_ci95"]
+    assert lo <= ev["adapter"]["pass@1"] - ev["base"]["pass@1"] <= hi
+    assert ev["comparisons"]["adapter_vs_base"]["n"] == n_families
+
+    stages = out["stages"]
+    assert stages["suites"] == {**stages["suites"], "practice": n_families, "heldout": n_families,
+                                "shared_instance_ids": 0}
+    assert stages["expert"]["sessions"] == n_families
+    decon = stages["decontamination"]
+    assert decon["heldout_ids_in_training"] == 0 and decon["max_overlap"] < decon["threshold"]
+    assert stages["train"]["steps"] == stages["train_all"]["steps"] == stages["train2"]["steps"] == 2
+
+    report = Path(out["report"])
     text = report.read_text()
-    for section in ("## 1. Sessions and tiers", "## 2. Dataset", "## 3. Training", "## 4. Gym eval: base vs adapter",
-                    "## 5. The flywheel closes", "## Timings"):
-        assert section in text
-    for png in ("tiers.png", "dataset.png", "loss.png", "eval-compare.png"):
-        assert (home / "report" / png).read_bytes()[:8] == PNG, png
-        assert f"({png})" in text
-    # Real numbers: six sessions imported from the bundled real-CLI transcripts, judged into tiers.
+    for section in ("## Summary", "## 1. Captured sessions and tiers", "## 2. A redacted dataset from them",
+                    "## 3. The experiment", "## 4. Training", "## 5. Held-out eval: base vs adapter",
+                    "## 6. Does judging matter?", "## 7. The flywheel turns: iteration 2",
+                    "## 8. Decontamination", "## Timings"):
+        assert section in text, section
+    assert "recorded with the real Claude Code CLI driven by a scripted model" in text
     assert re.search(r"→ 6 sessions, 31 steps", text)
-    sessions_row = re.search(r"\| sessions \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|", text)
-    assert sessions_row and sum(map(int, sessions_row.groups())) == 6
-    loss = re.search(r"8 steps on cpu float32; loss (\d+\.\d+) → (\d+\.\d+)", text)
-    assert loss and float(loss.group(1)) != float(loss.group(2))
-    assert re.search(r"\| samples \| 4 \| 4 \|", text)
-    kto = re.search(r"has (\d+) examples from sources .*— (\d+) of its sessions are gym rollouts", text)
-    assert kto and int(kto.group(2)) == len(load_suite("practice"))
+    # The verdict follows the numbers: a claim is made only when the interval supports it.
+    beats = ev["adapter"]["pass@1"] - ev["base"]["pass@1"] >= 0.25 and lo > 0 and ev["heldout_instances"] >= 40
+    assert ("**Yes.** Adapter − base" in text) == beats
+    assert f"n={n_families}" in text
+    for png in ("tiers.png", "dataset.png", "loss.png", "heldout.png", "differences.png", "families.png"):
+        width, height = png_size(home / "report" / png)
+        assert f"({png})" in text and 300 < width < 1400 and 200 < height < 1000, (png, width, height)
     with Store(home / "bashgym.db") as store:
-        assert store.count_sessions(source="gym") == 4 * 2 + len(load_suite("practice"))
         assert store.count_sessions(source="claude_code") == 6
+        # expert + 4 held-out evals + the adapter's practice rollouts, all stored as gym sessions
+        assert store.count_sessions(source="gym") == n_families * 6
+
+
+def test_report_verdicts_follow_the_numbers() -> None:
+    """An adapter that does not beat the base is never reported as beating it."""
+    def diff(delta: float, lo: float, hi: float) -> dict:
+        return {"delta": delta, "ci95": [lo, hi], "n": 50, "wins": 0, "losses": 0}
+
+    ev = {"heldout_instances": 50, "comparisons": {"adapter_vs_base": diff(0.1, -0.02, 0.2),
+                                                   "judged_vs_all_sessions": diff(-0.1, -0.2, 0.0),
+                                                   "iteration2_vs_iteration1": diff(-0.02, -0.1, 0.05)}}
+    v = verdicts(ev)
+    assert v["adapter"].startswith("**Not shown.**") and v["judging"].startswith("**No.**")
+    assert v["iteration2"].startswith("**No.**")
+    ev["comparisons"]["adapter_vs_base"] = diff(0.3, 0.15, 0.45)
+    ev["comparisons"]["judged_vs_all_sessions"] = diff(0.1, -0.05, 0.2)
+    v = verdicts(ev)
+    assert v["adapter"].startswith("**Yes.**") and v["judging"].startswith("**Not shown.**")
+    ev["heldout_instances"] = 39
+    assert verdicts(ev)["adapter"].startswith("**Not shown.**")
+
+
+def test_compare_chart_reads_at_a_glance_when_everything_is_zero(tmp_path: Path) -> None:
+    from bashgym.eval.report import compare_chart
+
+    zero = {"pass@1": 0.0, "pass@1_": 0.0, "tasks": 8}
+    summary = {"k": 1, "overall": zero, "categories": {c: zero for c in ("files", "text", "git", "archives",
+                                                                         "permissions", "scripting", "debugging")}}
+    width, height = png_size(compare_chart(summary, summary, tmp_path / "c.png"))
+    assert width < 1400 and height < 700
 
 
 def test_practice_suite_is_sound_and_apart_from_the_eval_suite() -> None:

@@ -1,12 +1,15 @@
-"""`bashgym demo`: the whole flywheel on bundled sessions, in a throwaway home, on the CPU.
+"""`bashgym demo`: the whole flywheel on the CPU, measured: does training on judged sessions make a better model?
 
-import (real Claude Code CLI transcripts shipped in bashgym/samples) → judge → redacted dataset → tiny
-model built locally → LoRA SFT for a few steps → gym eval of base and adapter → rollouts on the practice
-suite come back as sessions → judged → a second dataset (KTO: good and failed turns, labelled) includes
-them → a Markdown report with PNG charts.
+First the capture side on bundled sessions (recorded with the real Claude Code CLI driven by a scripted
+model): import → judge → a redacted dataset. Then the experiment (`bashgym.experiment`): task families with
+generated instances give a practice suite and a held-out suite; a scripted expert's practice rollouts are
+captured as sessions and judged; the tiny local model is trained on gold+silver sessions and, as an ablation
+with the same budget, on every session; base, adapter and ablation are evaluated on the held-out instances;
+the adapter's own passing practice rollouts then join the dataset for iteration 2. The report gives every
+pass@1 with its n and 95% bootstrap interval, and PNG charts.
 
-Each stage runs the real `bashgym` command in a subprocess with `--json`, exactly as a user would, so the
-demo exercises the same contracts the docs show; a failing stage stops the demo with its output.
+The capture stages run the real `bashgym` commands in subprocesses with `--json`, exactly as a user would;
+the experiment runs the same library functions those commands call, in one process (imports once).
 """
 
 from __future__ import annotations
@@ -23,22 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from bashgym.errors import BashgymError
+from bashgym.experiment import ExperimentConfig
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
-
-# Small on purpose: the demo must finish in minutes on 2 CPU cores.
-TRAIN_YAML = """\
-# bashgym demo: LoRA SFT on the tiny local model (TRL SFTConfig keys + lora:)
-max_steps: {steps}
-learning_rate: 0.005
-per_device_train_batch_size: 2
-logging_steps: 1
-max_length: 1024
-lora:
-  r: 8
-  lora_alpha: 16
-"""
-
 
 @dataclass
 class DemoResult:
@@ -46,6 +36,7 @@ class DemoResult:
     report: Path
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    experiment: dict[str, Any] = field(default_factory=dict)
 
 
 def bashgym(home: Path, *args: str, timeout: float = 900, json_output: bool = True) -> Any:
@@ -65,79 +56,26 @@ def bashgym(home: Path, *args: str, timeout: float = 900, json_output: bool = Tr
     return json.loads(out[start:])
 
 
-def spread_tasks(suite: str, n: int) -> list[str]:
-    """n task ids taking categories in turn, so a short eval still covers every kind of task."""
-    from bashgym.gym.task import load_suite
-
-    by_category: dict[str, list[str]] = {}
-    for task in load_suite(suite):
-        by_category.setdefault(task.category, []).append(task.id)
-    picked: list[str] = []
-    while len(picked) < n and any(by_category.values()):
-        for ids in by_category.values():
-            if ids and len(picked) < n:
-                picked.append(ids.pop(0))
-    return picked
-
-
-def _stages(home: Path, steps: int, tasks: int) -> list[tuple[str, str, Callable[[DemoResult], dict[str, Any]]]]:
-    models = home / "models"
-
-    def import_samples(r: DemoResult) -> dict[str, Any]:
-        return bashgym(home, "import", "claude", str(SAMPLES / "claude"))
-
-    def judge(r: DemoResult) -> dict[str, Any]:
-        return bashgym(home, "judge")
-
-    def dataset(r: DemoResult) -> dict[str, Any]:
-        # --tools bash: the gym's action space, system prompt and tool schema, so the adapter is trained on the
-        # conversation the eval stage holds with it (docs/training.md, "One conversation at every stage")
-        return bashgym(home, "dataset", "build", "--name", "demo-sft", "--tools", "bash")
-
-    def tiny(r: DemoResult) -> dict[str, Any]:
-        bashgym(home, "model", "tiny", str(models / "tiny"), timeout=600, json_output=False)
-        return {"path": str(models / "tiny")}
-
-    def train(r: DemoResult) -> dict[str, Any]:
-        config = home / "train-demo.yaml"
-        config.write_text(TRAIN_YAML.format(steps=steps))
-        return bashgym(home, "train", "sft", "--config", str(config), "--base-model", str(models / "tiny"),
-                       "--dataset", r.stages["dataset"]["id"], "--gpu", "auto")
-
-    def evaluate(r: DemoResult) -> dict[str, Any]:
-        picks = [arg for task_id in spread_tasks("builtin", tasks) for arg in ("--task", task_id)]
-        return bashgym(home, "eval", "--model", str(models / "tiny"), "--adapter", r.stages["train"]["run_id"],
-                       "--compare", "--tasks", "builtin", *picks, "-k", "1", "--max-turns", "3",
-                       "--max-tokens", "48", "--png", str(home / "report" / "eval-compare.png"))
-
-    def rollouts(r: DemoResult) -> dict[str, Any]:
-        out = bashgym(home, "eval", "--model", str(models / "tiny"), "--adapter", r.stages["train"]["run_id"],
-                      "--tasks", "practice", "-k", "1", "--max-turns", "2", "--max-tokens", "48")
-        judged = bashgym(home, "judge")
-        return {"eval": out, "judge": judged}
-
-    def dataset2(r: DemoResult) -> dict[str, Any]:
-        return bashgym(home, "dataset", "build", "--name", "demo-kto", "--format", "kto")
-
+def _capture_stages(home: Path) -> list[tuple[str, str, Callable[[DemoResult], dict[str, Any]]]]:
     return [
-        ("import", "import the bundled Claude Code sessions", import_samples),
-        ("judge", "judge every session and turn", judge),
-        ("dataset", "build a redacted SFT dataset", dataset),
-        ("tiny", "build a tiny model locally (no download)", tiny),
-        ("train", f"train a LoRA adapter ({steps} SFT steps)", train),
-        ("eval", f"gym eval: base vs adapter on {tasks} tasks", evaluate),
-        ("rollouts", "practice rollouts come back as sessions, judged", rollouts),
-        ("dataset2", "second dataset (KTO) includes the rollouts", dataset2),
+        ("import", "import the bundled Claude Code sessions",
+         lambda r: bashgym(home, "import", "claude", str(SAMPLES / "claude"))),
+        ("judge", "judge every session and turn", lambda r: bashgym(home, "judge")),
+        # --tools bash: the gym's action space, system prompt and tool schema (docs/training.md)
+        ("dataset", "build a redacted SFT dataset",
+         lambda r: bashgym(home, "dataset", "build", "--name", "demo-sft", "--tools", "bash")),
     ]
 
 
-def run_demo(home: Path, *, steps: int = 30, tasks: int = 8,
+def run_demo(home: Path, *, config: ExperimentConfig | None = None,
              on_stage: Callable[[str, str, str], None] | None = None) -> DemoResult:
     """Run every stage in order; `on_stage(name, description, "start"|"done")` drives the progress view."""
+    from bashgym.experiment import Experiment
+
     home.mkdir(parents=True, exist_ok=True)
     (home / "report").mkdir(exist_ok=True)
     result = DemoResult(home=home, report=home / "report" / "report.md")
-    for name, description, fn in _stages(home, steps, tasks):
+    for name, description, fn in _capture_stages(home):
         if on_stage:
             on_stage(name, description, "start")
         start = time.perf_counter()
@@ -145,6 +83,10 @@ def run_demo(home: Path, *, steps: int = 30, tasks: int = 8,
         result.seconds[name] = time.perf_counter() - start
         if on_stage:
             on_stage(name, description, "done")
+    experiment = Experiment(home, config or ExperimentConfig(), on_stage=on_stage)
+    experiment.run()
+    result.experiment = experiment.summary()
+    result.seconds.update({f"experiment: {k}": v for k, v in experiment.result.seconds.items()})
     from bashgym.demo_report import write_report
 
     write_report(result)

@@ -91,3 +91,38 @@ def cost_usd(prompt_tokens: int, completion_tokens: int, price_in: float | None,
     if price_in is None and price_out is None:
         return None
     return (prompt_tokens * (price_in or 0.0) + completion_tokens * (price_out or 0.0)) / 1_000_000
+
+
+def bootstrap_ci(values: list[float], *, rounds: int = 10_000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of a mean (resampling the values with replacement).
+
+    >>> bootstrap_ci([1.0] * 10)
+    (1.0, 1.0)
+    """
+    import random
+
+    if not values:
+        raise ValueError("a bootstrap interval needs at least one value")
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(rounds))
+    tail = (1.0 - level) / 2
+    return means[int(tail * rounds)], means[min(rounds - 1, int((1.0 - tail) * rounds))]
+
+
+def paired_difference(base: Mapping[str, float], other: Mapping[str, float], *, rounds: int = 10_000, seed: int = 0,
+                      level: float = 0.95) -> dict[str, Any]:
+    """`other - base` over the instances both scored, with a paired bootstrap interval (instances resampled,
+    each keeping its own pair), so an instance that is easy for both does not widen the interval.
+
+    >>> d = paired_difference({"a": 0.0, "b": 0.0}, {"a": 1.0, "b": 1.0})
+    >>> d["n"], d["delta"], d["ci95"]
+    (2, 1.0, [1.0, 1.0])
+    """
+    ids = sorted(set(base) & set(other))
+    if not ids:
+        raise ValueError("the two evals share no scored instance")
+    diffs = [other[i] - base[i] for i in ids]
+    lo, hi = bootstrap_ci(diffs, rounds=rounds, seed=seed, level=level)
+    return {"n": len(ids), "delta": sum(diffs) / len(ids), "ci95": [lo, hi],
+            "wins": sum(d > 0 for d in diffs), "losses": sum(d < 0 for d in diffs)}

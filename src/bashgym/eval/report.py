@@ -75,36 +75,121 @@ def compare_table(base: dict[str, Any], other: dict[str, Any], *, base_name: str
     return table
 
 
-def compare_chart(
-    base: dict[str, Any], other: dict[str, Any], out: Path, *, base_name: str = "base",
-    other_name: str = "adapter",
-) -> Path:
-    """Grouped bars: pass@1 and pass@k per category (and overall), base next to adapter. Writes a PNG."""
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(fig: Any, out: Path) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110, bbox_inches="tight")  # tight: long tick labels are never cut off
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return out
+
+
+def compare_chart(
+    base: dict[str, Any], other: dict[str, Any], out: Path, *, base_name: str = "base",
+    other_name: str = "adapter",
+) -> Path:
+    """Grouped bars per category (and overall), base next to adapter: pass@1, and pass@k beside it when
+    k > 1. Every bar is labelled with its value, so a 0% bar still reads as a measured 0. Writes a PNG."""
+    plt = _pyplot()
     k = base["k"]
     rows = compare_rows(base, other)
     labels = [r["category"] for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.2 * len(labels) * 2), 4.5), sharey=True)
+    metrics = ["pass@1"] if k == 1 else ["pass@1", f"pass@{k}"]
+    width_in = min(11.0, max(5.0, 0.75 * len(labels) + 2))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(width_in * len(metrics), 4.2), sharey=True, squeeze=False)
     width = 0.38
-    for ax, metric in zip(axes, ("pass@1", f"pass@{k}"), strict=True):
-        xs = range(len(labels))
-        b = [(r[f"base_{metric}"] or 0.0) * 100 for r in rows]
-        o = [(r[f"adapter_{metric}"] or 0.0) * 100 for r in rows]
-        ax.bar([x - width / 2 for x in xs], b, width, label=base_name, color="#8c8c8c")
-        ax.bar([x + width / 2 for x in xs], o, width, label=other_name, color="#2a7ab9")
-        ax.set_xticks(list(xs), labels, rotation=30, ha="right")
-        ax.set_title(metric)
-        ax.set_ylim(0, 100)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        xs = list(range(len(labels)))
+        for offset, key, name, color in ((-width / 2, "base", base_name, "#8c8c8c"),
+                                         (width / 2, "adapter", other_name, "#2a7ab9")):
+            values = [(r[f"{key}_{metric}"] or 0.0) * 100 for r in rows]
+            bars = ax.bar([x + offset for x in xs], values, width, label=name, color=color)
+            ax.bar_label(bars, labels=[f"{v:.0f}" for v in values], fontsize=7, padding=1)
+        ax.set_xticks(xs, labels, rotation=30, ha="right")
+        ax.set_title(f"{metric} by category (n = {base['overall'].get('tasks', '?')} tasks)")
+        ax.set_ylim(0, 105)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel("% of tasks")
-    axes[0].legend(loc="upper left", fontsize=8)
+    axes[0][0].set_ylabel("% of tasks passed")
+    axes[0][0].legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
+
+
+def interval_chart(rows: list[dict[str, Any]], out: Path, *, title: str, xlabel: str = "pass@1 (%)",
+                   zero_line: bool = False) -> Path:
+    """One horizontal bar per row (`label`, `value`, `ci95` [lo, hi], `n`) with its 95% interval as an error
+    bar and "value [lo, hi] n=…" written beside it: a comparison that reads at a glance."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(rows) + 1.3))
+    ys = list(range(len(rows)))[::-1]
+    values = [r["value"] * 100 for r in rows]
+    lo = [max(0.0, (r["value"] - r["ci95"][0]) * 100) for r in rows]
+    hi = [max(0.0, (r["ci95"][1] - r["value"]) * 100) for r in rows]
+    colors = [r.get("color", "#2a7ab9") for r in rows]
+    ax.barh(ys, values, color=colors, xerr=[lo, hi], capsize=4, height=0.6, error_kw={"elinewidth": 1})
+    ax.set_yticks(ys, [r["label"] for r in rows])
+    for y, r in zip(ys, rows, strict=True):
+        ax.annotate(f"{r['value'] * 100:+.0f}" if zero_line else f"{r['value'] * 100:.0f}",
+                    (max(r["ci95"][1] * 100, 0) + 2, y), va="center", fontsize=8,
+                    xytext=(0, 0), textcoords="offset points")
+        ax.annotate(f"[{r['ci95'][0] * 100:.0f}, {r['ci95'][1] * 100:.0f}]  n={r['n']}", (0, y - 0.42), fontsize=7,
+                    color="#555", va="center")
+    if zero_line:
+        ax.axvline(0, color="black", linewidth=0.8)
+        span = max(abs(v) for r in rows for v in r["ci95"]) * 100 + 15
+        ax.set_xlim(-span, span)
+    else:
+        ax.set_xlim(0, 115)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def family_chart(policies: dict[str, dict[str, dict[str, Any]]], out: Path, *, title: str) -> Path:
+    """Grouped bars: pass@1 per task family (x) for each policy (colour), n per family under its name."""
+    plt = _pyplot()
+    families = sorted({f for fams in policies.values() for f in fams})
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.9 * len(families) + 2), 4.2))
+    width = 0.8 / max(1, len(policies))
+    palette = ["#8c8c8c", "#2a7ab9", "#d98c2b", "#3a9e5c", "#9b59b6"]
+    for i, (name, fams) in enumerate(policies.items()):
+        xs = [j + (i - (len(policies) - 1) / 2) * width for j in range(len(families))]
+        ax.bar(xs, [fams.get(f, {}).get("pass@1", 0.0) * 100 for f in families], width, label=name,
+               color=palette[i % len(palette)])
+    n = {f: next((fams[f]["n"] for fams in policies.values() if f in fams), 0) for f in families}
+    ax.set_xticks(range(len(families)), [f"{f}\n(n={n[f]})" for f in families], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("pass@1 (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, ncol=len(policies))
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def loss_chart(runs: dict[str, list[tuple[int, float]]], out: Path, *, title: str) -> Path:
+    """Training loss by step, one line per run."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for name, points in runs.items():
+        if points:
+            ax.plot([p[0] for p in points], [p[1] for p in points], label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, out)

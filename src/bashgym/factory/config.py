@@ -98,6 +98,9 @@ class DecontaminateConfig(_Strict):
     suite: str = Field("builtin", description="Task suite name or path.")
     ngram: int = Field(8, description="Word n-gram size compared.")
     threshold: float = Field(0.5, description="Drop when this fraction of a task's n-grams occurs in an example.")
+    solutions: bool = Field(True, description="Also match the tasks' reference solutions. Turn off for generated "
+                            "task families, whose instances share one procedure: each instance's instruction "
+                            "holds its own names, so instances stay apart.")
 
 
 class ShapeConfig(_Strict):

@@ -37,8 +37,8 @@ def ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
-def load_task_texts(suite: str = "builtin") -> list[TaskText]:
-    """Instruction + solution text of every task in a suite (name or directory)."""
+def load_task_texts(suite: str = "builtin", *, solutions: bool = True) -> list[TaskText]:
+    """Instruction (+ solution, unless `solutions` is off) text of every task in a suite (name or directory)."""
     try:
         from bashgym.gym.task import load_suite
 
@@ -49,7 +49,7 @@ def load_task_texts(suite: str = "builtin") -> list[TaskText]:
             # for word but not the solution, and a copied solution need not quote the instruction.
             out.append(TaskText(t.id, t.instruction))
             solution = Path(t.path) / "solution.sh"
-            if solution.exists():
+            if solutions and solution.exists():
                 out.append(TaskText(t.id, solution.read_text()))
         return out
     except ImportError:
@@ -65,7 +65,7 @@ def load_task_texts(suite: str = "builtin") -> list[TaskText]:
         task_id = str(data.get("id") or task_yaml.parent.name)
         out.append(TaskText(task_id, str(data.get("instruction") or "")))
         solution = task_yaml.parent / "solution.sh"
-        if solution.exists():
+        if solutions and solution.exists():
             out.append(TaskText(task_id, solution.read_text()))
     return out
 
@@ -78,7 +78,7 @@ class Decontaminate(Filter):
     def __init__(self, cfg: DecontaminateConfig, tasks: list[TaskText] | None = None) -> None:
         super().__init__()
         self.cfg = cfg
-        self.tasks = load_task_texts(cfg.suite) if tasks is None else tasks
+        self.tasks = load_task_texts(cfg.suite, solutions=cfg.solutions) if tasks is None else tasks
         self.task_grams: list[tuple[str, set[tuple[str, ...]]]] = []
         for t in self.tasks:
             tokens = words(t.text)

@@ -182,7 +182,7 @@ def train(
                          metrics=summary, loss_png=None, device=plan.describe(), resumed_from=checkpoint)
     from bashgym.train.plots import plot_loss_curve
 
-    png = plot_loss_curve(history, output_dir / LOSS_PNG, f"{spec.kind} {run_id}")
+    png = plot_loss_curve(history, output_dir / LOSS_PNG, f"training loss — run {run_id}")  # the id names the kind
     summary["loss_png"] = str(png) if png else None
     summary["adapter_dir"] = str(adapter_dir)
     (output_dir / "run.json").write_bytes(
