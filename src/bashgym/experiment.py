@@ -117,6 +117,11 @@ def load_experiment_config(path: Path | None, **overrides: Any) -> ExperimentCon
     for family in [*cfg.families, *cfg.expert_mistakes]:
         if family not in FAMILIES:
             raise ConfigError(f"unknown task family {family!r} in {where}{did_you_mean(family, FAMILIES)}")
+    if cfg.gpu not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"gpu: {cfg.gpu!r} in {where} is not one of auto, cpu, cuda")
+    if cfg.base_model and not (Path(cfg.base_model).expanduser() / "config.json").is_file():
+        raise ConfigError(f"base_model: no model directory at {cfg.base_model} (a local directory with config.json; "
+                          "leave it empty to build the tiny model with `bashgym model tiny`)")
     if cfg.tool_mode not in ("fenced", "native"):
         raise ConfigError(f"tool_mode in {where} must be fenced or native, not {cfg.tool_mode!r}")
     for key in ("practice_per_family", "heldout_per_family", "max_new_tokens", "max_turns", "workers", "threads"):
