@@ -37,7 +37,7 @@ def bashgym(*args: str, timeout: float = 600) -> dict:
 SMALL = """\
 practice_per_family: 1
 heldout_per_family: 1
-sft: {max_steps: 2}
+sft: {max_steps: 2, logging_steps: 1}
 max_new_tokens: 8
 max_turns: 1
 """

@@ -65,7 +65,7 @@ def _dataset_chart(path: Path, steps: list[dict[str, Any]]) -> Path:
 
 
 def _unit(step: str) -> str:
-    return "sessions" if step in ("select", "sessions") else "examples"
+    return "sessions" if step in ("select", "select_sessions", "sessions") else "examples"
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
@@ -76,6 +76,10 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _ci(ci: list[float | None]) -> str:
@@ -200,7 +204,7 @@ def write_report(result: DemoResult) -> Path:
               f"LoRA {cfg['lora']}), tool protocol `{cfg['tool_mode']}`.", "",
               _table(["run", "dataset examples", "steps", "device", "loss first → last"],
                      [[f"`{t['run_id']}` ({name})", t["examples"], t["steps"], t["device"],
-                       f"{t['first_loss']:.3f} → {t['final_loss']:.3f}"]
+                       f"{_num(t['first_loss'])} → {_num(t['final_loss'])}"]
                       for name, t in (("judged", tr["train"]), ("all sessions", tr["train_all"]),
                                       ("iteration 2", tr["train2"]))]), ""]
     loss_chart({"judged": tr["train"]["loss_history"], "all sessions": tr["train_all"]["loss_history"],

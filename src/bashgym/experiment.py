@@ -207,6 +207,11 @@ def by_family(vector: dict[str, float]) -> dict[str, dict[str, Any]]:
 # ------------------------------------------------------------------------------------------------ protocol
 
 
+# The policies compared on the held-out suite, and the stage that evaluated each.
+EVAL_STAGES = {"base": "eval_base", "adapter": "eval_adapter", "all_sessions": "eval_all",
+               "iteration2": "eval_iteration2"}
+
+
 @dataclass
 class ExperimentResult:
     config: dict[str, Any]
@@ -463,7 +468,7 @@ class Experiment:
 
         st = self.result.stages
         out: dict[str, Any] = {"config": self.result.config, "seconds": self.result.seconds}
-        evals = {k: st.get(f"eval_{k}") for k in ("base", "adapter", "all_sessions", "iteration2")}
+        evals = {k: st.get(stage) for k, stage in EVAL_STAGES.items()}
         if all(evals.values()):
             vec = {k: v["vector"] for k, v in evals.items()}
             out["eval"] = {

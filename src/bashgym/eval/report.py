@@ -190,6 +190,9 @@ def loss_chart(runs: dict[str, list[tuple[int, float]]], out: Path, *, title: st
     ax.set_ylabel("training loss")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if any(runs.values()):
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no loss was logged", transform=ax.transAxes, ha="center")
     fig.tight_layout()
     return _save(fig, out)
