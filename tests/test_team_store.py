@@ -28,7 +28,9 @@ runner = CliRunner()
 
 def bg(*args: str) -> dict | str:
     """Run a command in-process; its --json output parsed, else its text. Fails the test on exit != 0."""
+    before = os.environ.get("BASHGYM_STORE_URL", "")
     result = runner.invoke(app, list(args))
+    os.environ["BASHGYM_STORE_URL"] = before  # --store sets it for the process: here, for this command only
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout) if "--json" in args else result.output
 
@@ -287,6 +289,14 @@ def test_commands_on_the_team_store_give_the_same_results_as_on_sqlite(fixtures_
             ["judge", "--rescore", "--json"], ["sessions", "list", "--sort", "tier", "--search", "test", "--json"])]
 
     assert outputs() == outputs("--store", pg_url)
+    # the factory reads the team store through its worker processes: the same rows, byte for byte
+    local_build = bg("dataset", "build", "--name", "same", "--json")
+    team_build = bg("dataset", "build", "--name", "same", "--json", "--store", pg_url)
+    assert team_build["content_hash"] == local_build["content_hash"] and team_build["counts"]["examples"] > 0
+    # and the team runs really were on the team store
+    assert bg("sessions", "stats", "--json", "--store", pg_url)["store"].startswith("postgresql://bashgym_admin:***@")
+    with Store(pg_url) as team:
+        assert [d["name"] for d in team.list_datasets()] == ["same"]
     bg("label", sid, "tier=silver", "--store", pg_url)
     with Store(pg_url) as team:
         assert team.list_sessions(limit=None, tier="silver")[0]["id"] == sid
