@@ -101,3 +101,16 @@ def test_installed_agent_clis_are_exactly_the_locked_versions() -> None:
         out = subprocess.run([str(npm_bin(package, binary)), "--version"], capture_output=True, text=True,
                              timeout=60).stdout
         assert locked_version(package) in out, (package, out)
+
+
+def test_pypi_agents_are_pinned_exactly_in_the_dev_extra_and_match_their_fixtures() -> None:
+    """mini-swe-agent comes from PyPI, not the npm lock: the `dev` extra pins the version RECORDED_WITH.json
+    names, and the committed trajectory says it was written by that version."""
+    import tomllib
+
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+    entry = RECORDED["mini-swe-agent"]
+    assert f"mini-swe-agent=={entry['version']}" in dev
+    for fixture in entry["fixtures"]:
+        versions = {json.loads(p.read_text())["info"]["mini_version"] for p in (ROOT / fixture).glob("*.traj.json")}
+        assert versions == {entry["version"]}, fixture

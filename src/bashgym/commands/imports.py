@@ -190,6 +190,25 @@ def import_opencode(
     run_import(get_source("opencode"), path, home, as_json, rederive_, redact)
 
 
+@import_app.command("mini-swe-agent")
+def import_mini_swe_agent(
+    path: Path | None = typer.Argument(
+        None, help="A trajectory file (*.traj.json) or a directory of them (default ~/.config/mini-swe-agent)."),
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+    rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw files instead of reading them."),
+    redact: bool = REDACT_OPTION,
+) -> None:
+    """Import mini-swe-agent trajectories: the task, the model's messages, every bash command with its output
+    and exit code, usage, and how the run ended.
+
+    Example: bashgym import mini-swe-agent ~/.config/mini-swe-agent/last_mini_run.traj.json
+    """
+    from bashgym.sources.registry import get_source
+
+    run_import(get_source("mini-swe-agent"), path, home, as_json, rederive_, redact)
+
+
 @import_app.command("file")
 def import_file_dataset(
     dataset: Path = typer.Argument(..., help="A .jsonl/.json/.parquet file or a saved HF datasets directory."),
@@ -226,7 +245,8 @@ def import_all(
     as_json: bool = JSON_OPTION,
     redact: bool = REDACT_OPTION,
 ) -> None:
-    """Import every agent's sessions found on this machine (Claude Code, Codex, Gemini CLI, OpenCode).
+    """Import every agent's sessions found on this machine (Claude Code, Codex, Gemini CLI, OpenCode,
+    mini-swe-agent).
 
     Each source's default location is used when it exists; one progress view, then a summary table.
 
@@ -249,7 +269,7 @@ def import_all(
         return
     if not results:
         console.print("[yellow]no agent sessions found (looked for ~/.claude, ~/.codex, ~/.gemini, "
-                      "~/.local/share/opencode)[/yellow]")
+                      "~/.local/share/opencode, ~/.config/mini-swe-agent)[/yellow]")
         return
     table = Table(title="import all")
     for col in ("source", "root", "files", "new/grown", "MB read", "sessions", "steps", "skipped lines", "failed"):

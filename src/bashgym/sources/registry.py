@@ -13,6 +13,7 @@ SOURCES: dict[str, str] = {
     "codex": "bashgym.sources.codex:CodexSource",
     "gemini": "bashgym.sources.gemini:GeminiSource",
     "opencode": "bashgym.sources.opencode:OpenCodeSource",
+    "mini-swe-agent": "bashgym.sources.mini_swe_agent:MiniSweAgentSource",
 }
 
 
