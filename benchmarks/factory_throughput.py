@@ -104,7 +104,8 @@ def run_build(workers: int, name: str) -> tuple[float, dict]:
     from bashgym.factory.config import DatasetConfig
     from bashgym.store import Store
 
-    cfg = DatasetConfig(name=name, decontaminate={"enabled": False}, write={"hf": False})
+    cfg = DatasetConfig(name=name, decontaminate={"enabled": False}, write={"hf": False},
+                        select={"tiers": ["gold", "silver", "bronze", "failed", "unscored"]})
     store = Store.open()
     start = time.perf_counter()
     record = build_dataset(store, cfg, workers=workers)

@@ -152,7 +152,7 @@ def test_dataset_build_applies_a_project_deny_list_to_that_project_only(store: S
         s.turns[0].prompt += " for Initrode"
     save(store, a, b)
     assert cli("config", "set", "redact.deny", "Initrode", "--project", "/work/acme").returncode == 0
-    out = cli("dataset", "build", "--name", "lists", "--json")
+    out = cli("dataset", "build", "--name", "lists", "--tier", "all", "--json")
     assert out.returncode == 0, out.stderr
     record = json.loads(out.stdout)
     rows = [json.loads(line) for split in ("train", "validation", "test")

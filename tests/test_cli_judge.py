@@ -54,6 +54,36 @@ def test_judge_rescores_a_reimported_session(seeded: Store) -> None:
     assert out["sessions"] == 1
 
 
+def test_judge_concurrent_with_an_import_never_leaves_stale_scores(seeded: Store) -> None:
+    """An import commits a grown session while the judge is scoring the old one: the judge must not stamp
+    its scores of the old content as fresh (it used to: 1 stale session in 5 of 9 rounds, skipped later)."""
+    import threading
+    import time
+
+    from bashgym.judge.config import load_config
+    from bashgym.judge.runner import judge_store
+
+    sid = "calib-g01"
+    grown = seeded.get_session(sid)
+    extra = Session.from_dict(grown.to_dict())
+    grown.turns.append(extra.turns[0])
+    grown.turns[-1].index = len(grown.turns) - 1
+    importer = Store(seeded.path)
+    importer.db.execute("BEGIN IMMEDIATE")  # the import holds the write lock, its rows not yet visible
+    importer.save_session(grown)
+    judge_store_db = Store(seeded.path)
+    worker = threading.Thread(target=judge_store, args=(judge_store_db, load_config()), kwargs={"session_ids": [sid]})
+    worker.start()
+    time.sleep(1.0)  # the judge has read and scored the old content and waits for the write lock
+    importer.db.execute("COMMIT")
+    worker.join(60)
+    importer.close()
+    judge_store_db.close()
+    scored_turns = {r["turn_idx"] for r in seeded.scores(sid, "heuristic")}
+    assert scored_turns == {-1, *range(len(grown.turns))}, "the scores judged content the store no longer has"
+    assert sid not in seeded.unscored_session_ids()
+
+
 def test_explain_shows_metrics_with_step_evidence(seeded: Store) -> None:
     invoke("judge")
     out = invoke("judge", "explain", "calib-b01:0")

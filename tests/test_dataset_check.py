@@ -122,7 +122,7 @@ def sessions(store: Store) -> Store:
 
 def test_build_lints_its_rows_and_fails_on_errors_unless_allowed(sessions: Store, tmp_path: Path) -> None:
     config = tmp_path / "d.yaml"
-    config.write_text(f"name: lint\nsegment: {{mode: session}}\nselect: {{sessions: [twice]}}\n{JSONL_ONLY}")
+    config.write_text(f"name: lint\nsegment: {{mode: session}}\nselect: {{sessions: [twice], tiers: [unscored]}}\n{JSONL_ONLY}")
     out = cli("dataset", "build", "--config", str(config))
     assert out.returncode == 1, out.stdout + out.stderr
     assert "lint: 1 errors" in out.stdout and "duplicate_message 1" in out.stdout
@@ -141,7 +141,7 @@ def test_build_lints_its_rows_and_fails_on_errors_unless_allowed(sessions: Store
 
 def only_ok(tmp_path: Path, name: str) -> str:
     config = tmp_path / f"{name}.yaml"
-    config.write_text(f"name: {name}\nsegment: {{mode: session}}\nselect: {{sessions: [ok]}}\n{JSONL_ONLY}")
+    config.write_text(f"name: {name}\nsegment: {{mode: session}}\nselect: {{sessions: [ok], tiers: [unscored]}}\n{JSONL_ONLY}")
     return str(config)
 
 

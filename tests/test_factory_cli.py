@@ -35,7 +35,7 @@ def sessions(store: Store) -> Store:
 def test_build_prints_summary_and_is_listed(sessions: Store, tmp_path: Path) -> None:
     config = tmp_path / "dataset.yaml"
     config.write_text("name: cli\nselect:\n  min_tool_calls: 1\nsplit: {train: 0.5, validation: 0.25, test: 0.25}\n")
-    out = cli("dataset", "build", "--config", str(config), "--format", "sharegpt")
+    out = cli("dataset", "build", "--config", str(config), "--format", "sharegpt", "--tier", "all")
     assert out.returncode == 0, out.stderr
     assert "ds-cli-v1 (sharegpt)" in out.stdout and "rows: train 2 · validation 2 · test 2" in out.stdout
     assert "select_examples" in out.stdout and "redacted: " in out.stdout
@@ -65,7 +65,7 @@ def test_config_typo_names_the_closest_key(sessions: Store, tmp_path: Path) -> N
 
 
 def test_no_redact_is_loud_and_push_refuses_it(sessions: Store) -> None:
-    out = cli("dataset", "build", "--name", "raw", "--no-redact")
+    out = cli("dataset", "build", "--name", "raw", "--no-redact", "--tier", "all")
     assert out.returncode == 0 and "--no-redact" in out.stderr and "NOT REDACTED" in out.stdout
     assert "WARNING: THIS DATASET WAS BUILT WITH `--no-redact`" in cli("dataset", "card", "raw").stdout
     push = cli("dataset", "push", "me/raw", "--dataset", "raw", "--yes", "--endpoint", "http://127.0.0.1:9")
@@ -78,7 +78,7 @@ def test_push_review_finds_own_name_and_needs_confirmation(store: Store) -> None
     leaky = session("leak", [topic_turn("nginx", 1)])
     leaky.turns[0].prompt += " then ping ada lovelace on the team chat"
     save(store, leaky, session("ok", [topic_turn("redis", 2)]))
-    assert cli("dataset", "build", "--name", "n", "--format", "messages").returncode == 0
+    assert cli("dataset", "build", "--name", "n", "--format", "messages", "--tier", "all").returncode == 0
     out = cli("dataset", "push", "me/n", "--dataset", "n", "--yes", "--endpoint", "http://127.0.0.1:9")
     assert out.returncode == 1 and "your names or hostname appear" in out.stderr
     assert "'ada lovelace'" in out.stdout and "mention(s)" in out.stdout
@@ -92,7 +92,7 @@ def test_push_review_finds_own_name_and_needs_confirmation(store: Store) -> None
 def test_push_uploads_card_and_data_to_a_local_hub(sessions: Store) -> None:
     from factory_hub import FakeHub
 
-    assert cli("dataset", "build", "--name", "pub").returncode == 0
+    assert cli("dataset", "build", "--name", "pub", "--tier", "all").returncode == 0
     record = json.loads(cli("dataset", "show", "pub", "--json").stdout)
     # the hub client is offline in tests; this one talks to 127.0.0.1 only
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
@@ -114,7 +114,7 @@ def test_push_uploads_card_and_data_to_a_local_hub(sessions: Store) -> None:
 
 def test_push_names_the_dataset_it_uploads(sessions: Store) -> None:
     """Not "the newest": the one the user reviewed, named, so a later build cannot slip in."""
-    assert cli("dataset", "build", "--name", "a").returncode == 0
+    assert cli("dataset", "build", "--name", "a", "--tier", "all").returncode == 0
     out = cli("dataset", "push", "me/a", "--yes", "--endpoint", "http://127.0.0.1:9")
     assert out.returncode == 2 and "Missing option '--dataset'" in out.stderr
 
@@ -130,7 +130,7 @@ def _push(hub_url: str, *args: str, input: str | None = None) -> subprocess.Comp
 def test_push_refuses_a_file_edited_after_the_build_and_uploads_nothing(sessions: Store) -> None:
     from factory_hub import FakeHub
 
-    assert cli("dataset", "build", "--name", "edit").returncode == 0
+    assert cli("dataset", "build", "--name", "edit", "--tier", "all").returncode == 0
     record = json.loads(cli("dataset", "show", "edit", "--json").stdout)
     train = Path(record["path"]) / "train.jsonl"
     lines = train.read_text().splitlines()
@@ -151,7 +151,7 @@ def test_push_refuses_a_file_edited_after_the_build_and_uploads_nothing(sessions
 def test_push_refuses_a_parquet_file_swapped_after_the_build(sessions: Store) -> None:
     from factory_hub import FakeHub
 
-    assert cli("dataset", "build", "--name", "pq").returncode == 0
+    assert cli("dataset", "build", "--name", "pq", "--tier", "all").returncode == 0
     path = Path(json.loads(cli("dataset", "show", "pq", "--json").stdout)["path"])
     (path / "test.parquet").write_bytes((path / "train.parquet").read_bytes())
     with FakeHub() as hub:
@@ -163,7 +163,7 @@ def test_push_refuses_a_parquet_file_swapped_after_the_build(sessions: Store) ->
 def test_public_push_needs_an_attestation_and_stores_it_in_the_card(sessions: Store) -> None:
     from factory_hub import FakeHub
 
-    assert cli("dataset", "build", "--name", "pub").returncode == 0
+    assert cli("dataset", "build", "--name", "pub", "--tier", "all").returncode == 0
     path = Path(json.loads(cli("dataset", "show", "pub", "--json").stdout)["path"])
     with FakeHub() as hub:
         bare = _push(hub.url, "alice/public", "--dataset", "pub", "--public", "--yes")
@@ -188,7 +188,7 @@ def test_interactive_push_searches_the_names_typed_and_asks_for_the_attestation(
     client = session("client", [topic_turn("nginx", 1)])
     client.turns[0].prompt += " for our client Globex Corporation"
     save(store, client, session("ok", [topic_turn("redis", 2)]))
-    assert cli("dataset", "build", "--name", "names").returncode == 0
+    assert cli("dataset", "build", "--name", "names", "--tier", "all").returncode == 0
     with FakeHub() as hub:
         refused = _push(hub.url, "alice/names", "--dataset", "names", input="Globex Corporation, Hank Scorpio\n")
         declined = _push(hub.url, "alice/names", "--dataset", "names", input="Hank Scorpio\ny\nn\n")
@@ -201,3 +201,22 @@ def test_interactive_push_searches_the_names_typed_and_asks_for_the_attestation(
     assert "Did you read the 2 sample row(s) above?" in out.stdout
     card = hub.files["alice/names"]["README.md"].decode()
     assert "no names of people or clients remain" in card and "1 name(s)" in card
+
+
+def test_default_build_keeps_what_the_judge_rates_and_says_what_it_left_out(sessions: Store) -> None:
+    never = cli("dataset", "build", "--name", "none")
+    assert never.returncode != 0 and "Traceback" not in never.stderr
+    assert "6 example(s) were never judged: run `bashgym judge` first" in never.stderr + never.stdout
+    with sessions.transaction():
+        for sid, tier in (("s0", "gold"), ("s1", "silver"), ("s2", "bronze"), ("s3", "failed")):
+            sessions.put_score(sid, -1, "heuristic", 0.5, tier, {"flags": ["unverified_claim"]} if tier == "bronze" else {})
+    out = cli("dataset", "build", "--name", "dflt", "--json")
+    record = json.loads(out.stdout)
+    assert record["counts"]["sessions"] == 2 and record["counts"]["selection"]["excluded"] == {
+        "bronze": 1, "failed": 1, "unscored": 2}
+    text = cli("dataset", "build", "--name", "dflt")
+    assert "selection: tiers gold, silver (default: follows the judge); excluded by tier: bronze 1, failed 1, " \
+           "unscored 2 — run `bashgym judge` to score the unscored" in text.stdout
+    assert "judge flags on the excluded: unverified_claim 1" in text.stdout
+    picked = json.loads(cli("dataset", "build", "--name", "bronze", "--tier", "bronze", "--json").stdout)
+    assert picked["counts"]["sessions"] == 1 and picked["counts"]["selection"]["chosen_by"] == "override"

@@ -10,6 +10,7 @@ import pytest
 
 from bashgym.factory.build import build_dataset
 from bashgym.factory.config import FORMATS, DatasetConfig
+from bashgym.factory.select import ALL_TIERS
 from bashgym.schema import Step
 from bashgym.store import Store
 from factory_sessions import bash, save, say, session, topic_turn
@@ -49,7 +50,8 @@ def populated(store: Store) -> Store:
 
 
 def build(store: Store, fmt: str, **overrides) -> dict:
-    cfg = DatasetConfig(name=f"t-{fmt}", format=fmt, **overrides)
+    """Every tier, unscored included: these tests are about formats, not about what the judge keeps."""
+    cfg = DatasetConfig(name=f"t-{fmt}", format=fmt, **{"select": {"tiers": list(ALL_TIERS)}, **overrides})
     return build_dataset(store, cfg)
 
 
@@ -176,7 +178,7 @@ def test_atif_keeps_subagents_linked(populated: Store) -> None:
 
 
 def test_no_redact_is_explicit_and_loud(populated: Store) -> None:
-    record = build_dataset(populated, DatasetConfig(name="raw"), redact=False)
+    record = build_dataset(populated, DatasetConfig(name="raw", select={"tiers": list(ALL_TIERS)}), redact=False)
     path = Path(record["path"])
     assert SECRET in (path / "train.jsonl").read_text() + (path / "validation.jsonl").read_text() + (
         path / "test.jsonl").read_text()
@@ -227,3 +229,34 @@ def test_real_claude_transcripts_build_into_every_format(store: Store, fixtures_
     assert refs == [[{"session_id": traj["session_id"], "trajectory_path": None}]]
     bash_rows = _all_rows(build(store, "messages", shape={"tools": "bash"}, dedup={"near": False}))
     assert {t["function"]["name"] for r in bash_rows for t in r["tools"]} == {"bash"}
+
+
+def test_default_selection_follows_the_judge_and_records_what_it_left_out(populated: Store) -> None:
+    populated.put_score("s2", -1, "heuristic", 0.4, "bronze", {"flags": ["test_tampering"]})
+    record = build_dataset(populated, DatasetConfig(name="dflt"))
+    rows = _all_rows(record)
+    assert {r["session_id"] for r in rows} == {"good", "s0"}  # gold + silver only; "bad" was failed
+    assert {r["tier"] for r in rows} == {"gold", "silver"}
+    sel = record["counts"]["selection"]
+    assert sel["tiers"] == ["gold", "silver"] and sel["chosen_by"] == "default"
+    # bad's turn (failed), s1's two turns (labelled bad → failed), s2's two (bronze), the rest never judged
+    assert sel["excluded"] == {"bronze": 2, "failed": 3, "unscored": 14}
+    assert sel["flags"] == {"test_tampering": 2}
+    card = (Path(record["path"]) / "README.md").read_text()
+    assert "## Selection by quality" in card and "Kept tiers: gold, silver (the format's default" in card
+    assert "Excluded by tier: bronze 2, failed 3, unscored 14." in card
+    assert record["config"]["select"]["tiers"] == ["gold", "silver"]  # a rebuild from the record keeps it
+
+
+def test_tier_override_and_preference_defaults_pair_good_with_bronze_or_failed(populated: Store) -> None:
+    record = build_dataset(populated, DatasetConfig(name="ovr", select={"tiers": ["failed"]}))
+    assert {r["session_id"] for r in _all_rows(record)} == {"bad", "s1"}
+    assert record["counts"]["selection"]["chosen_by"] == "override"
+    kto = build_dataset(populated, DatasetConfig(name="k", format="kto"))
+    labels = {(r["session_id"], r["label"]) for r in _all_rows(kto)}
+    assert labels == {("good", True), ("s0", True), ("bad", False), ("s1", False)}
+    assert kto["counts"]["selection"]["excluded"] == {"unscored": 16}
+    populated.put_score("bad", 0, "heuristic", 0.45, "bronze", {})  # a bronze answer is a rejected one too
+    dpo = _all_rows(build_dataset(populated, DatasetConfig(name="p", format="dpo")))
+    assert [(r["chosen_session_id"], r["rejected_session_id"], r["rejected_tier"]) for r in dpo] == [
+        ("good", "bad", "bronze")]

@@ -14,11 +14,14 @@ from bashgym.factory.build import build_dataset
 from bashgym.factory.config import DatasetConfig
 from bashgym.factory.dedup import minhash, shingles
 from bashgym.factory.redact import Redactor
+from bashgym.factory.select import ALL_TIERS
 from bashgym.schema import Step
 from bashgym.store import Store
 from factory_sessions import bash, save, say, session
 
 CORPUS = Path(__file__).parent / "fixtures" / "redaction" / "corpus.jsonl"
+
+EVERY_TIER = {"tiers": list(ALL_TIERS)}  # these sessions are never judged: keep them all
 
 
 def _docs() -> list[str]:
@@ -94,8 +97,8 @@ def _written(record: dict) -> tuple[str, str, dict]:
 @pytest.mark.parametrize("fmt", ["messages", "kto"])
 def test_parallel_build_writes_single_process_rows_in_order(many: Store, fmt: str) -> None:
     write = {"hf": False, "parquet": False}
-    one = build_dataset(many, DatasetConfig(name="one", format=fmt, write=write), workers=1)
-    two = build_dataset(many, DatasetConfig(name="two", format=fmt, write=write), workers=2)
+    one = build_dataset(many, DatasetConfig(name="one", format=fmt, write=write, select=EVERY_TIER), workers=1)
+    two = build_dataset(many, DatasetConfig(name="two", format=fmt, write=write, select=EVERY_TIER), workers=2)
     rows1, stats1, report1 = _written(one)
     rows2, stats2, report2 = _written(two)
     assert rows1 == rows2  # same rows in the same order, placeholder numbers included
@@ -122,7 +125,7 @@ def test_one_value_has_one_placeholder_across_the_whole_parallel_build(store: St
                                 started=f"2026-11-{1 + i:02d}T10:00:00Z"))
     save(store, *sessions)
     cfg = DatasetConfig(name="consistent", format="messages", write={"hf": False, "parquet": False},
-                        dedup={"exact": False, "near": False})
+                        dedup={"exact": False, "near": False}, select=EVERY_TIER)
     record = build_dataset(store, cfg, workers=2)
     rows = [json.loads(line) for split in ("train", "validation", "test")
             for line in (Path(record["path"]) / f"{split}.jsonl").read_text().splitlines()]

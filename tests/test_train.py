@@ -525,7 +525,7 @@ def test_cli_trains_from_a_factory_built_dataset_and_lists_and_shows_the_run(tin
 
     topics = ["nginx", "redis", "kafka", "mysql", "spark", "mongo", "etcd", "vault"]
     save(store, *[session(f"s{i}", [topic_turn(t, i)]) for i, t in enumerate(topics)])
-    record = build_dataset(store, DatasetConfig(name="mywork"))
+    record = build_dataset(store, DatasetConfig(name="mywork", select={"tiers": ["unscored"]}))
     assert record["id"] == "ds-mywork-v1"
     dataset_sessions = store.dataset_session_ids("ds-mywork-v1")
     assert dataset_sessions

@@ -108,10 +108,10 @@ def test_search_open_label_with_keyboard_and_curate(page: Page, base_url: str, s
     page.keyboard.press("b")
     page.locator('section.turn[data-turn="1"] .lbl.bad.on').wait_for()
     labels = store.latest_labels("sess-ok-0001")
-    assert labels[0]["label"] == "good" and labels[1]["label"] == "bad"
+    assert labels[0].label == "good" and labels[1].label == "bad"
     page.select_option('.session-head .tier-select', "silver")
     page.locator(".session-head .state .tier-silver").wait_for()
-    assert store.latest_labels("sess-ok-0001")[-1]["tier"] == "silver"
+    assert store.latest_labels("sess-ok-0001")[-1].tier == "silver"
     page.keyboard.press("k")
     page.evaluate("window.scrollTo(0, 0)")
     _shot(page, "session", tmp_path)
@@ -129,9 +129,9 @@ def test_search_open_label_with_keyboard_and_curate(page: Page, base_url: str, s
     page.locator("tr.row.current .labels .lab-bad").first.wait_for()
     # The row shows the label as soon as it is sent; the store has it once the request completes.
     deadline = time.time() + 10
-    while time.time() < deadline and (store.latest_labels(first).get(-1) or {}).get("label") != "bad":
+    while time.time() < deadline and getattr(store.latest_labels(first).get(-1), "label", None) != "bad":
         time.sleep(0.1)
-    assert store.latest_labels(first)[-1]["label"] == "bad"
+    assert store.latest_labels(first)[-1].label == "bad"
 
 
 def test_hostile_transcript_runs_no_script(page: Page, base_url: str) -> None:

@@ -109,10 +109,10 @@ def test_label_and_note_are_stored_and_carried_forward(client: TestClient, store
     client.post("/api/labels", json={"session_id": "sess-ok-0001", "turn_idx": 0, "note": "clean fix"},
                 headers=WRITE)
     latest = store.latest_labels("sess-ok-0001")[0]  # what the factory reads
-    assert (latest["label"], latest["note"], latest["author"]) == ("good", "clean fix", "ui")
+    assert (latest.label, latest.note, latest.author) == ("good", "clean fix", "ui")
     client.post("/api/labels", json={"session_id": "sess-ok-0001", "turn_idx": 0, "label": ""}, headers=WRITE)
-    assert store.latest_labels("sess-ok-0001")[0]["label"] is None
-    assert store.latest_labels("sess-ok-0001")[0]["note"] == "clean fix"
+    assert store.latest_labels("sess-ok-0001")[0].label is None
+    assert store.latest_labels("sess-ok-0001")[0].note == "clean fix"
     assert "clean fix" in client.get("/sessions/sess-ok-0001").text
 
 

@@ -46,7 +46,9 @@ def build(
                                    help="messages | sharegpt | adp | atif | dpo | kto (default: messages)."),
     tools: str | None = typer.Option(None, "--tools", help="native | bash (bash: edits become shell commands)."),
     segment: str | None = typer.Option(None, "--segment", help="turn | session | window."),
-    tier: list[str] = typer.Option([], "--tier", help="Keep only these tiers (repeatable)."),
+    tier: list[str] = typer.Option([], "--tier", help="Keep only these tiers (repeatable; gold, silver, bronze, "
+                                   "failed, unscored, or all). Default: follow the judge (sft: gold+silver; dpo/kto: "
+                                   "gold/silver vs bronze/failed)."),
     no_redact: bool = typer.Option(False, "--no-redact",
                                    help="Write secrets and personal data as captured (recorded in the card)."),
     workers: int = typer.Option(1, "--workers", help="Processes for the per-example steps (redact, dedup keys, decontaminate, shape, format); rows come out in the same order as with 1."),
@@ -74,7 +76,9 @@ def build(
     if segment:
         set_flag(cfg.segment, "mode", segment, "--segment")
     if tier:
-        set_flag(cfg.select, "tiers", tier, "--tier")
+        from bashgym.factory.select import ALL_TIERS
+
+        set_flag(cfg.select, "tiers", list(ALL_TIERS) if "all" in tier else tier, "--tier")
     if no_redact:
         err_console.print("[bold red]WARNING: --no-redact: secrets and personal data are written as captured; "
                           "the dataset card says so and `dataset push` will refuse this dataset.[/]")
@@ -117,6 +121,14 @@ def _print_summary(record: dict) -> None:
     console.print(f"[bold]{record['id']}[/] ({record['config']['format']}) → {record['path']}")
     console.print(f"rows: train {rows['train']} · validation {rows['validation']} · test {rows['test']}   "
                   f"from {counts['sessions']} sessions ({counts['sessions_read']} read)")
+    chosen = counts.get("selection") or {}
+    if chosen:
+        why = "default: follows the judge" if chosen["chosen_by"] == "default" else "--tier / dataset.yaml"
+        excluded = ", ".join(f"{k} {v}" for k, v in chosen["excluded"].items()) or "none"
+        console.print(f"selection: tiers {', '.join(chosen['tiers'])} ({why}); excluded by tier: {excluded}"
+                      + (" — run `bashgym judge` to score the unscored" if chosen["excluded"].get("unscored") else ""))
+        if chosen["flags"]:
+            console.print("  judge flags on the excluded: " + ", ".join(f"{k} {v}" for k, v in chosen["flags"].items()))
     table = Table("step", "in", "kept", "dropped", box=None)
     for st in counts["steps"]:
         dropped = ", ".join(f"{k} {v}" for k, v in st["dropped"].items()) or "-"

@@ -95,6 +95,7 @@ def explain(
 
     from bashgym.judge.config import load_config
     from bashgym.judge.runner import HEURISTIC
+    from bashgym.quality import effective_tier
 
     prefix, turn = parse_target(target)
     cfg = load_config(config)
@@ -110,7 +111,8 @@ def explain(
     row = rows[key]
     if as_json:
         print_json({"session_id": sid, "turn": turn, "score": row["total"], "tier": row["tier"], **row["metrics"],
-                    "other_scorers": others, "label": labels.get(key)})
+                    "other_scorers": others, "label": labels[key].to_dict() if key in labels else None,
+                    "effective_tier": effective_tier(row["tier"], labels.get(key))})
         return
     where = f"session {sid}" + (f" turn {turn}" if turn is not None else "")
     console.print(f"[bold]{where}[/bold]: score {row['total']:.3f} → [bold]{row['tier']}[/bold]")
@@ -132,10 +134,10 @@ def explain(
         console.print(f"{r['scorer']}: {r['total']:.2f} — {r['metrics'].get('note', '')}")
     if key == -1:
         console.print("turns: " + ", ".join(f"{i}={r['tier']}({r['total']:.2f})" for i, r in rows.items() if i >= 0))
-    if labels.get(key):
-        lab = labels[key]
-        console.print(f"human label: {lab['label'] or ''} {('tier=' + lab['tier']) if lab['tier'] else ''} "
-                      f"{lab['note'] or ''} (wins over the computed tier)")
+    lab = labels.get(key)
+    if lab is not None and (lab.label or lab.tier or lab.note):
+        console.print(f"human label: {lab.label or ''} {('tier=' + lab.tier) if lab.tier else ''} "
+                      f"{lab.note or ''} → effective tier {effective_tier(row['tier'], lab)}")
 
 
 @judge_app.command("report")

@@ -144,13 +144,17 @@ def session_document(store: Store, session_id: str, nested: bool = False) -> dic
     session = store.get_session(session_id)
     doc = session.to_dict()
     judgement = _judgement(store, session_id)
+    # `tier` is the effective tier (bashgym.quality: a person's label wins), as `sessions list` shows it;
+    # `judged_tier` is the judge's own and `label` the merged human label.
     doc["score"] = judgement.get("score")
-    doc["tier"] = judgement.get("tier")
+    doc["tier"], doc["judged_tier"] = judgement.get("effective_tier"), judgement.get("tier")
+    doc["label"] = judgement.get("label")
     doc["metrics"] = judgement.get("metrics")
     per_turn = judgement.get("turns") or {}
     for turn in doc["turns"]:
         t = per_turn.get(turn["index"]) or per_turn.get(str(turn["index"])) or {}
-        turn["score"], turn["tier"], turn["metrics"] = t.get("score"), t.get("tier"), t.get("metrics")
+        turn["score"], turn["tier"], turn["judged_tier"] = t.get("score"), t.get("effective_tier"), t.get("tier")
+        turn["label"], turn["metrics"] = t.get("label"), t.get("metrics")
     doc["labels"] = store.labels(session_id)
     children = store.child_session_ids(session_id)
     doc["subagent_session_ids"] = children
@@ -186,7 +190,9 @@ def show(
     console.print(f"[bold]{doc['id']}[/bold]  {doc['source']}  {doc['project'] or ''}  "
                   f"{(doc['started_at'] or '')[:19]}  models: {', '.join(doc['models'])}")
     if doc["tier"]:
-        console.print(f"judge: {doc['tier']} ({doc['score']:.2f})")
+        judged = f"judge: {doc['judged_tier']} ({doc['score']:.2f})" if doc["judged_tier"] else "not judged"
+        by_label = " — set by a label" if doc["tier"] != doc["judged_tier"] else ""
+        console.print(f"tier: {doc['tier']}{by_label} ({judged})")
     for turn in doc["turns"]:
         console.print(f"\n[bold cyan]turn {turn['index']}[/bold cyan] {turn['tier'] or ''}")
         for step in conversation(Turn.from_dict(turn)):  # the prompt once, whichever source recorded it

@@ -33,7 +33,15 @@ from bashgym.factory.lint import lint_config, lint_rows
 from bashgym.factory.pipeline import Example, PipelineStep, StepStats
 from bashgym.factory.redact import Renumber, distinct_by_category
 from bashgym.factory.segment import Segment
-from bashgym.factory.select import ExampleSelect, SessionSelect, read_sessions
+from bashgym.factory.select import (
+    ALL_TIERS,
+    SELECTION_RULES,
+    ExampleSelect,
+    SessionSelect,
+    format_family,
+    read_sessions,
+    resolve_tiers,
+)
 from bashgym.factory.shape import ShapeTools
 from bashgym.factory.split import split_rows
 from bashgym.factory.write import public, write_splits
@@ -286,18 +294,28 @@ def run_pipeline(store: Store, cfg: DatasetConfig, *, redact: bool = True, worke
 
 def build_dataset(store: Store, cfg: DatasetConfig, *, redact: bool = True, workers: int = 1,
                   on_progress: Progress | None = None) -> dict[str, Any]:
-    """Build, write and record a dataset; returns its store record."""
+    """Build, write and record a dataset; returns its store record.
+
+    With no tiers asked for (--tier / YAML), the selection follows the judge: the format's default tiers
+    (`select.DEFAULT_TIERS`); what was excluded and why is recorded in `counts["selection"]` and the card.
+    """
     redact = redact and cfg.redact.enabled
+    tiers, chosen_by = resolve_tiers(cfg.format, cfg.select.tiers)
+    cfg = cfg.model_copy(deep=True)
+    cfg.select.tiers = tiers  # type: ignore[assignment]
     rows, report = run_pipeline(store, cfg, redact=redact, workers=workers, on_progress=on_progress)
+    selection = _selection(cfg, chosen_by, report["steps"])
     if not rows:
         dropped = "; ".join(
             f"{s['name']}: " + ", ".join(f"{k} {v}" for k, v in s["dropped"].items())
             for s in report["steps"] if s["dropped"]
         )
+        unscored = selection["excluded"].get("unscored", 0)
         raise BashgymError(
             f"no examples left to write from {report['sessions_read']} sessions"
             + (f" (dropped — {dropped})" if dropped else "")
-            + "; loosen the selection in dataset.yaml or import more sessions"
+            + (f"; {unscored} example(s) were never judged: run `bashgym judge` first" if unscored else "")
+            + "; loosen the selection (--tier, dataset.yaml) or import more sessions"
         )
     splits = split_rows(rows, cfg.split)
     version = store.next_dataset_version(cfg.name)
@@ -315,7 +333,7 @@ def build_dataset(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
     counts = {
         "rows": written["rows"], "examples": len(rows), "sessions": len(sessions),
         "sessions_read": report["sessions_read"], "sources": dict(sources), "steps": report["steps"],
-        "redaction": _summary(report["redaction"]), "files": written["files"],
+        "redaction": _summary(report["redaction"]), "files": written["files"], "selection": selection,
         "file_sha256": written["sha256"],  # `dataset push` uploads a file only if it still has this hash
         "rows_version": ROWS_VERSION, "lint": {k: lint[k] for k in ("errors", "warnings", "counts")},
     }
@@ -360,6 +378,9 @@ def rebuild_dataset(store: Store, record: dict[str, Any], *, workers: int = 1,
 
     config = dict(record.get("config") or {})
     redact = bool((config.get("redact") or {}).get("enabled", record.get("redacted", True)))
+    if not (config.get("select") or {}).get("tiers") and "selection" not in (record.get("counts") or {}):
+        # built before datasets followed the judge, when no tiers meant every tier: keep meaning that
+        config["select"] = {**(config.get("select") or {}), "tiers": list(ALL_TIERS)}
     try:
         cfg = DatasetConfig.model_validate(config)
     except ValidationError as exc:
@@ -367,6 +388,18 @@ def rebuild_dataset(store: Store, record: dict[str, Any], *, workers: int = 1,
                            f"{'.'.join(map(str, exc.errors()[0]['loc']))}); build it again with "
                            "`bashgym dataset build --config dataset.yaml`") from None
     return build_dataset(store, cfg, redact=redact, workers=workers, on_progress=on_progress)
+
+
+def _selection(cfg: DatasetConfig, chosen_by: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the build kept by quality and what it left out: tiers, why, excluded per tier, judge flags."""
+    st = next((s for s in steps if s["name"] == ExampleSelect.name), {"dropped": {}, "counters": {}})
+    excluded = {t: st["dropped"][f"tier:{t}"] for t in ALL_TIERS if st["dropped"].get(f"tier:{t}")}
+    flags = {k.split(":", 1)[1]: v for k, v in (st.get("counters") or {}).items() if k.startswith("flag:")}
+    family = format_family(cfg.format)
+    return {"tiers": list(cfg.select.tiers or []), "chosen_by": chosen_by,
+            "rule": SELECTION_RULES[family] if chosen_by == "default" else f"tiers asked for: "
+            f"{', '.join(cfg.select.tiers or [])}" + (f"; {SELECTION_RULES[family]}" if family != "sft" else ""),
+            "excluded": excluded, "flags": flags}
 
 
 def _indented_json(value: Any) -> str:

@@ -72,6 +72,18 @@ def render_card(record: dict[str, Any]) -> str:
     for st in counts.get("steps") or []:
         dropped = ", ".join(f"{k}: {v}" for k, v in (st.get("dropped") or {}).items()) or "—"
         lines.append(f"| {st['name']} | {st['total']} | {st['kept']} | {dropped} |")
+    chosen = counts.get("selection") or {}
+    if chosen:
+        how = "the format's default: datasets follow the judge" if chosen.get("chosen_by") == "default" \
+            else "asked for with --tier or dataset.yaml"
+        lines += ["", "## Selection by quality", "",
+                  f"Kept tiers: {', '.join(chosen.get('tiers') or []) or 'all'} ({how}). {chosen.get('rule', '')}.",
+                  "A person's label wins over the judge's tier (bad → failed; tier=X → X; good → gold).", ""]
+        excluded = chosen.get("excluded") or {}
+        lines.append("Excluded by tier: " + (", ".join(f"{k} {v}" for k, v in excluded.items()) or "none") + ".")
+        if chosen.get("flags"):
+            lines.append("Judge flags on the excluded: " + ", ".join(f"{k} {v}" for k, v in chosen["flags"].items())
+                         + ".")
     select = {k: v for k, v in (cfg.get("select") or {}).items() if v not in (None, [], 0)}
     lines += ["", "Selection: `" + (yaml.safe_dump(select, default_flow_style=True).strip() if select else "{}") + "`",
               f"Segmentation: `{(cfg.get('segment') or {}).get('mode', 'turn')}`; "

@@ -41,7 +41,8 @@ import orjson
 
 from bashgym.factory.config import ShapeConfig
 from bashgym.factory.pipeline import Example, PipelineStep
-from bashgym.factory.select import BAD_LABELS, GOOD_LABELS
+from bashgym.factory.select import pair_key
+from bashgym.quality import is_desirable
 from bashgym.schema import (
     MESSAGE_ID,
     Session,
@@ -349,17 +350,9 @@ SFT_FORMATTERS = {
 
 
 def verdict(ex: Example) -> bool | None:
-    """True for a good example (gold/silver or labelled good), False for a failed or bad one, else None."""
-    label = (ex.label or "").lower()
-    if label in BAD_LABELS:
-        return False
-    if label in GOOD_LABELS:
-        return True
-    if ex.tier in ("gold", "silver"):
-        return True
-    if ex.tier == "failed":
-        return False
-    return None
+    """True for a good example (gold/silver), False for a bronze or failed one, None when unknown; the
+    tier already has any human label folded in (`bashgym.quality`)."""
+    return is_desirable(ex.tier)
 
 
 def prompt_and_completion(ex: Example, cfg: ShapeConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -426,7 +419,7 @@ class Format(PipelineStep):
         groups: dict[str, list[Example]] = defaultdict(list)
         for ex in data:
             self.stats.total += 1
-            groups[" ".join(ex.prompt.lower().split())].append(ex)  # same request, up to case and spacing
+            groups[pair_key(ex)].append(ex)  # same request: a gym task, or a prompt up to case and spacing
         for key in sorted(groups):
             group = groups[key]
             good = [e for e in group if verdict(e) is True]

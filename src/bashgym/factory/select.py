@@ -12,12 +12,9 @@ from typing import Any
 
 from bashgym.factory.config import SelectConfig
 from bashgym.factory.pipeline import Example, Filter, FilterResult
+from bashgym.quality import LabelState, effective_tier, normalize_label, quality_from, worst_tier
 from bashgym.schema import Session
 from bashgym.store import Store
-
-GOOD_LABELS = frozenset({"good", "gold", "keep", "accept", "accepted", "positive", "pass"})
-BAD_LABELS = frozenset({"bad", "failed", "reject", "rejected", "negative", "fail"})
-TIER_ORDER = {"gold": 0, "silver": 1, "bronze": 2, "failed": 3}
 
 
 def read_sessions(store: Store, session_ids: Iterable[str] | None = None, *, scorer: str = "heuristic",
@@ -51,47 +48,72 @@ def descendants(store: Store, session_id: str) -> Iterator[Session]:
 
 
 def quality_table(store: Store, session_id: str, scorer: str) -> dict[int, dict[str, Any]]:
-    """{turn_idx: {"tier", "score", "label", "label_tier"}} from the store's scores and newest labels."""
+    """{turn_idx: {"tier", "score", "flags", "label": LabelState}} from the store's scores and merged labels;
+    `flags` name the judge's detectors that fired (test tampering, unverified claim, ...)."""
     table: dict[int, dict[str, Any]] = {}
     for row in store.scores(session_id, scorer):
-        table.setdefault(row["turn_idx"], {}).update(tier=row["tier"], score=row["total"])
-    for turn_idx, lab in store.latest_labels(session_id).items():
-        table.setdefault(turn_idx, {}).update(label=lab.get("label"), label_tier=lab.get("tier"))
+        table.setdefault(row["turn_idx"], {}).update(tier=row["tier"], score=row["total"],
+                                                     flags=list(row["metrics"].get("flags") or []))
+    for turn_idx, state in store.latest_labels(session_id).items():
+        table.setdefault(turn_idx, {})["label"] = state
     return table
 
 
 def resolve_quality(example: Example, turn_idxs: list[int]) -> None:
-    """Set tier / score / label on an example from its turns' entries (first that has one wins), then the
-    session's. A human label (or its tier) overrides the judge: `quality_from` says which decided."""
+    """Set tier / score / label on an example from its turns' entries, then the session's: the first label
+    found speaks for the example, the weakest judged turn (or the session's score) for the judge; which
+    wins is `bashgym.quality.effective_tier`, and `quality_from` says which decided."""
     table: dict[int, dict[str, Any]] = example.meta.get("quality") or {}
     turns_only = [i for i in turn_idxs if i != -1]
     order = [-1, *turns_only] if -1 in turn_idxs else [*turns_only, -1]
-    label = label_tier = None
-    for i in order:
-        entry = table.get(i) or {}
-        if entry.get("label") or entry.get("label_tier"):
-            label, label_tier = entry.get("label"), entry.get("label_tier")
-            break
+    label: LabelState | None = next(
+        (st for i in order if (st := (table.get(i) or {}).get("label")) is not None and (st.label or st.tier)), None)
     tier = score = None
     scored = [table[i] for i in order if i in table and (table[i].get("tier") or table[i].get("score") is not None)]
+    deciding = scored
     if len(turn_idxs) > 1 and -1 not in turn_idxs and scored:
         # Several turns without a session score: the weakest turn speaks for the example.
-        worst = max(scored, key=lambda e: TIER_ORDER.get(e.get("tier") or "", -1))
-        tier = worst.get("tier")
+        tier = worst_tier(e.get("tier") for e in scored)
         scores = [e["score"] for e in scored if e.get("score") is not None]
         score = min(scores) if scores else None
     elif scored:
-        tier, score = scored[0].get("tier"), scored[0].get("score")
+        tier, score, deciding = scored[0].get("tier"), scored[0].get("score"), scored[:1]
     example.score = score
-    example.label = label
-    if label_tier:
-        example.tier, example.quality_from = label_tier, "label"
-    elif label and label.lower() in BAD_LABELS:
-        example.tier, example.quality_from = "failed", "label"
-    elif label and label.lower() in GOOD_LABELS:
-        example.tier, example.quality_from = (tier if tier in ("gold", "silver") else "gold"), "label"
-    else:
-        example.tier, example.quality_from = tier, ("score" if scored else "none")
+    example.meta["flags"] = sorted({f for e in deciding for f in e.get("flags") or []})  # the judge's detectors
+    example.label = normalize_label(label.label) if label else None
+    example.tier = effective_tier(tier, label)
+    example.quality_from = quality_from(tier, label)
+
+
+ALL_TIERS = ("gold", "silver", "bronze", "failed", "unscored")
+# What each format keeps when neither --tier nor the YAML says: datasets follow the judge (bashgym.quality).
+DEFAULT_TIERS = {"sft": ["gold", "silver"], "dpo": ["gold", "silver", "bronze", "failed"],
+                 "kto": ["gold", "silver", "bronze", "failed"]}
+SELECTION_RULES = {
+    "sft": "gold and silver turns: the ones the judge (or a person's label) says are worth imitating",
+    "dpo": "pairs of answers to the same request (a gym task id, else the prompt up to case and spacing): "
+           "chosen from gold/silver, rejected from bronze/failed; each rejected answer is paired with the next "
+           "chosen one in turn, so every rejected answer is used once",
+    "kto": "desirable = gold/silver, undesirable = bronze/failed",
+}
+
+
+def format_family(fmt: str) -> str:
+    return fmt if fmt in ("dpo", "kto") else "sft"
+
+
+def resolve_tiers(fmt: str, tiers: list[str] | None) -> tuple[list[str], str]:
+    """The tiers a build keeps and why: the ones asked for (--tier / YAML), else the format's default."""
+    if tiers is not None:
+        return list(tiers), "override"
+    return list(DEFAULT_TIERS[format_family(fmt)]), "default"
+
+
+def pair_key(example: Example) -> str:
+    """Which examples answer the same request, for DPO pairs: a gym rollout's task id, else the first prompt
+    up to case and spacing."""
+    task = example.session.meta.get("task_id") if example.session.source == "gym" else None
+    return f"task:{task}" if task else " ".join(example.prompt.lower().split())
 
 
 class SessionSelect(Filter):
@@ -136,12 +158,14 @@ class ExampleSelect(Filter):
 
     def filter(self, example: Example) -> FilterResult:
         cfg = self.cfg
-        label = (example.label or "").lower()
-        if label and label in {x.lower() for x in cfg.exclude_labels}:
+        label = example.label or ""  # normalised: synonyms of good/bad folded (quality.normalize_label)
+        if label and label in {normalize_label(x) for x in cfg.exclude_labels}:
             return False, f"label:{label}"
-        if cfg.labels is not None and label not in {x.lower() for x in cfg.labels}:
+        if cfg.labels is not None and label not in {normalize_label(x) for x in cfg.labels}:
             return False, f"label:{label or 'none'}"
         if cfg.tiers is not None and (example.tier or "unscored") not in cfg.tiers:
+            for flag in example.meta.get("flags") or []:  # why the judge held it back
+                self.stats.counters[f"flag:{flag}"] += 1
             return False, f"tier:{example.tier or 'unscored'}"
         human_good = example.quality_from == "label" and example.tier in ("gold", "silver")
         if cfg.min_score is not None and not human_good:

@@ -1,7 +1,6 @@
 """Read the judge's results back for other stages: `sessions show --json`, the UI and the factory.
 
-Human labels are kept apart from computed scores and win over them: `effective_tier` is the one place
-that rule lives (label tier=X → X; label good → gold; label bad → failed; else the computed tier).
+Human labels are kept apart from computed scores; which wins is `bashgym.quality`'s to say.
 """
 
 from __future__ import annotations
@@ -9,30 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from bashgym.judge.runner import HEURISTIC, LLM, VERIFY
+from bashgym.quality import LabelState, effective_tier
 from bashgym.store import Store
-
-LABEL_TIERS = {"good": "gold", "bad": "failed"}
-
-
-def effective_tier(computed: str | None, label: dict[str, Any] | None) -> str | None:
-    """The tier the factory should use: a human label wins over the computed tier.
-
-    >>> effective_tier("bronze", {"label": "good", "tier": None})
-    'gold'
-    """
-    if label:
-        if label.get("tier"):
-            return label["tier"]
-        if label.get("label") in LABEL_TIERS:
-            return LABEL_TIERS[label["label"]]
-    return computed
 
 
 def _flat(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: v.get("value") for k, v in (metrics.get("metrics") or {}).items()}
 
 
-def _entry(row: dict[str, Any] | None, extra: dict[str, dict[str, Any]], label: dict[str, Any] | None) -> dict[str, Any]:
+def _entry(row: dict[str, Any] | None, extra: dict[str, dict[str, Any]], label: LabelState | None) -> dict[str, Any]:
     stored = row["metrics"] if row else {}
     out: dict[str, Any] = {
         "score": row["total"] if row else None,
@@ -44,9 +28,7 @@ def _entry(row: dict[str, Any] | None, extra: dict[str, dict[str, Any]], label: 
     }
     for scorer, r in extra.items():
         out[scorer] = {"score": r["total"], "note": r["metrics"].get("note"), "at": r["created_at"]}
-    out["label"] = (
-        {k: label[k] for k in ("label", "tier", "note", "author", "created_at")} if label else None
-    )
+    out["label"] = label.to_dict() if label else None
     out["effective_tier"] = effective_tier(out["tier"], label)
     return out
 
@@ -56,7 +38,7 @@ def session_judgement(store: Store, session_id: str) -> dict[str, Any]:
 
     `score`/`tier` are None when the session was never judged (run `bashgym judge`). `metrics` maps each
     metric name to its value in [0,1]; `drivers` names the metrics that cost the most; `label` is the
-    newest human label and `effective_tier` the tier after labels win.
+    merged human label and `effective_tier` the tier `bashgym.quality` gives.
     """
     rows = store.scores(session_id)
     labels = store.latest_labels(session_id)

@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bashgym.errors import BashgymError
 from bashgym.judge.config import JudgeConfig
 from bashgym.judge.score import Judgement, Metric, score_session
 from bashgym.judge.signals import Evidence
@@ -77,27 +76,39 @@ def grade_session_with_llm(store: Store, session_id: str, config: JudgeConfig) -
     return len(grades)
 
 
+def _score_stored(store: Store, session_id: str, config: JudgeConfig) -> tuple[Judgement, list[Judgement]]:
+    session = store.get_session(session_id)
+    verified = _stored_metrics(store, session_id, VERIFY)
+    verified = {**gym_reward_metrics(session), **verified}
+    llm = _stored_metrics(store, session_id, LLM)
+    return score_session(session, config, verified=verified, llm=llm)
+
+
+def _write(store: Store, session_id: str, config: JudgeConfig, sj: Judgement, turns: list[Judgement]) -> None:
+    store.delete_scores(session_id, HEURISTIC)
+    for j in turns:
+        store.put_score(session_id, j.turn_idx, HEURISTIC, j.total, j.tier, j.to_store(config))
+    store.put_score(session_id, -1, HEURISTIC, sj.total, sj.tier, sj.to_store(config))
+
+
 def judge_session(store: Store, session_id: str, config: JudgeConfig) -> tuple[Judgement, list[Judgement]]:
-    """Score one stored session and its turns with the heuristic judge, folding in verify/llm results."""
-    for _attempt in range(5):
-        version = store.session_imported_at(session_id)
-        session = store.get_session(session_id)
-        verified = _stored_metrics(store, session_id, VERIFY)
-        verified = {**gym_reward_metrics(session), **verified}
-        llm = _stored_metrics(store, session_id, LLM)
-        session_judgement, turns = score_session(session, config, verified=verified, llm=llm)
+    """Score one stored session and its turns with the heuristic judge, folding in verify/llm results.
+
+    Scoring happens outside the write lock (imports keep going), so the scores are written only if the
+    session's content version is still the one that was read; an import that landed meanwhile makes it
+    score again, and the third time it reads and scores inside the write transaction. Never stale scores
+    stamped newer than the content they judged."""
+    for _ in range(2):
+        version = store.session_version(session_id)  # before the read: a later change shows as a new version
+        sj, turns = _score_stored(store, session_id, config)
         with store.transaction():
-            # A sync (or import) may have replaced the session since it was read: scores of the old content
-            # would look fresh, so score the new one instead. The lock makes a replacement wait for us.
-            if store.session_imported_at(session_id, lock=True) != version:
-                continue
-            store.delete_scores(session_id, HEURISTIC)
-            for j in turns:
-                store.put_score(session_id, j.turn_idx, HEURISTIC, j.total, j.tier, j.to_store(config))
-            store.put_score(session_id, -1, HEURISTIC, session_judgement.total, session_judgement.tier,
-                            session_judgement.to_store(config))
-        return session_judgement, turns
-    raise BashgymError(f"session {session_id} kept changing while it was judged; run `bashgym judge` again")
+            if store.session_version(session_id) == version:
+                _write(store, session_id, config, sj, turns)
+                return sj, turns
+    with store.transaction():
+        sj, turns = _score_stored(store, session_id, config)
+        _write(store, session_id, config, sj, turns)
+    return sj, turns
 
 
 def judge_store(

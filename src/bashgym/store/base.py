@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from bashgym import quality
 from bashgym.errors import NotFoundError, choice_error, did_you_mean
 
 # The heuristic judge's session-level score joined to each session (`s`, `sc`): the list, count, stats
@@ -14,12 +15,26 @@ SCORED_SESSIONS = (
     "FROM sessions s LEFT JOIN scores sc ON sc.session_id = s.id AND sc.turn_idx = -1 AND sc.scorer = 'heuristic'"
 )
 
-# The tier of a whole session's newest label row (labels.turn_idx = -1), or NULL: as `latest_labels`,
-# the newest row of a target is its whole state.
+def _label_field_sql(name: str) -> str:
+    """A session label's field as `quality.merge_labels` merges it: the newest row that set it ("" clears)."""
+    return (f"(SELECT NULLIF(l.{name}, '') FROM labels l WHERE l.session_id = s.id AND l.turn_idx = -1 "
+            f"AND l.{name} IS NOT NULL ORDER BY l.id DESC LIMIT 1)")
+
+
+def in_sql(words: frozenset[str]) -> str:
+    """A constant SQL list of words (the policy's label synonyms: fixed, quote-free)."""
+    return "(" + ", ".join(f"'{w}'" for w in sorted(words)) + ")"
+
+
+# The tier a person gave a whole session, as `quality.LabelState.human_tier` says (bad → failed; else the
+# label's tier; else good → gold), or NULL; and the effective tier (that, else the heuristic judge's).
+# Built from quality.py's tables so SQL and Python share one policy (tests/test_quality.py runs both).
+_LABEL_SQL = f"LOWER(TRIM({_label_field_sql('label')}))"
 LABEL_TIER_SQL = (
-    "(SELECT l.tier FROM labels l WHERE l.session_id = s.id AND l.turn_idx = -1 ORDER BY l.id DESC LIMIT 1)"
+    f"(CASE WHEN {_LABEL_SQL} IN {in_sql(quality.BAD_LABELS)} THEN 'failed' "
+    f"WHEN {_label_field_sql('tier')} IS NOT NULL THEN {_label_field_sql('tier')} "
+    f"WHEN {_LABEL_SQL} IN {in_sql(quality.GOOD_LABELS)} THEN 'gold' END)"
 )
-# A session's effective tier: a human label's wins over the heuristic judge's (as the factory selects).
 TIER_SQL = f"COALESCE({LABEL_TIER_SQL}, sc.tier)"
 
 

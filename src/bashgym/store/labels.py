@@ -1,9 +1,10 @@
-"""Human labels: append-only rows, the newest row of a target (session or turn) is its state."""
+"""Human labels: append-only rows, merged per target (session or turn) field by field (`bashgym.quality`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from bashgym import quality
 from bashgym.store.base import Repo
 from bashgym.store.codec import now_iso
 
@@ -29,12 +30,9 @@ class LabelsRepo(Repo):
             rows = self.db.execute("SELECT * FROM labels WHERE session_id = ? ORDER BY id", (session_id,))
         return [dict(r) for r in rows]
 
-    def latest_labels(self, session_id: str) -> dict[int, dict[str, Any]]:
-        """The newest label per turn (turn -1 = session): later labels override earlier ones."""
-        out: dict[int, dict[str, Any]] = {}
-        for lab in self.labels(session_id):
-            out[lab["turn_idx"]] = lab
-        return out
+    def latest_labels(self, session_id: str) -> dict[int, quality.LabelState]:
+        """The merged label per turn (turn -1 = session), field by field as `quality.merge_labels` says."""
+        return quality.merge_labels(self.labels(session_id))
 
     def labels_for_sessions(self, session_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """Every label row of the given sessions, oldest first, grouped by session."""

@@ -7,9 +7,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from bashgym import quality
 from bashgym.errors import BashgymError
 from bashgym.schema import Session
-from bashgym.store.base import LABEL_TIER_SQL, SCORED_SESSIONS, TIER_SQL, Repo, order_by
+from bashgym.store.base import LABEL_TIER_SQL, SCORED_SESSIONS, TIER_SQL, Repo, in_sql, order_by
 from bashgym.store.codec import decode_row, dumps, loads, now_iso, pg_text
 from bashgym.store.migrations import SEARCH_OUTPUT_CHARS
 
@@ -136,11 +137,12 @@ class SearchRepo(Repo):
             params.append(tier)
         if label in ("good", "bad"):
             clauses.append(
-                "EXISTS (SELECT 1 FROM labels l WHERE l.session_id = s.id AND l.label = ? AND l.id = "
+                # a target's merged label (quality.merge_labels): its newest row that set one, synonyms folded
+                "EXISTS (SELECT 1 FROM labels l WHERE l.session_id = s.id AND LOWER(TRIM(l.label)) IN "
+                f"{in_sql(quality.GOOD_LABELS if label == 'good' else quality.BAD_LABELS)} AND l.id = "
                 "(SELECT MAX(l2.id) FROM labels l2 WHERE l2.session_id = l.session_id "
-                "AND l2.turn_idx = l.turn_idx))"
+                "AND l2.turn_idx = l.turn_idx AND l2.label IS NOT NULL))"
             )
-            params.append(label)
         elif label == "any":
             clauses.append("EXISTS (SELECT 1 FROM labels l WHERE l.session_id = s.id)")
         elif label == "none":
@@ -180,7 +182,7 @@ class SearchRepo(Repo):
         ).fetchall()
         out = [decode_row(r, json_lists=("models",)) for r in rows]
         for d in out:
-            d["tier"] = d["label_tier"] or d["judged_tier"]
+            d["tier"] = d["label_tier"] or d["judged_tier"]  # = TIER_SQL (quality.effective_tier)
         return out, total
 
     def search_snippets(self, query: str, session_ids: list[str]) -> dict[str, str]:
@@ -261,13 +263,13 @@ class SearchRepo(Repo):
         ]
 
     def ui_dataset_breakdown(self, dataset_id: str) -> dict[str, Any]:
-        """Counts of a dataset's sessions by source and by judged tier, from dataset_sessions."""
+        """Counts of a dataset's sessions by source and by effective tier (quality.py), from dataset_sessions."""
         base = (
             f"{SCORED_SESSIONS} JOIN dataset_sessions ds ON ds.session_id = s.id WHERE ds.dataset_id = ?"
         )
         by_source = {r[0]: r[1] for r in self.db.execute(f"SELECT s.source, COUNT(*) {base} GROUP BY s.source",
                                                          (dataset_id,))}
         by_tier = {(r[0] or "unscored"): r[1]
-                   for r in self.db.execute(f"SELECT sc.tier, COUNT(*) {base} GROUP BY sc.tier", (dataset_id,))}
+                   for r in self.db.execute(f"SELECT {TIER_SQL} AS t, COUNT(*) {base} GROUP BY t", (dataset_id,))}
         return {"sessions": sum(by_source.values()), "by_source": by_source, "by_tier": by_tier}
 

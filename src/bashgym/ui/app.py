@@ -226,13 +226,11 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
             raise BashgymError("give at least one of label, tier, note")
         if turn_idx != -1 and turn_idx not in {t.index for t in store().get_session(sid).turns}:
             raise NotFoundError(f"session {sid!r} has no turn {turn_idx}")
-        # The newest row of a target is its whole state (Store.latest_labels, the factory's select), so
-        # a change to one field carries the others forward; "" clears a field.
-        current = views.label_state(store().labels(sid)).get(turn_idx, {})
+        # A row holds only the fields this change sets ("" clears one), as `bashgym label` writes them;
+        # `quality.merge_labels` folds the rows, so the UI, the CLI, the store and the factory agree.
         fields = {"label": label, "tier": tier, "note": None if note is None else str(note)[:4000]}
-        merged = {k: (current.get(k) if v is None else (v or None)) for k, v in fields.items()}
         with store().transaction():
-            label_id = store().add_label(sid, turn_idx, author="ui", **merged)
+            label_id = store().add_label(sid, turn_idx, author="ui", **fields)
         state = views.label_state(store().labels(sid)).get(turn_idx, {})
         return {"id": label_id, "session_id": sid, "turn_idx": turn_idx,
                 "state": {k: v for k, v in state.items() if k != "history"}}

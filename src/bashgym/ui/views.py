@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bashgym.quality import effective_tier, merge_labels, normalize_label
 from bashgym.schema import TIERS, Session, Step, Turn, prompt_step
 from bashgym.store import Store
 from bashgym.ui import charts
@@ -20,14 +21,10 @@ EXPLANATION_KEYS = ("explanation", "reason", "reasons", "why", "notes", "summary
 
 
 def label_state(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """Per turn (-1 = session): the newest label row's label, tier and note, as `Store.latest_labels`
-    and the factory read them (the UI writes whole rows, so the newest row is the whole state)."""
-    out: dict[int, dict[str, Any]] = {}
-    for row in rows:
-        history = out.get(row["turn_idx"], {}).get("history", [])
-        out[row["turn_idx"]] = {"label": row.get("label") or None, "tier": row.get("tier") or None,
-                                "note": row.get("note") or None, "history": [*history, row]}
-    return out
+    """Per turn (-1 = session): the merged label, tier and note (`quality.merge_labels`, as the store and the
+    factory read them) and the rows that made it."""
+    return {idx: {"label": normalize_label(st.label), "tier": st.tier, "note": st.note, "history": st.history}
+            for idx, st in merge_labels(rows).items()}
 
 
 def _duration(start: str | None, end: str | None) -> str | None:
@@ -106,7 +103,9 @@ def session_view(store: Store, session_id: str, depth: int = 0) -> dict[str, Any
     scores: dict[int, list[dict[str, Any]]] = {}
     for row in store.scores(session_id):
         scores.setdefault(row["turn_idx"], []).append(_score_view(row))
+    merged = merge_labels(store.labels(session_id))
     labels = label_state(store.labels(session_id))
+    judged = {r["turn_idx"]: r["tier"] for r in store.scores(session_id, "heuristic")}
     children = set(store.child_session_ids(session_id))
     turns = []
     for turn in session.turns:
@@ -122,6 +121,7 @@ def session_view(store: Store, session_id: str, depth: int = 0) -> dict[str, Any
                       if s is not prompt],
             "scores": scores.get(turn.index, []),
             "label": labels.get(turn.index, {}),
+            "effective_tier": effective_tier(judged.get(turn.index), merged.get(turn.index)),
         })
     rest = [
         session_view(store, c, depth + 1) if depth < MAX_SUBAGENT_DEPTH else {"id": c}
@@ -133,6 +133,7 @@ def session_view(store: Store, session_id: str, depth: int = 0) -> dict[str, Any
         "turns": turns,
         "scores": scores.get(-1, []),
         "label": labels.get(-1, {}),
+        "effective_tier": effective_tier(judged.get(-1), merged.get(-1)),
         "duration": _duration(session.started_at, session.ended_at),
         "subagents": rest,
         "tiers": TIERS,
