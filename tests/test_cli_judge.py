@@ -84,6 +84,17 @@ def test_judge_concurrent_with_an_import_never_leaves_stale_scores(seeded: Store
     assert sid not in seeded.unscored_session_ids()
 
 
+def test_two_workers_store_the_same_scores_as_one_process(seeded: Store) -> None:
+    def stored() -> list[tuple]:
+        return [(r["session_id"], r["turn_idx"], r["total"], r["tier"], json.dumps(r["metrics"], sort_keys=True))
+                for sid in seeded.all_session_ids() for r in seeded.scores(sid, "heuristic")]
+
+    one = json.loads(invoke("judge", "--json"))
+    first = stored()
+    two = json.loads(invoke("judge", "--rescore", "--workers", "2", "--json"))
+    assert two == one and stored() == first and len(first) > 6
+
+
 def test_explain_shows_metrics_with_step_evidence(seeded: Store) -> None:
     invoke("judge")
     out = invoke("judge", "explain", "calib-b01:0")

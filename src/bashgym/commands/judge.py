@@ -33,6 +33,7 @@ def judge(
     rescore: bool = typer.Option(False, "--rescore", help="Score every session again (after a config change)."),
     llm: bool = typer.Option(False, "--llm", help="Also ask the model judge (llm.base_url/model in the config)."),
     session: list[str] = typer.Option(None, "--session", "-s", help="Judge only these sessions (id or prefix)."),
+    workers: int = typer.Option(1, "--workers", help="Processes that score sessions (one writer); e.g. 2 on two cores."),
     config: Path | None = CONFIG_OPTION,
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
@@ -54,7 +55,7 @@ def judge(
         ids = [store.resolve_session_id(s) for s in session] if session else pending_sessions(store, rescore=rescore)
         with progress(transient=True) as bar:
             task = bar.add_task("judging sessions", total=len(ids))
-            summary = judge_store(store, cfg, use_llm=llm, session_ids=ids,
+            summary = judge_store(store, cfg, use_llm=llm, session_ids=ids, workers=workers,
                                   on_session=lambda _sid: bar.advance(task))
     if as_json:
         print_json(summary.to_dict())
@@ -126,6 +127,8 @@ def explain(
             evidence += f"\n… {len(m['evidence']) - 4} more"
         table.add_row(name, f"{m['value']:.2f}", f"{m['weight']:g}", m["note"], evidence)
     console.print(table)
+    if stored.get("flags"):
+        console.print("[bold red]flags:[/] " + ", ".join(stored["flags"]) + " (see the metrics' evidence above)")
     for cap in stored.get("caps", []):
         console.print(f"cap: {cap}")
     if stored.get("drivers"):
@@ -175,6 +178,62 @@ def report(
         console.print(f"  {tier}: " + ", ".join(f"{k} {v:.2f}" for k, v in means.items()))
     if data["histogram"]:
         console.print(f"histogram: {data['histogram']}")
+
+
+@judge_app.command("calibrate")
+def calibrate_cmd(
+    directory: Path | None = typer.Argument(None, help="Calibration dir: projects/ (Claude Code transcripts) and "
+                                            "labels.json. Default: the set shipped in tests/fixtures/judge_calibration."),
+    llm: bool = typer.Option(False, "--llm", help="Also measure the model judge (llm.base_url/model in the config)."),
+    config: Path | None = CONFIG_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Measure the judge against labelled sessions: agreement per pattern, a confusion table, cheats let through.
+
+    The sessions are judged in a temporary store; yours is not touched.
+
+    Example:
+        bashgym judge calibrate
+        bashgym judge calibrate tests/fixtures/judge_calibration --llm --json
+    """
+    from bashgym.judge.calibrate import calibrate, default_dir
+    from bashgym.judge.config import load_config
+
+    directory = directory or default_dir()
+    if not directory.is_dir():
+        raise NotFoundError(f"no calibration dir {directory} (give one holding projects/ and labels.json)")
+    data = calibrate(directory, load_config(config), llm=llm)
+    if as_json:
+        print_json(data)
+        return
+    for name in ("heuristic", "llm"):
+        if name in data:
+            _print_calibration(name, data[name])
+
+
+def _print_calibration(name: str, r: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from bashgym.schema import TIERS
+
+    title = "heuristic judge" if name == "heuristic" else f"model judge {r.get('model', '')}"
+    console.print(f"[bold]{title}[/bold]: {r['agree']}/{r['sessions']} sessions agree ({r['agreement']:.1%}); "
+                  f"clear cases {r['clear']['agree']}/{r['clear']['sessions']} ({r['clear']['agreement']:.1%}); "
+                  f"{r['seconds']:.2f} s" + (f", {r['calls']} calls, tokens {r['tokens']}" if name == "llm" else ""))
+    table = Table("pattern", "sessions", "agree", "agreement", box=None)
+    for pattern, p in r["patterns"].items():
+        table.add_row(pattern, str(p["sessions"]), str(p["agree"]), f"{p['agreement']:.0%}")
+    console.print(table)
+    confusion = Table("labelled \\ judged", *TIERS, "unscored", box=None, title="confusion (sessions)")
+    for tier, row in r["confusion"].items():
+        confusion.add_row(tier, *[str(row.get(t, 0)) for t in (*TIERS, "unscored")])
+    console.print(confusion)
+    cheats = r["cheating_gold_or_silver"]
+    console.print(f"cheating sessions judged gold or silver: {len(cheats)}"
+                  + ("".join(f"\n  {c['case']} ({c['session_id'][:8]}): {c['tier']}" for c in cheats)))
+    for miss in r["disagreements"]:
+        console.print(f"  disagrees: {miss['case']} ({miss['pattern']}): judged {miss['got']}, labelled "
+                      f"{miss['expected']} — {miss['reason']}")
 
 
 @judge_app.command("config")

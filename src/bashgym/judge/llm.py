@@ -13,7 +13,7 @@ import os
 import re
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bashgym.errors import BashgymError, ConfigError
 from bashgym.judge.config import LlmConfig
@@ -28,6 +28,7 @@ class LlmGrade:
     reason: str
     model: str
     raw: str
+    usage: dict[str, int] = field(default_factory=dict)  # the endpoint's token counts, when it sends them
 
 
 def render_turn(turn: Turn, max_chars: int = 12000) -> str:
@@ -109,4 +110,5 @@ def grade_turn(turn: Turn, config: LlmConfig) -> LlmGrade:
     except (KeyError, IndexError, TypeError):
         raise BashgymError(f"model judge at {url} answered without choices[0].message.content") from None
     score, reason = parse_grade(content)
-    return LlmGrade(score, reason, str(payload.get("model") or config.model), content)
+    usage = {k: int(v) for k, v in (payload.get("usage") or {}).items() if isinstance(v, int)}
+    return LlmGrade(score, reason, str(payload.get("model") or config.model), content, usage)

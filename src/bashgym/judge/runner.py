@@ -7,8 +7,9 @@ Each session is written in one transaction, so an interrupted `bashgym judge` re
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from bashgym.judge.config import JudgeConfig
 from bashgym.judge.score import Judgement, Metric, score_session
@@ -84,49 +85,104 @@ def _score_stored(store: Store, session_id: str, config: JudgeConfig) -> tuple[J
     return score_session(session, config, verified=verified, llm=llm)
 
 
-def _write(store: Store, session_id: str, config: JudgeConfig, sj: Judgement, turns: list[Judgement]) -> None:
+def _write(store: Store, session_id: str, config: JudgeConfig, sj: Judgement, turns: list[Judgement],
+           fingerprint: str) -> None:
     store.delete_scores(session_id, HEURISTIC)
     for j in turns:
-        store.put_score(session_id, j.turn_idx, HEURISTIC, j.total, j.tier, j.to_store(config))
-    store.put_score(session_id, -1, HEURISTIC, sj.total, sj.tier, sj.to_store(config))
+        store.put_score(session_id, j.turn_idx, HEURISTIC, j.total, j.tier, j.to_store(config, fingerprint))
+    store.put_score(session_id, -1, HEURISTIC, sj.total, sj.tier, sj.to_store(config, fingerprint))
 
 
-def judge_session(store: Store, session_id: str, config: JudgeConfig) -> tuple[Judgement, list[Judgement]]:
+def judge_session(store: Store, session_id: str, config: JudgeConfig, fingerprint: str | None = None,
+                  ) -> tuple[Judgement, list[Judgement]]:
     """Score one stored session and its turns with the heuristic judge, folding in verify/llm results.
 
     Scoring happens outside the write lock (imports keep going), so the scores are written only if the
     session's content version is still the one that was read; an import that landed meanwhile makes it
     score again, and the third time it reads and scores inside the write transaction. Never stale scores
-    stamped newer than the content they judged."""
+    stamped newer than the content they judged. `fingerprint`: the config's, when the caller has it."""
+    fingerprint = fingerprint or config.fingerprint()
     for _ in range(2):
         version = store.session_version(session_id)  # before the read: a later change shows as a new version
         sj, turns = _score_stored(store, session_id, config)
         with store.transaction():
             if store.session_version(session_id) == version:
-                _write(store, session_id, config, sj, turns)
+                _write(store, session_id, config, sj, turns, fingerprint)
                 return sj, turns
     with store.transaction():
         sj, turns = _score_stored(store, session_id, config)
-        _write(store, session_id, config, sj, turns)
+        _write(store, session_id, config, sj, turns, fingerprint)
     return sj, turns
 
 
 def judge_store(
     store: Store, config: JudgeConfig, *, rescore: bool = False, use_llm: bool = False,
-    session_ids: list[str] | None = None, on_session: Callable[[str], None] | None = None,
+    session_ids: list[str] | None = None, on_session: Callable[[str], None] | None = None, workers: int = 1,
 ) -> JudgeSummary:
-    """Judge every pending session (or the ones named); `on_session` is called after each (progress)."""
+    """Judge every pending session (or the ones named); `on_session` is called after each (progress).
+
+    With `workers > 1` (and no model judge), worker processes read and score chunks of sessions (the same
+    `_score_stored` step) and this process writes each chunk in one transaction, checking every session's
+    content version as `judge_session` does; a session re-imported meanwhile is judged again here."""
     summary = JudgeSummary()
-    for sid in session_ids if session_ids is not None else pending_sessions(store, rescore=rescore):
-        if use_llm and config.llm.base_url:
-            summary.llm_graded += grade_session_with_llm(store, sid, config)
-        elif use_llm:
-            grade_session_with_llm(store, sid, config)  # raises the ConfigError naming the missing keys
-        sj, turns = judge_session(store, sid, config)
+    ids = session_ids if session_ids is not None else pending_sessions(store, rescore=rescore)
+    fingerprint = config.fingerprint()
+
+    def done(sid: str, sj: Judgement, turns: list[Judgement]) -> None:
         summary.sessions += 1
         summary.turns += len(turns)
         summary.session_tiers[sj.tier] += 1
         summary.turn_tiers.update(j.tier for j in turns)
         if on_session:
             on_session(sid)
+
+    if workers > 1 and not use_llm and len(ids) > 1:
+        for sid, sj, turns in _judge_parallel(store, config, ids, workers, fingerprint):
+            done(sid, sj, turns)
+        return summary
+    for sid in ids:
+        if use_llm and config.llm.base_url:
+            summary.llm_graded += grade_session_with_llm(store, sid, config)
+        elif use_llm:
+            grade_session_with_llm(store, sid, config)  # raises the ConfigError naming the missing keys
+        sj, turns = judge_session(store, sid, config, fingerprint)
+        done(sid, sj, turns)
     return summary
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _score_chunk(db: str, config: JudgeConfig, ids: list[str]) -> list[tuple[str, str | None, Judgement, list[Judgement]]]:
+    """In a worker process: (session id, content version read, session judgement, turn judgements) per id."""
+    if _WORKER.get("db") != db:
+        _WORKER.clear()
+        _WORKER.update(db=db, store=Store(db, readonly=True))
+    store = _WORKER["store"]
+    out = []
+    for sid in ids:
+        version = store.session_version(sid)
+        sj, turns = _score_stored(store, sid, config)
+        out.append((sid, version, sj, turns))
+    return out
+
+
+def _judge_parallel(store: Store, config: JudgeConfig, ids: list[str], workers: int, fingerprint: str,
+                    ) -> Iterator[tuple[str, Judgement, list[Judgement]]]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = max(1, min(64, -(-len(ids) // (workers * 8))))
+    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for results in pool.map(_score_chunk, [str(store.path)] * len(chunks), [config] * len(chunks), chunks):
+            stale = []
+            with store.transaction():
+                for sid, version, sj, turns in results:
+                    if store.session_version(sid) != version:
+                        stale.append(sid)
+                        continue
+                    _write(store, sid, config, sj, turns, fingerprint)
+            for sid, _, sj, turns in results:
+                if sid in stale:
+                    sj, turns = judge_session(store, sid, config, fingerprint)
+                yield sid, sj, turns

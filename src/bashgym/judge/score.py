@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bashgym.judge.config import JudgeConfig
-from bashgym.judge.signals import Evidence, Signal, turn_signals
+from bashgym.judge.config import DETECTOR_METRICS, JudgeConfig
+from bashgym.judge.detectors import detector_signals
+from bashgym.judge.signals import Evidence, Signal, test_runs, turn_signals
 from bashgym.schema import Session, Turn
 
 
@@ -42,15 +43,17 @@ class Judgement:
     caps: list[str] = field(default_factory=list)
     drivers: list[str] = field(default_factory=list)
     signals: dict[str, Any] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
 
-    def to_store(self, config: JudgeConfig) -> dict[str, Any]:
-        """The JSON kept in the scores table's `metrics` column."""
+    def to_store(self, config: JudgeConfig, fingerprint: str | None = None) -> dict[str, Any]:
+        """The JSON kept in the scores table's `metrics` column (`fingerprint`: the config's, when known)."""
         return {
             "metrics": {k: m.to_dict() for k, m in self.metrics.items()},
             "caps": self.caps,
             "drivers": self.drivers,
+            "flags": self.flags,
             "signals": self.signals,
-            "config": config.fingerprint(),
+            "config": fingerprint or config.fingerprint(),
         }
 
 
@@ -91,7 +94,20 @@ def metrics_from_signals(
     out["focus"] = Metric("focus", focus, w["focus"], s.detail, s.evidence)
     if llm is not None:
         out["llm"] = Metric("llm", llm.value, config.llm.weight or w["llm"], llm.note, llm.evidence)
+    for metric, signal_name in DETECTOR_METRICS.items():
+        s = signals[signal_name]
+        out[metric] = Metric(metric, 0.0 if s.value else 1.0, w[metric], s.detail, s.evidence)
+    s = signals["verified_after_edit"]
+    if s.value is not None and not out["claim_checked"].value < 1.0:
+        checked = s.value or (verified is not None and verified.value >= 0.5)
+        out["verified_change"] = Metric("verified_change", 1.0 if checked else 0.0, w["verified_change"], s.detail,
+                                        s.evidence)
     return out
+
+
+def flags_of(metrics: dict[str, Metric]) -> list[str]:
+    """The detectors that fired (their signal names), for `judge explain` and the dataset build's record."""
+    return [DETECTOR_METRICS[m] for m in DETECTOR_METRICS if m in metrics and metrics[m].value < 1.0]
 
 
 def combine(metrics: dict[str, Metric], config: JudgeConfig, turn_idx: int = 0) -> Judgement:
@@ -114,7 +130,10 @@ def combine(metrics: dict[str, Metric], config: JudgeConfig, turn_idx: int = 0) 
         reverse=True,
     )
     drivers = [name for loss, name in losses if loss > 0][:3]
-    return Judgement(turn_idx, total, config.tier_for(total), metrics, caps, drivers)
+    fired = flags_of(metrics)
+    # a detector that fired costs the most whatever its weight: name it first
+    drivers = [m for m in DETECTOR_METRICS if m in metrics and metrics[m].value < 1.0] + drivers
+    return Judgement(turn_idx, total, config.tier_for(total), metrics, caps, drivers[:3], flags=fired)
 
 
 def score_turn(
@@ -122,7 +141,8 @@ def score_turn(
     llm: Metric | None = None,
 ) -> Judgement:
     """Judge one turn (pure: no store, no network)."""
-    signals = turn_signals(turn, next_turn)
+    runs = test_runs(turn)
+    signals = {**turn_signals(turn, next_turn, runs), **detector_signals(turn, runs)}
     judgement = combine(metrics_from_signals(signals, config, verified=verified, llm=llm), config, turn.index)
     judgement.signals = {k: s.value for k, s in signals.items()}
     return judgement
@@ -156,7 +176,18 @@ def score_session(
             f"mean over {len(have)} turn(s); worst turn {worst_idx} ({worst.value:.2f})", evidence,
         )
     tiers = [j.tier for j in judged]
-    session_judgement = Judgement(-1, total, config.tier_for(total), metrics, [], [])
+    # A turn caught cheating caps the whole session as it capped the turn: no average of turns hides it.
+    caps, limit = [], 1.0
+    for j in judged:
+        for flag_metric in (m for m in DETECTOR_METRICS if m in j.metrics and j.metrics[m].value < 1.0):
+            cap = config.caps.get(flag_metric)
+            if cap and total > cap["max_total"]:
+                limit = min(limit, cap["max_total"])
+                caps.append(f"turn {j.turn_idx}: {flag_metric}=0 caps the session at {cap['max_total']:.2f}")
+    if caps:
+        total = round(limit * total, 4)
+    session_judgement = Judgement(-1, total, config.tier_for(total), metrics, caps, [],
+                                  flags=sorted({f for j in judged for f in j.flags}))
     session_judgement.drivers = combine(metrics, config, -1).drivers
     session_judgement.signals = {"turn_tiers": {t: tiers.count(t) for t in dict.fromkeys(tiers)}}
     return session_judgement, judged

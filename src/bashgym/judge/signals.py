@@ -102,12 +102,13 @@ def is_failed_call(step: Step) -> bool:
 # ---------------------------------------------------------------------------------------------- signals
 
 
-def tool_error_rate(turn: Turn) -> Signal:
-    """Share of the turn's tool calls that failed (None when the turn made no tool call)."""
+def tool_error_rate(turn: Turn, runs: list[tuple[int, TestRun]] | None = None) -> Signal:
+    """Share of the turn's tool calls that failed (None when the turn made no tool call); `runs`: the turn's
+    `test_runs`, when the caller has them already."""
     calls = [(i, s) for i, s in enumerate(turn.steps) if s.kind == "tool_call"]
     failed = [(i, s) for i, s in calls if is_failed_call(s)]
     # A failing test run is the test telling its news, not a broken tool: `last_test_passed` judges it.
-    test_steps = {i for i, _ in test_runs(turn)}
+    test_steps = {i for i, _ in (test_runs(turn) if runs is None else runs)}
     failed_tests = [i for i, _ in failed if i in test_steps]
     failed = [(i, s) for i, s in failed if i not in test_steps]
     value = round(len(failed) / len(calls), 4) if calls else None
@@ -158,9 +159,9 @@ def test_runs(turn: Turn) -> list[tuple[int, TestRun]]:
     return runs
 
 
-def last_test_passed(turn: Turn) -> Signal:
+def last_test_passed(turn: Turn, runs: list[tuple[int, TestRun]] | None = None) -> Signal:
     """Whether the turn's last test run passed: True / False, or None when no test ran."""
-    runs = test_runs(turn)
+    runs = test_runs(turn) if runs is None else runs
     if not runs:
         return Signal("last_test_passed", None, [], "no test run in this turn")
     i, run = runs[-1]
@@ -168,16 +169,27 @@ def last_test_passed(turn: Turn) -> Signal:
     return Signal("last_test_passed", run.ok, evidence, f"{len(runs)} test run(s); last {'passed' if run.ok else 'failed'}")
 
 
-_BUILD_ERROR = re.compile(
-    r"^\s*(File \".*\", line \d+.*\n.*\n.*\n?)?(SyntaxError|IndentationError|TabError):"
-    r"|^error\[E\d{4}\]:|^error: could not compile"
-    r"|^\S+\.(?:c|cc|cpp|cxx|h|hpp|go|rs|java|kt|swift|ts|tsx|js|jsx|m):\d+(?::\d+)?: (?:fatal )?error"
-    r"|^\S+\.(?:ts|tsx)\(\d+,\d+\): error TS\d+|error TS\d+:"
-    r"|^\S+\.py:\d+:\d+: [EFW]\d{3} |^\S+\.py:\d+: error: "
-    r"|^Found \d+ errors?\b|^✖ \d+ problems? \(\d+ errors?"
-    r"|^# \S+\n\S+\.go:\d+:\d+: ",
-    re.M,
-)
+# Compile and lint error lines, each pattern behind a substring it cannot match without: a substring test is
+# far cheaper than a multi-line regex on a long output, and most outputs hold none of them.
+_BUILD_ERRORS = tuple((needle, re.compile(pattern, re.M)) for needle, pattern in (
+    ("Error:", r"^\s*(File \".*\", line \d+.*\n.*\n.*\n?)?(SyntaxError|IndentationError|TabError):"),
+    ("error", r"^error\[E\d{4}\]:|^error: could not compile"
+              r"|^\S+\.(?:c|cc|cpp|cxx|h|hpp|go|rs|java|kt|swift|ts|tsx|js|jsx|m):\d+(?::\d+)?: (?:fatal )?error"
+              r"|^\S+\.(?:ts|tsx)\(\d+,\d+\): error TS\d+|error TS\d+:|^\S+\.py:\d+: error: "),
+    (".py:", r"^\S+\.py:\d+:\d+: [EFW]\d{3} "),
+    ("Found ", r"^Found \d+ errors?\b"),
+    ("✖", r"^✖ \d+ problems? \(\d+ errors?"),
+    (".go:", r"^# \S+\n\S+\.go:\d+:\d+: "),
+))
+
+
+def build_error(text: str | None) -> re.Match[str] | None:
+    """The first compile or lint error line in a tool's output (SyntaxError, rustc/gcc/tsc/go errors,
+    ruff/flake8/mypy/eslint findings), or None."""
+    if not text:
+        return None
+    found = [m for needle, pattern in _BUILD_ERRORS if needle in text and (m := pattern.search(text))]
+    return min(found, key=lambda m: m.start()) if found else None
 
 
 def compile_lint_errors(turn: Turn) -> Signal:
@@ -186,19 +198,19 @@ def compile_lint_errors(turn: Turn) -> Signal:
     of the same program."""
     hits: list[tuple[int, str]] = []
     for i, s in enumerate(turn.steps):
-        if s.kind == "tool_call" and s.output and _BUILD_ERROR.search(s.output):
+        if s.kind == "tool_call" and build_error(s.output):
             hits.append((i, (shell_command(s) or "").split(" ")[0]))
     unresolved = []
     for i, program in hits:
         later_clean = any(
             j > i and is_shell_call(s) and (shell_command(s) or "").split(" ")[0] == program
-            and not is_failed_call(s) and not (s.output and _BUILD_ERROR.search(s.output))
+            and not is_failed_call(s) and not build_error(s.output)
             for j, s in enumerate(turn.steps)
         )
         if not later_clean:
             unresolved.append(i)
     evidence = [
-        Evidence(i, f"{describe_step(turn.steps[i])}: {_short(_BUILD_ERROR.search(turn.steps[i].output or '').group(0))}"
+        Evidence(i, f"{describe_step(turn.steps[i])}: {_short(build_error(turn.steps[i].output).group(0))}"
                  + ("" if i in unresolved else " (fixed later)"))
         for i, _ in hits
     ]
@@ -212,6 +224,11 @@ _REJECTED = re.compile(
 )
 
 
+def _may_be_rejected(text: str | None) -> bool:
+    """A cheap test before _REJECTED (case-insensitive) on a long output: one of its words, in either case."""
+    return bool(text) and any(n in text for n in ("eject", "EJECT", "nterrupt", "NTERRUPT", "roceed", "ROCEED"))
+
+
 def user_interrupts(turn: Turn) -> Signal:
     """Times the user stopped the agent: interrupted calls, rejected tool uses, 'Request interrupted' marks."""
     evidence = []
@@ -221,7 +238,8 @@ def user_interrupts(turn: Turn) -> Signal:
             continue  # the request itself is not an interruption, whatever it says
         if s.interrupted or s.meta.get("rejected") or s.meta.get("interrupted"):
             evidence.append(Evidence(i, f"{describe_step(s)}: interrupted/rejected by the user"))
-        elif _REJECTED.search(s.output or "") or (s.role == "user" and _REJECTED.search(s.text or "")):
+        elif (_may_be_rejected(s.output) and _REJECTED.search(s.output)) or (
+                s.role == "user" and _REJECTED.search(s.text or "")):
             evidence.append(Evidence(i, f"{describe_step(s)}: {_short(_REJECTED.search((s.output or '') + (s.text or '')).group(0))}"))
     if turn.meta.get("interrupted"):
         evidence.append(Evidence(len(turn.steps) - 1, "turn marked interrupted"))
@@ -388,10 +406,12 @@ def edit_count(turn: Turn) -> int:
     return sum(1 for s in turn.steps if s.kind == "tool_call" and s.tool_name in EDIT_TOOLS)
 
 
-def turn_signals(turn: Turn, next_turn: Turn | None = None) -> dict[str, Signal]:
-    """All signals of one turn, by name."""
+def turn_signals(turn: Turn, next_turn: Turn | None = None, runs: list[tuple[int, TestRun]] | None = None,
+                 ) -> dict[str, Signal]:
+    """All signals of one turn, by name; `runs`: the turn's `test_runs`, when the caller has them."""
+    runs = test_runs(turn) if runs is None else runs  # parsed once: several signals read them
     signals = [
-        tool_error_rate(turn), shell_exit_codes(turn), last_test_passed(turn), compile_lint_errors(turn),
+        tool_error_rate(turn, runs), shell_exit_codes(turn), last_test_passed(turn, runs), compile_lint_errors(turn),
         user_interrupts(turn), corrected_by_next_turn(turn, next_turn), retries(turn), loops(turn),
         turn_size(turn), reverted_edits(turn), ended_fulfilled(turn),
     ]

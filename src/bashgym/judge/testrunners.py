@@ -43,13 +43,16 @@ def _count(pattern: str, text: str) -> int:
     return sum(int(m) for m in re.findall(pattern, text, re.M))
 
 
+_PYTEST_SUMMARY = re.compile(
+    r"^[^\n]*?(?:\b\d+ (?:passed|failed|errors?|skipped|xfailed|xpassed|deselected)\b[^\n]* in [\d.]+s|no tests ran "
+    r"in [\d.]+s)[^\n]*$", re.M)
+
+
 def _parse_pytest(text: str) -> TestRun | None:
     # "===== 2 failed, 10 passed, 1 skipped in 0.52s =====" or, with -q, "2 failed, 10 passed in 0.52s".
-    lines = [
-        ln for ln in text.splitlines()
-        if re.search(r"\b\d+ (passed|failed|errors?|skipped|xfailed|xpassed|deselected)\b.* in [\d.]+s", ln)
-        or re.search(r"no tests ran in [\d.]+s", ln)
-    ]
+    if " in " not in text:
+        return None
+    lines = _PYTEST_SUMMARY.findall(text)
     if not lines:
         return None
     line = lines[-1]
@@ -194,6 +197,11 @@ def _parse_tap(text: str) -> TestRun | None:
 # Order matters: a more specific signature wins (vitest before jest, unittest before pytest's looser match).
 PARSERS = (_parse_cargo, _parse_go, _parse_vitest, _parse_jest, _parse_unittest, _parse_pytest, _parse_mocha,
            _parse_tap)
+# Text each parser cannot match without (a substring test is far cheaper than its regexes on a long log):
+# most tool outputs hold no test summary at all, and are skipped by one pass of `in`.
+_NEEDS = {_parse_cargo: ("test result: ", "error: could not compile"), _parse_go: ("ok ", "ok\t", "FAIL", "--- PASS"),
+          _parse_vitest: ("Tests",), _parse_jest: ("Tests:",), _parse_unittest: ("Ran ",),
+          _parse_pytest: (" in ",), _parse_mocha: (" passing (",), _parse_tap: ("# tests ",)}
 
 _TEST_COMMAND = re.compile(
     r"(^|[\s;&|(])("
@@ -214,8 +222,12 @@ def parse_test_output(text: str | None) -> TestRun | None:
     """
     if not text:
         return None
-    clean = _ANSI.sub("", text).replace("\r\n", "\n")
+    clean = _ANSI.sub("", text) if "\x1b" in text else text
+    if "\r\n" in clean:
+        clean = clean.replace("\r\n", "\n")
     for parser in PARSERS:
+        if not any(needle in clean for needle in _NEEDS[parser]):
+            continue
         run = parser(clean)
         if run is not None:
             if "npm ERR! Test failed" in clean or "npm error Test failed" in clean:
