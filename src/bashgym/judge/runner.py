@@ -7,7 +7,7 @@ Each session is written in one transaction, so an interrupted `bashgym judge` re
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,9 +121,10 @@ def judge_store(
 ) -> JudgeSummary:
     """Judge every pending session (or the ones named); `on_session` is called after each (progress).
 
-    With `workers > 1` (and no model judge), worker processes read and score chunks of sessions (the same
-    `_score_stored` step) and this process writes each chunk in one transaction, checking every session's
-    content version as `judge_session` does; a session re-imported meanwhile is judged again here."""
+    Sessions go in chunks: each chunk is read and scored (`_score_chunk`: in this process, or with
+    `workers > 1` in worker processes), then written in one transaction, each session only if its content
+    version is still the one read (as `judge_session` does); one re-imported meanwhile is judged again.
+    An interrupted run keeps every chunk it wrote."""
     summary = JudgeSummary()
     ids = session_ids if session_ids is not None else pending_sessions(store, rescore=rescore)
     fingerprint = config.fingerprint()
@@ -136,53 +137,66 @@ def judge_store(
         if on_session:
             on_session(sid)
 
-    if workers > 1 and not use_llm and len(ids) > 1:
-        for sid, sj, turns in _judge_parallel(store, config, ids, workers, fingerprint):
-            done(sid, sj, turns)
+    if use_llm:
+        for sid in ids:
+            if config.llm.base_url:
+                summary.llm_graded += grade_session_with_llm(store, sid, config)
+            else:
+                grade_session_with_llm(store, sid, config)  # raises the ConfigError naming the missing keys
+            done(sid, *judge_session(store, sid, config, fingerprint))
         return summary
-    for sid in ids:
-        if use_llm and config.llm.base_url:
-            summary.llm_graded += grade_session_with_llm(store, sid, config)
-        elif use_llm:
-            grade_session_with_llm(store, sid, config)  # raises the ConfigError naming the missing keys
-        sj, turns = judge_session(store, sid, config, fingerprint)
+    for sid, sj, turns in _judge_chunks(store, config, ids, max(1, workers), fingerprint):
         done(sid, sj, turns)
     return summary
 
 
 _WORKER: dict[str, Any] = {}
 
+Scored = tuple[str, "str | None", Judgement, list[Judgement]]
 
-def _score_chunk(db: str, config: JudgeConfig, ids: list[str]) -> list[tuple[str, str | None, Judgement, list[Judgement]]]:
-    """In a worker process: (session id, content version read, session judgement, turn judgements) per id."""
-    if _WORKER.get("db") != db:
-        _WORKER.clear()
-        _WORKER.update(db=db, store=Store(db, readonly=True))
-    store = _WORKER["store"]
+
+def _score_chunk(store: Store | str, config: JudgeConfig, ids: list[str]) -> list[Scored]:
+    """(session id, content version read, session judgement, turn judgements) per id; `store` is a path in
+    a worker process (which keeps its read-only store open between chunks)."""
+    if isinstance(store, str):
+        if _WORKER.get("db") != store:
+            _WORKER.clear()
+            _WORKER.update(db=store, store=Store(store, readonly=True))
+        store = _WORKER["store"]
     out = []
     for sid in ids:
-        version = store.session_version(sid)
+        version = store.session_version(sid)  # before the read: a later change shows as a new version
         sj, turns = _score_stored(store, sid, config)
         out.append((sid, version, sj, turns))
     return out
 
 
-def _judge_parallel(store: Store, config: JudgeConfig, ids: list[str], workers: int, fingerprint: str,
-                    ) -> Iterator[tuple[str, Judgement, list[Judgement]]]:
-    from concurrent.futures import ProcessPoolExecutor
-
-    size = max(1, min(64, -(-len(ids) // (workers * 8))))
+def _judge_chunks(store: Store, config: JudgeConfig, ids: list[str], workers: int, fingerprint: str,
+                  ) -> Iterator[tuple[str, Judgement, list[Judgement]]]:
+    size = max(1, min(32, -(-len(ids) // (workers * 8)))) if workers > 1 else 32
     chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for results in pool.map(_score_chunk, [str(store.path)] * len(chunks), [config] * len(chunks), chunks):
-            stale = []
-            with store.transaction():
-                for sid, version, sj, turns in results:
-                    if store.session_version(sid) != version:
-                        stale.append(sid)
-                        continue
-                    _write(store, sid, config, sj, turns, fingerprint)
-            for sid, _, sj, turns in results:
-                if sid in stale:
-                    sj, turns = judge_session(store, sid, config, fingerprint)
-                yield sid, sj, turns
+    if workers > 1 and len(chunks) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            n = len(chunks)
+            yield from _write_chunks(store, config, fingerprint,
+                                     pool.map(_score_chunk, [str(store.path)] * n, [config] * n, chunks))
+        return
+    yield from _write_chunks(store, config, fingerprint, (_score_chunk(store, config, c) for c in chunks))
+
+
+def _write_chunks(store: Store, config: JudgeConfig, fingerprint: str, scored: Iterable[list[Scored]],
+                  ) -> Iterator[tuple[str, Judgement, list[Judgement]]]:
+    for results in scored:
+        stale = set()
+        with store.transaction():
+            for sid, version, sj, turns in results:
+                if store.session_version(sid) != version:
+                    stale.add(sid)
+                    continue
+                _write(store, sid, config, sj, turns, fingerprint)
+        for sid, _, sj, turns in results:
+            if sid in stale:
+                sj, turns = judge_session(store, sid, config, fingerprint)
+            yield sid, sj, turns

@@ -169,18 +169,24 @@ def last_test_passed(turn: Turn, runs: list[tuple[int, TestRun]] | None = None) 
     return Signal("last_test_passed", run.ok, evidence, f"{len(runs)} test run(s); last {'passed' if run.ok else 'failed'}")
 
 
-# Compile and lint error lines, each pattern behind a substring it cannot match without: a substring test is
-# far cheaper than a multi-line regex on a long output, and most outputs hold none of them.
-_BUILD_ERRORS = tuple((needle, re.compile(pattern, re.M)) for needle, pattern in (
-    ("Error:", r"^\s*(File \".*\", line \d+.*\n.*\n.*\n?)?(SyntaxError|IndentationError|TabError):"),
-    ("error", r"^error\[E\d{4}\]:|^error: could not compile"
-              r"|^\S+\.(?:c|cc|cpp|cxx|h|hpp|go|rs|java|kt|swift|ts|tsx|js|jsx|m):\d+(?::\d+)?: (?:fatal )?error"
-              r"|^\S+\.(?:ts|tsx)\(\d+,\d+\): error TS\d+|error TS\d+:|^\S+\.py:\d+: error: "),
-    (".py:", r"^\S+\.py:\d+:\d+: [EFW]\d{3} "),
-    ("Found ", r"^Found \d+ errors?\b"),
-    ("✖", r"^✖ \d+ problems? \(\d+ errors?"),
-    (".go:", r"^# \S+\n\S+\.go:\d+:\d+: "),
+# Compile and lint error lines, each pattern behind substrings it cannot match without one of: a substring
+# test is far cheaper than a multi-line regex on a long output, and most outputs hold none of them.
+_EXT = r"(?:c|cc|cpp|cxx|h|hpp|go|rs|java|kt|swift|ts|tsx|js|jsx|m)"
+_BUILD_ERRORS = tuple((needles, re.compile(pattern, re.M)) for needles, pattern in (
+    (("SyntaxError:", "IndentationError:", "TabError:"),
+     r"^\s*(File \".*\", line \d+.*\n.*\n.*\n?)?(SyntaxError|IndentationError|TabError):"),
+    (("error[E",), r"^error\[E\d{4}\]:"),
+    (("error: could not compile",), r"^error: could not compile"),
+    ((": error", ": fatal error"), r"^\S+\." + _EXT + r":\d+(?::\d+)?: (?:fatal )?error|^\S+\.py:\d+: error: "),
+    (("error TS",), r"^\S+\.(?:ts|tsx)\(\d+,\d+\): error TS\d+|error TS\d+:"),
+    ((": E", ": F", ": W"), r"^\S+\.py:\d+:\d+: [EFW]\d{3} "),
+    (("Found ",), r"^Found \d+ errors?\b"),
+    (("✖",), r"^✖ \d+ problems? \(\d+ errors?"),
+    ((".go:",), r"^# \S+\n\S+\.go:\d+:\d+: "),
 ))
+
+
+_RARE_BUILD_NEEDLES = ("Found ", "✖", ".go:")
 
 
 def build_error(text: str | None) -> re.Match[str] | None:
@@ -188,7 +194,10 @@ def build_error(text: str | None) -> re.Match[str] | None:
     ruff/flake8/mypy/eslint findings), or None."""
     if not text:
         return None
-    found = [m for needle, pattern in _BUILD_ERRORS if needle in text and (m := pattern.search(text))]
+    if "rror" not in text and ".py:" not in text and not any(n in text for n in _RARE_BUILD_NEEDLES):
+        return None  # every pattern below needs one of these: most outputs are done with in three scans
+    found = [m for needles, pattern in _BUILD_ERRORS
+             if any(n in text for n in needles) and (m := pattern.search(text))]
     return min(found, key=lambda m: m.start()) if found else None
 
 
@@ -224,9 +233,13 @@ _REJECTED = re.compile(
 )
 
 
+REJECTION_WINDOW = 2000  # a rejected or interrupted call's output is that notice, at its start
+
+
 def _may_be_rejected(text: str | None) -> bool:
-    """A cheap test before _REJECTED (case-insensitive) on a long output: one of its words, in either case."""
-    return bool(text) and any(n in text for n in ("eject", "EJECT", "nterrupt", "NTERRUPT", "roceed", "ROCEED"))
+    """A cheap test before _REJECTED (case-insensitive): one of its words, in either case, near the start."""
+    head = (text or "")[:REJECTION_WINDOW]
+    return any(n in head for n in ("eject", "EJECT", "nterrupt", "NTERRUPT", "roceed", "ROCEED"))
 
 
 def user_interrupts(turn: Turn) -> Signal:
@@ -238,9 +251,10 @@ def user_interrupts(turn: Turn) -> Signal:
             continue  # the request itself is not an interruption, whatever it says
         if s.interrupted or s.meta.get("rejected") or s.meta.get("interrupted"):
             evidence.append(Evidence(i, f"{describe_step(s)}: interrupted/rejected by the user"))
-        elif (_may_be_rejected(s.output) and _REJECTED.search(s.output)) or (
+        elif (_may_be_rejected(s.output) and _REJECTED.search(s.output[:REJECTION_WINDOW])) or (
                 s.role == "user" and _REJECTED.search(s.text or "")):
-            evidence.append(Evidence(i, f"{describe_step(s)}: {_short(_REJECTED.search((s.output or '') + (s.text or '')).group(0))}"))
+            found = _REJECTED.search((s.output or "")[:REJECTION_WINDOW]) or _REJECTED.search(s.text or "")
+            evidence.append(Evidence(i, f"{describe_step(s)}: {_short(found.group(0))}"))
     if turn.meta.get("interrupted"):
         evidence.append(Evidence(len(turn.steps) - 1, "turn marked interrupted"))
     return Signal("user_interrupts", len(evidence), evidence, f"{len(evidence)} interruption(s) or rejection(s)")

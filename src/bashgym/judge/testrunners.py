@@ -199,9 +199,17 @@ PARSERS = (_parse_cargo, _parse_go, _parse_vitest, _parse_jest, _parse_unittest,
            _parse_tap)
 # Text each parser cannot match without (a substring test is far cheaper than its regexes on a long log):
 # most tool outputs hold no test summary at all, and are skipped by one pass of `in`.
-_NEEDS = {_parse_cargo: ("test result: ", "error: could not compile"), _parse_go: ("ok ", "ok\t", "FAIL", "--- PASS"),
+_NEEDS = {_parse_cargo: ("test result: ", "error: could not compile"),
+          _parse_go: ("\nok ", "\nok\t", "\nFAIL", "--- PASS", "--- FAIL"),
           _parse_vitest: ("Tests",), _parse_jest: ("Tests:",), _parse_unittest: ("Ran ",),
-          _parse_pytest: (" in ",), _parse_mocha: (" passing (",), _parse_tap: ("# tests ",)}
+          _parse_pytest: (" in ",),  # then, in _parse_pytest, its summary regex
+          _parse_mocha: (" passing (",), _parse_tap: ("# tests ",)}
+
+
+def _may_match(parser: Any, text: str) -> bool:
+    if parser is _parse_go and text.startswith(("ok", "FAIL")):  # the needles above want a line start
+        return True
+    return any(needle in text for needle in _NEEDS[parser])
 
 _TEST_COMMAND = re.compile(
     r"(^|[\s;&|(])("
@@ -214,6 +222,9 @@ _TEST_COMMAND = re.compile(
 )
 
 
+SUMMARY_WINDOW = 64_000
+
+
 def parse_test_output(text: str | None) -> TestRun | None:
     """The runner summary found in a command's output, or None.
 
@@ -222,11 +233,13 @@ def parse_test_output(text: str | None) -> TestRun | None:
     """
     if not text:
         return None
+    if len(text) > SUMMARY_WINDOW:  # runners print their summary last: a huge log is read from its tail
+        text = text[-SUMMARY_WINDOW:]
     clean = _ANSI.sub("", text) if "\x1b" in text else text
     if "\r\n" in clean:
         clean = clean.replace("\r\n", "\n")
     for parser in PARSERS:
-        if not any(needle in clean for needle in _NEEDS[parser]):
+        if not _may_match(parser, clean):
             continue
         run = parser(clean)
         if run is not None:
