@@ -32,7 +32,9 @@ class SelectConfig(_Strict):
     """Which turns may become examples. Human labels win over the judge's scores."""
 
     tiers: list[Literal["gold", "silver", "bronze", "failed", "unscored"]] | None = Field(
-        None, description="Keep examples whose tier (label tier if labelled, else score tier) is listed.",
+        None, description="Keep examples whose effective tier (bashgym.quality: a person's label wins over the "
+        "judge's) is listed. Unset: follow the judge (messages/sharegpt/adp/atif: gold, silver; dpo/kto: gold, "
+        "silver, bronze, failed); `unscored` keeps never-judged examples.",
         examples=[["gold", "silver"]],
     )
     min_score: float | None = Field(None, description="Keep examples whose score is at least this.", examples=[0.75])
