@@ -103,10 +103,10 @@ def judge_session(store: Store, session_id: str, config: JudgeConfig, fingerprin
     stamped newer than the content they judged. `fingerprint`: the config's, when the caller has it."""
     fingerprint = fingerprint or config.fingerprint()
     for _ in range(2):
-        version = store.session_version(session_id)  # before the read: a later change shows as a new version
+        version = store.session_imported_at(session_id)  # before the read: a later change shows as a new version
         sj, turns = _score_stored(store, session_id, config)
         with store.transaction():
-            if store.session_version(session_id) == version:
+            if store.session_imported_at(session_id, lock=True) == version:
                 _write(store, session_id, config, sj, turns, fingerprint)
                 return sj, turns
     with store.transaction():
@@ -165,7 +165,7 @@ def _score_chunk(store: Store | str, config: JudgeConfig, ids: list[str]) -> lis
         store = _WORKER["store"]
     out = []
     for sid in ids:
-        version = store.session_version(sid)  # before the read: a later change shows as a new version
+        version = store.session_imported_at(sid)  # before the read: a later change shows as a new version
         sj, turns = _score_stored(store, sid, config)
         out.append((sid, version, sj, turns))
     return out
@@ -192,7 +192,7 @@ def _write_chunks(store: Store, config: JudgeConfig, fingerprint: str, scored: I
         stale = set()
         with store.transaction():
             for sid, version, sj, turns in results:
-                if store.session_version(sid) != version:
+                if store.session_imported_at(sid, lock=True) != version:
                     stale.add(sid)
                     continue
                 _write(store, sid, config, sj, turns, fingerprint)

@@ -185,12 +185,6 @@ class SessionsRepo(Repo):
         self.db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
         self.db.execute("DELETE FROM session_search WHERE session_id = ?", (session_id,))  # ui
 
-    def session_version(self, session_id: str) -> str | None:
-        """A session's content version (its import stamp, new at every write): a stage that read the session
-        compares it inside its write transaction to know the session was not re-imported meanwhile."""
-        row = self.db.execute("SELECT imported_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        return row[0] if row else None
-
     def session_exists(self, session_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is not None
 
