@@ -344,10 +344,12 @@ class Experiment:
     def _dataset(self, name: str, tiers: list[str] | None, prefixes: list[str]) -> dict[str, Any]:
         from bashgym.factory.build import build_dataset
         from bashgym.factory.config import parse_config
+        from bashgym.factory.select import ALL_TIERS
 
         cfg = parse_config({
             "name": name, "format": "messages",
-            "select": {"tiers": tiers, "sessions": prefixes},
+            # None = every session (the ablation), not the build's judge-following default
+            "select": {"tiers": tiers if tiers is not None else list(ALL_TIERS), "sessions": prefixes},
             "decontaminate": {"suite": str(self.heldout_dir), "solutions": False},
             "split": {"train": 1.0, "validation": 0.0, "test": 0.0},
             "write": {"parquet": False, "hf": False},
