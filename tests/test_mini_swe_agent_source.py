@@ -68,3 +68,18 @@ def test_task_is_cut_out_of_the_rendered_template_only_where_the_template_shows_
     assert task_from_instance("Please solve this issue: fix it\n\nYou can run Linux commands.", template) == "fix it"
     assert task_from_instance("Solve: fix it", "Solve: {{ task | trim }}") == "Solve: fix it"
     assert task_from_instance("anything", None) == "anything"
+
+
+def test_the_judge_scores_a_recorded_trajectory_and_cites_the_failing_command(isolated_home: Path) -> None:
+    assert runner.invoke(app, ["import", "mini-swe-agent", str(FIXTURE)]).exit_code == 0
+    judged = runner.invoke(app, ["judge", "--json"])
+    assert judged.exit_code == 0, judged.output
+    assert json.loads(judged.output)["sessions"] == 1
+    with Store.open() as store:
+        [summary] = store.list_sessions(source="mini_swe_agent")
+    assert summary["tier"] in ("gold", "silver", "bronze", "failed") and summary["score"] is not None
+    explained = runner.invoke(app, ["judge", "explain", f"{summary['id']}:0", "--json"])
+    assert explained.exit_code == 0, explained.output
+    tool_success = json.loads(explained.output)["metrics"]["tool_success"]
+    assert (tool_success["value"], tool_success["note"]) == (0.75, "1 of 4 tool calls failed")
+    assert "bash `cat notes.txt missing.txt` → exit 1" in tool_success["evidence"][0]["text"]
