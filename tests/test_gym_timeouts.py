@@ -96,7 +96,7 @@ def test_tests_starved_by_other_processes_are_never_a_failure(tmp_path: Path) ->
         verdict = attempt(task, solve=True)
     assert verdict.status in (PASS, NO_SCORE), verdict
     if verdict.status == PASS:
-        assert verdict.attempts == 2 and verdict.duration_s > 1.5, verdict  # the first run was starved
+        assert verdict.attempts >= 2 and verdict.duration_s > 1.5, verdict  # the first run was starved, retried
     else:
         assert verdict.reason.startswith(SLOW_MACHINE) and verdict.reward is None, verdict
 
