@@ -187,3 +187,26 @@ def test_a_requested_change_answered_with_words_only_is_not_gold() -> None:
     assert unverified_claim(claim).value is True and score_turn(claim, None, JudgeConfig()).tier == "bronze"
     question = turn("What does mul in calc.py do?", say("It multiplies."))
     assert verified_after_edit(question).value is None and score_turn(question, None, JudgeConfig()).tier == "gold"
+
+
+def test_a_claim_the_gym_verifier_passed_is_checked_and_one_it_failed_is_not() -> None:
+    """A gym rollout's only check may be the task's hidden tests, run after the episode: a claim they passed is
+    checked (not capped to bronze); the same claim they failed stays unverified. Nothing in the trace decides it."""
+    from bashgym.judge.runner import gym_reward_metrics
+
+    prompt = "data.csv has a number per line. Write their sum to total.txt."
+    awk = "awk '{s+=$1} END {print s}' data.csv > total.txt"
+    steps = [Step(kind="tool_call", tool_name="bash", input={"command": awk}, output="", exit_code=0), say("Done.")]
+
+    def judged(reward: float):
+        session = Session(id=f"gym-{reward}", source="gym", meta={"reward": reward, "task_id": "sum-column-00000"},
+                          turns=[Turn(index=0, prompt=prompt, steps=list(steps))])
+        sj, (tj,) = score_session(session, JudgeConfig(), verified=gym_reward_metrics(session))
+        assert sj.tier == tj.tier
+        return tj
+
+    passed, failed = judged(1.0), judged(0.0)
+    assert passed.metrics["claim_checked"].value == 1.0 and "unverified_claim" not in passed.flags
+    assert "checked by the verifier" in passed.metrics["claim_checked"].note and passed.tier in ("gold", "silver")
+    assert failed.metrics["claim_checked"].value == 0.0 and "unverified_claim" in failed.flags
+    assert failed.tier == "failed"

@@ -57,9 +57,12 @@ def test_a_skip_fails_where_every_test_must_run(tmp_path: Path) -> None:
                                            "    pytest.skip('the tool is missing')\n")
     run = [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(tmp_path),
            "-p", "no:xdist", "-p", "no:cacheprovider", "-q", str(tmp_path)]
+    # the copied conftest imports the harness modules that sit beside it in tests/
+    tests_dir = str(Path(__file__).parent)
+    base = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))}
     strict = subprocess.run(run, capture_output=True, text=True, timeout=120, cwd=tmp_path,
-                            env={**os.environ, "BASHGYM_NO_SKIPS": "1"})
+                            env={**base, "BASHGYM_NO_SKIPS": "1"})
     assert strict.returncode == 1 and "skipped where every test must run" in strict.stdout, strict.stdout
     lenient = subprocess.run(run, capture_output=True, text=True, timeout=120, cwd=tmp_path,
-                             env={k: v for k, v in os.environ.items() if k != "BASHGYM_NO_SKIPS"})
+                             env={k: v for k, v in base.items() if k != "BASHGYM_NO_SKIPS"})
     assert lenient.returncode == 0 and "1 skipped" in lenient.stdout, lenient.stdout

@@ -97,6 +97,12 @@ def metrics_from_signals(
     for metric, signal_name in DETECTOR_METRICS.items():
         s = signals[signal_name]
         out[metric] = Metric(metric, 0.0 if s.value else 1.0, w[metric], s.detail, s.evidence)
+    if out["claim_checked"].value < 1.0 and verified is not None and verified.value >= 0.5:
+        # The claim was checked, just not inside the trace: a verifier outside the policy's reach (the gym task's
+        # hidden tests, `bashgym verify`) ran on the final workspace and passed it.
+        m = out["claim_checked"]
+        out["claim_checked"] = Metric(m.name, 1.0, m.weight, f"the claim was checked by the verifier ({verified.note})",
+                                      [*m.evidence[:1], *verified.evidence])
     s = signals["verified_after_edit"]
     if s.value is not None and not out["claim_checked"].value < 1.0:
         checked = s.value or (verified is not None and verified.value >= 0.5)
