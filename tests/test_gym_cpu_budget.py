@@ -20,14 +20,14 @@ def _pinned() -> None:
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
-def run_for(argv: list[str], wall_s: float, *, competitors: int = 0):
+def run_for(argv: list[str], wall_s: float, *, competitors: int = 0, interval: float = 0.05):
     """Run `argv` pinned to one CPU for `wall_s` seconds (then kill it), beside `competitors` spinning
     processes pinned to the same CPU that are not part of the sampled tree; returns its usage."""
     others = [subprocess.Popen(SPIN, preexec_fn=_pinned) for _ in range(competitors)]
     try:
         time.sleep(0.2 if competitors else 0)
         proc = subprocess.Popen(argv, preexec_fn=_pinned)
-        with TreeSampler(lambda: descendants(proc.pid), interval=0.05) as sampler:
+        with TreeSampler(lambda: descendants(proc.pid), interval=interval) as sampler:
             start = time.monotonic()
             try:
                 proc.wait(timeout=wall_s)
@@ -79,9 +79,12 @@ def test_a_command_starved_by_other_processes_is_the_machines_fault() -> None:
     assert timeout_cause(usage, wall, budget_s=1.2) == MACHINE
 
 
-def test_children_that_exit_mid_run_still_count() -> None:
-    """Three children that each do a fixed amount of work and exit before the command times out."""
+@pytest.mark.parametrize("interval", [0.05, 60.0])
+def test_children_that_exit_mid_run_still_count(interval: float) -> None:
+    """Three children that each do a fixed amount of work and exit before the command times out. With a 60 s
+    interval no sample sees them alive (a starved sampler on a busy machine): they count through the shell that
+    reaped them."""
     work = "python3 -c 'sum(range(4_000_000))'"
-    usage, _wall = run_for(["bash", "-c", f"{work}; {work}; {work}; exec sleep 30"], 2.5)
-    alone, _ = run_for(["bash", "-c", f"{work}; exec sleep 30"], 1.0)
-    assert usage.cpu_s > 1.5 * alone.cpu_s > 0, (usage, alone)
+    usage, _wall = run_for(["bash", "-c", f"{work}; {work}; {work}; exec sleep 30"], 4.0, interval=interval)
+    alone, _ = run_for(["bash", "-c", f"{work}; exec sleep 30"], 1.0, interval=interval)
+    assert alone.cpu_s > 0 and 1.5 * alone.cpu_s < usage.cpu_s < 4.0 * alone.cpu_s, (usage, alone)

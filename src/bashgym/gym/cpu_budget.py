@@ -37,13 +37,14 @@ class TreeUsage:
 
 def _process_counters(pid: int) -> tuple[str, float, float] | None:
     """(start time, CPU seconds, run-queue wait seconds over all threads), or None when the process is gone.
-    Reaped children's CPU (cutime) is left out: the sampler counts each child itself, and counting both would
-    count it twice. A child that lives and dies between two samples is missed."""
+    The CPU seconds include the children it has reaped (cutime, cstime): a child that lives and dies between
+    two samples still counts, through its parent (the sampler sums live processes only, so none counts twice).
+    A dead child's run-queue wait has no such total: it counts only when a sample saw the child alive."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             stat = fh.read().decode(errors="replace")
         fields = stat[stat.rindex(")") + 2:].split()
-        cpu = (int(fields[11]) + int(fields[12])) / _TICK  # utime stime
+        cpu = sum(int(f) for f in fields[11:15]) / _TICK  # utime stime cutime cstime
         wait_ns = 0
         for tid in os.listdir(f"/proc/{pid}/task"):
             try:
@@ -77,7 +78,7 @@ def descendants(root: int) -> list[int]:
 
 class TreeSampler:
     """Samples the processes `pids()` names every `interval` seconds while a command runs (a daemon thread),
-    keeping each process's last counters, so processes that exit mid-run still count.
+    keeping each process's last counters; a process that exits mid-run counts through the parent that reaps it.
 
         with TreeSampler(lambda: descendants(proc.pid)) as sampler:
             proc.wait(timeout=budget)  # on a timeout: sampler.usage() before killing proc
@@ -87,6 +88,7 @@ class TreeSampler:
         self._pids, self._interval = pids, interval
         self._seen: dict[tuple[int, str], tuple[float, float]] = {}
         self._base: dict[tuple[int, str], tuple[float, float]] = {}
+        self._live: set[tuple[int, str]] = set()  # the processes the last sample found
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="bashgym-cpu-sampler")
         self._lock = threading.Lock()
@@ -108,22 +110,27 @@ class TreeSampler:
             pids = list(self._pids())
         except Exception:  # a pid source that failed this once: the next sample tries again
             return
+        live = set()
         for pid in pids:
             counters = _process_counters(pid)
             if counters is None:
                 continue
             key = (pid, counters[0])
+            live.add(key)
             with self._lock:
                 if first:  # what a process already had when the command started is not the command's
                     self._base[key] = counters[1:]
                 self._seen[key] = counters[1:]
+        with self._lock:
+            self._live = live
 
     def usage(self) -> TreeUsage:
         """What the processes got so far. Samples them once more first, so a starved sampler thread (the
         machine is busy: exactly when this matters) still reads the live processes' counters."""
         self._sample()
         with self._lock:
-            cpu = sum(c - self._base.get(k, (0.0, 0.0))[0] for k, (c, _w) in self._seen.items())
+            # CPU: the live processes, each with the children it reaped (a dead one's CPU is in its parent's)
+            cpu = sum(self._seen[k][0] - self._base.get(k, (0.0, 0.0))[0] for k in self._live)
             wait = sum(w - self._base.get(k, (0.0, 0.0))[1] for k, (_c, w) in self._seen.items())
         return TreeUsage(max(0.0, cpu), max(0.0, wait))
 
