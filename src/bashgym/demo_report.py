@@ -226,7 +226,8 @@ def write_report(result: DemoResult) -> Path:
 
     r2 = st["rollouts2"]
     parts += ["## 7. The flywheel turns: iteration 2", "",
-              f"The adapter rolled out on the {r2['rollouts']} practice instances (temperature "
+              f"The adapter rolled out on {r2['rollouts']} practice instances it had never seen (new instances of "
+              f"the same families, none of them the expert's or held out; temperature "
               f"{cfg['iteration2_temperature']}); the gym's tests passed {r2['passed']} of them "
               f"({_pct(r2['pass@1'])}, 95% CI {_ci(r2['ci95'])}); judged: {r2['judge']['session_tiers']}. "
               f"{st['dataset2']['added']} examples joined the judged dataset, and a new adapter was trained on it. "

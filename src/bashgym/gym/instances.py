@@ -157,8 +157,10 @@ def make_executable(rng: random.Random) -> dict:
     test = "".join(f"test -x bin/{n}.sh\n" for n in names)
     return dict(
         category="permissions",
-        instruction=(f"The scripts {', '.join(n + '.sh' for n in names)} in bin/ cannot run. Make every .sh script in "
-                     f"bin/ executable so that bin/{names[0]}.sh runs."),
+        # fixed phrases kept short: a long shared template would make every instance look like every other to
+        # the n-gram decontamination, and it would drop the whole family from training
+        instruction=(f"Make the scripts {', '.join(n + '.sh' for n in names)} executable: each .sh file in bin/ must "
+                     f"run, {names[0]}.sh included (bin/{names[0]}.sh)."),
         files=files, solution="chmod +x bin/*.sh", mistake="chmod +x bin", test=test, names=names)
 
 
