@@ -30,6 +30,9 @@ def bashgym(*args: str, timeout: float = 600) -> dict:
     proc = subprocess.run([sys.executable, "-m", "bashgym.cli", *args, "--json"], capture_output=True, text=True,
                           timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # our progress and numbers only: no library deprecation warnings, no Hugging Face (tqdm) progress bars
+    noise = [line for line in proc.stderr.splitlines() if "Warning" in line or re.search(r"\d+(\.\d+)?it/s\]", line)]
+    assert not noise, noise
     out = proc.stdout
     return json.loads(out[min(i for i in (out.find("{"), out.find("[")) if i >= 0):])
 
@@ -165,7 +168,9 @@ def test_flywheel_from_live_capture_to_a_dataset_with_rollouts(isolated_home: Pa
     first = bashgym("dataset", "build", "--name", "fly")
     assert first["counts"]["examples"] == 2 and first["redacted"]
     tiny = tmp_path / "tiny"
-    subprocess.run([sys.executable, "-m", "bashgym.cli", "model", "tiny", str(tiny)], check=True, capture_output=True)
+    built = subprocess.run([sys.executable, "-m", "bashgym.cli", "model", "tiny", str(tiny)], check=True,
+                           capture_output=True, text=True)
+    assert "it/s]" not in built.stderr, built.stderr
     run = bashgym("train", "sft", "--base-model", str(tiny), "--dataset", first["id"], "--max-steps", "3")
     assert run["metrics"]["steps"] == 3
     ev = bashgym("eval", "--model", str(tiny), "--adapter", run["run_id"], "--tasks", "practice", "-k", "1",

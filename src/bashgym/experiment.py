@@ -20,13 +20,11 @@ Every pass@1 comes with n and a 95% bootstrap interval; every comparison is pair
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from typing import Any
 import yaml
 
 from bashgym.errors import ConfigError, did_you_mean
+from bashgym.quiet import quiet_libraries
 
 # A hurried agent gets some families wrong more often than others; the judge has to tell them apart.
 DEFAULT_MISTAKES = {"count-level": 0.6, "unique-words": 0.6, "json-field": 0.6}
@@ -141,26 +140,6 @@ def load_experiment_config(path: Path | None, **overrides: Any) -> ExperimentCon
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-@contextlib.contextmanager
-def quiet_libraries() -> Iterator[None]:
-    """Keep Hugging Face progress bars and library warnings out of our output (they say nothing a user needs
-    here; our own progress and numbers do)."""
-    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    try:
-        import datasets
-        import transformers
-
-        datasets.disable_progress_bars()
-        transformers.logging.set_verbosity_error()
-        transformers.logging.disable_progress_bar()
-    except ImportError:
-        pass
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
 
 
 def policy_rows(rows: list[dict[str, Any]], tool_mode: str) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from bashgym.commands.common import (
     progress,
 )
 from bashgym.errors import ConfigError
+from bashgym.quiet import quiet_libraries
 
 
 def register(app: typer.Typer) -> None:
@@ -106,7 +107,8 @@ def eval_run(
                 adapter_path, run_id = resolve_adapter(variant_adapter, store)
                 adapter_ref = run_id or str(adapter_path)
             display = str(Path(model).expanduser().resolve())
-            with err_console.status(f"loading {display}" + (f" + {adapter_ref}" if adapter_ref else "")):
+            with err_console.status(f"loading {display}" + (f" + {adapter_ref}" if adapter_ref else "")), \
+                    quiet_libraries():
                 client = LocalModelClient(
                     display, adapter=adapter_path, tool_mode=tool_mode, temperature=temperature,
                     max_new_tokens=max_tokens,

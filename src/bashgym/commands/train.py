@@ -23,6 +23,7 @@ from bashgym.commands.common import (
     progress,
 )
 from bashgym.errors import require
+from bashgym.quiet import quiet_libraries
 
 train_app = typer.Typer(help="Train a LoRA adapter with TRL + PEFT (SFT, DPO, GRPO).", no_args_is_help=True)
 runs_app = typer.Typer(help="List and inspect training runs.", invoke_without_command=True)
@@ -74,7 +75,7 @@ def _train(kind: str, config: Path | None, base_model: str | None, dataset: str 
 
     bar = progress()  # started by the callback when training begins, stopped here whatever happens
     try:
-        with open_store(home) as store:
+        with open_store(home) as store, quiet_libraries():
             result = train(spec, store, resume=resume, callbacks=[ProgressCallback(bar, kind)], on_plan=announce,
                            on_fit=report_fit)
     finally:
@@ -319,7 +320,8 @@ def tiny(out_dir: Path = typer.Argument(..., help="Directory to write the model 
     require("transformers", "train")
     from bashgym.train.tiny import build_tiny_model
 
-    path = build_tiny_model(out_dir)
+    with quiet_libraries():
+        path = build_tiny_model(out_dir)
     console.print(f"tiny model written to {path}")
 
 
