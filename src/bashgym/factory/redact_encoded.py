@@ -7,7 +7,10 @@ cases the encoded text is decoded, the decoded text is scanned with all of the r
 they find is removed from the encoded form: for percent-encoding exactly the encoded characters of each
 value found (`email=<EMAIL_1>`); for base64 the whole encoded run, since a base64 piece cannot be cut along
 the decoded text, labelled by the most sensitive thing inside it (`base64_url_password`).
-Base64 that decodes to text holding nothing (a certificate, a config file) and base64 that is not text
+Base64 printed with no key to say what it is (a secret read back by `kubectl ... jsonpath`, `user:password`
+piped to `base64`) is judged by its decoded text alone: a `user:password` pair (what Basic auth, docker and
+npm `auth` encode) or one password-shaped word is a secret. Base64 that decodes to text holding nothing (a
+certificate, a config file, a GraphQL node id `Repository:123`, a region) and base64 that is not text
 (images, integrity hashes) are kept.
 
 >>> percent_decode("a%40b.io%2Fx")
@@ -21,7 +24,7 @@ import re
 from base64 import b64decode
 from collections.abc import Callable
 
-from bashgym.factory.redact_rules import CATEGORY_PRIORITY, Span
+from bashgym.factory.redact_rules import CATEGORY_PRIORITY, SECRET, Span
 
 MAX_DEPTH = 3  # a URL inside a percent-encoded URL inside base64 is as deep as real data goes
 MAX_B64 = 64 * 1024  # longer runs are files (images, archives), not credentials
@@ -34,6 +37,10 @@ _B64_MARKS = bytes(0x61 if chr(i) in _B64_CHARS else 0x20 for i in range(256))
 _B64_SEED = b"a" * MIN_B64
 _B64_TAIL = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _B64_BEFORE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-.")
+_JSON_ESCAPES = frozenset("ntrbf")  # `\n` before a run in a JSON-escaped line is a line break, not base64
+_PAIR_USER = re.compile(r"[A-Za-z0-9._@+-]{1,64}")
+_NOT_IN_SECRET = frozenset(" \t\r\n{}[]\"',;<>`\\")  # JSON, prose, lists, markup: not one bare secret
+_PW_SYMBOLS = frozenset("!#$%&*+=?@^~")
 
 Find = Callable[[str, int], list[Span]]  # (decoded text, depth) -> spans in it
 
@@ -91,19 +98,55 @@ def base64_text(run: str) -> str | None:
     return decoded
 
 
+def password_shaped(word: str, min_len: int) -> bool:
+    """A word as people and generators make passwords: letters with digits or symbols, mixed case or a symbol.
+
+    >>> password_shaped("Falcon123!abcde", 8), password_shaped("eu-west-1", 8), password_shaped("1234567", 4)
+    (True, False, False)
+    """
+    if len(word) < min_len or not any(c.isalpha() for c in word):
+        return False
+    symbol = any(c in _PW_SYMBOLS for c in word)
+    if not (symbol or any(c.isdigit() for c in word)):
+        return False
+    return symbol or (any(c.isupper() for c in word) and any(c.islower() for c in word))
+
+
+def bare_secret(decoded: str) -> str | None:
+    """The kind of secret base64 `decoded` text is by itself (`basic_auth` for `user:password`, `password`
+    for one password-shaped word), or None.
+
+    >>> bare_secret("deploy:Falcon88!xyz"), bare_secret("Qw3rty!9xZ"), bare_secret("Repository:123456")
+    ('basic_auth', 'password', None)
+    """
+    if len(decoded) > 256 or "://" in decoded or not _NOT_IN_SECRET.isdisjoint(decoded):
+        return None
+    user, colon, secret = decoded.partition(":")
+    if colon:
+        return "basic_auth" if _PAIR_USER.fullmatch(user) and password_shaped(secret, 4) else None
+    return "password" if password_shaped(decoded, 8) else None
+
+
 def base64_spans(text: str, find: Find, depth: int) -> list[Span]:
-    """Every base64 run of `text` whose decoded text holds something `find` removes, whole, as one span."""
+    """Every base64 run of `text` whose decoded text holds something `find` removes, or is a bare secret
+    (`bare_secret`), whole, as one span."""
     spans: list[Span] = []
     marks = text.encode("ascii", "replace").translate(_B64_MARKS)  # one byte a character, found at C speed
     start = marks.find(_B64_SEED)
     while start != -1:
         end = _B64_TAIL.match(text, start).end()
-        if not (start and text[start - 1] in _B64_BEFORE):
-            decoded = base64_text(text[start:end])
-            inner = find(decoded, depth + 1) if decoded is not None else None
+        if start > 1 and text[start - 1] == "\\" and text[start] in _JSON_ESCAPES:
+            start += 1  # `\nc2stc...` in a JSON-escaped line: the run starts after the escape
+        elif start and text[start - 1] in _B64_BEFORE:
+            start = -1
+        decoded = base64_text(text[start:end]) if start != -1 else None
+        if decoded is not None:
+            inner = find(decoded, depth + 1)
             if inner:
                 _, _, kind, category = min(inner, key=lambda s: CATEGORY_PRIORITY.get(s[3], 9))
                 spans.append((start, end, "base64_" + kind.removeprefix("base64_"), category))
+            elif kind := bare_secret(decoded):
+                spans.append((start, end, "base64_" + kind, SECRET))
         start = marks.find(_B64_SEED, end)
     return spans
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bashgym.factory.redact_rules import CARD, PHONE, Span, escaped_break
+from bashgym.factory.redact_rules import CARD, PHONE, SIGNED_DECIMAL, Span, escaped_break
 
 # Published test numbers (Stripe, Braintree, Adyen, PayPal docs): in a transcript they are docs, not a card.
 TEST_CARDS = frozenset("""
@@ -167,6 +167,8 @@ class PhoneDetector:
     def _valid_end(self, text: str, start: int, end: int, region: str | None) -> int:
         """Where the valid number that starts at `start` ends (0: none): the greedy candidate, or it less a
         trailing group or two (`+33 6 12 34 56 78 2024` is a phone followed by a year)."""
+        if SIGNED_DECIMAL.match(text, start, end):
+            return 0  # `+20251125.1432`: a signed decimal (a stamp, an offset), not a number in groups
         for _ in range(3):
             if self._valid(text[start:end], region):
                 return end

@@ -463,10 +463,11 @@ def _ip_ok(value: str, m: re.Match[str], text: str) -> bool:
 
 _IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
 _PHONE_DIGITS = range(8, 16)
+SIGNED_DECIMAL = re.compile(r"(?:\+|00)\d{6,}\.\d")  # `+20251125.1432`: a stamp or an offset, not a phone
 
 
 def _phone_ok(value: str, _m: re.Match[str], _t: str) -> bool:
-    return sum(c.isdigit() for c in value) in _PHONE_DIGITS
+    return sum(c.isdigit() for c in value) in _PHONE_DIGITS and not SIGNED_DECIMAL.match(value)
 
 
 def _prompt_user_ok(value: str, m: re.Match[str], text: str) -> bool:
