@@ -54,3 +54,22 @@ def test_import_summary_prints_the_path_whole(tmp_path: Path, fixtures_dir: Path
     out = bashgym("import", "claude", str(deep), columns=60).stdout
     assert str(deep) in out.replace("\n", "")
     assert f"import claude: {deep}" in out.replace("\n", "")
+
+
+def test_sessions_show_strips_terminal_escapes_from_transcript_text(store: Store) -> None:
+    """A transcript must not drive the reader's terminal: OSC-8 links, screen clears, titles, bells go."""
+    from bashgym.schema import Session, Step, Turn
+
+    link = "\x1b]8;;javascript:alert(1)\x1b\\click me\x1b]8;;\x1b\\"
+    save(store, Session(id="sess-esc-1", source="claude_code", project="p\x1b]0;owned\x07roj", turns=[Turn(
+        index=0, prompt=f"open {link}\x1b[2J now", steps=[
+            Step(kind="message", role="assistant", text="done \x1b[31mred\x1b[0m\x07", thinking="\x1b]52;c;cGFzdGU=\x07"),
+            Step(kind="tool_call", tool_name="Bash\x1b[1A", input={"command": "cat x\x1b[H"},
+                 output="out\x9b2Jput\x1b]8;;http://evil\x07x\x1b]8;;\x07", exit_code=0)])]))
+    store.close()
+    proc = bashgym("sessions", "show", "sess-esc-1", columns=200)
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout and "\x9b" not in proc.stdout
+    assert "javascript" not in proc.stdout and "owned" not in proc.stdout
+    for seen in ("open click me now", "done red", "output", "cat x", "proj"):
+        assert seen in proc.stdout, seen

@@ -52,6 +52,25 @@ def bad_value(key: str, value: object, expected: str, where: str | None = None) 
     return f"{key}: got {value!r}, expected {expected}" + (f" (in {where})" if where else "")
 
 
+def check_date(key: str, value: str | None) -> None:
+    """Refuse a date filter a typo would silently turn into "no rows" (CLI flags, UI query parameters).
+
+    >>> check_date("--since", "2026-11-01"); check_date("since", "2026-11-01T09:30")
+    >>> check_date("since", "notadate")
+    Traceback (most recent call last):
+    ...
+    bashgym.errors.ConfigError: since: got 'notadate', expected a date: YYYY-MM-DD or an ISO time such as 2026-11-01T09:30
+    """
+    from datetime import datetime
+
+    if value is None:
+        return
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(bad_value(key, value, "a date: YYYY-MM-DD or an ISO time such as 2026-11-01T09:30")) from None
+
+
 def choice_error(key: str, value: object, choices: Iterable[str], where: str | None = None) -> ConfigError:
     """A value outside a fixed set: names the choices and the closest one.
 

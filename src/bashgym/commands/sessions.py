@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from bashgym.commands.common import HOME_OPTION, JSON_OPTION, console, open_store, print_json
-from bashgym.errors import ConfigError, bad_value, choice_error
+from bashgym.errors import check_date, choice_error
 from bashgym.schema import SOURCES, TIERS, Turn, conversation
 from bashgym.store import Store
+from bashgym.terminal import strip_controls
 
 sessions_app = typer.Typer(help="List, show and count captured sessions.", invoke_without_command=True)
 
@@ -34,13 +34,8 @@ MAX_SCORE_OPTION = typer.Option(None, "--max-score", help="Only sessions the jud
 def _filters(source: str | None, project: str | None, model: str | None, since: str | None, until: str | None,
              tier: str | None, min_score: float | None = None, max_score: float | None = None) -> dict[str, Any]:
     """The store's session filters, after checking the values a typo would silently turn into 'no rows'."""
-    for flag, value in (("--since", since), ("--until", until)):
-        if value is not None:
-            try:
-                datetime.fromisoformat(value)
-            except ValueError:
-                raise ConfigError(bad_value(flag, value, "a date: YYYY-MM-DD or an ISO time such as "
-                                            "2026-11-01T09:30")) from None
+    check_date("--since", since)
+    check_date("--until", until)
     if source is not None and source not in SOURCES:
         raise choice_error("--source", source, SOURCES)
     if tier is not None and tier not in TIERS:
@@ -136,7 +131,8 @@ def _common(a: str, b: str) -> int:
 def _short(project: str | None, width: int = 28) -> str:
     if not project:
         return ""
-    return project if len(project) <= width else "…" + project[-(width - 1):]
+    project = strip_controls(project)
+    return escape(project if len(project) <= width else "…" + project[-(width - 1):])
 
 
 def session_document(store: Store, session_id: str, nested: bool = False) -> dict[str, Any]:
@@ -187,8 +183,8 @@ def show(
     if as_json:
         print_json(doc)
         return
-    console.print(f"[bold]{doc['id']}[/bold]  {doc['source']}  {doc['project'] or ''}  "
-                  f"{(doc['started_at'] or '')[:19]}  models: {', '.join(doc['models'])}")
+    head = f"{doc['source']}  {doc['project'] or ''}  {(doc['started_at'] or '')[:19]}  models: {', '.join(doc['models'])}"
+    console.print(f"[bold]{escape(doc['id'])}[/bold]  " + escape(strip_controls(head)))
     if doc["tier"]:
         judged = f"judge: {doc['judged_tier']} ({doc['score']:.2f})" if doc["judged_tier"] else "not judged"
         by_label = " — set by a label" if doc["tier"] != doc["judged_tier"] else ""
@@ -203,7 +199,7 @@ def show(
 
 def _print_step(step: dict[str, Any], width: int = 400) -> None:
     def clip(text: str | None) -> str:
-        text = text or ""
+        text = strip_controls(text or "")  # a transcript must not drive the reader's terminal
         return text if len(text) <= width else text[:width] + f"… [{len(text) - width} more chars]"
 
     if step["kind"] == "message":
@@ -215,7 +211,7 @@ def _print_step(step: dict[str, Any], width: int = 400) -> None:
         return
     status = "error" if step["is_error"] else ("interrupted" if step["interrupted"] else "ok")
     code = f" exit={step['exit_code']}" if step["exit_code"] is not None else ""
-    console.print(f"  [magenta]{escape(str(step['tool_name']))}[/magenta] " + escape(f"[{status}{code}] "), end="")
+    console.print(f"  [magenta]{escape(strip_controls(str(step['tool_name'])))}[/magenta] " + escape(f"[{status}{code}] "), end="")
     console.print(clip(str(step["input"])), markup=False)
     if step["output"]:
         console.print("    → " + clip(step["output"]).replace("\n", "\n      "), markup=False)
