@@ -6,7 +6,6 @@ downloads are never used. Set BASHGYM_SCREENSHOTS=1 to refresh docs/screenshots/
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
@@ -20,7 +19,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from bashgym.store import Store
 from bashgym.ui.app import create_app
-from ui_sessions import seed
+from ui_sessions import seed, seed_artifacts
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -109,6 +108,13 @@ def test_search_open_label_with_keyboard_and_curate(page: Page, base_url: str, s
     page.locator('section.turn[data-turn="1"] .lbl.bad.on').wait_for()
     labels = store.latest_labels("sess-ok-0001")
     assert labels[0].label == "good" and labels[1].label == "bad"
+    # A note is typed in an inline form (no window.prompt) and shows at once, without a reload.
+    page.keyboard.press("n")
+    page.keyboard.type("flaky <b>fix</b>")
+    page.keyboard.press("Enter")
+    page.locator('section.turn[data-turn="1"] .note', has_text="flaky <b>fix</b>").wait_for()
+    assert page.locator('section.turn[data-turn="1"] .note-form').is_hidden()
+    assert store.latest_labels("sess-ok-0001")[1].note == "flaky <b>fix</b>"
     page.select_option('.session-head .tier-select', "silver")
     page.locator(".session-head .state .tier-silver").wait_for()
     assert store.latest_labels("sess-ok-0001")[-1].tier == "silver"
@@ -127,6 +133,8 @@ def test_search_open_label_with_keyboard_and_curate(page: Page, base_url: str, s
     assert store.curation_list_session_ids("keepers") == [first]
     page.keyboard.press("b")
     page.locator("tr.row.current .labels .lab-bad").first.wait_for()
+    assert page.locator("tr.row.current td.labels").inner_text().split()[0] == "bad"  # once, not "bad bad"
+    assert page.locator("tr.row.current td.labels").inner_text().count("bad") == 1
     # The row shows the label as soon as it is sent; the store has it once the request completes.
     deadline = time.time() + 10
     while time.time() < deadline and getattr(store.latest_labels(first).get(-1), "label", None) != "bad":
@@ -154,33 +162,7 @@ def test_hostile_transcript_runs_no_script(page: Page, base_url: str) -> None:
 
 
 def test_dataset_run_and_eval_pages_render_charts(page: Page, base_url: str, store: Store, tmp_path: Path) -> None:
-    folder = tmp_path / "ds-demo-v1"
-    folder.mkdir()
-    rows = [{"messages": [{"role": "user", "content": "x" * (40 * (i + 1))}]} for i in range(30)]
-    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (folder / "README.md").write_text("# demo dataset <script>alert(1)</script>\n")
-    store.add_dataset(
-        "ds-demo-v1", name="demo", version=1, path=str(folder), config={"select": {"tiers": ["gold"]}},
-        counts={"examples": 30, "sources": {"claude_code": 2, "codex": 1},
-                "redaction": {"counts": {"secret": 3, "email": 1}}},
-        content_hash="abc", redacted=True, session_ids=["sess-ok-0001", "sess-evil-0001"],
-    )
-    with store.transaction():
-        store.create_run("run-demo", "sft", dataset_id="ds-demo-v1", base_model="tiny", config={"lr": 1e-4},
-                         output_dir=str(tmp_path / "run"))
-    with store.transaction():
-        store.update_run("run-demo", status="completed", finished=True, metrics={
-            "loss_history": [[s, 3.0 / (1 + s / 5)] for s in range(1, 41)],
-            "eval_loss_history": [[s, 3.2 / (1 + s / 6)] for s in range(5, 41, 5)], "final_loss": 0.33})
-    for eid, adapter, rate in (("ev-base", None, 0.4), ("ev-adapter", "run-demo", 0.65)):
-        with store.transaction():
-            store.create_eval(eid, model="tiny", adapter_run_id=adapter, suite="builtin", k=2, config={})
-            store.set_eval_metrics(eid, {"k": 2, "overall": {"pass@1": rate, "tasks": 2},
-                                         "categories": {"files": {"pass@1": rate, "tasks": 1, "samples": 2, "passed": 1},
-                                                        "git": {"pass@1": rate / 2, "tasks": 1, "samples": 2, "passed": 0}}})
-            store.put_rollout(eid, "files-001", 0, session_id="sess-ok-0001", reward=1.0, status="passed", detail={})
-            store.put_rollout(eid, "git-002", 0, session_id=None, reward=0.0, status="failed", detail={})
-
+    seed_artifacts(store, tmp_path)
     page.goto(f"{base_url}/datasets")
     page.click("text=ds-demo-v1")
     assert page.locator("svg.chart").count() == 3

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from bashgym.schema import Session, Step, Turn, Usage
 from bashgym.store import Store
 from bashgym.ui.app import create_app
-from ui_sessions import hostile_session, seed
+from ui_sessions import hostile_session, seed, seed_artifacts
 
 WRITE = {"X-Bashgym-Request": "1"}
 
@@ -235,3 +235,77 @@ def test_list_and_search_stay_fast_on_10000_sessions(store: Store) -> None:
     assert client.get("/api/sessions?q=foxtrot").json()["total"] == 1250
     print({k: round(v * 1000) for k, v in timings.items()})
     assert max(timings.values()) < 1.5, timings
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "says"),
+    [
+        ("/sessions?q=%00", 200, "<strong>2</strong> sessions"),  # nothing searchable: every session
+        ("/api/sessions?q=fla%00ky", 200, '"total":0'),
+        ("/api/sessions?page=99999999999999999999", 400, "page: got '99999999999999999999'"),
+        ("/sessions?page=-1", 400, "expected a whole number from 1 to 1,000,000"),
+        ("/sessions?page=two", 400, "page: got &#39;two&#39;"),
+        ("/api/sessions?since=notadate", 400, "since: got 'notadate', expected a date"),
+        ("/sessions?until=2026-13-45", 400, "until: got &#39;2026-13-45&#39;"),
+    ],
+    ids=["nul-html", "nul-api", "huge-page", "negative-page", "word-page", "since-not-a-date", "until-bad-day"],
+)
+def test_bad_list_parameters_get_a_clear_answer_not_a_500(client: TestClient, url: str, status: int,
+                                                          says: str) -> None:
+    r = client.get(url)
+    assert r.status_code == status, r.text[:300]
+    assert says in r.text
+
+
+def test_a_page_past_the_last_goes_to_the_last(client: TestClient) -> None:
+    r = client.get("/sessions?page=999&source=codex", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/sessions?source=codex&page=1"
+    page = client.get("/sessions?page=999&source=codex").text
+    assert "page 1 of 1" in page and "sess-evil-0001" in page
+    assert client.get("/api/sessions?page=7").json() | {"sessions": []} == {
+        "total": 2, "page": 7, "per_page": 50, "pages": 1, "sessions": []}
+
+
+def test_refusals_carry_the_security_headers_and_raw_routes_keep_their_sandbox(client: TestClient,
+                                                                              store: Store) -> None:
+    refused = [client.post("/api/labels", json={}),  # no write header
+               TestClient(create_app(store.path), base_url="http://evil.example").get("/sessions")]
+    for r in refused:
+        assert r.status_code == 403
+        assert "script-src 'self'" in r.headers["content-security-policy"]
+        assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+    raw = client.get("/sessions/sess-evil-0001/turns/0/steps/1/output")
+    assert raw.headers["content-security-policy"] == "sandbox; default-src 'none'"
+
+
+def test_diff_of_an_absolute_path_has_one_slash(store: Store) -> None:
+    from bashgym.ui.render import edit_diff
+
+    html = str(edit_diff("Edit", {"file_path": "/srv/app/io.py", "old_string": "a\n", "new_string": "b\n"}))
+    assert "--- a/srv/app/io.py" in html and "+++ b/srv/app/io.py" in html and "//" not in html
+
+
+def test_charts_use_tier_colours_whole_counts_percent_rates_and_a_fitted_loss_axis(client: TestClient,
+                                                                                   store: Store,
+                                                                                   tmp_path: Path) -> None:
+    seed_artifacts(store, tmp_path, base_rate=0.0, adapter_rate=0.0)
+    ds = client.get("/datasets/ds-demo-v1").text
+    tier_svg = ds[ds.index('aria-label="sessions by tier"'):].split("</svg>")[0]
+    assert 'class="bar t-gold"' in tier_svg
+    ticks = re.findall(r'class="tick"[^>]*>([^<]*)<', ds)
+    assert ticks and all("." not in t for t in ticks)  # counts: whole-number ticks only
+    ev = client.get("/evals/ev-adapter").text
+    ev_ticks = re.findall(r'class="tick"[^>]*>([^<]*)<', ev)
+    assert "0%" in ev_ticks and "100%" in ev_ticks and not any("e-" in t for t in ev_ticks)
+    run = client.get("/runs/run-demo").text
+    run_ticks = [float(t) for t in re.findall(r'class="tick"[^>]*>([\d.]+)<', run)]
+    assert min(run_ticks) > 0.7  # the loss moves from 0.9 to 0.82: the axis is not pinned to 0
+
+
+def test_list_page_has_a_heading_and_every_field_a_label(client: TestClient) -> None:
+    html = client.get("/sessions").text
+    assert "<h1>Sessions</h1>" in html
+    form = html[html.index('<form class="filters"'):html.index("<table")]
+    fields = re.findall(r"<(?:input|select)\b[^>]*>", form)
+    unlabelled = [f for f in fields if "aria-label=" not in f and 'type="date"' not in f and 'type="checkbox"' not in f]
+    assert fields and unlabelled == []

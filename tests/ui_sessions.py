@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from bashgym.schema import Session, Step, Turn, Usage
 from bashgym.store import Store
 
@@ -69,3 +72,41 @@ def seed(store: Store) -> None:
                         {"explanation": "tests pass after the edit", "exit_ok": 1.0})
         store.put_score("sess-ok-0001", -1, "heuristic", 0.8, "gold", {})
         store.put_score("sess-evil-0001", -1, "heuristic", 0.1, "failed", {})
+
+
+def seed_artifacts(store: Store, folder: Path, *, base_rate: float = 0.4, adapter_rate: float = 0.65) -> None:
+    """A dataset (30 rows, a card with hostile markup), a training run with loss curves, and two evals of
+    suite builtin (base and adapter) with rollouts, as the factory, train and eval record them."""
+    ds = folder / "ds-demo-v1"
+    ds.mkdir(parents=True)
+    rows = [{"messages": [{"role": "user", "content": f"task {i} " + "x" * (40 * (i + 1))},
+                          {"role": "assistant", "content": f"answer {i}"}],
+             "example_id": f"ex-{i:03d}", "session_id": "sess-ok-0001" if i % 2 == 0 else "sess-evil-0001",
+             "turn_idx": i % 2 if i % 2 == 0 else 0, "tier": "gold" if i % 2 == 0 else "silver",
+             "source": "claude_code" if i % 2 == 0 else "codex"}
+            for i in range(30)]
+    (ds / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (ds / "README.md").write_text("# demo dataset <script>alert(1)</script>\n\nSome *notes*.\n")
+    store.add_dataset(
+        "ds-demo-v1", name="demo", version=1, path=str(ds), config={"select": {"tiers": ["gold"]}},
+        counts={"examples": 30, "sources": {"claude_code": 2, "codex": 1},
+                "redaction": {"counts": {"secret": 3, "email": 1}}},
+        content_hash="abc", redacted=True, session_ids=["sess-ok-0001", "sess-evil-0001"],
+    )
+    with store.transaction():
+        store.create_run("run-demo", "sft", dataset_id="ds-demo-v1", base_model="tiny", config={"lr": 1e-4},
+                         output_dir=str(folder / "run"))
+    with store.transaction():
+        store.update_run("run-demo", status="completed", finished=True, metrics={
+            "loss_history": [[s, 0.9 - 0.002 * s] for s in range(1, 41)],
+            "eval_loss_history": [[s, 0.95 - 0.002 * s] for s in range(5, 41, 5)], "final_loss": 0.82})
+    for eid, adapter, rate in (("ev-base", None, base_rate), ("ev-adapter", "run-demo", adapter_rate)):
+        with store.transaction():
+            store.create_eval(eid, model="tiny", adapter_run_id=adapter, suite="builtin", k=2, config={})
+            store.set_eval_metrics(eid, {"k": 2, "overall": {"pass@1": rate, "tasks": 2},
+                                         "categories": {"files": {"pass@1": rate, "tasks": 1, "samples": 2, "passed": 1},
+                                                        "git": {"pass@1": rate / 2, "tasks": 1, "samples": 2, "passed": 0}}})
+            passed = adapter is not None  # files-001 flips from failed (base) to passed (adapter)
+            store.put_rollout(eid, "files-001", 0, session_id="sess-ok-0001", reward=float(passed),
+                              status="passed" if passed else "failed", detail={})
+            store.put_rollout(eid, "git-002", 0, session_id=None, reward=0.0, status="failed", detail={})

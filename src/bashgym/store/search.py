@@ -14,6 +14,8 @@ from bashgym.store.base import LABEL_TIER_SQL, SCORED_SESSIONS, TIER_SQL, Repo, 
 from bashgym.store.codec import decode_row, dumps, loads, now_iso, pg_text
 from bashgym.store.migrations import SEARCH_OUTPUT_CHARS
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 
 def fts_query(text: str) -> str | None:
     """A user's search box text as a safe FTS5 query: every word a quoted term (all must match).
@@ -25,6 +27,7 @@ def fts_query(text: str) -> str | None:
     '"git" "rebase -i" "conf"*'
     """
     terms = []
+    text = _CONTROL.sub(" ", text)  # a NUL ends an FTS5 string early ("unterminated string"); none is searchable
     for raw in re.findall(r'"[^"]*"|\S+', text):
         prefix = raw.endswith("*") and not raw.startswith('"')
         word = raw.strip('"').rstrip("*") if prefix else raw.strip('"')
@@ -42,6 +45,7 @@ def pg_tsquery(text: str) -> tuple[str, list[str]] | None:
     """
     parts: list[str] = []
     params: list[str] = []
+    text = _CONTROL.sub(" ", text)  # PostgreSQL text cannot hold a NUL
     for raw in re.findall(r'"[^"]*"|\S+', text):
         prefix = raw.endswith("*") and not raw.startswith('"')
         word = raw.strip('"').rstrip("*") if prefix else raw.strip('"')

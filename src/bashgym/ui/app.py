@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Red
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from bashgym.errors import BashgymError, NotFoundError
+from bashgym.errors import BashgymError, NotFoundError, bad_value, check_date
 from bashgym.schema import TIERS
 from bashgym.store import SORT_KEYS, Store
 from bashgym.ui import render, views
@@ -34,6 +34,7 @@ TOKEN_COOKIE = "bashgym_token"
 WRITE_HEADER = "x-bashgym-request"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1", "testserver"}
 PER_PAGE = 50
+MAX_PAGE = 1_000_000  # beyond it the offset overflows SQLite's integer
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -82,27 +83,14 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Response:
-        if token is None:
-            if _hostname(request.headers.get("host") or "") not in LOOPBACK_HOSTS:
-                return PlainTextResponse("bashgym ui answers only on localhost", status_code=403)
-        else:
-            given = (
-                request.headers.get(TOKEN_HEADER)
-                or request.query_params.get("token")
-                or request.cookies.get(TOKEN_COOKIE)
-                or ""
-            )
-            if not hmac.compare_digest(given.encode(), token.encode()):
-                return PlainTextResponse("missing or wrong token: open the URL printed by `bashgym ui`",
-                                         status_code=401)
-        if request.method not in ("GET", "HEAD") and request.headers.get(WRITE_HEADER) != "1":
-            return PlainTextResponse("writes need the X-Bashgym-Request header", status_code=403)
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
+        refusal = _refusal(request, token)
+        response = refusal if refusal is not None else await call_next(request)
+        # Every response, refusals included; a route that set its own (stricter, sandboxing) CSP keeps it.
+        response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
-        if token is not None and request.query_params.get("token") == token:
+        if refusal is None and token is not None and request.query_params.get("token") == token:
             response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
         return response
 
@@ -125,10 +113,12 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
         sort = q.get("sort") or "started"
         if sort not in SORT_KEYS:
             raise BashgymError(f"unknown sort {sort!r}; choose one of {', '.join(SORT_KEYS)}")
-        try:
-            page_no = max(1, int(q.get("page") or 1))
-        except ValueError:
-            raise BashgymError(f"page must be a number, got {q.get('page')!r}") from None
+        raw_page = q.get("page") or "1"
+        if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
+            raise BashgymError(bad_value("page", raw_page, f"a whole number from 1 to {MAX_PAGE:,}"))
+        page_no = int(raw_page)
+        check_date("since", q.get("since") or None)
+        check_date("until", q.get("until") or None)
         return {
             "query": (q.get("q") or "").strip() or None,
             "source": q.get("source") or None,
@@ -162,16 +152,19 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/sessions", response_class=HTMLResponse)
-    def sessions_page(request: Request) -> HTMLResponse:
+    def sessions_page(request: Request) -> Response:
         args = _list_args(request)
         rows, total = _search(args)
-        rows = views.list_rows(store(), rows, args["query"])
         params = {k: v for k, v in request.query_params.items() if k not in ("page", "token") and v}
         pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
 
         def link(**change: Any) -> str:
             merged = {**params, **{k: v for k, v in change.items() if v is not None}}
             return "/sessions?" + urlencode(merged)
+
+        if args["page"] > pages:  # past the last page (a stale link, a shrunk filter): show the last one
+            return RedirectResponse(link(page=pages), status_code=303)
+        rows = views.list_rows(store(), rows, args["query"])
 
         return page(
             request, "sessions.html", rows=rows, total=total, args=args, facets=store().session_facets(),
@@ -183,7 +176,8 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
     def sessions_api(request: Request) -> dict[str, Any]:
         args = _list_args(request)
         rows, total = _search(args)
-        return {"total": total, "page": args["page"], "per_page": PER_PAGE, "sessions": rows}
+        return {"total": total, "page": args["page"], "per_page": PER_PAGE,
+                "pages": max(1, (total + PER_PAGE - 1) // PER_PAGE), "sessions": rows}
 
     @app.get("/sessions/{session_id}", response_class=HTMLResponse)
     def session_page(request: Request, session_id: str) -> HTMLResponse:
@@ -298,6 +292,25 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
         return page(request, "eval.html", v=views.eval_view(store(), eval_id))
 
     return app
+
+
+def _refusal(request: Request, token: str | None) -> Response | None:
+    """Why this request is not answered (wrong host, no token, a write without the header), or None."""
+    if token is None:
+        if _hostname(request.headers.get("host") or "") not in LOOPBACK_HOSTS:
+            return PlainTextResponse("bashgym ui answers only on localhost", status_code=403)
+    else:
+        given = (
+            request.headers.get(TOKEN_HEADER)
+            or request.query_params.get("token")
+            or request.cookies.get(TOKEN_COOKIE)
+            or ""
+        )
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return PlainTextResponse("missing or wrong token: open the URL printed by `bashgym ui`", status_code=401)
+    if request.method not in ("GET", "HEAD") and request.headers.get(WRITE_HEADER) != "1":
+        return PlainTextResponse("writes need the X-Bashgym-Request header", status_code=403)
+    return None
 
 
 async def _json(request: Request) -> dict[str, Any]:

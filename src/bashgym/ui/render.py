@@ -15,6 +15,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from bashgym.store import dumps
+from bashgym.terminal import ANSI_RE as _ANSI_RE
 
 # Outputs longer than this are collapsed behind a <details>; past MAX_RENDER_CHARS the page shows the head
 # and tail and links the full text (served as text/plain).
@@ -22,7 +23,6 @@ COLLAPSE_LINES = 24
 COLLAPSE_CHARS = 3000
 MAX_RENDER_CHARS = 60_000
 
-_ANSI_RE = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 # Control characters other than tab and newline are shown as visible escapes, not passed to the browser.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SGR_COLOURS = {30, 31, 32, 33, 34, 35, 36, 37, 90, 91, 92, 93, 94, 95, 96, 97}
@@ -117,7 +117,7 @@ def output_block(text: str | None, *, raw_url: str | None = None) -> dict[str, A
 def _diff_lines(old: str, new: str, path: str) -> list[str]:
     return list(
         difflib.unified_diff(
-            old.splitlines(), new.splitlines(), fromfile=f"a/{path}", tofile=f"b/{path}", lineterm="", n=3
+            old.splitlines(), new.splitlines(), fromfile=f"a/{path.lstrip('/')}", tofile=f"b/{path.lstrip('/')}", lineterm="", n=3
         )
     )
 

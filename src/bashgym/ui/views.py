@@ -320,6 +320,6 @@ def eval_view(store: Store, eval_id: str) -> dict[str, Any]:
         "categories": categories,
         "scalars": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))},
         "compare": compare,
-        "compare_chart": charts.bar_chart([(c[0], c[1]) for c in compare], "pass@1 by model"),
-        "category_chart": charts.grouped_bars(cat_names, series, "pass@1 per category"),
+        "compare_chart": charts.bar_chart([(c[0], c[1]) for c in compare], "pass@1 by model", percent=True),
+        "category_chart": charts.grouped_bars(cat_names, series, "pass@1 per category", percent=True),
     }

@@ -29,15 +29,17 @@
   }
 
   function showState(controls, state) {
+    const note = $(".note", controls);
+    if (note) note.textContent = state.note ? "“" + state.note + "”" : "";
     const box = $(".state", controls);
-    box.textContent = "";
-    if (state.label) {
+    if (box) box.textContent = "";
+    if (box && state.label) {
       const s = document.createElement("span");
       s.className = "lab lab-" + state.label;
       s.textContent = state.label;
       box.appendChild(s);
     }
-    if (state.tier) {
+    if (box && state.tier) {
       const s = document.createElement("span");
       s.className = "tier tier-" + state.tier;
       s.textContent = " " + state.tier;
@@ -73,13 +75,33 @@
       const tier = $(".tier-select", c);
       if (tier) tier.addEventListener("change", () => label(sid, turn, { tier: tier.value }, c));
       const note = $(".note-btn", c);
-      if (note) note.addEventListener("click", () => askNote(sid, turn, c));
+      if (note) note.addEventListener("click", () => openNote(c));
+      const form = $(".note-form", c);
+      if (form) form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        const input = $("input", form);
+        const saved = await label(sid, turn, { note: input.value }, c);
+        if (saved) closeNote(c);
+      });
     });
   }
 
-  function askNote(sid, turn, controls) {
-    const text = window.prompt("Note for " + (turn < 0 ? "the session" : "turn " + turn) + ":");
-    if (text !== null) label(sid, turn, { note: text }, controls);
+  // The note is typed in an inline form (not window.prompt) and shown as soon as it is saved.
+  function openNote(controls) {
+    const form = $(".note-form", controls);
+    if (!form) return;
+    form.hidden = false;
+    $(".note-btn", controls).setAttribute("aria-expanded", "true");
+    const input = $("input", form);
+    input.focus();
+    input.select();
+  }
+
+  function closeNote(controls) {
+    const form = $(".note-form", controls);
+    if (!form) return;
+    form.hidden = true;
+    $(".note-btn", controls).setAttribute("aria-expanded", "false");
   }
 
   // ---------------------------------------------------------------------------------- cursor (j/k)
@@ -105,12 +127,21 @@
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const tag = (ev.target.tagName || "").toLowerCase();
     if (tag === "input" || tag === "select" || tag === "textarea" || ev.target.isContentEditable) {
-      if (ev.key === "Escape") ev.target.blur();
+      if (ev.key === "Escape") {
+        const c = ev.target.closest(".curate-controls");
+        if (c) closeNote(c);
+        ev.target.blur();
+      }
       return;
     }
     const page = document.body.dataset.page;
     switch (ev.key) {
-      case "j": move(cursor + 1); break;
+      case "j": {
+        const next = $('a[rel="next"]');
+        if (page === "sessions" && cursor === items.length - 1 && next) { window.location.href = next.href; break; }
+        move(cursor + 1);
+        break;
+      }
       case "k": move(cursor - 1); break;
       case "g": case "b": case "u": {
         const c = currentControls();
@@ -121,7 +152,7 @@
       }
       case "n": {
         const c = currentControls();
-        if (c) askNote(c.dataset.session, parseInt(c.dataset.turn, 10), c);
+        if (c) openNote(c);
         break;
       }
       case "x":
@@ -168,8 +199,7 @@
         c.className = "curate-controls hidden";
         c.dataset.session = row.dataset.session;
         c.dataset.turn = "-1";
-        c.innerHTML = '<span class="state"></span>';
-        row.lastElementChild.appendChild(c);
+        row.lastElementChild.appendChild(c);  // no state box of its own: showState writes the labels cell
       });
     } else if (page === "session") {
       items = $$("main > .turns > section.turn");
