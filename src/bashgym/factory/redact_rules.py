@@ -185,7 +185,7 @@ PROVIDER_RULES: tuple[Rule, ...] = (
          ("hooks.slack.com",), run=False),
     _tok("discord_webhook", r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]{20,}",
          ("/api/webhooks/",)),
-    _tok("stripe_key", r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,247}", ("_live_", "_test_")),
+    _tok("stripe_key", r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,247}", ("k_live_", "k_test_")),
     _tok("stripe_key", r"whsec_[A-Za-z0-9]{24,}", ("whsec_",)),
     _tok("google_api_key", r"AIza[0-9A-Za-z_-]{35}", ("AIza",)),
     _tok("google_oauth", r"GOCSPX-[A-Za-z0-9_-]{20,}", ("GOCSPX-",)),
