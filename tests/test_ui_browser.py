@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from bashgym.store import Store
 from bashgym.ui.app import create_app
-from ui_sessions import seed, seed_artifacts
+from ui_sessions import failing_session, judge, seed, seed_artifacts
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -97,7 +97,9 @@ def test_search_open_label_with_keyboard_and_curate(page: Page, base_url: str, s
     assert page.locator("tr.row mark").first.inner_text() == "flaky"
 
     page.click("text=fix the flaky test in test_io.py")
-    page.wait_for_url("**/sessions/sess-ok-0001")
+    page.wait_for_url("**/sessions/sess-ok-0001?q=flaky#hit")  # lands on the match, highlighted
+    assert page.locator("#hit + .prompt.match mark").inner_text() == "flaky"
+    assert page.locator("section.turn.current").get_attribute("data-turn") == "0"
     page.keyboard.press("j")  # turn 0
     page.keyboard.press("j")  # turn 1
     page.keyboard.press("k")  # back to turn 0
@@ -177,3 +179,22 @@ def test_dataset_run_and_eval_pages_render_charts(page: Page, base_url: str, sto
     _shot(page, "eval", tmp_path)
     page.goto(f"{base_url}/datasets/ds-demo-v1/card")
     assert "<script>alert(1)</script>" in page.inner_text("body")
+
+
+def test_evidence_links_jump_to_the_step_they_cite(page: Page, base_url: str, store: Store, tmp_path: Path) -> None:
+    with store.transaction():
+        store.save_session(failing_session())
+    judge(store, "sess-fail-0001")
+    page.goto(f"{base_url}/sessions")
+    assert "why: " in page.locator('tr.row[data-session="sess-fail-0001"] .whyline').inner_text()
+    page.goto(f"{base_url}/sessions/sess-fail-0001")
+    link = page.locator('section.turn[data-turn="0"] .explain a[href^="#step-0-"]').first
+    page.locator('section.turn[data-turn="0"] details.metrics > summary').click()
+    target = link.get_attribute("href")
+    link.click()
+    page.wait_for_url(f"**/sessions/sess-fail-0001{target}")
+    assert page.evaluate("document.querySelector(':target').id") == target[1:]
+    assert page.locator(target).is_visible()
+    box = page.locator(target).bounding_box()
+    assert box is not None and 0 <= box["y"] < 900
+    _shot(page, "session-why", tmp_path)

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape as html_escape
 
 from bashgym.schema import Session, Step, Turn, Usage
 from bashgym.store import Store
 from bashgym.ui.app import create_app
-from ui_sessions import hostile_session, seed, seed_artifacts
+from ui_sessions import failing_session, hostile_session, judge, seed, seed_artifacts
 
 WRITE = {"X-Bashgym-Request": "1"}
 
@@ -309,3 +310,61 @@ def test_list_page_has_a_heading_and_every_field_a_label(client: TestClient) -> 
     fields = re.findall(r"<(?:input|select)\b[^>]*>", form)
     unlabelled = [f for f in fields if "aria-label=" not in f and 'type="date"' not in f and 'type="checkbox"' not in f]
     assert fields and unlabelled == []
+
+
+def test_session_page_shows_why_each_metric_scored_with_evidence_linked_to_its_step(client: TestClient,
+                                                                                    store: Store) -> None:
+    from bashgym.judge.results import explain_rows
+
+    with store.transaction():
+        store.save_session(failing_session())
+    judge(store, "sess-fail-0001")
+    stored = next(r for r in store.scores("sess-fail-0001", "heuristic") if r["turn_idx"] == 0)
+    rows = explain_rows(stored["metrics"], 0)
+    assert stored["tier"] == "failed" and any(r["evidence"] for r in rows)
+    html = client.get("/sessions/sess-fail-0001").text
+    table = html[html.index('id="turn-0"'):]
+    table = table[table.index('<table class="explain">'):table.index("</table>")]
+    anchors = set(re.findall(r'id="(step-\d+-\d+)"', html))
+    for r in rows:  # every metric the judge stored: its value, weight, note and evidence, as judge explain has them
+        assert f"<td>{r['name']}</td><td class=\"n\">{r['value']:.2f}</td>" in table
+        assert html_escape(r["note"]) in table
+        for e in r["evidence"][:6]:
+            assert html_escape(e["text"]) in table
+    links = re.findall(r'<a href="#(step-0-\d+)">step (\d+)</a>', table)
+    assert links and all(a in anchors and a.endswith("-" + n) for a, n in links)
+    assert "final message admits failure" in table and "made 3 times" in table
+    session_level = html[:html.index('id="turn-0"')]
+    assert '<table class="explain">' in session_level and re.search(r'href="#step-0-\d+">turn 0 · step', session_level)
+
+
+def test_list_shows_a_one_line_why_and_tier_counts(client: TestClient, store: Store) -> None:
+    from bashgym.judge.results import why_line
+
+    with store.transaction():
+        store.save_session(failing_session())
+    judge(store, "sess-fail-0001")
+    why = why_line(store.scores("sess-fail-0001", "heuristic")[0]["metrics"])
+    assert why
+    html = client.get("/sessions").text
+    row = html[html.index('data-session="sess-fail-0001"'):]
+    row = row[:row.index("</tr>")]
+    assert "why: " + html_escape(why[:60]) in row
+    counts = html[html.index('id="tier-counts"'):]
+    counts = counts[:counts.index("</span>\n</div>") if "</span>\n</div>" in counts else 2000]
+    assert re.search(r'data-tier="gold">gold 1<', counts) and re.search(r'data-tier="failed">failed 2<', counts)
+    filtered = client.get("/sessions?tier=gold").text  # counts stay per tier whatever tier is picked
+    assert re.search(r'data-tier="failed">failed 2<', filtered)
+    assert re.search(r'data-tier="gold">gold 0<', client.get("/sessions?source=codex").text)
+
+
+def test_a_search_result_opens_the_session_at_the_matching_step(client: TestClient) -> None:
+    html = client.get("/sessions?q=zebrafish&subagents=1").text
+    assert 'href="/sessions/sess-ok-0001-agent?q=zebrafish#hit"' in html
+    page = client.get("/sessions/sess-ok-0001?q=commit").text
+    hit = page.index('id="hit"')
+    assert page.index('id="turn-1"') < hit  # the first match is turn 1's git commit, not turn 0
+    after = page[hit:hit + 600]
+    assert 'class="step match" id="step-1-0"' in after and "<mark>commit</mark>" in after
+    assert page.count('class="step match"') == 1
+    assert 'id="hit"' not in client.get("/sessions/sess-ok-0001").text

@@ -110,3 +110,28 @@ def seed_artifacts(store: Store, folder: Path, *, base_rate: float = 0.4, adapte
             store.put_rollout(eid, "files-001", 0, session_id="sess-ok-0001", reward=float(passed),
                               status="passed" if passed else "failed", detail={})
             store.put_rollout(eid, "git-002", 0, session_id=None, reward=0.0, status="failed", detail={})
+
+
+def failing_session() -> Session:
+    """A turn the judge fails: the tests error out, the same call is repeated, the agent admits failure."""
+    run = {"command": "pytest tests/test_api.py"}
+    err = "E   ModuleNotFoundError: No module named 'requests'\n1 error in 0.05s"
+    return Session(
+        id="sess-fail-0001", source="claude_code", project="api", models=["claude-sonnet"],
+        started_at="2026-11-22T08:00:00Z",
+        turns=[Turn(index=0, prompt="make the api tests pass", steps=[
+            Step(kind="message", role="user", text="make the api tests pass"),
+            *[Step(kind="tool_call", tool_name="Bash", call_id=f"f{i}", input=run, output=err, exit_code=1)
+              for i in range(3)],
+            Step(kind="message", role="assistant", text="I could not get the tests to pass; the module is missing."),
+        ])],
+    )
+
+
+def judge(store: Store, *session_ids: str) -> None:
+    """Score sessions with the real heuristic judge (default config), as `bashgym judge` does."""
+    from bashgym.judge.config import load_config
+    from bashgym.judge.runner import judge_session
+
+    for sid in session_ids:
+        judge_session(store, sid, load_config())

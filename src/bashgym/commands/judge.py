@@ -95,6 +95,7 @@ def explain(
     from rich.table import Table
 
     from bashgym.judge.config import load_config
+    from bashgym.judge.results import explain_rows
     from bashgym.judge.runner import HEURISTIC
     from bashgym.quality import effective_tier
 
@@ -121,11 +122,12 @@ def explain(
     table = Table(show_lines=False)
     for col in ("metric", "value", "weight", "why", "evidence (step: what)"):
         table.add_column(col, overflow="fold")
-    for name, m in sorted(stored.get("metrics", {}).items(), key=lambda kv: (-kv[1]["weight"], kv[0])):
-        evidence = "\n".join(f"{e['step']}: {e['text']}" for e in m["evidence"][:4]) or "-"
+    for m in explain_rows(stored, key):
+        evidence = "\n".join(f"{e['step']}: " + (f"turn {e['turn']}: " if key == -1 and e["turn"] >= 0 else "") + e["text"]
+                              for e in m["evidence"][:4]) or "-"
         if len(m["evidence"]) > 4:
             evidence += f"\n… {len(m['evidence']) - 4} more"
-        table.add_row(name, f"{m['value']:.2f}", f"{m['weight']:g}", m["note"], evidence)
+        table.add_row(m["name"], f"{m['value']:.2f}", f"{m['weight']:g}", m["note"], evidence)
     console.print(table)
     if stored.get("flags"):
         console.print("[bold red]flags:[/] " + ", ".join(stored["flags"]) + " (see the metrics' evidence above)")

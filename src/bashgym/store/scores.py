@@ -30,6 +30,18 @@ class ScoresRepo(Repo):
         rows = self.db.execute(sql + " ORDER BY turn_idx, scorer", params)
         return [decode_row(r, json_dicts=("metrics",)) for r in rows]
 
+    def session_scores(self, session_ids: list[str], scorer: str = "heuristic") -> dict[str, dict[str, Any]]:
+        """The session-level score rows (turn_idx = -1) of `scorer` for many sessions at once (a UI page)."""
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(session_ids), 500):
+            chunk = session_ids[start:start + 500]
+            rows = self.db.execute(
+                f"SELECT * FROM scores WHERE scorer = ? AND turn_idx = -1 AND session_id IN ({','.join('?' * len(chunk))})",
+                [scorer, *chunk],
+            )
+            out.update({r["session_id"]: r for r in (decode_row(r, json_dicts=("metrics",)) for r in rows)})
+        return out
+
     # Which sessions still need scoring, the scores of one scorer across sessions (for `judge report`),
     # and clearing a scorer's rows before a rescore (a re-imported session may have fewer turns).
 

@@ -189,6 +189,19 @@ class SearchRepo(Repo):
             d["tier"] = d["label_tier"] or d["judged_tier"]  # = TIER_SQL (quality.effective_tier)
         return out, total
 
+    def tier_counts(
+        self, query: str | None = None, *, label: str | None = None, curation: str | None = None, **filters: Any,
+    ) -> dict[str | None, int]:
+        """How many sessions the list's filters keep, per effective tier (None = not judged), whatever
+        tier is filtered on: the counts a curator picks a tier from."""
+        filters.pop("tier", None)
+        if query:
+            self.refresh_search_index()
+        where, params = self._ui_where(query, label, None, curation, filters)
+        rows = self.db.execute(f"SELECT {TIER_SQL} AS t, COUNT(*) {SCORED_SESSIONS} {where} GROUP BY {TIER_SQL}",
+                               params)
+        return {r[0]: r[1] for r in rows}
+
     def search_snippets(self, query: str, session_ids: list[str]) -> dict[str, str]:
         """A short excerpt around the match per session; matches are wrapped in \\x02 … \\x03."""
         if not session_ids:

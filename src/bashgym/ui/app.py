@@ -52,6 +52,7 @@ def _templates() -> Environment:
     env.filters["short"] = render.short
     env.filters["snippet"] = render.snippet_html
     env.filters["ansi"] = render.ansi_to_html
+    env.filters["highlight"] = render.highlight
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else ("" if v is None else f"{v:.3g}")
     env.filters["when"] = lambda v: (v or "")[:16].replace("T", " ")
     return env
@@ -165,11 +166,13 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
         if args["page"] > pages:  # past the last page (a stale link, a shrunk filter): show the last one
             return RedirectResponse(link(page=pages), status_code=303)
         rows = views.list_rows(store(), rows, args["query"])
+        counts_args = {k: v for k, v in args.items() if k not in ("sort", "descending", "page")}
+        tier_counts = store().tier_counts(counts_args.pop("query"), **counts_args)
 
         return page(
             request, "sessions.html", rows=rows, total=total, args=args, facets=store().session_facets(),
             tiers=TIERS, sorts=list(SORT_KEYS), page_no=args["page"], pages=pages, link=link,
-            curation_lists=store().curation_lists(), params=params,
+            curation_lists=store().curation_lists(), params=params, tier_counts=tier_counts,
         )
 
     @app.get("/api/sessions")
@@ -182,7 +185,8 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
     @app.get("/sessions/{session_id}", response_class=HTMLResponse)
     def session_page(request: Request, session_id: str) -> HTMLResponse:
         sid = store().resolve_session_id(session_id)
-        return page(request, "session.html", v=views.session_view(store(), sid), tiers=TIERS,
+        query = (request.query_params.get("q") or "").strip() or None
+        return page(request, "session.html", v=views.session_view(store(), sid, query=query), tiers=TIERS,
                     curation_lists=store().curation_lists())
 
     @app.get("/sessions/{session_id}/turns/{turn_idx}/steps/{step_idx}/output")

@@ -205,3 +205,23 @@ def short(text: str | None, n: int = 140) -> str:
         return ""
     line = " ".join(_visible_controls(_ANSI_RE.sub("", text[: n * 4])).split())
     return line if len(line) <= n else line[: n - 1] + "…"
+
+
+def highlight(text: str | None, terms: list[str]) -> Markup:
+    """Escaped text with each occurrence of the search terms (case-insensitive) wrapped in <mark>.
+
+    >>> str(highlight("Fix <the> flaky test", ["flaky", "<the>"]))
+    'Fix <mark>&lt;the&gt;</mark> <mark>flaky</mark> test'
+    """
+    text = text or ""
+    if not terms:
+        return Markup(escape(_visible_controls(text)))
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.IGNORECASE)
+    out: list[str] = []
+    pos = 0
+    for m in pattern.finditer(text):
+        out.append(str(escape(_visible_controls(text[pos:m.start()]))))
+        out.append(f"<mark>{escape(_visible_controls(m.group()))}</mark>")
+        pos = m.end()
+    out.append(str(escape(_visible_controls(text[pos:]))))
+    return Markup("".join(out))

@@ -6,10 +6,12 @@ Kept apart from the routes so a page's data can be tested (and reused by a JSON 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bashgym.judge.results import explain_rows, why_line
 from bashgym.quality import effective_tier, merge_labels, normalize_label
 from bashgym.schema import TIERS, Session, Step, Turn, prompt_step
 from bashgym.store import Store
@@ -17,7 +19,8 @@ from bashgym.ui import charts
 from bashgym.ui.render import edit_diff, input_text, output_block, short
 
 MAX_SUBAGENT_DEPTH = 3
-EXPLANATION_KEYS = ("explanation", "reason", "reasons", "why", "notes", "summary")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+EXPLANATION_KEYS = ("explanation", "reason", "reasons", "why", "note", "notes", "summary")
 
 
 def label_state(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -49,6 +52,9 @@ def human_seconds(secs: float) -> str:
 
 
 def _score_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored score as the page shows it: the judge's metrics (value, weight, note, evidence citing steps,
+    read by `judge.results.explain_rows` as `judge explain` reads them), caps and flags; another scorer's
+    note and flat values."""
     metrics = row.get("metrics") or {}
     explanation = []
     for key in EXPLANATION_KEYS:
@@ -62,7 +68,14 @@ def _score_view(row: dict[str, Any]) -> dict[str, Any]:
         if k not in EXPLANATION_KEYS and isinstance(v, (int, float, bool, str)) and len(str(v)) < 80
     }
     return {"scorer": row["scorer"], "total": row["total"], "tier": row["tier"], "explanation": explanation,
-            "metrics": numbers}
+            "metrics": numbers, "turn_idx": row["turn_idx"], "rows": explain_rows(metrics, row["turn_idx"]),
+            "caps": [str(c) for c in metrics.get("caps") or []], "flags": [str(f) for f in metrics.get("flags") or []],
+            "drivers": [str(d) for d in metrics.get("drivers") or []]}
+
+
+def step_anchor(turn_idx: int, step_idx: int | None) -> str:
+    """The id of a step on the session page (evidence and search results link to it)."""
+    return f"step-{turn_idx}-{step_idx}"
 
 
 def _subagent_id(step: Step, children: set[str]) -> str | None:
@@ -75,7 +88,8 @@ def _subagent_id(step: Step, children: set[str]) -> str | None:
 def _step_view(store: Store, session: Session, turn: Turn, idx: int, step: Step, children: set[str],
                depth: int) -> dict[str, Any]:
     view: dict[str, Any] = {"idx": idx, "kind": step.kind, "role": step.role, "text": step.text,
-                            "thinking": step.thinking, "model": step.model, "timestamp": step.timestamp}
+                            "thinking": step.thinking, "model": step.model, "timestamp": step.timestamp,
+                            "anchor": step_anchor(turn.index, idx) if depth == 0 else None}
     if step.kind != "tool_call":
         return view
     raw_url = f"/sessions/{session.id}/turns/{turn.index}/steps/{idx}/output"
@@ -97,9 +111,50 @@ def _step_view(store: Store, session: Session, turn: Turn, idx: int, step: Step,
     return view
 
 
-def session_view(store: Store, session_id: str, depth: int = 0) -> dict[str, Any]:
-    """A session as a timeline: turns with their steps, scores, labels; subagent sessions nested."""
+def query_terms(query: str | None) -> list[str]:
+    """The words (and "quoted phrases") of a search, lower-cased, as the full-text search reads them.
+
+    >>> query_terms('Flaky "rebase -i" conf*')
+    ['flaky', 'rebase -i', 'conf']
+    """
+    terms = []
+    for raw in re.findall(r'"[^"]*"|\S+', query or ""):
+        word = raw.strip('"').rstrip("*").strip().lower()
+        if word and not _CONTROL.search(word):
+            terms.append(word)
+    return terms
+
+
+def _step_matches(step: Step, terms: list[str]) -> bool:
+    if not terms:
+        return False
+    parts = [step.text, step.thinking, step.output or ""]
+    if step.input is not None:
+        parts.append(step.input if isinstance(step.input, str) else json.dumps(step.input, ensure_ascii=False))
+    body = " ".join(p for p in parts if p).lower()
+    return any(t in body for t in terms)
+
+
+def _link_evidence(turns: list[dict[str, Any]], session_scores: list[dict[str, Any]]) -> None:
+    """Point each evidence item at the step it cites (or its turn, when that step is the prompt)."""
+    shown = {(t["index"], st["idx"]) for t in turns for st in t["steps"]}
+    for sc in session_scores + [sc for t in turns for sc in t["scores"]]:
+        for row in sc["rows"]:
+            for e in row["evidence"]:
+                turn, step = e["turn"], e["step"]
+                if turn is None or turn < 0:
+                    e["href"] = None
+                elif (turn, step) in shown:
+                    e["href"] = "#" + step_anchor(turn, step)
+                else:
+                    e["href"] = f"#turn-{turn}"
+
+
+def session_view(store: Store, session_id: str, depth: int = 0, query: str | None = None) -> dict[str, Any]:
+    """A session as a timeline: turns with their steps, scores, labels; subagent sessions nested. With a
+    search `query`, the steps that match are marked and the first one carries the `hit` anchor."""
     session = store.get_session(session_id)
+    terms = query_terms(query) if depth == 0 else []
     scores: dict[int, list[dict[str, Any]]] = {}
     for row in store.scores(session_id):
         scores.setdefault(row["turn_idx"], []).append(_score_view(row))
@@ -122,7 +177,19 @@ def session_view(store: Store, session_id: str, depth: int = 0) -> dict[str, Any
             "scores": scores.get(turn.index, []),
             "label": labels.get(turn.index, {}),
             "effective_tier": effective_tier(judged.get(turn.index), merged.get(turn.index)),
+            "prompt_match": bool(terms) and any(t in (turn.prompt or "").lower() for t in terms),
         })
+        for st, step in zip(turns[-1]["steps"], [s for s in turn.steps if s is not prompt], strict=True):
+            st["match"] = _step_matches(step, terms)
+    hit = None
+    for t in turns:
+        if t["prompt_match"]:
+            hit = hit or ("prompt", t["index"])
+        for st in t["steps"]:
+            if st["match"] and hit is None:
+                hit = ("step", t["index"], st["idx"])
+    if depth == 0:
+        _link_evidence(turns, scores.get(-1, []))
     rest = [
         session_view(store, c, depth + 1) if depth < MAX_SUBAGENT_DEPTH else {"id": c}
         for c in sorted(children)
@@ -137,15 +204,19 @@ def session_view(store: Store, session_id: str, depth: int = 0) -> dict[str, Any
         "duration": _duration(session.started_at, session.ended_at),
         "subagents": rest,
         "tiers": TIERS,
+        "terms": terms,
+        "hit": hit,
     }
 
 
 def list_rows(store: Store, rows: list[dict[str, Any]], query: str | None) -> list[dict[str, Any]]:
-    """Decorate a page of session summaries with their labels and search snippets."""
+    """Decorate a page of session summaries with their labels, search snippets and the judge's one-line why."""
     ids = [r["id"] for r in rows]
     labels = store.labels_for_sessions(ids)
     snippets = store.search_snippets(query, ids) if query else {}
+    judged = store.session_scores(ids)
     for r in rows:
+        r["why"] = why_line(judged[r["id"]]["metrics"]) if r["id"] in judged else ""
         state = label_state(labels.get(r["id"], []))
         r["session_label"] = state.get(-1, {}).get("label")
         r["good"] = sum(1 for k, v in state.items() if k >= 0 and v["label"] == "good")

@@ -207,6 +207,12 @@
       if (add) add.addEventListener("click", () => addToList([add.dataset.session]));
       const m = /^#turn-(\d+)$/.exec(window.location.hash);
       if (m) move(items.findIndex((el) => el.dataset.turn === m[1]));
+      // A search result or an evidence link lands on a step: the cursor follows to its turn.
+      const target = window.location.hash.length > 1 && document.getElementById(window.location.hash.slice(1));
+      if (target && !m) {
+        const turn = target.closest("section.turn");
+        if (turn) { move(items.indexOf(turn)); target.scrollIntoView({ block: "start" }); }
+      }
     }
     wireControls(document);
     document.addEventListener("keydown", onKey);
