@@ -178,7 +178,26 @@ def test_dataset_run_and_eval_pages_render_charts(page: Page, base_url: str, sto
     assert page.locator("text=adapter run-demo").count() >= 1
     _shot(page, "eval", tmp_path)
     page.goto(f"{base_url}/datasets/ds-demo-v1/card")
-    assert "<script>alert(1)</script>" in page.inner_text("body")
+    assert page.locator("article.card h1").inner_text() == "demo dataset <script>alert(1)</script>"
+
+    # Review the rows: search, then follow one to the session turn it came from.
+    page.goto(f"{base_url}/datasets/ds-demo-v1")
+    assert page.locator("li.example").count() == 20
+    page.fill('input[name="q"]', "answer 7")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/datasets/ds-demo-v1?q=answer+7*")
+    assert page.locator("li.example").count() == 1
+    page.click("li.example a.from")
+    page.wait_for_url("**/sessions/sess-evil-0001#turn-0")
+
+    # A curated list becomes a dataset with one click, and opens for review.
+    with store.transaction():
+        store.add_to_curation_list("picked", ["sess-ok-0001"])
+    page.goto(f"{base_url}/curation")
+    page.click('button.build-list[data-list="picked"]')
+    page.wait_for_url("**/datasets/ds-picked-v*", timeout=60_000)
+    assert page.locator("li.example").count() >= 1
+    _shot(page, "dataset-from-list", tmp_path)
 
 
 def test_evidence_links_jump_to_the_step_they_cite(page: Page, base_url: str, store: Store, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import time
@@ -368,3 +369,50 @@ def test_a_search_result_opens_the_session_at_the_matching_step(client: TestClie
     assert 'class="step match" id="step-1-0"' in after and "<mark>commit</mark>" in after
     assert page.count('class="step match"') == 1
     assert 'id="hit"' not in client.get("/sessions/sess-ok-0001").text
+
+
+def test_dataset_page_pages_and_searches_its_rows_each_linked_to_its_session_turn(client: TestClient, store: Store,
+                                                                                  tmp_path: Path) -> None:
+    seed_artifacts(store, tmp_path)
+    first = client.get("/datasets/ds-demo-v1").text
+    assert first.count('<li class="example"') == 20 and "page 1 of 2" in first and "30 examples" in first
+    assert 'href="/sessions/sess-ok-0001#turn-0">session sess-ok-0001 · turn 0</a>' in first
+    second = client.get("/datasets/ds-demo-v1?page=2").text
+    assert second.count('<li class="example"') == 10 and 'data-example="ex-029"' in second
+    found = client.get("/datasets/ds-demo-v1", params={"q": "ANSWER 7"}).text
+    assert found.count('<li class="example"') == 1 and 'data-example="ex-007"' in found
+    api = client.get("/api/datasets/ds-demo-v1/examples", params={"q": "task 1", "split": "train"}).json()
+    assert api["total"] == 11 and {e["session_id"] for e in api["examples"]} == {"sess-ok-0001", "sess-evil-0001"}
+    assert api["examples"][0]["turns"][1] == {"who": "assistant", "text": "answer 1"}
+    assert client.get("/datasets/ds-demo-v1?split=dev").status_code == 400
+    assert client.get("/datasets/ds-demo-v1?page=0").status_code == 400
+
+
+def test_dataset_card_renders_as_a_page_with_its_markup_escaped(client: TestClient, store: Store,
+                                                                tmp_path: Path) -> None:
+    seed_artifacts(store, tmp_path)
+    r = client.get("/datasets/ds-demo-v1/card")
+    assert r.headers["content-type"].startswith("text/html")
+    assert "<h1>demo dataset &lt;script&gt;alert(1)&lt;/script&gt;</h1>" in r.text and "<em>notes</em>" in r.text
+    assert re.findall(r"<script\b[^>]*>", r.text) == ['<script src="/static/app.js" defer>']
+    raw = client.get("/datasets/ds-demo-v1/card.md")
+    assert raw.text.startswith("# demo dataset <script>")
+    assert raw.headers["content-security-policy"] == "sandbox; default-src 'none'"
+
+
+def test_build_a_dataset_from_a_curated_list(client: TestClient, store: Store) -> None:
+    client.post("/api/curation", json={"name": "Keepers!", "session_ids": ["sess-ok-0001"]}, headers=WRITE)
+    r = client.post("/api/curation/Keepers!/build", headers=WRITE)
+    assert r.status_code == 200, r.text
+    built = r.json()
+    assert built["id"].startswith("ds-keepers-v") and built["url"] == f"/datasets/{built['id']}"
+    record = store.get_dataset(built["id"])
+    assert record["config"]["select"]["sessions"] == ["sess-ok-0001"]
+    rows = [json.loads(line) for line in (Path(record["path"]) / "train.jsonl").read_text().splitlines()]
+    rows += [json.loads(line) for split in ("validation", "test") if (Path(record["path"]) / f"{split}.jsonl").exists()
+             for line in (Path(record["path"]) / f"{split}.jsonl").read_text().splitlines()]
+    assert rows and {r["session_id"] for r in rows} == {"sess-ok-0001"}
+    assert "fix the flaky test" in client.get(built["url"]).text
+    missing = client.post("/api/curation/nobody/build", headers=WRITE)
+    assert missing.status_code == 404 and "nobody" in missing.json()["error"]
+    assert client.post("/api/curation/Keepers!/build").status_code == 403  # a write needs the header

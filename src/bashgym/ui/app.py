@@ -13,6 +13,7 @@ store is private:
 from __future__ import annotations
 
 import hmac
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -254,6 +255,24 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
     def curation_page(request: Request) -> HTMLResponse:
         return page(request, "curation.html", lists=store().curation_lists())
 
+    @app.post("/api/curation/{name}/build")
+    def build_from_list(name: str) -> dict[str, Any]:
+        """Build a dataset from a curated list (what pasting its ids into `select.sessions` did by hand):
+        the default build config otherwise, redacted, named after the list."""
+        from bashgym.factory.build import build_dataset
+        from bashgym.factory.config import DatasetConfig
+
+        ids = store().curation_list_session_ids(name)
+        if not ids:
+            raise NotFoundError(f"curation list {name!r} is empty or does not exist")
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "list"
+        cfg = DatasetConfig(name=slug)
+        cfg.select.sessions = ids
+        record = build_dataset(store(), cfg, redact=True)
+        counts = record["counts"]
+        return {"id": record["id"], "path": record["path"], "rows": counts["rows"], "sessions": counts["sessions"],
+                "selection": counts.get("selection"), "url": f"/datasets/{record['id']}"}
+
     @app.get("/api/curation/{name}")
     def curation_api(name: str) -> dict[str, Any]:
         return {"name": name, "session_ids": store().curation_list_session_ids(name)}
@@ -264,12 +283,41 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
     def datasets_page(request: Request) -> HTMLResponse:
         return page(request, "datasets.html", datasets=store().list_datasets())
 
+    def _examples(request: Request, dataset_id: str) -> dict[str, Any]:
+        q = request.query_params
+        raw_page = q.get("page") or "1"
+        if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
+            raise BashgymError(bad_value("page", raw_page, f"a whole number from 1 to {MAX_PAGE:,}"))
+        split = q.get("split") or None
+        if split not in (None, "train", "validation", "test"):
+            raise BashgymError(bad_value("split", split, "train, validation or test"))
+        return views.dataset_examples(store(), dataset_id, (q.get("q") or "").strip() or None, int(raw_page), split)
+
     @app.get("/datasets/{dataset_id}", response_class=HTMLResponse)
     def dataset_page(request: Request, dataset_id: str) -> HTMLResponse:
-        return page(request, "dataset.html", v=views.dataset_view(store(), dataset_id))
+        v = views.dataset_view(store(), dataset_id)
+        ex = _examples(request, v["ds"]["id"])
+        params = {k: val for k, val in request.query_params.items() if k in ("q", "split") and val}
 
-    @app.get("/datasets/{dataset_id}/card")
-    def dataset_card(dataset_id: str) -> PlainTextResponse:
+        def link(**change: Any) -> str:
+            return f"/datasets/{v['ds']['id']}?" + urlencode({**params, **change}) + "#examples"
+
+        return page(request, "dataset.html", v=v, ex=ex, link=link)
+
+    @app.get("/api/datasets/{dataset_id}/examples")
+    def dataset_examples_api(request: Request, dataset_id: str) -> dict[str, Any]:
+        ex = _examples(request, store().get_dataset(dataset_id)["id"])
+        for e in ex["examples"]:
+            e.pop("json")
+        return ex
+
+    @app.get("/datasets/{dataset_id}/card", response_class=HTMLResponse)
+    def dataset_card(request: Request, dataset_id: str) -> HTMLResponse:
+        ds, html = views.card_html(store(), dataset_id)
+        return page(request, "card.html", ds=ds, card=html)
+
+    @app.get("/datasets/{dataset_id}/card.md")
+    def dataset_card_source(dataset_id: str) -> PlainTextResponse:
         card = Path(store().get_dataset(dataset_id)["path"]) / "README.md"
         if not card.is_file():
             raise NotFoundError(f"dataset {dataset_id!r} has no card at {card}")

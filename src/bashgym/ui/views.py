@@ -394,3 +394,88 @@ def eval_view(store: Store, eval_id: str) -> dict[str, Any]:
         "compare_chart": charts.bar_chart([(c[0], c[1]) for c in compare], "pass@1 by model", percent=True),
         "category_chart": charts.grouped_bars(cat_names, series, "pass@1 per category", percent=True),
     }
+
+
+# ------------------------------------------------------------------------------------------ dataset rows
+
+EXAMPLES_PER_PAGE = 20
+
+
+def _example_turns(row: dict[str, Any]) -> list[dict[str, str]]:
+    """A row of any format as (who, text) lines to preview: messages, ShareGPT conversations, prompt/
+    completion or chosen/rejected pairs; other keys are left to the row's JSON."""
+    def content(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list):  # content parts
+            return "\n".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in value)
+        return json.dumps(value, ensure_ascii=False) if value is not None else ""
+
+    out: list[dict[str, str]] = []
+    for key in ("messages", "conversations", "prompt", "completion", "chosen", "rejected"):
+        value = row.get(key)
+        if isinstance(value, str):
+            out.append({"who": key, "text": value})
+            continue
+        if not isinstance(value, list):
+            continue
+        for m in value:
+            if not isinstance(m, dict):
+                continue
+            who = str(m.get("role") or m.get("from") or "?")
+            text = content(m.get("content", m.get("value")))
+            for call in m.get("tool_calls") or []:
+                fn = call.get("function") if isinstance(call, dict) else None
+                if isinstance(fn, dict):
+                    text += f"\n→ {fn.get('name')}({content(fn.get('arguments'))})"
+            out.append({"who": who if key in ("messages", "conversations") else f"{key} · {who}", "text": text})
+    return out
+
+
+def dataset_examples(store: Store, dataset_id: str, query: str | None = None, page: int = 1,
+                     split: str | None = None) -> dict[str, Any]:
+    """One page of a dataset's rows as written (what a push would upload), optionally only those whose text
+    contains `query` (case-insensitive): each with its split, a preview and the session and turn it came from."""
+    ds = store.get_dataset(dataset_id)
+    folder = Path(ds["path"])
+    needle = (query or "").lower()
+    matched: list[tuple[str, int, dict[str, Any]]] = []
+    for name in (split,) if split else ("train", "validation", "test"):
+        for i, row in enumerate(_read_rows(folder / f"{name}.jsonl")):
+            if needle and needle not in json.dumps(row, ensure_ascii=False).lower():
+                continue
+            matched.append((name, i, row))
+    pages = max(1, (len(matched) + EXAMPLES_PER_PAGE - 1) // EXAMPLES_PER_PAGE)
+    page = min(max(1, page), pages)
+    shown = []
+    for name, i, row in matched[(page - 1) * EXAMPLES_PER_PAGE: page * EXAMPLES_PER_PAGE]:
+        sid = row.get("session_id") if isinstance(row.get("session_id"), str) else None
+        turn = row.get("turn_idx") if isinstance(row.get("turn_idx"), int) else None
+        shown.append({
+            "split": name, "line": i + 1, "id": str(row.get("example_id") or f"{name}:{i + 1}"),
+            "session_id": sid, "turn_idx": turn, "tier": row.get("tier"), "source": row.get("source"),
+            "href": (f"/sessions/{sid}" + (f"#turn-{turn}" if turn is not None else "")) if sid else None,
+            "turns": _example_turns(row), "json": json.dumps(row, ensure_ascii=False, indent=2)[:20_000],
+            "tokens": approx_tokens(row),
+        })
+    return {"id": ds["id"], "query": query or "", "split": split or "", "page": page, "pages": pages,
+            "total": len(matched), "examples": shown, "per_page": EXAMPLES_PER_PAGE}
+
+
+def card_html(store: Store, dataset_id: str) -> tuple[dict[str, Any], Any]:
+    """A dataset's card (README.md) rendered as HTML: raw HTML in it is escaped, unsafe links dropped."""
+    from markdown_it import MarkdownIt
+    from markupsafe import Markup
+
+    from bashgym.errors import NotFoundError
+
+    ds = store.get_dataset(dataset_id)
+    card = Path(ds["path"]) / "README.md"
+    if not card.is_file():
+        raise NotFoundError(f"dataset {ds['id']!r} has no card at {card}")
+    text = card.read_text(encoding="utf-8", errors="replace")
+    if text.startswith("---\n") and "\n---\n" in text[4:]:  # YAML front matter (the Hub's metadata): a code block
+        end = text.index("\n---\n", 4)
+        text = "```yaml\n" + text[4:end] + "\n```\n" + text[end + 5:]
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    return ds, Markup(md.render(text))

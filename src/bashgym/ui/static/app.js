@@ -214,6 +214,19 @@
         if (turn) { move(items.indexOf(turn)); target.scrollIntoView({ block: "start" }); }
       }
     }
+    $$(".build-list").forEach((b) => b.addEventListener("click", async () => {
+      b.disabled = true;
+      b.textContent = "building…";
+      try {
+        const data = await post("/api/curation/" + encodeURIComponent(b.dataset.list) + "/build", {});
+        toast("built " + data.id);
+        window.location.href = data.url;
+      } catch (err) {
+        toast("not built: " + err.message, true);
+        b.disabled = false;
+        b.textContent = "build a dataset from this list";
+      }
+    }));
     wireControls(document);
     document.addEventListener("keydown", onKey);
   }
