@@ -10,7 +10,10 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import zstandard
 
 from bashgym.store import Store
 from factory_sessions import save, session, topic_turn
@@ -24,7 +27,8 @@ def cli(*args: str, input: str | None = None, cwd: Path | None = None) -> subpro
                           input=input, timeout=300, cwd=cwd, env={**os.environ, "COLUMNS": "200"})
 
 
-def leaky_transcripts(fixtures_dir: Path, tmp_path: Path) -> Path:
+def leaky_transcripts(fixtures_dir: Path, tmp_path: Path, typed: str = f"use GITHUB_TOKEN={SECRET} and mail {EMAIL}",
+                      separators: tuple[str, str] = (",", ":")) -> Path:
     """The real Claude Code fixtures, with a token and an e-mail address typed into a user prompt."""
     root = tmp_path / "projects"
     shutil.copytree(fixtures_dir / "claude" / "projects", root)
@@ -34,8 +38,8 @@ def leaky_transcripts(fixtures_dir: Path, tmp_path: Path) -> Path:
             obj = json.loads(line)
             message = obj.get("message") or {}
             if obj.get("type") == "user" and isinstance(message.get("content"), str):
-                message["content"] += f"\nuse GITHUB_TOKEN={SECRET} and mail {EMAIL}"
-                lines[i] = json.dumps(obj, separators=(",", ":"))
+                message["content"] += "\n" + typed
+                lines[i] = json.dumps(obj, separators=separators)
                 path.write_text("\n".join(lines) + "\n")
                 return root
     raise AssertionError("no user prompt in the fixtures")
@@ -48,6 +52,33 @@ def stored_text(home: Path) -> tuple[bytes, str, int]:
         ids = list(store.iter_session_ids())
         sessions = "\n".join(json.dumps(store.get_session(sid).to_dict()) for sid in ids)
     return raw, sessions, len(ids)
+
+
+def recoverable(home: Path, needle: str) -> list[str]:
+    """Where `needle` can still be read in the files of `home` (the database, its WAL, the logs): as plain
+    bytes, or inside any zstd frame found in them, live or in free space (how the store compresses text)."""
+    hits = []
+    for path in sorted(p for p in home.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if needle.encode() in data:
+            hits.append(f"{path.name}: plain")
+        i = data.find(zstandard.FRAME_HEADER)
+        while i != -1:
+            try:
+                out = zstandard.ZstdDecompressor().decompressobj().decompress(data[i:i + (1 << 20)])
+            except zstandard.ZstdError:
+                out = b""
+            if needle.encode() in out:
+                hits.append(f"{path.name}: zstd frame at {i}")
+            i = data.find(zstandard.FRAME_HEADER, i + 1)
+    return hits
+
+
+def wait_for(check, what: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
 
 
 def test_import_with_redact_stores_only_redacted_text_and_rederive_still_works(
@@ -91,6 +122,63 @@ def test_capture_redact_setting_redacts_every_import_and_rederive_redacts_what_w
     assert out.returncode == 0, out.stderr
     raw, sessions, _ = stored_text(home)
     assert SECRET.encode() not in raw and SECRET not in sessions and EMAIL not in sessions
+    assert recoverable(home, SECRET) == [] and recoverable(home, EMAIL) == []
+
+
+def test_rederive_redact_leaves_no_readable_trace_of_the_rows_it_replaced(
+        fixtures_dir: Path, tmp_path: Path, isolated_home: Path) -> None:
+    # In this layout the replaced raw chunk's zstd frame stays in the file's free space unless the store
+    # zeroes what it deletes (SQLite's secure_delete): checked by turning it off, which fails this test.
+    root = leaky_transcripts(fixtures_dir, tmp_path, typed=f"use GITHUB_TOKEN={SECRET}", separators=(", ", ": "))
+    assert cli("import", "claude", str(root)).returncode == 0
+    home = isolated_home / ".bashgym"
+    assert any("zstd frame" in hit for hit in recoverable(home, SECRET))  # the check sees compressed rows
+    out = cli("import", "claude", "--rederive", "--redact")
+    assert out.returncode == 0, out.stderr
+    assert SECRET.encode() not in stored_text(home)[0]
+    assert recoverable(home, SECRET) == []
+
+
+def test_hooks_installed_with_redact_capture_a_session_without_a_readable_secret_and_rederive_works(
+        fixtures_dir: Path, tmp_path: Path, isolated_home: Path) -> None:
+    """The real hook, as Claude Code runs it: SessionStart (git context) and Stop (detached import)."""
+    from bashgym.capture.install import hook_script
+
+    root = leaky_transcripts(fixtures_dir, tmp_path)
+    transcript = next(p for p in sorted(root.rglob("*.jsonl")) if SECRET in p.read_text())
+    sid = next(json.loads(line)["sessionId"] for line in transcript.read_text().splitlines()
+               if "sessionId" in json.loads(line))
+    home = isolated_home / ".bashgym"
+    assert cli("hooks", "install", "--redact").returncode == 0
+    cwd = isolated_home / "src" / "app"  # under the user's home: the stored directory must not name them
+    cwd.mkdir(parents=True)
+    for name, extra in (("SessionStart", {"cwd": str(cwd)}),
+                        ("Stop", {"cwd": str(cwd), "transcript_path": str(transcript)})):
+        payload = json.dumps({"hook_event_name": name, "session_id": sid, **extra}).encode()
+        fired = subprocess.run([sys.executable, "-S", str(hook_script()), "--home", str(home)], input=payload,
+                               capture_output=True, timeout=30)
+        assert fired.returncode == 0 and fired.stdout == b""
+
+    def captured() -> bool:
+        if not (home / "bashgym.db").exists():
+            return False
+        with Store.open(home) as store:
+            return store.count_sessions() >= 1 and store.session_context(sid) is not None
+
+    wait_for(captured, "the hook's detached import and context")
+    raw, sessions, n = stored_text(home)
+    assert n >= 1 and b"GITHUB_TOKEN=<SECRET_#" in raw
+    assert SECRET not in sessions and EMAIL not in sessions
+    with Store.open(home) as store:
+        assert str(isolated_home) not in store.session_context(sid)["cwd"]
+    assert recoverable(home, SECRET) == [] and recoverable(home, EMAIL) == []
+    assert not (home / "events" / "errors.log").exists() or SECRET not in (home / "events" / "errors.log").read_text()
+
+    again = cli("import", "claude", "--rederive", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["sessions"] == n
+    raw_after, sessions_after, _ = stored_text(home)
+    assert raw_after == raw and "GITHUB_TOKEN=<SECRET_#" in sessions_after and SECRET not in sessions_after
 
 
 def test_hook_keeps_only_event_names_when_capture_redact_is_on(isolated_home: Path) -> None:
@@ -113,6 +201,11 @@ def test_hook_keeps_only_event_names_when_capture_redact_is_on(isolated_home: Pa
 
     stats = event_stats(home)  # what `hooks status` counts still works
     assert stats.by_event["PostToolUse"] == 1 and stats.sessions == {"s-9"}
+    garbled = f"GITHUB_TOKEN={SECRET} (not an event)".encode()  # what a broken caller might pipe in
+    assert subprocess.run([sys.executable, "-S", str(hook_script()), "--home", str(home)], input=garbled,
+                          capture_output=True, timeout=30).returncode == 0
+    errors = (home / "events" / "errors.log").read_bytes()
+    assert b"stdin was not a JSON object" in errors and SECRET[:8].encode() not in errors
 
 
 def test_config_lists_and_rejects_bad_keys_and_values() -> None:

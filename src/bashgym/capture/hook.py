@@ -144,16 +144,18 @@ def main(argv):
         except OSError:
             pass
         body = payload.strip()
+        redacting = _redacting(home)
         if not (body.startswith(b"{") and body.endswith(b"}")):
             held = "" if eof else f"; stdin was still open after {STDIN_BUDGET_S:g}s"
-            _log_error(events, f"stdin was not a JSON object ({len(payload)} bytes, starts {payload[:40]!r}){held}")
+            starts = "" if redacting else f", starts {payload[:40]!r}"  # capture.redact: not even 40 bytes
+            _log_error(events, f"stdin was not a JSON object ({len(payload)} bytes{starts}){held}")
             return
         name = _string_field(body, b"hook_event_name")
         if name is None:
             _log_error(events, f"event without hook_event_name ({len(payload)} bytes)")
             return
         stamp = b'{"_bashgym_ts":%.6f,' % time.time()
-        if _redacting(home):  # capture.redact: the payload (commands, outputs, paths) never touches disk
+        if redacting:  # capture.redact: the payload (commands, outputs, paths) never touches disk
             sid = _string_field(body, b"session_id") or b""
             line = stamp + b'"hook_event_name":"%s","session_id":"%s","_bashgym_redacted":true}\n' % (name, sid)
         elif len(body) > MAX_EVENT_BYTES:

@@ -121,6 +121,10 @@ class SQLiteBackend:
         self.db.execute("PRAGMA cache_size = -65536")
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA foreign_keys = ON")
+        # What a row held is zeroed when it is deleted or rewritten, not left in free space of the file: after
+        # `import --rederive --redact` (capture.redact) the raw text it replaced must not be recoverable.
+        # Many builds (Debian's) already default to this; python.org's and macOS's do not.
+        self.db.execute("PRAGMA secure_delete = ON")
 
     def _use_wal(self) -> None:
         """Switch to WAL (persistent in the file). Switching takes a lock that SQLite does not wait for, so
