@@ -177,6 +177,13 @@ def test_dataset_run_and_eval_pages_render_charts(page: Page, base_url: str, sto
     assert page.locator("svg.chart").count() == 2
     assert page.locator("text=adapter run-demo").count() >= 1
     _shot(page, "eval", tmp_path)
+    page.goto(f"{base_url}/evals")
+    page.select_option('select[name="a"]', "ev-base")
+    page.select_option('select[name="b"]', "ev-adapter")
+    page.click("form.compare-form button")
+    page.wait_for_url("**/evals/compare?a=ev-base&b=ev-adapter")
+    assert page.locator('tr.flip-fixed[data-task="files-001"]').is_visible()
+    _shot(page, "eval-compare", tmp_path)
     page.goto(f"{base_url}/datasets/ds-demo-v1/card")
     assert page.locator("article.card h1").inner_text() == "demo dataset <script>alert(1)</script>"
 

@@ -416,3 +416,52 @@ def test_build_a_dataset_from_a_curated_list(client: TestClient, store: Store) -
     missing = client.post("/api/curation/nobody/build", headers=WRITE)
     assert missing.status_code == 404 and "nobody" in missing.json()["error"]
     assert client.post("/api/curation/Keepers!/build").status_code == 403  # a write needs the header
+
+
+def test_compare_evals_task_by_task_shows_which_flipped(client: TestClient, store: Store, tmp_path: Path) -> None:
+    seed_artifacts(store, tmp_path)
+    with store.transaction():
+        store.put_rollout("ev-base", "lint-003", 0, session_id=None, reward=1.0, status="passed", detail={})
+        store.put_rollout("ev-adapter", "lint-003", 0, session_id=None, reward=0.0, status="failed", detail={})
+    api = client.get("/api/evals/compare", params={"a": "ev-base", "b": "ev-adapter"}).json()
+    assert api["counts"] == {"fixed": 1, "broke": 1, "same": 1}
+    assert [(t["task_id"], t["flip"], t["a"], t["b"]) for t in api["tasks"]] == [
+        ("files-001", "fixed", 0.0, 1.0), ("lint-003", "broke", 1.0, 0.0), ("git-002", "same", 0.0, 0.0)]
+    html = client.get("/evals/compare?a=ev-base&b=ev-adapter").text
+    assert 'class="flip-fixed" data-task="files-001"' in html and 'href="/sessions/sess-ok-0001">B1</a>' in html
+    assert 'href="/evals/compare?a=ev-base&amp;b=ev-adapter"' in client.get("/evals/ev-adapter").text
+    assert 'action="/evals/compare"' in client.get("/evals").text
+    assert client.get("/evals/compare?a=ev-base").status_code == 400
+    assert client.get("/evals/compare?a=ev-base&b=ev-nope").status_code == 404
+
+
+def test_compare_runs_overlays_loss_curves_and_final_metrics(client: TestClient, store: Store, tmp_path: Path) -> None:
+    seed_artifacts(store, tmp_path)
+    with store.transaction():
+        store.create_run("run-other", "sft", dataset_id="ds-demo-v1", base_model="tiny", config={"lr": 2e-4},
+                         output_dir=str(tmp_path / "run2"))
+        store.update_run("run-other", status="completed", finished=True,
+                         metrics={"loss_history": [[s, 1.2 - 0.01 * s] for s in range(1, 31)], "final_loss": 0.9})
+    html = client.get("/runs/compare?a=run-demo&b=run-other").text
+    assert html.count("<polyline") == 3  # run-demo loss + eval_loss, run-other loss
+    assert "run-demo loss" in html and "run-other loss" in html
+    assert re.search(r"<td>final_loss</td><td class=\"n\">0.82</td><td class=\"n\">0.9</td>", html)
+    assert re.search(r"<td>lr</td><td><code>0.0001</code></td><td><code>0.0002</code></td>", html)
+
+
+def test_compare_datasets_counts_tiers_sources_and_shared_sessions(client: TestClient, store: Store,
+                                                                   tmp_path: Path) -> None:
+    seed_artifacts(store, tmp_path)
+    other = tmp_path / "ds-other-v1"
+    other.mkdir()
+    (other / "train.jsonl").write_text('{"messages": []}\n' * 4)
+    store.add_dataset("ds-other-v1", name="other", version=1, path=str(other), config={}, counts={},
+                      content_hash="def", redacted=True, session_ids=["sess-ok-0001"])
+    html = client.get("/datasets/compare?a=ds-demo-v1&b=ds-other-v1").text
+    sessions = html[html.index('id="ds-sessions"'):]
+    assert re.search(r'<td class="n">2</td><td class="n">1</td><td class="n">1</td><td class="n">1</td><td class="n">0</td>',
+                     sessions)
+    assert re.search(r'<td>train</td><td class="n">30</td><td class="n">4</td><td class="n">-26</td>', html)
+    tiers = html[html.index('id="ds-tiers"'):html.index('id="ds-sources"')]
+    assert "tier-gold" in tiers and "tier-failed" in tiers
+    assert 'action="/datasets/compare"' in client.get("/datasets").text

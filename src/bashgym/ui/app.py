@@ -55,6 +55,7 @@ def _templates() -> Environment:
     env.filters["ansi"] = render.ansi_to_html
     env.filters["highlight"] = render.highlight
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else ("" if v is None else f"{v:.3g}")
+    env.filters["pct"] = lambda v: "" if v is None else f"{v * 100:.0f}%"
     env.filters["when"] = lambda v: (v or "")[:16].replace("T", " ")
     return env
 
@@ -293,6 +294,16 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
             raise BashgymError(bad_value("split", split, "train, validation or test"))
         return views.dataset_examples(store(), dataset_id, (q.get("q") or "").strip() or None, int(raw_page), split)
 
+    def _pair(request: Request, what: str) -> tuple[str, str]:
+        a, b = request.query_params.get("a") or "", request.query_params.get("b") or ""
+        if not a or not b:
+            raise BashgymError(f"compare needs two {what}: ?a=ID&b=ID")
+        return a, b
+
+    @app.get("/datasets/compare", response_class=HTMLResponse)
+    def datasets_compare(request: Request) -> HTMLResponse:
+        return page(request, "compare_datasets.html", v=views.compare_datasets(store(), *_pair(request, "datasets")))
+
     @app.get("/datasets/{dataset_id}", response_class=HTMLResponse)
     def dataset_page(request: Request, dataset_id: str) -> HTMLResponse:
         v = views.dataset_view(store(), dataset_id)
@@ -328,6 +339,10 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
     def runs_page(request: Request) -> HTMLResponse:
         return page(request, "runs.html", runs=store().list_runs(limit=500))
 
+    @app.get("/runs/compare", response_class=HTMLResponse)
+    def runs_compare(request: Request) -> HTMLResponse:
+        return page(request, "compare_runs.html", v=views.compare_runs(store(), *_pair(request, "runs")))
+
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
     def run_page(request: Request, run_id: str) -> HTMLResponse:
         return page(request, "run.html", v=views.run_view(store(), run_id))
@@ -338,6 +353,17 @@ def create_app(store_path: str | Path, token: str | None = None) -> FastAPI:
         for e in evals:
             e["rate"] = views.pass_rate(e.get("metrics"))
         return page(request, "evals.html", evals=evals)
+
+    @app.get("/evals/compare", response_class=HTMLResponse)
+    def evals_compare(request: Request) -> HTMLResponse:
+        return page(request, "compare_evals.html", v=views.compare_evals(store(), *_pair(request, "evals")))
+
+    @app.get("/api/evals/compare")
+    def evals_compare_api(request: Request) -> dict[str, Any]:
+        v = views.compare_evals(store(), *_pair(request, "evals"))
+        return {"a": v["a"]["id"], "b": v["b"]["id"], "counts": v["counts"],
+                "tasks": [{"task_id": t["task_id"], "flip": t["flip"], "a": t["a"] and t["a"]["rate"],
+                           "b": t["b"] and t["b"]["rate"]} for t in v["tasks"]]}
 
     @app.get("/evals/{eval_id}", response_class=HTMLResponse)
     def eval_page(request: Request, eval_id: str) -> HTMLResponse:

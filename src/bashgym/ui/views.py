@@ -479,3 +479,88 @@ def card_html(store: Store, dataset_id: str) -> tuple[dict[str, Any], Any]:
         text = "```yaml\n" + text[4:end] + "\n```\n" + text[end + 5:]
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
     return ds, Markup(md.render(text))
+
+
+# ------------------------------------------------------------------------------------------ compare
+
+def _task_rates(store: Store, eval_id: str) -> dict[str, dict[str, Any]]:
+    tasks: dict[str, dict[str, Any]] = {}
+    for r in store.rollouts(eval_id):
+        t = tasks.setdefault(r["task_id"], {"n": 0, "passed": 0, "session_ids": []})
+        t["n"] += 1
+        t["passed"] += r["status"] == "passed"
+        if r["session_id"]:
+            t["session_ids"].append(r["session_id"])
+    for t in tasks.values():
+        t["rate"] = t["passed"] / t["n"]
+    return tasks
+
+
+def flip(a: float | None, b: float | None) -> str:
+    """How a task moved from eval A to eval B: fixed (B passes where A never did), broke (the reverse),
+    better / worse (the pass rate moved), same, or only in one of them.
+
+    >>> flip(0.0, 1.0), flip(1.0, 0.0), flip(0.5, 1.0), flip(1.0, 1.0), flip(None, 1.0)
+    ('fixed', 'broke', 'better', 'same', 'only in B')
+    """
+    if a is None:
+        return "only in B"
+    if b is None:
+        return "only in A"
+    if a == 0 and b > 0:
+        return "fixed"
+    if a > 0 and b == 0:
+        return "broke"
+    return "better" if b > a else ("worse" if b < a else "same")
+
+
+def compare_evals(store: Store, a_id: str, b_id: str) -> dict[str, Any]:
+    """Two evals task by task (usually base vs adapter on one suite): each task's pass rate in both and
+    whether it flipped; the flips first."""
+    a, b = store.get_eval(a_id), store.get_eval(b_id)
+    ta, tb = _task_rates(store, a["id"]), _task_rates(store, b["id"])
+    order = {"fixed": 0, "broke": 1, "better": 2, "worse": 3, "only in A": 4, "only in B": 5, "same": 6}
+    tasks = []
+    for task in sorted(set(ta) | set(tb)):
+        ra, rb = ta.get(task), tb.get(task)
+        tasks.append({"task_id": task, "a": ra, "b": rb,
+                      "flip": flip(ra["rate"] if ra else None, rb["rate"] if rb else None)})
+    tasks.sort(key=lambda t: (order[t["flip"]], t["task_id"]))
+    counts: dict[str, int] = {}
+    for t in tasks:
+        counts[t["flip"]] = counts.get(t["flip"], 0) + 1
+    return {"a": a, "b": b, "a_label": _eval_label(a), "b_label": _eval_label(b), "tasks": tasks, "counts": counts,
+            "rates": (pass_rate(a.get("metrics")), pass_rate(b.get("metrics"))),
+            "same_suite": a.get("suite") == b.get("suite")}
+
+
+def compare_runs(store: Store, a_id: str, b_id: str) -> dict[str, Any]:
+    """Two training runs: their loss curves on one chart, their final metrics side by side."""
+    a, b = store.get_run(a_id), store.get_run(b_id)
+    series: dict[str, list[tuple[float, float]]] = {}
+    for run in (a, b):
+        for name, points in loss_series(run).items():
+            series[f"{run['id'][-12:]} {name}"] = points
+    scalars = [{k: v for k, v in (r.get("metrics") or {}).items() if isinstance(v, (int, float, str, bool))}
+               for r in (a, b)]
+    keys = sorted(set(scalars[0]) | set(scalars[1]))
+    config_keys = sorted(k for k in set(a.get("config") or {}) | set(b.get("config") or {})
+                         if (a.get("config") or {}).get(k) != (b.get("config") or {}).get(k))
+    return {"a": a, "b": b, "chart": charts.line_chart(series, "training curves, both runs"), "has_curve": bool(series),
+            "metrics": [(k, scalars[0].get(k), scalars[1].get(k)) for k in keys],
+            "config_diff": [(k, (a.get("config") or {}).get(k), (b.get("config") or {}).get(k)) for k in config_keys]}
+
+
+def compare_datasets(store: Store, a_id: str, b_id: str) -> dict[str, Any]:
+    """Two datasets: rows per split, sessions (shared and only in one), tiers and sources side by side."""
+    views = [dataset_view(store, a_id), dataset_view(store, b_id)]
+    ids = [set(store.dataset_session_ids(v["ds"]["id"])) for v in views]
+
+    def side_by_side(key: str) -> list[tuple[str, Any, Any]]:
+        names = list(dict.fromkeys([*views[0][key], *views[1][key]]))
+        return [(n, views[0][key].get(n, 0), views[1][key].get(n, 0)) for n in names]
+
+    return {"a": views[0], "b": views[1], "splits": side_by_side("splits"), "tiers": side_by_side("by_tier"),
+            "sources": side_by_side("by_source"),
+            "sessions": {"a": len(ids[0]), "b": len(ids[1]), "shared": len(ids[0] & ids[1]),
+                         "only_a": len(ids[0] - ids[1]), "only_b": len(ids[1] - ids[0])}}
