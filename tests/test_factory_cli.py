@@ -148,6 +148,33 @@ def test_push_refuses_a_file_edited_after_the_build_and_uploads_nothing(sessions
     assert hub.requests == [] and hub.files == {}
 
 
+def test_push_rescans_files_whose_hashes_still_match_and_the_card(store: Store) -> None:
+    """The hashes say the bytes are the build's; the fresh scan says what is in them now: a word denied after the
+    build is found in the untouched rows, and a token typed into the card (which no hash covers) in the card."""
+    from factory_hub import FakeHub
+
+    client = session("client", [topic_turn("nginx", 1)])
+    client.turns[0].prompt += " for Initrode"
+    save(store, client, *(session(f"s{i}", [topic_turn(t, i + 2)]) for i, t in enumerate(["redis", "kafka"])))
+    assert cli("dataset", "build", "--name", "late", "--tier", "all").returncode == 0
+    path = Path(json.loads(cli("dataset", "show", "late", "--json").stdout)["path"])
+    where = next(f"{split}.jsonl:{n}" for split in ("train", "validation", "test")
+                 for n, line in enumerate((path / f"{split}.jsonl").read_text().splitlines(), 1) if "Initrode" in line)
+    assert cli("config", "set", "redact.deny", "Initrode").returncode == 0
+    card = (path / "README.md").read_text().splitlines()
+    card.insert(3, "maintainer token: ghp_" + "Zq8Xw3Lm9Kp2" * 3)
+    (path / "README.md").write_text("\n".join(card) + "\n")
+    with FakeHub() as hub:
+        out = _push(hub.url, "alice/late", "--dataset", "late", "--yes")
+        assert cli("config", "unset", "redact.deny").returncode == 0
+        card_only = _push(hub.url, "alice/late", "--dataset", "late", "--yes")
+        assert hub.requests == [] and hub.files == {}
+    assert out.returncode == 1 and "refusing to push ds-late-v1; nothing was uploaded" in out.stderr
+    assert "changed after the build" not in out.stderr
+    assert f"{where}: deny_list in messages[0].content" in out.stderr
+    assert card_only.returncode == 1 and "the card holds README.md:4 github_token" in card_only.stderr
+
+
 def test_push_refuses_a_parquet_file_swapped_after_the_build(sessions: Store) -> None:
     from factory_hub import FakeHub
 

@@ -301,3 +301,40 @@ def test_curate_skill_says_one_build_writes_one_format() -> None:
 
 def test_curate_skill_shows_redact_user_and_hostname() -> None:
     assert 'bashgym redact --user "Jane Doe" --hostname build-07.corp' in skill_text("bashgym-curate")
+
+
+def expand_alternatives(command: CommandLine) -> list[CommandLine]:
+    """A synopsis `bashgym import claude|codex PATH` (the README's table) as one command per alternative."""
+    words = shlex.split(command.text)
+    for i, word in enumerate(words):
+        if "|" in word:
+            return [c for alt in word.split("|")
+                    for c in expand_alternatives(CommandLine(command.skill, command.line,
+                                                             shlex.join([*words[:i], alt, *words[i + 1:]])))]
+    return [command]
+
+
+README_COMMANDS = [c for command in commands_in(REPO / "README.md") for c in expand_alternatives(command)]
+
+
+@pytest.mark.parametrize("command", README_COMMANDS, ids=[f"README.md:{c.line}:{c.text}" for c in README_COMMANDS])
+def test_readme_command_exists_with_its_flags(command: CommandLine) -> None:
+    words = shlex.split(command.text)[1:]
+    path, flags, problem = split_command(words)
+    where = f"README.md:{command.line}: `{command.text}`"
+    assert problem is None and path, f"{where}: {problem or 'no sub-command'}"
+    rc, text = help_text(tuple(path))
+    assert rc == 0, f"{where}: `bashgym {' '.join(path)} --help` exited {rc}"
+    missing = [f for f in flags if not flag_in_help(f, text)]
+    assert not missing, f"{where}: `bashgym {' '.join(path)} --help` does not list {missing}"
+
+
+@pytest.mark.parametrize("doc", ["README.md", "plugin/skills/bashgym-curate/SKILL.md"])
+def test_redaction_names_and_per_project_lists_are_documented(doc: str) -> None:
+    """Issue 19: `bashgym redact --user NAME --hostname HOST` and the per-project allow/deny lists, shown as
+    commands the CLI takes (checked above) in the README and the curate skill."""
+    shown = {c.text for c in commands_in(REPO / doc)}
+    assert any(c.startswith("bashgym redact") and "--user" in c and "--hostname" in c for c in shown), shown
+    assert any(c.startswith("bashgym config set redact.deny") and "--project" in c for c in shown), shown
+    assert any(c.startswith("bashgym config set redact.allow") for c in shown), shown
+    assert any(c.startswith("bashgym config set capture.redact true") for c in shown), shown
