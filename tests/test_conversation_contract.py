@@ -66,3 +66,22 @@ def test_one_session_renders_the_same_prompt_for_sft_dpo_kto_grpo_and_eval(store
                                         location="gym:practice"), build_lora_config(spec), [])
     trainer._batch_environments = [None]  # what TRL sets per batch before rendering prompts
     assert trainer._tokenize_prompts([gym_row["prompt"]])[0][0] == eval_ids
+
+
+def test_a_long_output_is_cut_the_same_way_in_training_rows_and_in_the_gym() -> None:
+    """The model must meet at inference the cut marker it was trained on: the factory's shaping of a long tool
+    output and the gym sandbox's capture of a long command output state the cut with one marker, exactly."""
+    import re
+
+    from bashgym.factory.shape import truncate_middle
+    from bashgym.gym.protocol import OUTPUT_CUT
+    from bashgym.gym.sandbox import Limits, Sandbox
+
+    marker = re.compile(re.escape(OUTPUT_CUT).replace(re.escape("{n}"), r"(\d+)"))
+    output = "".join(f"{i}\n" for i in range(1, 20001))  # what `seq 1 20000` prints: 108,894 characters
+    with Sandbox(limits=Limits(max_output_chars=1000)) as box:
+        gym = box.run("seq 1 20000").output
+    row = truncate_middle(output, 1000)
+    assert row == gym  # same head, same marker, same count, same tail
+    (cut,) = marker.findall(row)
+    assert int(cut) == len(output) - 1000 and row.startswith("1\n2\n") and row.endswith("19999\n20000\n")

@@ -261,7 +261,7 @@ def test_shape_bash_mode_converts_drops_and_truncates(store: Store) -> None:
     assert [c.tool_name for c in calls] == ["bash", "bash"]
     assert calls[0].input["command"].startswith("python3 - <<'EOF'") and calls[0].meta["original_tool"] == "Edit"
     assert calls[1].output.startswith("H" * 500) and calls[1].output.endswith("T" * 500)
-    assert "characters truncated by bashgym" in calls[1].output and "middle" not in calls[1].output
+    assert "characters of output cut" in calls[1].output and "middle" not in calls[1].output
     assert shape.stats.counters == {"converted:Edit": 1, "unconvertible:WebSearch": 1, "outputs_truncated": 1}
     strict = ShapeTools(ShapeConfig(tools="bash", unconvertible="drop_example"))
     assert list(strict.run(examples(store)[0])) == [] and strict.stats.dropped == {"unconvertible_tool": 1}

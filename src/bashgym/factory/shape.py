@@ -18,21 +18,16 @@ from bashgym.factory.pipeline import Example, PipelineStep
 from bashgym.schema import Step, Turn, shell_command
 
 BASH_TOOL = "bash"
-TRUNCATION_MARKER = "\n[... {n} characters truncated by bashgym ...]\n"
-
-
 def truncate_middle(text: str, limit: int, head_fraction: float = 0.5) -> str:
-    """Keep the head and tail of a long text with a marker saying how much was cut.
+    """Keep the head and tail of a long text, with the gym's marker saying how much was cut (a model trained on
+    these rows meets the same marker in the gym: `bashgym.gym.protocol.cut_middle`).
 
     >>> truncate_middle("a" * 10 + "b" * 10, 10)
-    'aaaaa\\n[... 10 characters truncated by bashgym ...]\\nbbbbb'
+    'aaaaa\\n[... 10 characters of output cut ...]\\nbbbbb'
     """
-    if limit <= 0 or len(text) <= limit:
-        return text
-    head = int(limit * head_fraction)
-    tail = limit - head
-    cut = len(text) - head - tail
-    return text[:head] + TRUNCATION_MARKER.format(n=cut) + (text[-tail:] if tail else "")
+    from bashgym.gym.protocol import cut_middle  # here: importing bashgym.gym registers the gymnasium env
+
+    return cut_middle(text, limit, head_fraction)
 
 
 def _delimiter(*bodies: str) -> str:

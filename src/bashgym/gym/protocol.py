@@ -4,6 +4,7 @@
 - Tool calls: the `bash` tool (`BASH_TOOL`), `ToolCall`, and the parsers for tool calls written as text
   (`tagged_tool_calls` for `<tool_call>{...}</tool_call>`, `fenced_bash` / `fenced_blocks` for ```bash).
 - Ending an episode: the `SUBMIT` action.
+- Long command output: `cut_middle` and its `OUTPUT_CUT` marker (training rows and the gym cut alike).
 - Failures that are not the policy's: `InfraError`, and `infra_failure(info)` reading the env's report.
 - Env construction: `ENV_ID` and `make_env(task)`.
 
@@ -71,6 +72,26 @@ class ToolCall:
             value = args.get("command", args.get("cmd"))
             return value if isinstance(value, str) else None
         return None
+
+
+# How a long command output is cut, the same in training rows (factory/shape.py) and in the gym (sandbox.py):
+# the model must meet at inference the marker it was trained on.
+OUTPUT_CUT = "\n[... {n} characters of output cut ...]\n"
+
+
+def cut_middle(text: str, limit: int, head_fraction: float = 0.5, *, already_cut: int = 0) -> str:
+    """`text` kept to about `limit` characters: its head and tail, with `OUTPUT_CUT` saying how much went from
+    the middle (`already_cut`: characters dropped before `text` was assembled, as the sandbox's capture does).
+
+    >>> cut_middle("a" * 10 + "b" * 10, 10)
+    'aaaaa\\n[... 10 characters of output cut ...]\\nbbbbb'
+    """
+    if limit <= 0 or (len(text) <= limit and not already_cut):
+        return text
+    head = min(int(limit * head_fraction), len(text))
+    tail = min(limit - head, len(text) - head)
+    cut = len(text) - head - tail + already_cut
+    return text[:head] + OUTPUT_CUT.format(n=cut) + (text[-tail:] if tail else "")
 
 
 _FENCE = re.compile(r"```(?:bash|sh|shell|console)?[ \t]*\n(.*?)```", re.DOTALL)

@@ -61,6 +61,7 @@ from pathlib import Path
 
 from bashgym.errors import BashgymError
 from bashgym.gym.cpu_budget import TreeSampler, TreeUsage, descendants
+from bashgym.gym.protocol import cut_middle
 
 LAYERS = ("bubblewrap", "unshare", "rlimits")
 APP_DIR = "/app"  # where the workspace appears inside a bubblewrap sandbox
@@ -502,14 +503,12 @@ class _Capture:
 
     def text(self, limit: int) -> tuple[str, bool]:
         """(output, truncated): at most about `limit` characters, the middle elided and the elision stated."""
-        kept = len(self.head) + len(self.tail)
         tail = bytes(self.tail[-self.keep:]) if self.tail else b""
-        raw = bytes(self.head) + (b"\n" if kept < self.total and tail else b"") + tail
-        text = raw.decode("utf-8", errors="replace")
-        if len(text) <= limit and kept == self.total:
+        dropped = self.total - len(self.head) - len(tail)  # bytes never kept (counted as characters: exact for ASCII)
+        text = (bytes(self.head) + tail).decode("utf-8", errors="replace")
+        if len(text) <= limit and not dropped:
             return text, False
-        half = limit // 2
-        return f"{text[:half]}\n[... {self.total - limit} bytes of output omitted ...]\n{text[-half:]}", True
+        return cut_middle(text, limit, already_cut=dropped), True
 
 
 def _drain(fd: int, capture: _Capture, budget_bytes: int = 1 << 20) -> bool:
