@@ -264,7 +264,7 @@ def test_ui_on_a_team_store_shows_who_and_filters_by_person(pg_url: str, tmp_pat
                 sync(local, team, user=person, machine=f"{person}-laptop")
     client = TestClient(create_app(pg_url))
     page = client.get("/sessions").text
-    assert "from ana@ana-laptop" in page and "from bo@bo-laptop" in page and '<select name="user">' in page
+    assert "from ana@ana-laptop" in page and "from bo@bo-laptop" in page and '<select name="user"' in page
     only_bo = client.get("/sessions", params={"user": "bo"}).text
     assert "bo-1" in only_bo and "ana-1" not in only_bo
     api = client.get("/api/sessions", params={"user": "ana", "q": "make"}).json()
