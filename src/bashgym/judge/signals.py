@@ -386,6 +386,16 @@ _GAVE_UP = re.compile(
 )
 
 
+# words one of which every _GAVE_UP match holds (lower case): a final message without them skips the regex
+_GAVE_UP_NEEDLES = ("could", "able", "can't", "cant", "cannot", "still", "gave up", "stuck")
+
+
+def admits_failure(text: str) -> re.Match[str] | None:
+    """The phrase of a message that admits the work failed ("I could not get it to pass"), or None."""
+    low = text.lower()
+    return _GAVE_UP.search(text) if any(n in low for n in _GAVE_UP_NEEDLES) else None
+
+
 def ended_fulfilled(turn: Turn) -> Signal:
     """Whether the turn ended with the request done: the agent's last step is a final message (Stop after
     success), no call was left without a result, and that message does not admit failure.
@@ -403,7 +413,7 @@ def ended_fulfilled(turn: Turn) -> Signal:
     if last.kind == "tool_call":
         return Signal("ended_fulfilled", 0.25, [Evidence(i, f"{describe_step(last)}: last step, no final answer")],
                       "ended on a tool call without a final message")
-    m = _GAVE_UP.search(last.text or "")
+    m = admits_failure(last.text or "")
     if m:
         return Signal("ended_fulfilled", 0.25, [Evidence(i, f"final message admits failure: {_short(m.group(0))!r}")],
                       "final message admits the task is not done")
