@@ -78,6 +78,8 @@ def test_codex_rollout_imports_every_step(store: Store) -> None:
     assert summary.files == 1 and summary.skipped_lines == 0 and summary.sessions == 1
     (row,) = store.list_sessions(source="codex")
     check_codex_session(store.get_session(row["id"]))
+    patch = store.get_session(row["id"]).turns[0].tool_calls[2]  # the CLI refused it: no exit code, still an error
+    assert patch.output.startswith("unsupported custom tool call: apply_patch") and patch.is_error
     again = import_with(store, CodexSource(), CODEX_FIXTURES)
     assert again.files_read == 0 and store.count_sessions() == 1
 

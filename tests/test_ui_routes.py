@@ -465,3 +465,30 @@ def test_compare_datasets_counts_tiers_sources_and_shared_sessions(client: TestC
     tiers = html[html.index('id="ds-tiers"'):html.index('id="ds-sources"')]
     assert "tier-gold" in tiers and "tier-failed" in tiers
     assert 'action="/datasets/compare"' in client.get("/datasets").text
+
+
+def test_recorded_codex_and_gemini_sessions_read_cleanly(store: Store, fixtures_dir: Path) -> None:
+    """Sessions the real CLIs recorded: Gemini's `replace` as a diff, Codex's shell output without the CLI's
+    header, a refused apply_patch flagged, a 0.0000 s wall time shown as <1 ms; each prompt once."""
+    from bashgym.sources.importer import import_paths
+    from bashgym.sources.registry import get_source
+
+    for name in ("codex", "gemini"):
+        fmt = get_source(name)
+        assert not import_paths(store, fmt, fmt.discover(fixtures_dir / name)).errors
+    client = TestClient(create_app(store.path))
+    pages = {}
+    for row in store.search_sessions(None, limit=50)[0]:
+        session = store.get_session(row["id"])
+        html = client.get(f"/sessions/{session.id}").text
+        timeline = html[html.index('<div class="turns">'):]
+        for turn in session.turns:
+            assert timeline.count(str(html_escape(turn.prompt))) == 1, (session.id, turn.index)
+        pages[session.source] = pages.get(session.source, "") + timeline
+    gemini, codex = pages["gemini"], pages["codex"]
+    assert '<span class="diff-del">-TODO: greet</span>' in gemini and '<span class="diff-add">+Hello from bashgym</span>' in gemini
+    assert "Chunk ID" not in codex and "Wall time" not in codex and "2 notes.txt" in codex
+    assert "<1 ms" in codex.replace("&lt;", "<") and ">0 ms<" not in codex
+    patch = codex[codex.index('<span class="tool-name">apply_patch</span>') - 80:]
+    assert re.match(r'\s*<div class="tool error">\s*<div class="tool-head"><span class="tool-name">apply_patch', patch[patch.index("<div"):])
+    assert '<span class="exit">error</span>' in patch[:600]

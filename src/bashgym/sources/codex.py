@@ -38,6 +38,10 @@ EXIT_PATTERNS = (
     re.compile(r"^Exit code: (-?\d+)", re.M),
 )
 WALL_TIME = re.compile(r"^Wall time: ([\d.]+) seconds", re.M)
+# What the CLI answers instead of running a call (a patch it could not apply, a tool it refused): an error,
+# though the output carries no exit code and no `success` flag.
+REJECTED = re.compile(r"^(?:unsupported custom tool call|apply_patch verification failed|Failed to apply patch|"
+                      r"Invalid patch|invalid patch)\b")
 # User messages the CLI writes for the model, not typed by the user (older rollouts have no marker).
 INJECTED_PREFIXES = (
     "<environment_context>", "<user_instructions>", "# AGENTS.md instructions", "<INSTRUCTIONS>",
@@ -106,6 +110,21 @@ def _tool_input(name: str, arguments: Any) -> tuple[str, Any, dict[str, Any]]:
             data["command"] = command
         return canonical, data, meta
     return name, args, meta
+
+
+_HEADER = re.compile(r"\A(?:(?:Chunk ID: |Wall time: |Process exited with code |Exit code: |Original token count: |"
+                     r"Total output lines: )[^\n]*\n)+Output:\n")
+
+
+def output_body(text: str) -> str:
+    """A shell output without the header the CLI puts before it (chunk id, wall time, exit code, token
+    count): what the command printed, for reading. The importer reads the exit code and wall time from it.
+
+    >>> output_body("Chunk ID: 8cb214\\nWall time: 0.0000 seconds\\nProcess exited with code 0\\nOutput:\\n2 notes.txt\\n")
+    '2 notes.txt\\n'
+    """
+    match = _HEADER.match(text)
+    return text[match.end():] if match else text
 
 
 def _output_text(output: Any) -> tuple[str, bool | None]:
@@ -310,7 +329,7 @@ class _Builder(TurnBuilder):
             step.exit_code = exit_code
         if duration is not None and step.duration_ms is None:
             step.duration_ms = duration
-        if success is False:
+        if success is False or REJECTED.match(text):
             step.is_error = True
         if step.exit_code not in (None, 0):
             step.is_error = True

@@ -149,7 +149,7 @@ def edit_diff(tool_name: str | None, data: Any) -> Markup | None:
     if not isinstance(data, dict):
         return None
     path = str(data.get("file_path") or data.get("path") or data.get("filename") or "file")
-    if tool_name in ("Edit", "edit_file", "str_replace") and "old_string" in data:
+    if tool_name in ("Edit", "edit_file", "str_replace", "replace") and "old_string" in data:  # replace: Gemini
         return diff_html(_diff_lines(str(data.get("old_string") or ""), str(data.get("new_string") or ""), path))
     if tool_name == "MultiEdit" and isinstance(data.get("edits"), list):
         lines: list[str] = []

@@ -14,11 +14,13 @@ from typing import Any
 from bashgym.judge.results import explain_rows, why_line
 from bashgym.quality import effective_tier, merge_labels, normalize_label
 from bashgym.schema import TIERS, Session, Step, Turn, prompt_step
+from bashgym.sources.codex import output_body as codex_output_body
 from bashgym.store import Store
 from bashgym.ui import charts
 from bashgym.ui.render import edit_diff, input_text, output_block, short
 
 MAX_SUBAGENT_DEPTH = 3
+TIER_ORDER = {t: i for i, t in enumerate((*TIERS, "unscored"))}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 EXPLANATION_KEYS = ("explanation", "reason", "reasons", "why", "note", "notes", "summary")
 
@@ -42,6 +44,8 @@ def _duration(start: str | None, end: str | None) -> str | None:
 
 
 def human_seconds(secs: float) -> str:
+    if secs < 0.001:
+        return "<1 ms"  # Codex reports a fast command's wall time as 0.0000 s
     if secs < 1:
         return f"{secs * 1000:.0f} ms"
     if secs < 120:
@@ -97,7 +101,10 @@ def _step_view(store: Store, session: Session, turn: Turn, idx: int, step: Step,
         tool_name=step.tool_name or "tool",
         input=input_text(step.input),
         diff=edit_diff(step.tool_name, step.input) or edit_diff(step.tool_name, step.meta),
-        output=output_block(step.output, raw_url=raw_url),
+        # Codex prefixes a shell output with its own header (chunk id, wall time...): shown without it; the
+        # raw link keeps it, and the exit code and duration it carried are shown from the step.
+        output=output_block(codex_output_body(step.output) if session.source == "codex" and step.output
+                            else step.output, raw_url=raw_url),
         is_error=step.is_error,
         exit_code=step.exit_code,
         interrupted=step.interrupted,
@@ -279,6 +286,7 @@ def dataset_view(store: Store, dataset_id: str) -> dict[str, Any]:
     breakdown = store.ui_dataset_breakdown(dataset_id)
     counts = ds.get("counts") or {}
     by_tier = _first_dict(counts, "tiers", "by_tier") or breakdown["by_tier"]
+    by_tier = {t: by_tier[t] for t in sorted(by_tier, key=lambda t: (TIER_ORDER.get(t, len(TIER_ORDER)), str(t)))}
     by_source = _first_dict(counts, "sources", "by_source") or breakdown["by_source"]
     splits = {}
     lengths: list[float] = []
