@@ -400,3 +400,27 @@ def test_every_command_takes_store_url() -> None:
     missing = [" ".join(path) for path, c in commands
                if "--store" not in [opt for p in c.params for opt in getattr(p, "opts", [])]]
     assert missing == []
+
+
+def test_train_and_eval_run_on_the_team_store(fixtures_dir: Path, pg_url: str) -> None:
+    """The rest of the flywheel on the team store: a dataset built there trains an adapter whose run is recorded
+    there, and an eval of it stores its rollouts (gym sessions) and results there, none of it in the local store."""
+    from bashgym.gym.task import load_suite
+    from harness.tiny_model import tiny_model_dir
+
+    local_machine(fixtures_dir).close()
+    bg("sync", "--to", pg_url)
+    built = bg("dataset", "build", "--name", "team", "--tools", "bash", "--json", "--store", pg_url)
+    run = bg("train", "sft", "--base-model", str(tiny_model_dir()), "--dataset", built["id"], "--max-steps", "2",
+             "--json", "--store", pg_url)
+    assert run["metrics"]["steps"] == 2
+    bg("eval", "--model", str(tiny_model_dir()), "--adapter", run["run_id"], "--tasks", "practice", "-k", "1",
+       "--max-turns", "1", "--max-tokens", "16", "--json", "--store", pg_url)
+    n_practice = len(load_suite("practice"))
+    with Store(pg_url) as team:
+        assert [r["id"] for r in team.list_runs()] == [run["run_id"]]
+        [ev] = team.list_evals()
+        assert ev["adapter_run_id"] == run["run_id"] and len(team.rollouts(ev["id"])) == n_practice
+        assert team.count_sessions(source="gym") == n_practice
+    with Store.open() as local:
+        assert local.list_runs() == [] and local.list_evals() == [] and local.count_sessions(source="gym") == 0
