@@ -123,6 +123,19 @@ def test_search_open_label_with_keyboard_and_curate(page: Page, base_url: str, s
     page.keyboard.press("k")
     page.evaluate("window.scrollTo(0, 0)")
     _shot(page, "session", tmp_path)
+    page.keyboard.press("3")  # tier override from the keyboard: turn 0 → bronze
+    page.locator('section.turn[data-turn="0"] .state .tier-bronze').wait_for()
+    assert store.latest_labels("sess-ok-0001")[0].tier == "bronze"
+    page.keyboard.press("c")  # collapse the turn, then open it again
+    assert page.locator('#turn-0 > .prompt').is_hidden()
+    page.keyboard.press("c")
+    assert page.locator('#turn-0 > .prompt').is_visible()
+    page.keyboard.press("]")  # the next (older) session
+    page.wait_for_url("**/sessions/sess-evil-0001")
+    page.keyboard.press("/")  # from a session page: the list's search box
+    page.wait_for_url("**/sessions#search")
+    page.keyboard.type("flaky")
+    assert page.evaluate("document.activeElement.id") == "q"
 
     # Back on the list: select with x, add to a curation list, label the session from the keyboard.
     page.goto(f"{base_url}/sessions")

@@ -76,7 +76,11 @@ def test_session_view_shows_timeline_scores_diff_and_nested_subagent(client: Tes
     assert "fix the flaky test in test_io.py" in html
     assert '<details class="thinking">' in html  # thinking collapsed
     assert '<span class="ansi-bold ansi-32">3 passed</span>' in html  # ANSI colours as classes
-    assert '<span class="diff-del">-timeout = 1</span>' in html and '<span class="diff-add">+timeout = 5</span>' in html
+    diff = html[html.index('<pre class="diff">'):]
+    diff = diff[:diff.index("</pre>")]
+    assert "@@ -1 +1 @@-timeout = 1+timeout = 5" in re.sub(r"<[^>]+>", "", diff)  # one row per line
+    assert '<span class="diff-del">-<span class="hl-n">timeout</span>' in diff  # the code coloured (src/io.py: Python)
+    assert '<pre class="input code">pytest<span class="hl-w"> </span>-x' in html  # shell commands through the lexer
     assert "tests pass after the edit" in html and "0.82" in html  # per-turn score with its explanation
     assert "subagent session sess-ok-0001-agent" in html and "zebrafish" in html  # nested at its Task call
     assert "800 in / 200 out" in html and "90.0 s" in html and "2.1 s" in html  # tokens and timing
@@ -492,3 +496,18 @@ def test_recorded_codex_and_gemini_sessions_read_cleanly(store: Store, fixtures_
     patch = codex[codex.index('<span class="tool-name">apply_patch</span>') - 80:]
     assert re.match(r'\s*<div class="tool error">\s*<div class="tool-head"><span class="tool-name">apply_patch', patch[patch.index("<div"):])
     assert '<span class="exit">error</span>' in patch[:600]
+
+
+def test_session_page_has_an_outline_neighbours_and_its_gym_rollouts(client: TestClient, store: Store,
+                                                                     tmp_path: Path) -> None:
+    seed_artifacts(store, tmp_path)  # sess-ok-0001 is a rollout of files-001 in both evals
+    html = client.get("/sessions/sess-ok-0001").text
+    outline = html[html.index('<nav class="outline"'):html.index("</nav>", html.index('<nav class="outline"'))]
+    assert re.findall(r'<a href="#(turn-\d+)">', outline) == ["turn-0", "turn-1"]
+    assert "fix the flaky test in test_io.py" in outline and "3 tools" in outline and "1 tool<" in outline
+    assert html.count('class="turn-toggle"') == 2
+    rollouts = re.findall(r'rollout-(\w+)">gym rollout: <strong>\w+</strong>.*?eval <a href="/evals/([\w-]+)">',
+                          html, re.S)
+    assert sorted(rollouts) == [("failed", "ev-base"), ("passed", "ev-adapter")]
+    assert 'id="older-session" href="/sessions/sess-evil-0001"' in html and 'id="newer-session"' not in html
+    assert 'id="newer-session" href="/sessions/sess-ok-0001"' in client.get("/sessions/sess-evil-0001").text

@@ -191,3 +191,9 @@ class LineageRepo(Repo):
     def rollouts(self, eval_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM rollouts WHERE eval_id = ? ORDER BY task_id, sample_idx", (eval_id,))
         return [decode_row(r, json_dicts=("detail",)) for r in rows]
+
+    def session_rollouts(self, session_id: str) -> list[dict[str, Any]]:
+        """The eval samples a (gym) session was the rollout of: which eval, task, status and reward."""
+        rows = self.db.execute("SELECT * FROM rollouts WHERE session_id = ? ORDER BY eval_id, task_id, sample_idx",
+                               (session_id,))
+        return [decode_row(r, json_dicts=("detail",)) for r in rows]

@@ -122,9 +122,11 @@ def _diff_lines(old: str, new: str, path: str) -> list[str]:
     )
 
 
-def diff_html(lines: list[str]) -> Markup:
-    """Unified diff lines as escaped, coloured rows."""
+def diff_html(lines: list[str], filename: str | None = None) -> Markup:
+    """Unified diff lines as escaped, coloured rows; with the file's name, their code coloured too."""
     rows = []
+    total = sum(len(line) for line in lines[:4000])
+    lexer = _lexer(filename) if filename and total <= MAX_HIGHLIGHT_CHARS else None
     for line in lines[:4000]:
         if line.startswith(("+++", "---")):
             cls = "diff-file"
@@ -136,6 +138,10 @@ def diff_html(lines: list[str]) -> Markup:
             cls = "diff-del"
         else:
             cls = "diff-ctx"
+        if lexer is not None and cls in ("diff-add", "diff-del", "diff-ctx") and line:
+            body = _highlight_line(_visible_controls(line[1:2000]), lexer)
+            rows.append(f'<span class="{cls}">{escape(line[0])}{body}</span>')
+            continue
         rows.append(f'<span class="{cls}">{escape(_visible_controls(line[:2000]))}</span>')
     if len(lines) > 4000:
         rows.append(f'<span class="muted">… {len(lines) - 4000:,} more diff lines</span>')
@@ -150,15 +156,15 @@ def edit_diff(tool_name: str | None, data: Any) -> Markup | None:
         return None
     path = str(data.get("file_path") or data.get("path") or data.get("filename") or "file")
     if tool_name in ("Edit", "edit_file", "str_replace", "replace") and "old_string" in data:  # replace: Gemini
-        return diff_html(_diff_lines(str(data.get("old_string") or ""), str(data.get("new_string") or ""), path))
+        return diff_html(_diff_lines(str(data.get("old_string") or ""), str(data.get("new_string") or ""), path), path)
     if tool_name == "MultiEdit" and isinstance(data.get("edits"), list):
         lines: list[str] = []
         for e in data["edits"]:
             if isinstance(e, dict):
                 lines += _diff_lines(str(e.get("old_string") or ""), str(e.get("new_string") or ""), path)
-        return diff_html(lines)
+        return diff_html(lines, path)
     if tool_name in ("Write", "write_file", "create_file") and isinstance(data.get("content"), str):
-        return diff_html(_diff_lines("", data["content"], path))
+        return diff_html(_diff_lines("", data["content"], path), path)
     patch = data.get("patch") or data.get("input")
     if tool_name in ("apply_patch", "ApplyPatch") and isinstance(patch, str):
         return diff_html(patch.splitlines())
@@ -225,3 +231,44 @@ def highlight(text: str | None, terms: list[str]) -> Markup:
         pos = m.end()
     out.append(str(escape(_visible_controls(text[pos:]))))
     return Markup("".join(out))
+
+
+MAX_HIGHLIGHT_CHARS = 20_000
+
+
+def _lexer(filename: str | None = None, language: str | None = None) -> Any:
+    from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
+    from pygments.util import ClassNotFound
+
+    try:
+        if language:
+            return get_lexer_by_name(language, stripnl=False, ensurenl=False)
+        if filename:
+            return get_lexer_for_filename(filename, stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        return None
+    return None
+
+
+def _highlight_line(line: str, lexer: Any) -> str:
+    from pygments import highlight as pyg_highlight
+    from pygments.formatters import HtmlFormatter
+
+    # Pygments escapes what it emits; token colours are classes (the CSP forbids inline styles).
+    return pyg_highlight(line, lexer, HtmlFormatter(nowrap=True, classprefix="hl-")).rstrip("\n")
+
+
+def code_html(text: str, *, filename: str | None = None, language: str | None = None) -> Markup | None:
+    """Source code (a shell command, a file's content) with syntax colours as escaped spans, or None
+    when no lexer fits or the text is too long to colour quickly.
+
+    >>> print(code_html("echo '<b>'", language="bash"))
+    <span class="hl-nb">echo</span><span class="hl-w"> </span><span class="hl-s1">'&lt;b&gt;'</span>
+    """
+    if not text or len(text) > MAX_HIGHLIGHT_CHARS:
+        return None
+    lexer = _lexer(filename, language)
+    if lexer is None:
+        return None
+    return Markup(_highlight_line(_visible_controls(text), lexer))
+

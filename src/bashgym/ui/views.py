@@ -13,11 +13,11 @@ from typing import Any
 
 from bashgym.judge.results import explain_rows, why_line
 from bashgym.quality import effective_tier, merge_labels, normalize_label
-from bashgym.schema import TIERS, Session, Step, Turn, prompt_step
+from bashgym.schema import TIERS, Session, Step, Turn, prompt_step, shell_command
 from bashgym.sources.codex import output_body as codex_output_body
 from bashgym.store import Store
 from bashgym.ui import charts
-from bashgym.ui.render import edit_diff, input_text, output_block, short
+from bashgym.ui.render import code_html, edit_diff, input_text, output_block, short
 
 MAX_SUBAGENT_DEPTH = 3
 TIER_ORDER = {t: i for i, t in enumerate((*TIERS, "unscored"))}
@@ -100,6 +100,8 @@ def _step_view(store: Store, session: Session, turn: Turn, idx: int, step: Step,
     view.update(
         tool_name=step.tool_name or "tool",
         input=input_text(step.input),
+        input_html=code_html(shell_command(step) or "", language="bash") if shell_command(step) == input_text(step.input)
+        else None,
         diff=edit_diff(step.tool_name, step.input) or edit_diff(step.tool_name, step.meta),
         # Codex prefixes a shell output with its own header (chunk id, wall time...): shown without it; the
         # raw link keeps it, and the exit code and duration it carried are shown from the step.
@@ -213,6 +215,11 @@ def session_view(store: Store, session_id: str, depth: int = 0, query: str | Non
         "tiers": TIERS,
         "terms": terms,
         "hit": hit,
+        "rollouts": store.session_rollouts(session_id) if depth == 0 else [],
+        "outline": [{"index": t["index"], "prompt": short(t["prompt"], 90), "tier": t["effective_tier"],
+                     "tools": sum(1 for st in t["steps"] if st["kind"] == "tool_call"),
+                     "errors": sum(1 for st in t["steps"] if st.get("is_error") or st.get("exit_code") not in (None, 0))}
+                    for t in turns] if depth == 0 else [],
     }
 
 

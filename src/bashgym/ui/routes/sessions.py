@@ -100,8 +100,22 @@ def session_page(request: Request, session_id: str) -> HTMLResponse:
     store = ui(request).store()
     sid = store.resolve_session_id(session_id)
     query = (request.query_params.get("q") or "").strip() or None
-    return ui(request).page(request, "session.html", v=views.session_view(store, sid, query=query), tiers=TIERS,
-                            curation_lists=store.curation_lists())
+    v = views.session_view(store, sid, query=query)
+    return ui(request).page(request, "session.html", v=v, tiers=TIERS, curation_lists=store.curation_lists(),
+                            neighbours=_neighbours(request, v["session"]))
+
+
+def _neighbours(request: Request, session: Any) -> dict[str, str | None]:
+    """The sessions before and after this one in the list's default order (newest first, top level):
+    where `]` and `[` go."""
+    if not session.started_at or session.parent_id:
+        return {"older": None, "newer": None}
+    store = ui(request).store()
+    older = store.search_sessions(None, until=session.started_at, parent="", limit=1, sort="started")[0]
+    newer = [r for r in store.search_sessions(None, since=session.started_at, parent="", limit=5, sort="started",
+                                              descending=False)[0]
+             if r["id"] != session.id and (r["started_at"] or "") > session.started_at]
+    return {"older": older[0]["id"] if older else None, "newer": newer[0]["id"] if newer else None}
 
 
 @router.get("/sessions/{session_id}/turns/{turn_idx}/steps/{step_idx}/output")

@@ -161,11 +161,39 @@
       case "o": case "Enter":
         if (page === "sessions" && items[cursor]) window.location.href = items[cursor].dataset.href;
         break;
-      case "/": { const q = $("#q"); if (q) { q.focus(); q.select(); } break; }
+      case "/": {
+        const q = $("#q");
+        if (q) { q.focus(); q.select(); } else window.location.href = "/sessions#search";
+        break;
+      }
+      case "1": case "2": case "3": case "4": case "0": {
+        const c = currentControls();
+        if (!c) return;
+        const tier = ["", "gold", "silver", "bronze", "failed"][parseInt(ev.key, 10)];
+        const select = $(".tier-select", c);
+        if (select) select.value = tier;
+        label(c.dataset.session, parseInt(c.dataset.turn, 10), { tier: tier }, c);
+        break;
+      }
+      case "c":
+        if (page === "session" && items[cursor]) toggleTurn(items[cursor]);
+        break;
+      case "]": case "[": {
+        const to = $(ev.key === "]" ? "#older-session" : "#newer-session");
+        if (to) window.location.href = to.href;
+        break;
+      }
       case "?": { const h = $("#help"); if (h && !h.open) h.showModal(); break; }
       default: return;
     }
     ev.preventDefault();
+  }
+
+  function toggleTurn(section, collapse) {
+    const on = collapse === undefined ? !section.classList.contains("collapsed") : collapse;
+    section.classList.toggle("collapsed", on);
+    const b = $(".turn-toggle", section);
+    if (b) { b.textContent = on ? "expand" : "collapse"; b.setAttribute("aria-expanded", on ? "false" : "true"); }
   }
 
   // ---------------------------------------------------------------------------------- curation lists
@@ -184,6 +212,7 @@
   function init() {
     const page = document.body.dataset.page;
     if (page === "sessions") {
+      if (window.location.hash === "#search") { const q = $("#q"); if (q) q.focus(); }
       items = $$("tr.row");
       items.forEach((row, i) => row.addEventListener("click", (ev) => {
         if (ev.target.closest("a, input, button")) return;
@@ -205,6 +234,12 @@
       items = $$("main > .turns > section.turn");
       const add = $("#add-session-to-list");
       if (add) add.addEventListener("click", () => addToList([add.dataset.session]));
+      items.forEach((section) => {
+        const b = $(".turn-toggle", section);
+        if (b) b.addEventListener("click", () => toggleTurn(section));
+      });
+      const all = [["#collapse-all", true], ["#expand-all", false]];
+      all.forEach(([sel, on]) => { const b = $(sel); if (b) b.addEventListener("click", () => items.forEach((t) => toggleTurn(t, on))); });
       const m = /^#turn-(\d+)$/.exec(window.location.hash);
       if (m) move(items.findIndex((el) => el.dataset.turn === m[1]));
       // A search result or an evidence link lands on a step: the cursor follows to its turn.
