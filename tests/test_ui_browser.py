@@ -1,7 +1,8 @@
 """The web UI in a real browser: Debian's Chromium driven by Playwright against a real uvicorn server.
 
 Chromium comes from Debian (`apt-get install -y chromium`, /usr/bin/chromium); Playwright's own browser
-downloads are never used. Set BASHGYM_SCREENSHOTS=1 to refresh docs/screenshots/ for the README.
+downloads are never used. Set BASHGYM_SCREENSHOTS=1 to refresh docs/screenshots/ for the README, or BASHGYM_TEST_ARTIFACTS=DIR to keep a
+screenshot of every page under DIR/screenshots.
 """
 
 from __future__ import annotations
@@ -79,7 +80,11 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def _shot(page: Page, name: str, tmp_path: Path) -> None:
-    folder = DOCS_SHOTS if os.environ.get("BASHGYM_SCREENSHOTS") else tmp_path
+    """A screenshot per page: kept under $BASHGYM_TEST_ARTIFACTS/screenshots when set (CI artifacts),
+    written to docs/screenshots with BASHGYM_SCREENSHOTS=1, else to the test's temp dir."""
+    artifacts = os.environ.get("BASHGYM_TEST_ARTIFACTS")
+    folder = (DOCS_SHOTS if os.environ.get("BASHGYM_SCREENSHOTS")
+              else Path(artifacts) / "screenshots" if artifacts else tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"), full_page=False)
 
@@ -119,12 +124,15 @@ def test_search_open_label_with_keyboard_and_curate(page: Page, base_url: str, s
     assert store.latest_labels("sess-ok-0001")[1].note == "flaky <b>fix</b>"
     page.select_option('.session-head .tier-select', "silver")
     page.locator(".session-head .state .tier-silver").wait_for()
+    # the tier datasets use follows at once: the person's silver wins over the judge's gold
+    page.locator('.session-curate .effective [data-effective-tier="silver"]').wait_for()
     assert store.latest_labels("sess-ok-0001")[-1].tier == "silver"
     page.keyboard.press("k")
     page.evaluate("window.scrollTo(0, 0)")
     _shot(page, "session", tmp_path)
     page.keyboard.press("3")  # tier override from the keyboard: turn 0 → bronze
     page.locator('section.turn[data-turn="0"] .state .tier-bronze').wait_for()
+    page.locator('#turn-0 .effective [data-effective-tier="bronze"]').wait_for()
     assert store.latest_labels("sess-ok-0001")[0].tier == "bronze"
     page.keyboard.press("c")  # collapse the turn, then open it again
     assert page.locator('#turn-0 > .prompt').is_hidden()
@@ -197,8 +205,24 @@ def test_dataset_run_and_eval_pages_render_charts(page: Page, base_url: str, sto
     page.wait_for_url("**/evals/compare?a=ev-base&b=ev-adapter")
     assert page.locator('tr.flip-fixed[data-task="files-001"]').is_visible()
     _shot(page, "eval-compare", tmp_path)
+    with store.transaction():
+        store.create_run("run-other", "sft", dataset_id="ds-demo-v1", base_model="tiny", config={"lr": 2e-4},
+                         output_dir=str(tmp_path / "run2"))
+        store.update_run("run-other", status="completed", finished=True,
+                         metrics={"loss_history": [[s, 1.0 - 0.004 * s] for s in range(1, 41)]})
+    page.goto(f"{base_url}/runs")
+    page.select_option('select[name="a"]', "run-demo")
+    page.select_option('select[name="b"]', "run-other")
+    page.click("form.compare-form button")
+    page.wait_for_url("**/runs/compare?a=run-demo&b=run-other")
+    assert page.locator("svg.chart polyline").count() == 3
+    _shot(page, "run-compare", tmp_path)
+    page.goto(f"{base_url}/datasets/compare?a=ds-demo-v1&b=ds-demo-v1")
+    assert page.locator("#ds-sessions td").first.inner_text() == "2"
+    _shot(page, "dataset-compare", tmp_path)
     page.goto(f"{base_url}/datasets/ds-demo-v1/card")
     assert page.locator("article.card h1").inner_text() == "demo dataset <script>alert(1)</script>"
+    _shot(page, "card", tmp_path)
 
     # Review the rows: search, then follow one to the session turn it came from.
     page.goto(f"{base_url}/datasets/ds-demo-v1")
@@ -214,6 +238,7 @@ def test_dataset_run_and_eval_pages_render_charts(page: Page, base_url: str, sto
     with store.transaction():
         store.add_to_curation_list("picked", ["sess-ok-0001"])
     page.goto(f"{base_url}/curation")
+    _shot(page, "curation", tmp_path)
     page.click('button.build-list[data-list="picked"]')
     page.wait_for_url("**/datasets/ds-picked-v*", timeout=60_000)
     assert page.locator("li.example").count() >= 1

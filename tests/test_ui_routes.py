@@ -59,8 +59,9 @@ def test_filters_by_source_tier_label_and_date(client: TestClient, store: Store)
     assert ids(project="pwn") == {"sess-evil-0001"}
     assert ids(model="gpt") == {"sess-evil-0001"}
     assert ids(label="none") == {"sess-ok-0001", "sess-evil-0001"}
-    client.post("/api/labels", json={"session_id": "sess-evil-0001", "turn_idx": -1, "tier": "silver"},
-                headers=WRITE)
+    r = client.post("/api/labels", json={"session_id": "sess-evil-0001", "turn_idx": -1, "tier": "silver"},
+                    headers=WRITE)
+    assert r.json()["effective_tier"] == "silver"  # judged failed: what the page shows at once
     assert ids(tier="silver") == {"sess-evil-0001"}  # a human tier override wins over the judge
     assert ids(tier="failed") == set()
     client.post("/api/labels", json={"session_id": "sess-ok-0001", "turn_idx": 1, "label": "bad"}, headers=WRITE)

@@ -110,6 +110,7 @@ def line_chart(series: dict[str, Sequence[tuple[float, float]]], title: str) -> 
     plot_w = WIDTH - PAD_L - PAD_R
     plot_h = HEIGHT - PAD_T - PAD_B
     body = []
+    legend_x = PAD_L
     for i, (name, pts) in enumerate(series.items()):
         coords = " ".join(
             f"{PAD_L + plot_w * (x - x_lo) / x_span:.1f},{PAD_T + plot_h - plot_h * (y - y_lo) / y_span:.1f}"
@@ -118,9 +119,10 @@ def line_chart(series: dict[str, Sequence[tuple[float, float]]], title: str) -> 
         cls = PALETTE[i % len(PALETTE)]
         body.append(f'<polyline class="line {cls}" points="{coords}"><title>{escape(name)}</title></polyline>')
         body.append(
-            f'<rect class="bar {cls}" x="{PAD_L + i * 150}" y="{HEIGHT - 22}" width="10" height="10"/>'
-            f'<text class="label" x="{PAD_L + i * 150 + 14}" y="{HEIGHT - 12}">{escape(name[:20])}</text>'
+            f'<rect class="bar {cls}" x="{legend_x}" y="{HEIGHT - 22}" width="10" height="10"/>'
+            f'<text class="label" x="{legend_x + 14}" y="{HEIGHT - 12}">{escape(name[:24])}</text>'
         )
+        legend_x += 30 + 8 * len(name[:24])  # about 8 units a character at the label's size
     body.append(
         f'<text class="tick" x="{PAD_L}" y="{HEIGHT - PAD_B + 18}">step {escape(_fmt(x_lo))}</text>'
         f'<text class="tick" x="{WIDTH - PAD_R}" y="{HEIGHT - PAD_B + 18}" text-anchor="end">'

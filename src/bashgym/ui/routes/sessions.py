@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from bashgym.errors import BashgymError, NotFoundError, check_date
+from bashgym.quality import effective_tier, merge_labels
 from bashgym.schema import TIERS
 from bashgym.store import SORT_KEYS
 from bashgym.ui import views
@@ -160,5 +161,8 @@ async def add_label(request: Request) -> dict[str, Any]:
     with store.transaction():
         label_id = store.add_label(sid, turn_idx, author="ui", **fields)
     state = views.label_state(store.labels(sid)).get(turn_idx, {})
+    judged = next((r["tier"] for r in store.scores(sid, "heuristic") if r["turn_idx"] == turn_idx), None)
     return {"id": label_id, "session_id": sid, "turn_idx": turn_idx,
-            "state": {k: v for k, v in state.items() if k != "history"}}
+            "state": {k: v for k, v in state.items() if k != "history"},
+            # the tier datasets now use (a person's label wins over the judge's): the page shows it at once
+            "effective_tier": effective_tier(judged, merge_labels(store.labels(sid)).get(turn_idx))}

@@ -53,10 +53,22 @@
     }
   }
 
+  // The tier datasets use, as the server computed it (quality.effective_tier), next to the controls.
+  function showEffective(controls, tier) {
+    const head = controls.closest(".turn-head, .session-curate");
+    const badge = head && $("[data-effective-tier]", head);
+    if (!badge) return;
+    badge.textContent = tier || "";
+    badge.className = "tier tier-" + (tier || "none");
+    badge.dataset.effectiveTier = tier || "";
+    badge.parentElement.classList.toggle("hidden", !tier);
+  }
+
   async function label(sessionId, turn, fields, controls) {
     try {
       const data = await post("/api/labels", Object.assign({ session_id: sessionId, turn_idx: turn }, fields));
       if (controls) showState(controls, data.state);
+      if (controls) showEffective(controls, data.effective_tier);
       const what = turn < 0 ? "session" : "turn " + turn;
       toast(what + ": " + Object.entries(fields).map(([k, v]) => k + "=" + (v || "cleared")).join(", "));
       return data;
