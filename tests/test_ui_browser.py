@@ -138,6 +138,11 @@ def test_search_open_label_with_keyboard_and_curate(page: Page, base_url: str, s
     assert page.locator('#turn-0 > .prompt').is_hidden()
     page.keyboard.press("c")
     assert page.locator('#turn-0 > .prompt').is_visible()
+    edit = page.locator("#step-0-2 .tool")  # a tool call folds to its head
+    edit.locator(".tool-toggle").click()
+    assert edit.locator("pre.diff").is_hidden() and edit.locator(".tool-name").is_visible()
+    edit.locator(".tool-toggle").click()
+    assert edit.locator("pre.diff").is_visible()
     page.keyboard.press("]")  # the next (older) session
     page.wait_for_url("**/sessions/sess-evil-0001")
     page.keyboard.press("/")  # from a session page: the list's search box
@@ -262,3 +267,20 @@ def test_evidence_links_jump_to_the_step_they_cite(page: Page, base_url: str, st
     box = page.locator(target).bounding_box()
     assert box is not None and 0 <= box["y"] < 900
     _shot(page, "session-why", tmp_path)
+
+
+def test_j_on_the_last_row_goes_to_the_next_page(page: Page, store: Store) -> None:
+    from bashgym.schema import Session, Turn
+
+    with store.transaction():
+        for i in range(51):  # one more than a page
+            store.save_session(Session(id=f"many-{i:02d}", source="claude_code", started_at=f"2026-10-01T10:{i:02d}:00Z",
+                                       turns=[Turn(index=0, prompt=f"task {i}")]))
+    with _Server(store.path) as url:
+        page.goto(f"{url}/sessions")
+        assert page.locator("tr.row").count() == 50
+        for _ in range(50):
+            page.keyboard.press("j")
+        page.keyboard.press("j")
+        page.wait_for_url("**/sessions?page=2")
+        assert page.locator("tr.row").count() == 1

@@ -274,6 +274,12 @@
         b.textContent = "build a dataset from this list";
       }
     }));
+    $$(".tool-toggle").forEach((b) => b.addEventListener("click", () => {
+      const tool = b.closest(".tool");
+      const on = tool.classList.toggle("collapsed");
+      b.setAttribute("aria-expanded", on ? "false" : "true");
+      b.setAttribute("aria-label", (on ? "expand" : "collapse") + " this tool call");
+    }));
     wireControls(document);
     document.addEventListener("keydown", onKey);
   }
