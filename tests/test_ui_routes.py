@@ -512,3 +512,22 @@ def test_session_page_has_an_outline_neighbours_and_its_gym_rollouts(client: Tes
     assert sorted(rollouts) == [("failed", "ev-base"), ("passed", "ev-adapter")]
     assert 'id="older-session" href="/sessions/sess-evil-0001"' in html and 'id="newer-session"' not in html
     assert 'id="newer-session" href="/sessions/sess-ok-0001"' in client.get("/sessions/sess-evil-0001").text
+
+
+def test_hostile_rows_cards_commands_and_evidence_stay_inert(client: TestClient, store: Store, tmp_path: Path) -> None:
+    from bashgym.ui.render import code_html, diff_html, highlight
+
+    evil = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    folder = tmp_path / "ds-evil-v1"
+    folder.mkdir()
+    (folder / "train.jsonl").write_text(json.dumps({"messages": [{"role": f"user{evil}", "content": evil}],
+                                                    "session_id": f"x{evil}", "turn_idx": 0, "tier": evil}) + "\n")
+    (folder / "README.md").write_text(f"# card\n\n{evil}\n\n[click](javascript:alert(3)) <a href='javascript:alert(4)'>a</a>\n")
+    store.add_dataset("ds-evil-v1", name="evil", version=1, path=str(folder), config={}, counts={},
+                      content_hash="e", redacted=True, session_ids=[])
+    for url in ("/datasets/ds-evil-v1", "/datasets/ds-evil-v1/card", "/datasets/compare?a=ds-evil-v1&b=ds-evil-v1"):
+        html = client.get(url).text
+        assert re.findall(r"<script\b[^>]*>", html) == ['<script src="/static/app.js" defer>'], url
+        assert not re.search(r"<img\b", html) and not re.search(r"""<a\b[^>]*href=["']?javascript:""", html), url
+    for markup in (code_html(f"echo '{evil}'", language="bash"), diff_html([f"+{evil}"], "x.py"), highlight(evil, ["alert"])):
+        assert "<script" not in str(markup) and "<img" not in str(markup)
