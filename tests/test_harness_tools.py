@@ -114,3 +114,22 @@ def test_pypi_agents_are_pinned_exactly_in_the_dev_extra_and_match_their_fixture
     for fixture in entry["fixtures"]:
         versions = {json.loads(p.read_text())["info"]["mini_version"] for p in (ROOT / fixture).glob("*.traj.json")}
         assert versions == {entry["version"]}, fixture
+
+
+def test_aider_is_pinned_exactly_in_its_requirements_and_matches_its_fixture() -> None:
+    """Aider comes from PyPI into a venv of its own: its requirements file pins the version RECORDED_WITH.json
+    names, and the committed history says it was written by that version."""
+    from harness.aider_cli import REQUIREMENTS, pinned_version
+
+    entry = RECORDED["aider-chat"]
+    assert pinned_version() == entry["version"]
+    assert [line for line in REQUIREMENTS.read_text().splitlines() if line and not line.startswith("#")] == [
+        f"aider-chat=={entry['version']}"]
+    for fixture in entry["fixtures"]:
+        history = (ROOT / fixture / ".aider.chat.history.md").read_text()
+        assert set(re.findall(r"^> Aider v(\S+)", history, re.M)) == {entry["version"]}, fixture
+    # It must never enter bashgym's own install: not in any extra of pyproject.toml.
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert not any("aider" in dep for deps in extras.values() for dep in deps)

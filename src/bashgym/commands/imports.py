@@ -209,6 +209,27 @@ def import_mini_swe_agent(
     run_import(get_source("mini-swe-agent"), path, home, as_json, rederive_, redact)
 
 
+@import_app.command("aider")
+def import_aider(
+    path: Path | None = typer.Argument(
+        None, help="A .aider.chat.history.md, or a directory searched for them (default: your home directory, "
+                   "6 levels down, skipping node_modules, .git and virtualenvs)."),
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+    rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw files instead of reading them."),
+    redact: bool = REDACT_OPTION,
+) -> None:
+    """Import Aider chat histories: one session per aider start, the prompts, the model's replies, its
+    SEARCH/REPLACE edits as diffs, the shell commands aider ran (their output is not in the history), commits,
+    model, token counts and aider's version.
+
+    Example: bashgym import aider ~/code/myproject
+    """
+    from bashgym.sources.registry import get_source
+
+    run_import(get_source("aider"), path, home, as_json, rederive_, redact)
+
+
 @import_app.command("file")
 def import_file_dataset(
     dataset: Path = typer.Argument(..., help="A .jsonl/.json/.parquet file or a saved HF datasets directory."),
@@ -246,7 +267,7 @@ def import_all(
     redact: bool = REDACT_OPTION,
 ) -> None:
     """Import every agent's sessions found on this machine (Claude Code, Codex, Gemini CLI, OpenCode,
-    mini-swe-agent).
+    mini-swe-agent, Aider).
 
     Each source's default location is used when it exists; one progress view, then a summary table.
 
@@ -262,6 +283,10 @@ def import_all(
     with open_store(home) as store, progress(transient=as_json) as bar:
         redactor = capture_redactor(force=redact)
         plans = [(fmt, root, plan_import(fmt, root, bar)) for fmt, root in found]  # every bar shows at once
+        # A source whose default root is a place to search (Aider: the home directory) counts only when found.
+        for plan in [p for p in plans if not p[2][0] and getattr(p[0], "searches_default_root", False)]:
+            plans.remove(plan)
+            bar.remove_task(plan[2][2])
         for fmt, root, plan in plans:
             results.append((fmt.name, root, import_with_bar(store, fmt, plan, bar, redactor)))
     if as_json:
@@ -269,7 +294,7 @@ def import_all(
         return
     if not results:
         console.print("[yellow]no agent sessions found (looked for ~/.claude, ~/.codex, ~/.gemini, "
-                      "~/.local/share/opencode, ~/.config/mini-swe-agent)[/yellow]")
+                      "~/.local/share/opencode, ~/.config/mini-swe-agent, .aider.chat.history.md under ~)[/yellow]")
         return
     table = Table(title="import all")
     for col in ("source", "root", "files", "new/grown", "MB read", "sessions", "steps", "skipped lines", "failed"):

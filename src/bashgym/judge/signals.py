@@ -400,10 +400,15 @@ def ended_fulfilled(turn: Turn) -> Signal:
     """Whether the turn ended with the request done: the agent's last step is a final message (Stop after
     success), no call was left without a result, and that message does not admit failure.
     Value 1.0 done; 0.25 ended on a tool call, after a failed last call, or admitting failure; 0.0 no answer
-    or died mid-call."""
+    or died mid-call. Calls marked `meta.from_reply` were carried out from the final reply after it was sent
+    (Aider applies the edits and runs the commands its reply holds): they follow the final message without
+    making it any less final, but one that failed counts as a failed last call."""
     if not turn.steps:
         return Signal("ended_fulfilled", 0.0, [Evidence(-1, "the agent never answered this prompt")], "no steps")
     agent = [(i, s) for i, s in enumerate(turn.steps) if s.role != "user" or s.kind == "tool_call"]
+    after_reply = []
+    while agent and agent[-1][1].meta.get("from_reply") and any(s.kind == "message" for _, s in agent):
+        after_reply.insert(0, agent.pop())
     if not agent:
         return Signal("ended_fulfilled", 0.0, [Evidence(-1, "the agent never answered this prompt")], "no agent step")
     i, last = agent[-1]
@@ -418,8 +423,9 @@ def ended_fulfilled(turn: Turn) -> Signal:
         return Signal("ended_fulfilled", 0.25, [Evidence(i, f"final message admits failure: {_short(m.group(0))!r}")],
                       "final message admits the task is not done")
     calls = [(j, s) for j, s in agent if s.kind == "tool_call"]
-    if calls and is_failed_call(calls[-1][1]):
-        j, s = calls[-1]
+    failed = [(j, s) for j, s in after_reply if is_failed_call(s)]
+    if failed or calls and is_failed_call(calls[-1][1]):
+        j, s = failed[0] if failed else calls[-1]
         return Signal("ended_fulfilled", 0.25, [Evidence(j, f"{describe_step(s)}: {_last_line(s.output)}")],
                       "the last tool call failed and nothing after it fixed that")
     return Signal("ended_fulfilled", 1.0, [Evidence(i, f"final message: {_short(last.text, 70)!r}")],

@@ -14,6 +14,7 @@ SOURCES: dict[str, str] = {
     "gemini": "bashgym.sources.gemini:GeminiSource",
     "opencode": "bashgym.sources.opencode:OpenCodeSource",
     "mini-swe-agent": "bashgym.sources.mini_swe_agent:MiniSweAgentSource",
+    "aider": "bashgym.sources.aider:AiderSource",
 }
 
 

@@ -1,0 +1,55 @@
+"""The judge on one real session of each source added for issue 26 (fixtures recorded by the real agents):
+imported with `bashgym import`, judged with `bashgym judge`, and the signals read what each source records —
+mini-swe-agent's exit codes and failed command, Aider's edit and a final reply whose commands run after it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from bashgym.cli import app
+from bashgym.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+runner = CliRunner()
+
+
+def judged(source: str, path: Path) -> list[dict]:
+    """Import `path` as `source`, judge the store, and return the heuristic turn scores of its sessions,
+    each with its stored signals and the turn's prompt."""
+    imported = runner.invoke(app, ["import", source, str(path), "--json"])
+    assert imported.exit_code == 0 and json.loads(imported.output)["errors"] == [], imported.output
+    judge = runner.invoke(app, ["judge", "--json"])
+    assert judge.exit_code == 0, judge.output
+    out = []
+    with Store.open() as store:
+        for summary in store.list_sessions(source=source.replace("-", "_")):
+            session = store.get_session(summary["id"])
+            for row in store.scores(summary["id"]):
+                if row["turn_idx"] >= 0 and row["scorer"] == "heuristic":
+                    data = row["metrics"]
+                    out.append({"prompt": session.turns[row["turn_idx"]].prompt, "tier": row["tier"],
+                                "score": row["total"], "signals": data["signals"]})
+    return out
+
+
+def test_mini_swe_agent_session_is_judged_on_its_exit_codes_and_failed_command(isolated_home: Path) -> None:
+    [turn] = judged("mini-swe-agent", FIXTURES / "mini_swe_agent")
+    signals = turn["signals"]
+    # wc, sed and the submit exit 0 (the submit is not run: no code); `cat notes.txt missing.txt` exits 1.
+    assert signals["shell_exit_codes"] == {"0": 2, "1": 1}
+    assert signals["tool_error_rate"] == 0.25
+    assert signals["ended_fulfilled"] == 1.0 and signals["edits"] == 0
+    assert turn["tier"] in ("gold", "silver", "bronze", "failed") and 0 <= turn["score"] <= 1
+
+
+def test_aider_session_is_judged_on_its_edit_and_its_final_reply(isolated_home: Path) -> None:
+    turns = {t["prompt"]: t for t in judged("aider", FIXTURES / "aider")}
+    task = turns["[AI1] Replace the TODO in notes.txt with a greeting, then count its lines."]["signals"]
+    assert task["edits"] == 1 and task["tool_error_rate"] == 0.0
+    # The reply is final: the edit and the `wc -l` aider carried out from it come after it, yet it ended done.
+    assert task["ended_fulfilled"] == 1.0
+    # Aider does not record command output or exit codes, so nothing claims a test ran.
+    assert task["last_test_passed"] is None and task["shell_exit_codes"] == {}
