@@ -89,10 +89,25 @@ def _shot(page: Page, name: str, tmp_path: Path) -> None:
     page.screenshot(path=str(folder / f"{name}.png"), full_page=False)
 
 
+def _contrast(page: Page, text: str, background: str) -> float:
+    """The WCAG contrast ratio of an element's computed colour on another's background colour."""
+    def luminance(css: str) -> float:
+        rgb = [int(v) / 255 for v in css[css.index("(") + 1:css.index(")")].split(",")[:3]]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    fg = luminance(page.eval_on_selector(text, "el => getComputedStyle(el).color"))
+    bg = luminance(page.eval_on_selector(background, "el => getComputedStyle(el).backgroundColor"))
+    return (max(fg, bg) + 0.05) / (min(fg, bg) + 0.05)
+
+
 def test_search_open_label_with_keyboard_and_curate(page: Page, base_url: str, store: Store, tmp_path: Path) -> None:
     page.goto(f"{base_url}/sessions")
     assert page.locator("tr.row").count() == 2
     _shot(page, "sessions", tmp_path)
+    # WCAG AA: the header's key hint and the page's grey text read at 4.5:1 or more
+    assert _contrast(page, "header.top .keys", "header.top") >= 4.5
+    assert _contrast(page, "tr.row .id", "body") >= 4.5
 
     page.keyboard.press("/")
     page.keyboard.type("flaky")
@@ -160,7 +175,7 @@ def test_search_open_label_with_keyboard_and_curate(page: Page, base_url: str, s
     first = page.locator("tr.row").first.get_attribute("data-session")
     assert store.curation_list_session_ids("keepers") == [first]
     page.keyboard.press("b")
-    page.locator("tr.row.current .labels .lab-bad").first.wait_for()
+    page.locator("tr.row.current td.labels > .lab:first-child.lab-bad").wait_for()  # the session's own label
     assert page.locator("tr.row.current td.labels").inner_text().split()[0] == "bad"  # once, not "bad bad"
     assert page.locator("tr.row.current td.labels").inner_text().count("bad") == 1
     # The row shows the label as soon as it is sent; the store has it once the request completes.
