@@ -28,4 +28,6 @@ PYTHON="${PYTHON:-python3}"
 # torch is pinned to the CPU build first so nothing pulls a multi-GB CUDA build (see README).
 .venv/bin/python -m pip install -q "torch==2.13.0" -e ".[all,dev]"
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# Test artifacts (a screenshot of every UI page, tests/test_ui_browser.py) are kept under out/ (git-ignored).
+export BASHGYM_TEST_ARTIFACTS="${BASHGYM_TEST_ARTIFACTS:-$PWD/out/test-artifacts}"
 exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile -q "$@"
