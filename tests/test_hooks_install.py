@@ -189,3 +189,42 @@ def test_hooks_install_plugin_with_another_home_says_claude_needs_it(isolated_ho
 def test_hooks_install_plugin_refuses_project() -> None:
     result = runner.invoke(app, ["hooks", "install", "--plugin", "--project"])
     assert result.exit_code == 2 and "--plugin cannot be used with --project" in result.output
+
+
+def test_gemini_install_writes_its_own_settings_with_ms_timeouts_and_leaves_claude_alone(isolated_home: Path) -> None:
+    from bashgym.capture.install import GEMINI_EVENTS
+
+    result = runner.invoke(app, ["hooks", "install", "--agent", "gemini"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((isolated_home / ".gemini" / "settings.json").read_text())
+    assert sorted(data["hooks"]) == sorted(GEMINI_EVENTS)
+    [entry] = data["hooks"]["AfterTool"][0]["hooks"]
+    assert data["hooks"]["AfterTool"][0]["matcher"] == "*" and "matcher" not in data["hooks"]["SessionStart"][0]
+    assert entry["timeout"] == 10000 and entry["command"].endswith("--agent gemini") and HOOK_MARKER in entry["command"]
+    assert not (isolated_home / ".claude" / "settings.json").exists()
+    status = json.loads(runner.invoke(app, ["hooks", "status", "--json"]).output)
+    assert status["agents"]["gemini"]["installed"]["user"]["events"] == sorted(GEMINI_EVENTS)
+    assert status["agents"]["claude"]["installed"]["user"]["events"] == []
+
+
+def test_gemini_project_install_and_bad_agent_or_plugin_combination(isolated_home: Path, tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, ["hooks", "install", "--agent", "gemini", "--project"]).exit_code == 0
+    assert (tmp_path / ".gemini" / "settings.json").exists()
+    bad = runner.invoke(app, ["hooks", "install", "--agent", "gemni"])
+    assert bad.exit_code != 0 and "did you mean" in str(bad.exception) + bad.output
+    plugin = runner.invoke(app, ["hooks", "install", "--agent", "gemini", "--plugin"])
+    assert plugin.exit_code != 0 and "--plugin cannot be used with --agent gemini" in plugin.output
+
+
+def test_hook_marks_another_agents_events_and_status_counts_them_apart(isolated_home: Path) -> None:
+    from bashgym.capture.install import hook_command
+
+    home = isolated_home / ".bashgym"
+    for agent, event in (("claude", "Stop"), ("gemini", "BeforeAgent"), ("gemini", "AfterTool")):
+        payload = json.dumps({"hook_event_name": event, "session_id": f"s-{agent}", "cwd": "/nonexistent"})
+        subprocess.run(hook_command(home, agent), shell=True, input=payload.encode(), check=True, timeout=30)
+    report = json.loads(runner.invoke(app, ["hooks", "status", "--json"]).output)
+    assert report["agents"]["gemini"]["events"] == {"AfterTool": 1, "BeforeAgent": 1}
+    assert report["agents"]["claude"]["events"] == {"Stop": 1} and report["events_total"] == 3

@@ -44,9 +44,11 @@ def gemini_tmp(home: Path) -> Path:
 
 
 def write_settings(home: Path) -> Path:
+    """The harness settings, unless this HOME has a settings.json already (a test that merged hooks into it)."""
     settings = home / ".gemini" / "settings.json"
     settings.parent.mkdir(parents=True, exist_ok=True)
-    settings.write_text(json.dumps(SETTINGS, indent=2))
+    if not settings.exists():
+        settings.write_text(json.dumps(SETTINGS, indent=2))
     return settings
 
 
@@ -65,13 +67,13 @@ def gemini_env(home: Path, base_url: str) -> dict[str, str]:
 
 def run_gemini(
     gemini: Path, prompt: str, *, home: Path, cwd: Path, base_url: str, model: str,
-    extra_args: list[str] | None = None, timeout: float = 120,
+    extra_args: list[str] | None = None, timeout: float = 120, extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`gemini -p PROMPT -m MODEL -o json --yolo` in cwd with stdin closed."""
     write_settings(home)
     args = [str(gemini), "-p", prompt, "-m", model, "-o", "json", "--yolo", *(extra_args or [])]
-    return subprocess.run(args, cwd=cwd, env=gemini_env(home, base_url), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(args, cwd=cwd, env={**gemini_env(home, base_url), **(extra_env or {})},
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def chats(home: Path) -> list[Path]:

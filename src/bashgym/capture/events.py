@@ -28,6 +28,9 @@ class EventStats:
     unreadable: int = 0
     last_event_at: float | None = None
     sessions: set[str] = field(default_factory=set)
+    # agent → event name → count (the hook marks other agents' lines with `_bashgym_agent`; unmarked: claude)
+    by_agent: dict[str, Counter[str]] = field(default_factory=dict)
+    sessions_by_agent: dict[str, set[str]] = field(default_factory=dict)
 
 
 def iter_events(home: Path | None = None) -> Iterator[dict[str, Any]]:
@@ -63,8 +66,11 @@ def event_stats(home: Path | None = None) -> EventStats:
                 continue
             stats.total += 1
             stats.by_event[name] += 1
+            agent = obj.get("_bashgym_agent") if isinstance(obj.get("_bashgym_agent"), str) else "claude"
+            stats.by_agent.setdefault(agent, Counter())[name] += 1
             if isinstance(obj.get("session_id"), str):
                 stats.sessions.add(obj["session_id"])
+                stats.sessions_by_agent.setdefault(agent, set()).add(obj["session_id"])
             if isinstance(obj.get("_bashgym_ts"), int | float):
                 stats.last_event_at = float(obj["_bashgym_ts"])
     return stats

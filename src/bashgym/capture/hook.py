@@ -1,7 +1,8 @@
-"""The Claude Code hook: read one JSON event on stdin, append it to the event log in one write, exit 0.
+"""The capture hook (Claude Code, Gemini CLI): read one JSON event on stdin, append it to the event log in
+one write, exit 0.
 
 Run as a script by absolute path with `-S` (no site import), so it costs about as much as a bare Python
-start: `/abs/python -S /abs/.../bashgym/capture/hook.py [--home DIR]`. Standard library only, and only its
+start: `/abs/python -S /abs/.../bashgym/capture/hook.py [--home DIR] [--agent gemini]`. Standard library only, and only its
 cheapest parts: no json, no re. It must never slow or break the agent, so every error is swallowed after
 being written to `events/errors.log`, and the exit code is always 0. It never blocks either: stdin is read
 for at most STDIN_BUDGET_S (an agent that holds it open gets what arrived by then), the log files are opened
@@ -14,8 +15,12 @@ a `"_bashgym_ts"` member added; with `capture.redact` on (config.json), only the
 interleave or lose a line. Payloads over MAX_EVENT_BYTES are replaced by a small stub naming their size
 (the transcript keeps the full content).
 
-On Stop / SubagentStop / SessionEnd the session's transcript is imported by a detached process
-(`python -m bashgym.capture.ingest`), so the agent never waits for it; on SessionStart a detached process
+With `--agent NAME` (not Claude Code) each line also gets `"_bashgym_agent":"NAME"`, so `hooks status` counts
+events per agent.
+
+On Stop / SubagentStop / SessionEnd (Gemini CLI: AfterAgent / SessionEnd, whose `transcript_path` is its chat
+file) the session's transcript is imported by a detached process (`python -m bashgym.capture.ingest
+[--source gemini] PATH`), so the agent never waits for it; on SessionStart a detached process
 records the git commit the session starts from (transcripts name the branch, not the commit).
 """
 
@@ -28,14 +33,25 @@ import time
 
 MAX_EVENT_BYTES = 8 * 1024 * 1024
 INGEST_EVENTS = (b"Stop", b"SubagentStop", b"SessionEnd")
+# Per agent (`--agent`): the events after which its transcript is imported. Claude Code is the default.
+AGENT_INGEST_EVENTS = {"gemini": (b"AfterAgent", b"SessionEnd")}
 STDIN_BUDGET_S = 0.6  # the longest the hook waits for stdin to reach EOF
 DEADLINE_S = 0.9  # the hook is gone by then, exit 0, whatever it was doing
 _APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC
 
 
+def _option(argv, name):
+    """The value after `name` in argv, or None."""
+    for i in range(1, len(argv) - 1):
+        if argv[i] == name:
+            return argv[i + 1]
+    return None
+
+
 def _home(argv):
-    if len(argv) > 2 and argv[1] == "--home":
-        return argv[2]
+    given = _option(argv, "--home")
+    if given:
+        return given
     env = os.environ.get("BASHGYM_HOME")
     return env if env else os.path.join(os.path.expanduser("~"), ".bashgym")
 
@@ -136,6 +152,7 @@ def _give_up(_signum, _frame):
 
 def main(argv):
     home = _home(argv)
+    agent = _option(argv, "--agent") or "claude"
     events = os.path.join(home, "events")
     try:
         payload, eof = _read_stdin(STDIN_BUDGET_S)
@@ -155,6 +172,8 @@ def main(argv):
             _log_error(events, f"event without hook_event_name ({len(payload)} bytes)")
             return
         stamp = b'{"_bashgym_ts":%.6f,' % time.time()
+        if agent != "claude" and agent.isidentifier():
+            stamp += b'"_bashgym_agent":"%s",' % agent.encode()
         if redacting:  # capture.redact: the payload (commands, outputs, paths) never touches disk
             sid = _string_field(body, b"session_id") or b""
             line = stamp + b'"hook_event_name":"%s","session_id":"%s","_bashgym_redacted":true}\n' % (name, sid)
@@ -173,11 +192,12 @@ def main(argv):
             if sid and cwd:  # note the git commit the session starts from, off the agent's path
                 _spawn_ingest(home, "--context", sid.decode("utf-8", "replace"),
                               cwd.decode("utf-8", "surrogateescape"))
-        if name in INGEST_EVENTS:
+        if name in AGENT_INGEST_EVENTS.get(agent, INGEST_EVENTS):
             key = b"agent_transcript_path" if name == b"SubagentStop" else b"transcript_path"
             transcript = _string_field(body, key) or _string_field(body, b"transcript_path")
+            source = () if agent == "claude" else ("--source", agent)
             if transcript:
-                _spawn_ingest(home, transcript.decode("utf-8", "surrogateescape"))
+                _spawn_ingest(home, *source, transcript.decode("utf-8", "surrogateescape"))
             else:
                 _log_error(events, f"{name.decode('utf-8', 'replace')} event without a transcript path: "
                                    "nothing imported")

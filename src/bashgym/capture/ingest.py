@@ -1,4 +1,5 @@
-"""Import one Claude Code transcript (and its subagents' files) into the store, off the agent's path.
+"""Import one Claude Code transcript (and its subagents' files), or another agent's (`--source gemini`), into
+the store, off the agent's path.
 
 The hook starts this as a detached process on Stop / SubagentStop / SessionEnd:
 `python -m bashgym.capture.ingest TRANSCRIPT`. It reads only what was appended since the last run, so
@@ -25,11 +26,16 @@ def transcript_files(transcript: Path) -> list[Path]:
     return files
 
 
-def ingest(transcript: Path, store: Store) -> ImportSummary:
-    """Import the transcript; with capture.redact on, only its redacted text is stored."""
+def ingest(transcript: Path, store: Store, source: str = "claude") -> ImportSummary:
+    """Import the transcript of `source` (a `bashgym import` name; Claude Code's brings its subagents' files);
+    with capture.redact on, only its redacted text is stored."""
     from bashgym.factory.apply_redaction import capture_redactor
+    from bashgym.sources.registry import get_source
 
-    return import_paths(store, ClaudeCodeSource(), transcript_files(transcript), redactor=capture_redactor())
+    if source == "claude":
+        return import_paths(store, ClaudeCodeSource(), transcript_files(transcript), redactor=capture_redactor())
+    files = [transcript] if transcript.exists() else []
+    return import_paths(store, get_source(source), files, redactor=capture_redactor())
 
 
 def git_state(cwd: str) -> tuple[str | None, str | None, bool | None]:
@@ -71,16 +77,20 @@ def main(argv: list[str]) -> int:
             log_error(f"context: {argv[1]}: {type(exc).__name__}: {exc}")
             return 1
         return 0
+    source = "claude"
+    if len(argv) == 3 and argv[0] == "--source":
+        source, argv = argv[1], argv[2:]
     if len(argv) != 1:
-        print("usage: python -m bashgym.capture.ingest TRANSCRIPT | --context SESSION_ID CWD", file=sys.stderr)
+        print("usage: python -m bashgym.capture.ingest [--source NAME] TRANSCRIPT | --context SESSION_ID CWD",
+              file=sys.stderr)
         return 2
     if not transcript_files(Path(argv[0])):  # the event named a file that is not there: say so somewhere
         log_error(f"ingest: {argv[0]}: transcript not found, nothing imported (moved or deleted before the "
-                  "Stop event was handled? `bashgym import claude` reads every transcript still on disk)")
+                  "Stop event was handled? `bashgym import` reads every transcript still on disk)")
         return 1
     try:
         with Store.open() as store:
-            summary = ingest(Path(argv[0]), store)
+            summary = ingest(Path(argv[0]), store, source)
         for path, line, error in summary.errors[:5]:
             log_error(f"ingest: {path}:{line}: {error}")
         for path, error in summary.failed_files:

@@ -1,4 +1,4 @@
-"""Merge bashgym's hooks into Claude Code's settings.json, and take them out again.
+"""Merge bashgym's hooks into an agent's settings.json (Claude Code, Gemini CLI), and take them out again.
 
 The merge keeps every existing hook and setting, is idempotent (installing twice equals once), replaces a
 bashgym hook left by an older install (another interpreter path), backs the file up before changing it,
@@ -31,6 +31,39 @@ HOOK_EVENTS = (
 MATCHER_EVENTS = {"PostToolUse": "*", "PostToolUseFailure": "*", "PreToolUse": "*"}
 HOOK_MARKER = "bashgym/capture/hook.py"
 HOOK_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class AgentHooks:
+    """How one agent takes command hooks in its settings.json: where the file is, which events bashgym
+    listens to, which take a tool matcher, and the timeout as that agent counts it."""
+
+    name: str
+    settings_dir: str  # ~/<dir>/settings.json, or <project>/<dir>/settings.json with --project
+    events: tuple[str, ...]
+    matchers: dict[str, str]
+    timeout: int  # in the agent's unit
+    extra: dict[str, Any] = field(default_factory=dict)  # added to each hook entry
+
+
+# Gemini CLI 0.61 (hooks on by default, `settings.hooks.<Event>[{matcher, hooks: [{type, command, timeout
+# (ms)}]}]`, a JSON object on stdin with session_id, transcript_path (the chat file), cwd, hook_event_name,
+# timestamp). BeforeAgent carries the prompt, AfterAgent ends a turn (the chat file is imported then).
+GEMINI_EVENTS = ("SessionStart", "BeforeAgent", "AfterTool", "AfterAgent", "PreCompress", "SessionEnd")
+AGENTS: dict[str, AgentHooks] = {
+    "claude": AgentHooks("claude", ".claude", HOOK_EVENTS, MATCHER_EVENTS, HOOK_TIMEOUT_S),
+    "gemini": AgentHooks("gemini", ".gemini", GEMINI_EVENTS, {"AfterTool": "*"}, HOOK_TIMEOUT_S * 1000,
+                         {"name": "bashgym"}),
+}
+
+
+def agent_hooks(agent: str) -> AgentHooks:
+    """The hook layout of `agent`; an unknown name is a ConfigError listing the known ones."""
+    if agent not in AGENTS:
+        from bashgym.errors import choice_error
+
+        raise choice_error("--agent", agent, tuple(AGENTS))
+    return AGENTS[agent]
 # In BASHGYM_HOME: the interpreter and hook script for the plugin's hook (`bashgym hooks install --plugin`).
 PLUGIN_POINTER = "hook-command"
 
@@ -39,11 +72,13 @@ def hook_script() -> Path:
     return Path(__file__).resolve().with_name("hook.py")
 
 
-def hook_command(home: Path | None = None) -> str:
-    """The command Claude Code runs for every event."""
+def hook_command(home: Path | None = None, agent: str = "claude") -> str:
+    """The command the agent runs for every event (`--agent` tells the hook whose events they are)."""
     parts = [sys.executable, "-S", str(hook_script())]
     if home is not None:
         parts += ["--home", str(home)]
+    if agent != "claude":
+        parts += ["--agent", agent]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -92,10 +127,11 @@ def installed_plugins() -> list[str]:
     return sorted(pid for pid in plugins if pid.split("@")[0] == "bashgym" and enabled.get(pid, True) is not False)
 
 
-def settings_path(project: bool = False, cwd: Path | None = None) -> Path:
+def settings_path(project: bool = False, cwd: Path | None = None, agent: str = "claude") -> Path:
+    folder = agent_hooks(agent).settings_dir
     if project:
-        return (cwd or Path.cwd()) / ".claude" / "settings.json"
-    return claude_home() / "settings.json"
+        return (cwd or Path.cwd()) / folder / "settings.json"
+    return claude_home() / "settings.json" if agent == "claude" else Path.home() / folder / "settings.json"
 
 
 def is_ours(hook: Any) -> bool:
@@ -136,14 +172,16 @@ def _strip_ours(groups: list[Any]) -> list[Any]:
     return out
 
 
-def merged_settings(settings: dict[str, Any], command: str) -> dict[str, Any]:
+def merged_settings(settings: dict[str, Any], command: str, agent: str = "claude") -> dict[str, Any]:
+    spec = agent_hooks(agent)
     new = json.loads(json.dumps(settings))
     hooks = new.setdefault("hooks", {})
-    for event in HOOK_EVENTS:
+    for event in spec.events:
         groups = _strip_ours(hooks.get(event) or [])
-        group: dict[str, Any] = {"hooks": [{"type": "command", "command": command, "timeout": HOOK_TIMEOUT_S}]}
-        if event in MATCHER_EVENTS:
-            group = {"matcher": MATCHER_EVENTS[event], **group}
+        entry = {**spec.extra, "type": "command", "command": command, "timeout": spec.timeout}
+        group: dict[str, Any] = {"hooks": [entry]}
+        if event in spec.matchers:
+            group = {"matcher": spec.matchers[event], **group}
         groups.append(group)
         hooks[event] = groups
     return new
@@ -201,9 +239,10 @@ def _write(change: SettingsChange) -> None:
     change.written = True
 
 
-def install(path: Path, *, home: Path | None = None, dry_run: bool = False) -> SettingsChange:
+def install(path: Path, *, home: Path | None = None, dry_run: bool = False, agent: str = "claude") -> SettingsChange:
     before = read_settings(path)
-    change = SettingsChange(path, before, merged_settings(before, hook_command(home)), events=list(HOOK_EVENTS))
+    change = SettingsChange(path, before, merged_settings(before, hook_command(home, agent), agent),
+                            events=list(agent_hooks(agent).events))
     if change.changed and not dry_run:
         _write(change)
     return change

@@ -1,4 +1,4 @@
-"""`bashgym hooks install|uninstall|status`: live capture of Claude Code sessions."""
+"""`bashgym hooks install|uninstall|status`: live capture of Claude Code and Gemini CLI sessions."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from rich.table import Table
 
 from bashgym.commands.common import HOME_OPTION, JSON_OPTION, console, print_json, use_home
 
-hooks_app = typer.Typer(help="Install, remove and inspect bashgym's Claude Code hooks.", invoke_without_command=True)
+hooks_app = typer.Typer(help="Install, remove and inspect bashgym's capture hooks (Claude Code, Gemini CLI).",
+                        invoke_without_command=True)
 
-PROJECT_OPTION = typer.Option(False, "--project", help="Use .claude/settings.json of the current directory.")
+PROJECT_OPTION = typer.Option(False, "--project",
+                              help="Use the agent's settings.json of the current directory (.claude/, .gemini/).")
+AGENT_OPTION = typer.Option("claude", "--agent", help="Whose hooks: claude (default) or gemini.")
 DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Print the change to settings.json without writing it.")
 
 
@@ -37,16 +40,20 @@ REDACT_OPTION = typer.Option(
 
 @hooks_app.command()
 def install(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION, plugin: bool = PLUGIN_OPTION,
-            home: Path | None = HOME_OPTION, redact: bool = REDACT_OPTION) -> None:
-    """Merge bashgym's hooks into Claude Code's settings.json (idempotent; keeps everything else; backs up).
+            home: Path | None = HOME_OPTION, redact: bool = REDACT_OPTION, agent: str = AGENT_OPTION) -> None:
+    """Merge bashgym's hooks into the agent's settings.json (idempotent; keeps everything else; backs up):
+    Claude Code's ~/.claude/settings.json, or with --agent gemini the Gemini CLI's ~/.gemini/settings.json
+    (each finished turn's chat file is imported as it is written).
 
-    With the plugin installed, use --plugin instead: the plugin brings the hooks, bashgym records which
-    Python runs them. Both at once would deliver every event twice.
+    With the Claude Code plugin installed, use --plugin instead: the plugin brings the hooks, bashgym records
+    which Python runs them. Both at once would deliver every event twice.
 
-    Example: bashgym hooks install --project --dry-run
+    Example: bashgym hooks install --agent gemini --dry-run
     """
     from bashgym.capture import install as inst
     from bashgym.paths import home_dir
+
+    spec = inst.agent_hooks(agent)
 
     hook_reads = home_dir()  # where the plugin's hook looks, given this shell's environment
     home = use_home(home)
@@ -58,19 +65,21 @@ def install(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION, plug
     if plugin:
         if project:
             raise typer.BadParameter("--plugin cannot be used with --project (the plugin is installed per user)")
+        if agent != "claude":
+            raise typer.BadParameter(f"--plugin cannot be used with --agent {agent} (the plugin is Claude Code's)")
         _record_for_plugin(home, dry_run, hook_reads)
         return
-    path = inst.settings_path(project)
-    change = inst.install(path, home=home, dry_run=dry_run)
+    path = inst.settings_path(project, agent=agent)
+    change = inst.install(path, home=home, dry_run=dry_run, agent=agent)
     if dry_run:
         console.print(change.diff() or f"no change: bashgym hooks already installed in {path}", markup=False)
         return
     if not change.changed:
-        console.print(f"bashgym hooks already installed in {path} ({len(inst.HOOK_EVENTS)} events)")
+        console.print(f"bashgym hooks already installed in {path} ({len(spec.events)} events)", markup=False)
         return
-    console.print(f"installed bashgym hooks for {len(inst.HOOK_EVENTS)} events in {path}")
-    console.print(f"  events: {', '.join(inst.HOOK_EVENTS)}")
-    console.print(f"  command: {inst.hook_command(home)}", markup=False)
+    console.print(f"installed bashgym hooks for {len(spec.events)} events in {path}", markup=False)
+    console.print(f"  events: {', '.join(spec.events)}")
+    console.print(f"  command: {inst.hook_command(home, agent)}", markup=False)
     if change.backup:
         console.print(f"  backup: {change.backup}")
 
@@ -98,14 +107,14 @@ def _record_for_plugin(home: Path | None, dry_run: bool, hook_reads: Path) -> No
 
 
 @hooks_app.command()
-def uninstall(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION) -> None:
-    """Remove bashgym's hooks (and only those) from settings.json.
+def uninstall(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION, agent: str = AGENT_OPTION) -> None:
+    """Remove bashgym's hooks (and only those) from the agent's settings.json.
 
-    Example: bashgym hooks uninstall
+    Example: bashgym hooks uninstall --agent gemini
     """
     from bashgym.capture import install as inst
 
-    path = inst.settings_path(project)
+    path = inst.settings_path(project, agent=agent)
     change = inst.uninstall(path, dry_run=dry_run)
     if dry_run:
         console.print(change.diff() or f"no change: no bashgym hooks in {path}", markup=False)
@@ -130,8 +139,19 @@ def status(home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION) -> None
     stats = events.event_stats()
     errors = events.last_errors()
     plugin_command, plugin_how = inst.plugin_hook_target(home)
+    agents = {}
+    for name, spec in inst.AGENTS.items():
+        where = {"user": inst.settings_path(False, agent=name), "project": inst.settings_path(True, agent=name)}
+        agents[name] = {
+            "installed": {k: {"path": str(p), "events": sorted(inst.installed_events(p))} for k, p in where.items()},
+            "expected_events": list(spec.events),
+            "events_total": sum(stats.by_agent.get(name, {}).values()),
+            "events": dict(sorted(stats.by_agent.get(name, {}).items())),
+            "sessions_seen": len(stats.sessions_by_agent.get(name, ())),
+        }
     report = {
         "installed": {name: {"path": str(places[name]), "events": evs} for name, evs in installed.items()},
+        "agents": agents,
         "plugin": {"installed": inst.installed_plugins(), "hook_command": plugin_command, "hook_found": plugin_how},
         "expected_events": list(inst.HOOK_EVENTS),
         "events_total": stats.total,
@@ -152,11 +172,25 @@ def status(home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION) -> None
         console.print(f"{name:8} {places[name]}: {state}")
     if report["plugin"]["installed"]:
         console.print(f"plugin   {', '.join(report['plugin']['installed'])}: hook {plugin_how}", markup=False)
+    for name, entry in agents.items():
+        if name == "claude":
+            continue
+        for where, found in entry["installed"].items():
+            if found["events"] or entry["events_total"]:
+                missing = [e for e in entry["expected_events"] if e not in found["events"]]
+                state = "installed" if not missing else ("not installed" if not found["events"]
+                                                         else f"partial (missing {', '.join(missing)})")
+                console.print(f"{name} {where:8} {found['path']}: {state}", markup=False)
     table = Table(title=f"events received ({stats.total} total, {len(stats.sessions)} sessions)")
+    table.add_column("agent")
     table.add_column("event")
     table.add_column("count", justify="right")
     for event in inst.HOOK_EVENTS:
-        table.add_row(event, str(stats.by_event.get(event, 0)))
+        table.add_row("claude", event, str(stats.by_agent.get("claude", {}).get(event, 0)))
+    for name, entry in agents.items():
+        if name != "claude" and (entry["events_total"] or any(f["events"] for f in entry["installed"].values())):
+            for event in entry["expected_events"]:
+                table.add_row(name, event, str(entry["events"].get(event, 0)))
     console.print(table)
     if stats.last_event_at:
         console.print(f"last event: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(stats.last_event_at))}")
