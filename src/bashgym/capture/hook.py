@@ -16,7 +16,9 @@ interleave or lose a line. Payloads over MAX_EVENT_BYTES are replaced by a small
 (the transcript keeps the full content).
 
 With `--agent NAME` (not Claude Code) each line also gets `"_bashgym_agent":"NAME"`, so `hooks status` counts
-events per agent.
+events per agent. As Codex's `notify` program (`--agent codex`) the event is the JSON object Codex appends as
+the last argument ({type: "agent-turn-complete", thread-id, ...}), logged with `hook_event_name` = its type and
+`session_id` = its thread id; its rollout is then imported (`ingest --source codex --codex-thread ID`).
 
 On Stop / SubagentStop / SessionEnd (Gemini CLI: AfterAgent / SessionEnd, whose `transcript_path` is its chat
 file) the session's transcript is imported by a detached process (`python -m bashgym.capture.ingest
@@ -155,7 +157,10 @@ def main(argv):
     agent = _option(argv, "--agent") or "claude"
     events = os.path.join(home, "events")
     try:
-        payload, eof = _read_stdin(STDIN_BUDGET_S)
+        if agent == "codex" and argv[-1].startswith("{"):  # notify: the event is the last argument
+            payload, eof = argv[-1].encode("utf-8", "surrogateescape"), True
+        else:
+            payload, eof = _read_stdin(STDIN_BUDGET_S)
         try:
             os.makedirs(events, exist_ok=True)
         except OSError:
@@ -168,6 +173,10 @@ def main(argv):
             _log_error(events, f"stdin was not a JSON object ({len(payload)} bytes{starts}){held}")
             return
         name = _string_field(body, b"hook_event_name")
+        if name is None and agent == "codex":
+            name, thread = _string_field(body, b"type"), _string_field(body, b"thread-id") or b""
+            if name is not None:  # in Claude's terms, so the log reads the same for every agent
+                body = b'{"hook_event_name":"%s","session_id":"%s",' % (name, thread) + body[1:]
         if name is None:
             _log_error(events, f"event without hook_event_name ({len(payload)} bytes)")
             return
@@ -192,7 +201,11 @@ def main(argv):
             if sid and cwd:  # note the git commit the session starts from, off the agent's path
                 _spawn_ingest(home, "--context", sid.decode("utf-8", "replace"),
                               cwd.decode("utf-8", "surrogateescape"))
-        if name in AGENT_INGEST_EVENTS.get(agent, INGEST_EVENTS):
+        if agent == "codex" and name == b"agent-turn-complete":
+            thread = _string_field(body, b"thread-id")
+            if thread:
+                _spawn_ingest(home, "--source", "codex", "--codex-thread", thread.decode("utf-8", "replace"))
+        elif name in AGENT_INGEST_EVENTS.get(agent, INGEST_EVENTS):
             key = b"agent_transcript_path" if name == b"SubagentStop" else b"transcript_path"
             transcript = _string_field(body, key) or _string_field(body, b"transcript_path")
             source = () if agent == "claude" else ("--source", agent)

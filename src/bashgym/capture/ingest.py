@@ -8,6 +8,7 @@ ingesting at every Stop stays cheap. Failures go to the hook error log that `bas
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,8 +79,16 @@ def main(argv: list[str]) -> int:
             return 1
         return 0
     source = "claude"
-    if len(argv) == 3 and argv[0] == "--source":
+    if len(argv) >= 3 and argv[0] == "--source":
         source, argv = argv[1], argv[2:]
+    if len(argv) == 2 and argv[0] == "--codex-thread":  # Codex's notify names the thread, not the file
+        from bashgym.capture.codex_notify import rollout_of
+
+        rollout = rollout_of(argv[1])
+        if rollout is None:
+            log_error(f"ingest: no Codex rollout for thread {argv[1]} under {Path(os.environ.get('CODEX_HOME') or '~/.codex')}/sessions")
+            return 1
+        argv = [str(rollout)]
     if len(argv) != 1:
         print("usage: python -m bashgym.capture.ingest [--source NAME] TRANSCRIPT | --context SESSION_ID CWD",
               file=sys.stderr)

@@ -44,6 +44,7 @@ class AgentHooks:
     matchers: dict[str, str]
     timeout: int  # in the agent's unit
     extra: dict[str, Any] = field(default_factory=dict)  # added to each hook entry
+    file_name: str = "settings.json"
 
 
 # Gemini CLI 0.61 (hooks on by default, `settings.hooks.<Event>[{matcher, hooks: [{type, command, timeout
@@ -54,6 +55,8 @@ AGENTS: dict[str, AgentHooks] = {
     "claude": AgentHooks("claude", ".claude", HOOK_EVENTS, MATCHER_EVENTS, HOOK_TIMEOUT_S),
     "gemini": AgentHooks("gemini", ".gemini", GEMINI_EVENTS, {"AfterTool": "*"}, HOOK_TIMEOUT_S * 1000,
                          {"name": "bashgym"}),
+    # Codex CLI: its `notify` program in config.toml (capture/codex_notify.py), one event per finished turn.
+    "codex": AgentHooks("codex", ".codex", ("agent-turn-complete",), {}, 0, file_name="config.toml"),
 }
 
 
@@ -72,14 +75,19 @@ def hook_script() -> Path:
     return Path(__file__).resolve().with_name("hook.py")
 
 
-def hook_command(home: Path | None = None, agent: str = "claude") -> str:
-    """The command the agent runs for every event (`--agent` tells the hook whose events they are)."""
+def hook_argv(home: Path | None = None, agent: str = "claude") -> list[str]:
+    """The hook's argv (`--agent` tells the hook whose events they are)."""
     parts = [sys.executable, "-S", str(hook_script())]
     if home is not None:
         parts += ["--home", str(home)]
     if agent != "claude":
         parts += ["--agent", agent]
-    return " ".join(shlex.quote(p) for p in parts)
+    return parts
+
+
+def hook_command(home: Path | None = None, agent: str = "claude") -> str:
+    """The command the agent runs for every event, as one shell string."""
+    return " ".join(shlex.quote(p) for p in hook_argv(home, agent))
 
 
 def plugin_pointer(home: Path | None = None) -> Path:
@@ -128,6 +136,10 @@ def installed_plugins() -> list[str]:
 
 
 def settings_path(project: bool = False, cwd: Path | None = None, agent: str = "claude") -> Path:
+    if agent == "codex":
+        from bashgym.capture.codex_notify import config_path
+
+        return config_path(project, cwd)
     folder = agent_hooks(agent).settings_dir
     if project:
         return (cwd or Path.cwd()) / folder / "settings.json"
@@ -234,12 +246,20 @@ def _write(change: SettingsChange) -> None:
             n += 1
         change.backup.write_bytes(path.read_bytes())
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(change.after, indent=2) + "\n", encoding="utf-8")
+    text = change.text() if hasattr(change, "text") else json.dumps(change.after, indent=2) + "\n"
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     change.written = True
 
 
 def install(path: Path, *, home: Path | None = None, dry_run: bool = False, agent: str = "claude") -> SettingsChange:
+    if agent == "codex":
+        from bashgym.capture.codex_notify import installed_config
+
+        codex = installed_config(path, hook_argv(home, agent), HOOK_MARKER)
+        if codex.changed and not dry_run:
+            _write(codex)  # type: ignore[arg-type] - same interface
+        return codex  # type: ignore[return-value]
     before = read_settings(path)
     change = SettingsChange(path, before, merged_settings(before, hook_command(home, agent), agent),
                             events=list(agent_hooks(agent).events))
@@ -248,7 +268,14 @@ def install(path: Path, *, home: Path | None = None, dry_run: bool = False, agen
     return change
 
 
-def uninstall(path: Path, *, dry_run: bool = False) -> SettingsChange:
+def uninstall(path: Path, *, dry_run: bool = False, agent: str = "claude") -> SettingsChange:
+    if agent == "codex":
+        from bashgym.capture.codex_notify import removed_config
+
+        codex = removed_config(path, HOOK_MARKER)
+        if codex.changed and not dry_run:
+            _write(codex)  # type: ignore[arg-type] - same interface
+        return codex  # type: ignore[return-value]
     before = read_settings(path)
     change = SettingsChange(path, before, removed_settings(before))
     if change.changed and not dry_run:
@@ -256,8 +283,12 @@ def uninstall(path: Path, *, dry_run: bool = False) -> SettingsChange:
     return change
 
 
-def installed_events(path: Path) -> dict[str, str]:
+def installed_events(path: Path, agent: str = "claude") -> dict[str, str]:
     """Event → our command, for the events where a bashgym hook is configured in this file."""
+    if agent == "codex":
+        from bashgym.capture.codex_notify import installed_events as codex_events
+
+        return codex_events(path, HOOK_MARKER)
     try:
         settings = read_settings(path)
     except ConfigError:

@@ -16,7 +16,8 @@ hooks_app = typer.Typer(help="Install, remove and inspect bashgym's capture hook
 
 PROJECT_OPTION = typer.Option(False, "--project",
                               help="Use the agent's settings.json of the current directory (.claude/, .gemini/).")
-AGENT_OPTION = typer.Option("claude", "--agent", help="Whose hooks: claude (default) or gemini.")
+AGENT_OPTION = typer.Option("claude", "--agent", help="Whose hooks: claude (default), gemini, or codex (its notify "
+                            "program in ~/.codex/config.toml).")
 DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Print the change to settings.json without writing it.")
 
 
@@ -48,6 +49,9 @@ def install(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION, plug
     With the Claude Code plugin installed, use --plugin instead: the plugin brings the hooks, bashgym records
     which Python runs them. Both at once would deliver every event twice.
 
+    With --agent codex the hook becomes Codex's `notify` program in ~/.codex/config.toml (Codex runs one: an
+    existing notify of yours is left alone and the install refuses); after each turn the rollout is imported.
+
     Example: bashgym hooks install --agent gemini --dry-run
     """
     from bashgym.capture import install as inst
@@ -69,6 +73,9 @@ def install(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION, plug
             raise typer.BadParameter(f"--plugin cannot be used with --agent {agent} (the plugin is Claude Code's)")
         _record_for_plugin(home, dry_run, hook_reads)
         return
+    if project and agent == "codex":
+        raise typer.BadParameter("--project cannot be used with --agent codex (Codex reads notify from "
+                                 "~/.codex/config.toml)")
     path = inst.settings_path(project, agent=agent)
     change = inst.install(path, home=home, dry_run=dry_run, agent=agent)
     if dry_run:
@@ -115,7 +122,7 @@ def uninstall(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION, ag
     from bashgym.capture import install as inst
 
     path = inst.settings_path(project, agent=agent)
-    change = inst.uninstall(path, dry_run=dry_run)
+    change = inst.uninstall(path, dry_run=dry_run, agent=agent)
     if dry_run:
         console.print(change.diff() or f"no change: no bashgym hooks in {path}", markup=False)
     elif change.changed:
@@ -143,7 +150,8 @@ def status(home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION) -> None
     for name, spec in inst.AGENTS.items():
         where = {"user": inst.settings_path(False, agent=name), "project": inst.settings_path(True, agent=name)}
         agents[name] = {
-            "installed": {k: {"path": str(p), "events": sorted(inst.installed_events(p))} for k, p in where.items()},
+            "installed": {k: {"path": str(p), "events": sorted(inst.installed_events(p, name))}
+                          for k, p in where.items()},
             "expected_events": list(spec.events),
             "events_total": sum(stats.by_agent.get(name, {}).values()),
             "events": dict(sorted(stats.by_agent.get(name, {}).items())),
