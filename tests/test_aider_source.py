@@ -125,7 +125,7 @@ def test_empty_or_note_only_history_has_no_sessions(tmp_path: Path) -> None:
 
 
 def test_discovery_finds_histories_in_repositories_and_skips_dependency_dirs(tmp_path: Path) -> None:
-    for rel in ("code/app", "code/app/node_modules/pkg", "code/.venv/lib", "a/b/c/d/e/f/g/h"):
+    for rel in ("code/app", "code/app/node_modules/pkg", "code/.venv/lib", ".hidden/repo", "a/b/c/d/e/f/g/h"):
         (tmp_path / rel).mkdir(parents=True)
         (tmp_path / rel / ".aider.chat.history.md").write_text("#### hi  \n")
     assert discover_histories(tmp_path) == [tmp_path / "code/app/.aider.chat.history.md"]

@@ -53,3 +53,6 @@ def test_aider_session_is_judged_on_its_edit_and_its_final_reply(isolated_home: 
     assert task["ended_fulfilled"] == 1.0
     # Aider does not record command output or exit codes, so nothing claims a test ran.
     assert task["last_test_passed"] is None and task["shell_exit_codes"] == {}
+    # The user's own `/run` (no model call): aider does not record its output, which is not dying mid-call.
+    run = turns["/run cat notes.txt"]["signals"]
+    assert run["ended_fulfilled"] == 0.25 and run["edits"] == 0

@@ -213,7 +213,7 @@ def import_mini_swe_agent(
 def import_aider(
     path: Path | None = typer.Argument(
         None, help="A .aider.chat.history.md, or a directory searched for them (default: your home directory, "
-                   "6 levels down, skipping node_modules, .git and virtualenvs)."),
+                   "6 levels down, skipping hidden directories, node_modules and virtualenvs)."),
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw files instead of reading them."),

@@ -402,7 +402,8 @@ def ended_fulfilled(turn: Turn) -> Signal:
     Value 1.0 done; 0.25 ended on a tool call, after a failed last call, or admitting failure; 0.0 no answer
     or died mid-call. Calls marked `meta.from_reply` were carried out from the final reply after it was sent
     (Aider applies the edits and runs the commands its reply holds): they follow the final message without
-    making it any less final, but one that failed counts as a failed last call."""
+    making it any less final, but one that failed counts as a failed last call. A call whose source never
+    records results (`meta.output_recorded` false) did not die mid-call for lacking one."""
     if not turn.steps:
         return Signal("ended_fulfilled", 0.0, [Evidence(-1, "the agent never answered this prompt")], "no steps")
     agent = [(i, s) for i, s in enumerate(turn.steps) if s.role != "user" or s.kind == "tool_call"]
@@ -412,7 +413,7 @@ def ended_fulfilled(turn: Turn) -> Signal:
     if not agent:
         return Signal("ended_fulfilled", 0.0, [Evidence(-1, "the agent never answered this prompt")], "no agent step")
     i, last = agent[-1]
-    if last.kind == "tool_call" and last.output is None and not last.is_error:
+    if last.kind == "tool_call" and last.output is None and not last.is_error and last.meta.get("output_recorded", True):
         return Signal("ended_fulfilled", 0.0, [Evidence(i, f"{describe_step(last)}: no result recorded")],
                       "ended mid-call")
     if last.kind == "tool_call":

@@ -62,15 +62,15 @@ class AiderSource:
 
 
 def discover_histories(root: Path) -> list[Path]:
-    """`.aider.chat.history.md` files under root (root itself when it is a file), skipping dependency and
-    cache directories and going at most MAX_DEPTH levels down: aider writes one per repository, anywhere."""
+    """`.aider.chat.history.md` files under root (root itself when it is a file), skipping hidden, dependency
+    and cache directories and going at most MAX_DEPTH levels down: aider writes one per repository, anywhere."""
     if root.is_file():
         return [root]
     found = []
     base = len(root.parts)
     for dirpath, dirnames, filenames in os.walk(root):
         depth = len(Path(dirpath).parts) - base
-        dirnames[:] = sorted(d for d in dirnames if d not in PRUNE and depth < MAX_DEPTH)
+        dirnames[:] = sorted(d for d in dirnames if d not in PRUNE and not d.startswith(".") and depth < MAX_DEPTH)
         if HISTORY_NAME in filenames:
             found.append(Path(dirpath) / HISTORY_NAME)
     return sorted(found)
