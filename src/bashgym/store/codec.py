@@ -6,6 +6,7 @@ Every repository decodes rows through `decode_row`, so a JSON column reads the s
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -32,17 +33,31 @@ def loads(text: str | None) -> Any:
 
 # Raw source lines and long step outputs are kept zstd-compressed at a fast level (-3): ~5x faster than
 # zlib here and still about 16x smaller than the text.
-_ZSTD = zstandard.ZstdCompressor(level=-3)
+# One compressor and one decompressor per thread: making one costs more than (de)compressing a typical
+# output, and python-zstandard's objects must not be used by two threads at once.
+_CODECS = threading.local()
 
 COMPRESS_OUTPUT_CHARS = 1024
 
 
+def _compressor() -> zstandard.ZstdCompressor:
+    try:
+        return _CODECS.compressor
+    except AttributeError:
+        _CODECS.compressor = zstandard.ZstdCompressor(level=-3)
+        return _CODECS.compressor
+
+
 def compress(data: bytes | memoryview) -> bytes:
-    return _ZSTD.compress(data)
+    return _compressor().compress(data)
 
 
 def decompress(blob: bytes | memoryview) -> bytes:
-    return zstandard.ZstdDecompressor().decompress(bytes(blob))
+    try:
+        decompressor = _CODECS.decompressor
+    except AttributeError:
+        decompressor = _CODECS.decompressor = zstandard.ZstdDecompressor()
+    return decompressor.decompress(blob)
 
 
 def decompress_text(blob: bytes | memoryview) -> str:
@@ -52,7 +67,7 @@ def decompress_text(blob: bytes | memoryview) -> str:
 def output_columns(output: str | None) -> tuple[str | None, bytes | None]:
     """(output, output_z) column values: long outputs are stored compressed."""
     if output is not None and len(output) > COMPRESS_OUTPUT_CHARS:
-        return None, _ZSTD.compress(output.encode("utf-8", "surrogatepass"))
+        return None, compress(output.encode("utf-8", "surrogatepass"))
     return output, None
 
 
@@ -76,7 +91,7 @@ def pg_text(value: Any) -> Any:
 def pg_output_columns(output: str | None) -> tuple[str | None, bytes | None]:
     """`output_columns` for PostgreSQL: also compress an output its text type cannot hold."""
     if output is not None and len(output) <= COMPRESS_OUTPUT_CHARS and pg_unsafe(output):
-        return None, _ZSTD.compress(output.encode("utf-8", "surrogatepass"))
+        return None, compress(output.encode("utf-8", "surrogatepass"))
     return output_columns(output)
 
 
