@@ -21,7 +21,9 @@ from harness.npm_tools import (  # noqa: E402
     GEMINI_PACKAGE,
     LOCK,
     MANIFEST,
+    NODE22_PACKAGE,
     OPENCODE_PACKAGE,
+    QWEN_PACKAGE,
     ToolVersionError,
     locked_version,
     npm_bin,
@@ -32,9 +34,11 @@ from harness.npm_tools import (  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 RECORDED = json.loads((ROOT / "tests" / "fixtures" / "RECORDED_WITH.json").read_text())
 CLIS = {CLAUDE_PACKAGE: "claude", CODEX_PACKAGE: "codex", GEMINI_PACKAGE: "gemini", OPENCODE_PACKAGE: "opencode"}
+# Run through harness/qwen_cli.py on the locked Node 22, not through their own bin links (Qwen needs Node >= 22).
+NODE22_TOOLS = {QWEN_PACKAGE: "qwen", NODE22_PACKAGE: "node"}
 
 
-@pytest.mark.parametrize("package", sorted(CLIS))
+@pytest.mark.parametrize("package", sorted({**CLIS, **NODE22_TOOLS}))
 def test_manifest_lock_and_fixtures_name_one_exact_version(package: str) -> None:
     wanted = json.loads(MANIFEST.read_text())["dependencies"][package]
     assert re.fullmatch(r"\d+\.\d+\.\d+", wanted), f"{package} must be pinned exactly in {MANIFEST}, not {wanted!r}"
@@ -56,6 +60,8 @@ def test_committed_fixtures_were_recorded_with_the_locked_versions() -> None:
         assert _versions_in(ROOT / fixture, r'"version":"([^"]+)"') == {locked_version(CLAUDE_PACKAGE)}, fixture
     for fixture in RECORDED[CODEX_PACKAGE]["fixtures"]:
         assert _versions_in(ROOT / fixture, r'"cli_version":"([^"]+)"') == {locked_version(CODEX_PACKAGE)}, fixture
+    for fixture in RECORDED[QWEN_PACKAGE]["fixtures"]:
+        assert _versions_in(ROOT / fixture, r'"version":"([^"]+)"') == {locked_version(QWEN_PACKAGE)}, fixture
 
 
 def _fake_install(tools: Path, versions: dict[str, str]) -> None:
@@ -101,6 +107,14 @@ def test_installed_agent_clis_are_exactly_the_locked_versions() -> None:
         out = subprocess.run([str(npm_bin(package, binary)), "--version"], capture_output=True, text=True,
                              timeout=60).stdout
         assert locked_version(package) in out, (package, out)
+    from harness.qwen_cli import qwen_command
+
+    qwen = qwen_command()
+    assert qwen is not None
+    node = subprocess.run([qwen[0], "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
+    assert node == f"v{locked_version(NODE22_PACKAGE)}"
+    out = subprocess.run([*qwen, "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
+    assert out == locked_version(QWEN_PACKAGE)
 
 
 def test_pypi_agents_are_pinned_exactly_in_the_dev_extra_and_match_their_fixtures() -> None:

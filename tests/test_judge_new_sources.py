@@ -1,6 +1,7 @@
 """The judge on one real session of each source added for issue 26 (fixtures recorded by the real agents):
 imported with `bashgym import`, judged with `bashgym judge`, and the signals read what each source records —
-mini-swe-agent's exit codes and failed command, Aider's edit and a final reply whose commands run after it."""
+mini-swe-agent's exit codes and failed command, Aider's edit and a final reply whose commands run after it, Qwen
+Code's exit codes, edits and failed command."""
 
 from __future__ import annotations
 
@@ -56,3 +57,15 @@ def test_aider_session_is_judged_on_its_edit_and_its_final_reply(isolated_home: 
     # The user's own `/run` (no model call): aider does not record its output, which is not dying mid-call.
     run = turns["/run cat notes.txt"]["signals"]
     assert run["ended_fulfilled"] == 0.25 and run["edits"] == 0
+
+
+def test_qwen_code_session_is_judged_on_its_exit_codes_edits_and_failed_command(isolated_home: Path) -> None:
+    turns = {t["prompt"]: t for t in judged("qwen", FIXTURES / "qwen")}
+    task = next(t for p, t in turns.items() if p.startswith("[QW1]"))["signals"]
+    # `wc -l` exits 0, `cat ... missing.txt` exits 1 (its result is an error); the edit and the write count.
+    assert task["shell_exit_codes"] == {"0": 1, "1": 1}
+    assert task["tool_error_rate"] == 0.2 and task["edits"] == 2
+    assert task["ended_fulfilled"] == 0.25  # the last call (the cat) failed and nothing after it fixed that
+    followup = turns["[QW2] Show me notes.txt."]["signals"]
+    assert followup["shell_exit_codes"] == {"0": 1} and followup["edits"] == 0
+    assert followup["ended_fulfilled"] == 1.0

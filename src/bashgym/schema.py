@@ -29,7 +29,7 @@ from typing import Any
 SCHEMA_VERSION = 1
 MESSAGE_ID = "message_id"  # Step.meta key: the model message a step came in (see the module docstring)
 
-SOURCES = ("claude_code", "codex", "gemini", "opencode", "mini_swe_agent", "aider", "gym", "import")
+SOURCES = ("claude_code", "codex", "gemini", "opencode", "mini_swe_agent", "aider", "qwen", "gym", "import")
 STEP_KINDS = ("message", "tool_call")
 ROLES = ("user", "assistant", "system", "tool")
 TIERS = ("gold", "silver", "bronze", "failed")

@@ -31,6 +31,11 @@ def say(text: str, usage: dict[str, int] | None = None) -> Reply:
     return {"content": text, "usage": usage}
 
 
+def reasoning(reply: Reply, text: str) -> Reply:
+    """The same reply preceded by reasoning, streamed as `delta.reasoning_content` (vLLM, DashScope, DeepSeek)."""
+    return {**reply, "reasoning": text}
+
+
 def usage(prompt: int, completion: int, cached: int = 0, reasoning: int = 0) -> dict[str, Any]:
     """An OpenAI usage object: prompt_tokens include the cached ones, completion_tokens the reasoning ones."""
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
@@ -41,6 +46,9 @@ def usage(prompt: int, completion: int, cached: int = 0, reasoning: int = 0) -> 
 def chunks(reply: Reply) -> list[dict[str, Any]]:
     """The chat.completion.chunk payloads (without id/model) that stream one reply."""
     out: list[dict[str, Any]] = []
+    if reply.get("reasoning"):
+        out.append({"choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": reply["reasoning"]},
+                                 "finish_reason": None}]})
     if reply.get("content"):
         out.append({"choices": [{"index": 0, "delta": {"role": "assistant", "content": reply["content"]},
                                  "finish_reason": None}]})

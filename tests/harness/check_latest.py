@@ -1,6 +1,6 @@
 """Is there a new agent CLI release, and what did it change in the transcripts bashgym reads?
 
-    python tests/harness/check_latest.py [--only claude,codex,gemini,opencode] [--spec latest] [--json]
+    python tests/harness/check_latest.py [--only claude,codex,gemini,opencode,qwen] [--spec latest] [--json]
 
 CI never runs this: the tests use the versions tests/harness/package-lock.json records. This is how a new
 release is noticed and then supported on purpose. For each CLI it installs `--spec` (default: the registry's
@@ -34,7 +34,9 @@ from harness.npm_tools import (  # noqa: E402
     CLAUDE_PACKAGE,
     CODEX_PACKAGE,
     GEMINI_PACKAGE,
+    NODE22_PACKAGE,
     OPENCODE_PACKAGE,
+    QWEN_PACKAGE,
     installed_version,
     locked_version,
     npm_bin,
@@ -95,11 +97,26 @@ def _record_opencode(binary: Path, tmp: Path) -> Path:
     return data_dir(home)
 
 
+def _record_qwen(binary: Path, tmp: Path) -> Path:
+    """Qwen Code runs on the locked Node 22 (`binary` is its bin link, run as a script)."""
+    from harness.make_qwen_fixtures import run_scenario
+    from harness.qwen_cli import qwen_projects
+
+    node = npm_bin(NODE22_PACKAGE, "node")
+    if node is None:
+        raise RuntimeError("npm is needed")
+    home = tmp / "home"
+    home.mkdir()
+    run_scenario([str(node), str(binary)], home, tmp / "work")
+    return qwen_projects(home)
+
+
 RECORDERS = {
     "claude": Recorder(CLAUDE_PACKAGE, "claude", "claude", _record_claude),
     "codex": Recorder(CODEX_PACKAGE, "codex", "codex", _record_codex),
     "gemini": Recorder(GEMINI_PACKAGE, "gemini", "gemini", _record_gemini),
     "opencode": Recorder(OPENCODE_PACKAGE, "opencode", "opencode", _record_opencode),
+    "qwen": Recorder(QWEN_PACKAGE, "qwen", "qwen", _record_qwen),
 }
 
 
@@ -201,8 +218,13 @@ class Finding:
 
 
 def install_spec(package: str, spec: str, where: Path) -> Path:
-    """Install `package@spec` alone into `where`; returns its node_modules dir."""
+    """Install `package@spec` alone into `where`; returns its node_modules dir. A dist-tag is resolved to its
+    version first: under an older Node, npm would otherwise pick the newest release whose `engines` that Node
+    meets (`@qwen-code/qwen-code@latest` is 0.15.x under Node 20)."""
     where.mkdir(parents=True, exist_ok=True)
+    if spec.replace("-", "").isalpha():  # a dist-tag (latest, next, preview): one version
+        spec = subprocess.run(["npm", "view", f"{package}@{spec}", "version"], check=True, capture_output=True,
+                              text=True, timeout=120).stdout.strip()
     (where / "package.json").write_text(json.dumps({"private": True, "dependencies": {package: spec}}))
     subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--no-update-notifier"], cwd=where, check=True,
                    capture_output=True, text=True, timeout=900)

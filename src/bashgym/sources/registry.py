@@ -15,6 +15,7 @@ SOURCES: dict[str, str] = {
     "opencode": "bashgym.sources.opencode:OpenCodeSource",
     "mini-swe-agent": "bashgym.sources.mini_swe_agent:MiniSweAgentSource",
     "aider": "bashgym.sources.aider:AiderSource",
+    "qwen": "bashgym.sources.qwen:QwenSource",
 }
 
 
