@@ -27,6 +27,7 @@ from bashgym.cli import app  # noqa: E402
 from bashgym.sources.qwen import QwenSource  # noqa: E402
 from bashgym.store import Store  # noqa: E402
 from harness.make_qwen_fixtures import (  # noqa: E402
+    CAT,
     FINAL,
     FINAL_2,
     FIRST_STEPS,
@@ -101,8 +102,8 @@ def check_qwen_session(session, work: str) -> None:
     assert write.output == f"Successfully created and wrote to new file: {work}/hello.txt."
     assert write.meta["file_diff"].endswith("@@ -0,0 +1,1 @@\n+hi\n") and not write.is_error
 
-    assert cat.input == {"command": "cat notes.txt hello.txt missing.txt", "is_background": False}
-    assert shell_output("cat notes.txt hello.txt missing.txt",
+    assert cat.input == {"command": CAT, "is_background": False}
+    assert shell_output(CAT,
                         "line one\nHello from bashgym\nhi\ncat: missing.txt: No such file or directory", 1
                         ).fullmatch(cat.output)
     assert (cat.exit_code, cat.is_error, cat.meta["status"]) == (1, True, "error")

@@ -33,10 +33,11 @@ USAGES = [(1000, 20, 200, 7), (1100, 30, 0, 0), (1200, 25, 0, 0), (1300, 15, 0, 
           (1500, 10, 1000, 0), (2000, 12, 1500, 0), (2100, 8, 0, 0)]
 FIRST_STEPS = 6  # replies to PROMPT; the rest answer FOLLOWUP
 # Qwen Code 0.24.4 runs `-p` shell commands with child_process and resolves on the child's `exit` event, before
-# its stdout is necessarily read: the first, fast command of a run sometimes records an empty output (seen in 2
-# of 8 runs here). A short sleep after the output lets the CLI read it first; the commands stay what they test.
-WC = "wc -l notes.txt && sleep 0.5"
-HEAD = "head -n 2 notes.txt && sleep 0.5"
+# its stdout is necessarily read: a fast command sometimes records an empty output (the first of a run in 3 of
+# 8 runs here; under load any). A sleep after the output lets the CLI read it first; the exit codes stay.
+WC = "wc -l notes.txt && sleep 1"
+CAT = "cat notes.txt hello.txt missing.txt || { sleep 1; exit 1; }"
+HEAD = "head -n 2 notes.txt && sleep 1"
 
 
 def script(work: Path) -> list[dict]:
@@ -51,7 +52,7 @@ def script(work: Path) -> list[dict]:
         tool_call("edit", {"file_path": notes, "old_string": "TODO: greet", "new_string": "Hello from bashgym"},
                   "call_edit", u[2]),
         tool_call("write_file", {"file_path": hello, "content": "hi\n"}, "call_write", u[3]),
-        tool_call("run_shell_command", {"command": "cat notes.txt hello.txt missing.txt", "is_background": False},
+        tool_call("run_shell_command", {"command": CAT, "is_background": False},
                   "call_cat", u[4]),
         say(FINAL, u[5]),
         tool_call("run_shell_command", {"command": HEAD, "is_background": False}, "call_head", u[6]),
