@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from harness.npm_tools import (  # noqa: E402
     CLAUDE_PACKAGE,
+    CLINE_PACKAGE,
     CODEX_PACKAGE,
     GEMINI_PACKAGE,
     LOCK,
@@ -33,7 +34,8 @@ from harness.npm_tools import (  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDED = json.loads((ROOT / "tests" / "fixtures" / "RECORDED_WITH.json").read_text())
-CLIS = {CLAUDE_PACKAGE: "claude", CODEX_PACKAGE: "codex", GEMINI_PACKAGE: "gemini", OPENCODE_PACKAGE: "opencode"}
+CLIS = {CLAUDE_PACKAGE: "claude", CODEX_PACKAGE: "codex", GEMINI_PACKAGE: "gemini", OPENCODE_PACKAGE: "opencode",
+        CLINE_PACKAGE: "cline"}
 # Run through harness/qwen_cli.py on the locked Node 22, not through their own bin links (Qwen needs Node >= 22).
 NODE22_TOOLS = {QWEN_PACKAGE: "qwen", NODE22_PACKAGE: "node"}
 
@@ -62,6 +64,9 @@ def test_committed_fixtures_were_recorded_with_the_locked_versions() -> None:
         assert _versions_in(ROOT / fixture, r'"cli_version":"([^"]+)"') == {locked_version(CODEX_PACKAGE)}, fixture
     for fixture in RECORDED[QWEN_PACKAGE]["fixtures"]:
         assert _versions_in(ROOT / fixture, r'"version":"([^"]+)"') == {locked_version(QWEN_PACKAGE)}, fixture
+    for fixture in RECORDED[CLINE_PACKAGE]["fixtures"]:
+        versions = {json.loads(p.read_text())["origin"]["version"] for p in (ROOT / fixture).rglob("*.messages.json")}
+        assert versions == {locked_version(CLINE_PACKAGE)}, fixture
 
 
 def _fake_install(tools: Path, versions: dict[str, str]) -> None:

@@ -1,7 +1,7 @@
 """The judge on one real session of each source added for issue 26 (fixtures recorded by the real agents):
 imported with `bashgym import`, judged with `bashgym judge`, and the signals read what each source records —
 mini-swe-agent's exit codes and failed command, Aider's edit and a final reply whose commands run after it, Qwen
-Code's exit codes, edits and failed command."""
+Code's exit codes, edits and failed command, Cline's per-command exit codes."""
 
 from __future__ import annotations
 
@@ -69,3 +69,12 @@ def test_qwen_code_session_is_judged_on_its_exit_codes_edits_and_failed_command(
     followup = turns["[QW2] Show me notes.txt."]["signals"]
     assert followup["shell_exit_codes"] == {"0": 1} and followup["edits"] == 0
     assert followup["ended_fulfilled"] == 1.0
+
+
+def test_cline_session_is_judged_on_each_commands_exit_code_and_its_edits(isolated_home: Path) -> None:
+    [turn] = judged("cline", FIXTURES / "cline")
+    signals = turn["signals"]
+    # One run_commands call ran `cat ... missing.txt` (exit 1) and `echo done` (exit 0): each counts.
+    assert signals["shell_exit_codes"] == {"0": 2, "1": 1}
+    assert signals["tool_error_rate"] == 0.2 and signals["edits"] == 2
+    assert signals["ended_fulfilled"] == 1.0  # the last call (echo) succeeded, then a final answer

@@ -1,6 +1,6 @@
 """Is there a new agent CLI release, and what did it change in the transcripts bashgym reads?
 
-    python tests/harness/check_latest.py [--only claude,codex,gemini,opencode,qwen] [--spec latest] [--json]
+    python tests/harness/check_latest.py [--only claude,codex,gemini,opencode,qwen,cline] [--spec latest] [--json]
 
 CI never runs this: the tests use the versions tests/harness/package-lock.json records. This is how a new
 release is noticed and then supported on purpose. For each CLI it installs `--spec` (default: the registry's
@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.npm_tools import (  # noqa: E402
     CLAUDE_PACKAGE,
+    CLINE_PACKAGE,
     CODEX_PACKAGE,
     GEMINI_PACKAGE,
     NODE22_PACKAGE,
@@ -111,12 +112,23 @@ def _record_qwen(binary: Path, tmp: Path) -> Path:
     return qwen_projects(home)
 
 
+def _record_cline(binary: Path, tmp: Path) -> Path:
+    from harness.cline_cli import cline_sessions
+    from harness.make_cline_fixtures import run_scenario
+
+    home = tmp / "home"
+    home.mkdir()
+    run_scenario(binary, home, tmp / "work")
+    return cline_sessions(home)
+
+
 RECORDERS = {
     "claude": Recorder(CLAUDE_PACKAGE, "claude", "claude", _record_claude),
     "codex": Recorder(CODEX_PACKAGE, "codex", "codex", _record_codex),
     "gemini": Recorder(GEMINI_PACKAGE, "gemini", "gemini", _record_gemini),
     "opencode": Recorder(OPENCODE_PACKAGE, "opencode", "opencode", _record_opencode),
     "qwen": Recorder(QWEN_PACKAGE, "qwen", "qwen", _record_qwen),
+    "cline": Recorder(CLINE_PACKAGE, "cline", "cline", _record_cline),
 }
 
 
@@ -149,7 +161,11 @@ def shape(root: Path, depth: int = 3) -> set[str]:
     `table.data(kind): key` for SQLite databases. Values are left out: only the format matters."""
     found: set[str] = set()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if path.suffix in (".jsonl", ".json"):
+        if path.suffix == ".json" and isinstance(document := _json_document(path), dict):
+            # A whole document (Cline's session files): its messages' blocks sit two levels deeper than a line's.
+            kind = path.name.split(".", 1)[1] if path.name.count(".") > 1 else "document"
+            found |= {f"{kind}: {p}" for p in _key_paths(document, "", depth + 2)}
+        elif path.suffix in (".jsonl", ".json"):
             for line in path.read_text(errors="replace").splitlines():
                 try:
                     record = json.loads(line)
@@ -161,6 +177,13 @@ def shape(root: Path, depth: int = 3) -> set[str]:
         elif path.suffix == ".db":
             found |= _db_shape(path)
     return found
+
+
+def _json_document(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(errors="replace"))
+    except ValueError:
+        return None
 
 
 def _db_shape(path: Path) -> set[str]:

@@ -250,6 +250,26 @@ def import_qwen(
     run_import(get_source("qwen"), path, home, as_json, rederive_, redact)
 
 
+@import_app.command("cline")
+def import_cline(
+    path: Path | None = typer.Argument(
+        None, help="A Cline CLI session (<id>.messages.json) or a directory of them (default ~/.cline/data/sessions; "
+                   "CLINE_DATA_DIR or CLINE_DIR when set)."),
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+    rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw files instead of reading them."),
+    redact: bool = REDACT_OPTION,
+) -> None:
+    """Import Cline CLI (3.x) sessions: prompts, replies, reasoning, tool calls with their results, each shell
+    command's exit code, edits with their diffs, model, token usage and the CLI's version.
+
+    Example: bashgym import cline ~/.cline/data/sessions
+    """
+    from bashgym.sources.registry import get_source
+
+    run_import(get_source("cline"), path, home, as_json, rederive_, redact)
+
+
 @import_app.command("file")
 def import_file_dataset(
     dataset: Path = typer.Argument(..., help="A .jsonl/.json/.parquet file or a saved HF datasets directory."),
@@ -287,7 +307,7 @@ def import_all(
     redact: bool = REDACT_OPTION,
 ) -> None:
     """Import every agent's sessions found on this machine (Claude Code, Codex, Gemini CLI, OpenCode,
-    mini-swe-agent, Aider, Qwen Code).
+    mini-swe-agent, Aider, Qwen Code, Cline).
 
     Each source's default location is used when it exists; one progress view, then a summary table.
 
@@ -314,7 +334,8 @@ def import_all(
         return
     if not results:
         console.print("[yellow]no agent sessions found (looked for ~/.claude, ~/.codex, ~/.gemini, "
-                      "~/.local/share/opencode, ~/.config/mini-swe-agent, .aider.chat.history.md under ~, ~/.qwen)[/yellow]")
+                      "~/.local/share/opencode, ~/.config/mini-swe-agent, .aider.chat.history.md under ~, ~/.qwen, ~/.cline)"
+                      "[/yellow]")
         return
     table = Table(title="import all")
     for col in ("source", "root", "files", "new/grown", "MB read", "sessions", "steps", "skipped lines", "failed"):

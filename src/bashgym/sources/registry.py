@@ -16,6 +16,7 @@ SOURCES: dict[str, str] = {
     "mini-swe-agent": "bashgym.sources.mini_swe_agent:MiniSweAgentSource",
     "aider": "bashgym.sources.aider:AiderSource",
     "qwen": "bashgym.sources.qwen:QwenSource",
+    "cline": "bashgym.sources.cline:ClineSource",
 }
 
 
