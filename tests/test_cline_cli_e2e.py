@@ -110,7 +110,7 @@ def test_a_file_that_is_not_a_cline_session_is_reported_by_its_path(isolated_hom
 def test_import_all_and_the_source_list_include_cline(isolated_home: Path) -> None:
     shutil.copytree(RECORDED, isolated_home / ".cline" / "data" / "sessions")
     listed = runner.invoke(app, ["import"])
-    assert listed.exit_code == 0 and "cline" in listed.output
+    assert listed.exit_code == 0 and "│ cline " in listed.output
     result = runner.invoke(app, ["import", "all", "--json"])
     assert result.exit_code == 0, result.output
     [cline] = [s for s in json.loads(result.output)["sources"] if s["source"] == "cline"]

@@ -165,10 +165,13 @@ def test_bad_lines_are_reported_with_their_line_and_the_chat_still_imported(isol
                                                                          (3, "not a Qwen Code chat")]
 
 
-def test_import_all_and_the_source_list_include_qwen(isolated_home: Path) -> None:
+def test_import_all_and_the_source_list_include_qwen(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(RECORDED, isolated_home / ".qwen" / "projects")
     listed = runner.invoke(app, ["import"])
-    assert listed.exit_code == 0 and "qwen" in listed.output and ".qwen/projects" in listed.output
+    assert listed.exit_code == 0 and "│ qwen " in listed.output  # the table wraps long paths: not checked here
+    monkeypatch.setenv("QWEN_HOME", "/elsewhere/qwen")  # Qwen Code's own override of ~/.qwen
+    assert QwenSource().default_root() == Path("/elsewhere/qwen/projects")
+    monkeypatch.delenv("QWEN_HOME")
     result = runner.invoke(app, ["import", "all", "--json"])
     assert result.exit_code == 0, result.output
     [qwen] = [s for s in json.loads(result.output)["sources"] if s["source"] == "qwen"]

@@ -1,8 +1,8 @@
 """The real agent CLIs the end-to-end tests drive, at the exact versions in tests/harness/package-lock.json.
 
-One lockfile for all the CLIs (Claude Code, Codex, Gemini CLI, OpenCode, Qwen Code and the Node 22 it runs on, Cline): a fresh clone installs exactly
-what the committed fixtures were recorded with (tests/fixtures/RECORDED_WITH.json says which), so a new
-release on the registry cannot change what CI runs. Staying current is a separate, deliberate step:
+One lockfile for all the CLIs (Claude Code, Codex, Gemini CLI, OpenCode, Qwen Code and the Node 22 it runs on,
+Cline): a fresh clone installs exactly what the committed fixtures were recorded with
+(tests/fixtures/RECORDED_WITH.json says which), so a new release on the registry cannot change what CI runs. Staying current is a separate, deliberate step:
 `python tests/harness/check_latest.py`.
 
 Why `npm install` over the copied lockfile and not `npm ci`: the lock lists every platform's optional binary

@@ -334,8 +334,8 @@ def import_all(
         return
     if not results:
         console.print("[yellow]no agent sessions found (looked for ~/.claude, ~/.codex, ~/.gemini, "
-                      "~/.local/share/opencode, ~/.config/mini-swe-agent, .aider.chat.history.md under ~, ~/.qwen, ~/.cline)"
-                      "[/yellow]")
+                      "~/.local/share/opencode, ~/.config/mini-swe-agent, .aider.chat.history.md under ~, "
+                      "~/.qwen, ~/.cline)[/yellow]")
         return
     table = Table(title="import all")
     for col in ("source", "root", "files", "new/grown", "MB read", "sessions", "steps", "skipped lines", "failed"):
