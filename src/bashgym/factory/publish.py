@@ -217,7 +217,9 @@ def _parquet_rows(name: str, blob: bytes) -> Iterable[tuple[int, Any]]:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(io.BytesIO(blob))
+        # no Arrow thread pools: a CLI that exits on a refusal right after this read once aborted in Arrow's
+        # C++ teardown ("terminate called without an active exception", exit -6) with its pools alive
+        table = pq.read_table(io.BytesIO(blob), use_threads=False, pre_buffer=False)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds for a damaged file
         raise PushCheckError(f"{name}: not a readable Parquet file ({exc}); rebuild the dataset") from None
     yield from enumerate(table.to_pylist(), 1)
