@@ -11,6 +11,7 @@ import pytest
 
 from bashgym.store import Store
 from pg_server import PostgresServer
+from ray_session import start_local_ray
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -45,6 +46,13 @@ def pg_server() -> Iterator[PostgresServer]:
         yield server.start()
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[dict]:
+    """One real local Ray (2 CPUs) for the whole test session of this worker, shut down at its end: tests
+    that run an engine on Ray share it ({"address": "local", "cpus": 2, ...})."""
+    yield from start_local_ray()
 
 
 @pytest.fixture()
