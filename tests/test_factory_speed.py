@@ -12,7 +12,7 @@ import pytest
 
 from bashgym.factory.build import build_dataset
 from bashgym.factory.config import DatasetConfig
-from bashgym.factory.dedup import minhash, shingles
+from bashgym.factory.dedup import minhash, normalise, shingles
 from bashgym.factory.redact import Redactor
 from bashgym.factory.select import ALL_TIERS
 from bashgym.schema import Step
@@ -62,6 +62,13 @@ def test_minhash_from_byte_slices_equals_datasketch_on_shingles(text: str) -> No
     got = minhash(text, 64, 5)
     assert (got.hashvalues == expected.hashvalues).all()
     assert got.hashfunc is zlib.crc32
+
+
+@pytest.mark.parametrize("text", ["", "  a\t\tb \n", "x\x1cy\x1f z\u2028w\xa0v\u3000u\x85t  ", "ID 3F2A9C1D at 12:03\r\n",
+                                  "naïve café ✓ 日本語 ٣٤ deadbeef99 \u200b zero-width is not space"])
+def test_normalise_collapses_the_whitespace_the_regex_did(text: str) -> None:
+    lowered = re.sub(r"\d+", "0", re.sub(r"\b[0-9a-f]{7,64}\b", "<hex>", text.lower()))
+    assert normalise(text) == re.sub(r"\s+", " ", lowered).strip()
 
 
 @pytest.fixture()
