@@ -67,8 +67,30 @@ def test_minhash_from_byte_slices_equals_datasketch_on_shingles(text: str) -> No
 @pytest.mark.parametrize("text", ["", "  a\t\tb \n", "x\x1cy\x1f z\u2028w\xa0v\u3000u\x85t  ", "ID 3F2A9C1D at 12:03\r\n",
                                   "naïve café ✓ 日本語 ٣٤ deadbeef99 \u200b zero-width is not space"])
 def test_normalise_collapses_the_whitespace_the_regex_did(text: str) -> None:
+    assert normalise(text) == _unicode_normalise(text)
+
+
+def _unicode_normalise(text: str) -> str:
+    """normalise as three unicode regexes (its definition, before the ASCII fast paths)."""
     lowered = re.sub(r"\d+", "0", re.sub(r"\b[0-9a-f]{7,64}\b", "<hex>", text.lower()))
-    assert normalise(text) == re.sub(r"\s+", " ", lowered).strip()
+    return re.sub(r"\s+", " ", lowered).strip()
+
+
+def test_normalise_masks_hex_ids_by_unicode_word_boundaries() -> None:
+    """Hex ids next to non-ASCII letters and digits, underscores, and runs too long, in many random mixes:
+    the same as the unicode regexes (an ASCII boundary is not a unicode one next to `é` or `٣`)."""
+    import random
+
+    pieces = ["3f2a9c1d", "deadbeefcafe", "1234567", "abcdef", "f" * 64, "a" * 65, "é", "٣", "_", "ü", "K",
+              " ", "\n", "-", "x", "日本", "0", "\u2028", "\xa0", "DEADBEEF1"]
+    rng = random.Random(7)
+    texts = ["é1234567", "1234567é", "٣deadbeef", "deadbeef٣ ok", "_1234567", "id 3f2a9c1d é"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
+    for text in texts:
+        assert normalise(text) == _unicode_normalise(text), text
+        words = re.findall(r"\w+", _unicode_normalise(text))
+        assert shingles(text, 3) == ({" ".join(words[i:i + 3]).encode() for i in range(len(words) - 2)}
+                                     if len(words) >= 3 else {" ".join(words).encode()} if words else set())
 
 
 @pytest.fixture()
