@@ -19,6 +19,7 @@ from harness.npm_tools import (  # noqa: E402
     CLAUDE_PACKAGE,
     CLINE_PACKAGE,
     CODEX_PACKAGE,
+    COPILOT_PACKAGE,
     GEMINI_PACKAGE,
     LOCK,
     MANIFEST,
@@ -35,7 +36,7 @@ from harness.npm_tools import (  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 RECORDED = json.loads((ROOT / "tests" / "fixtures" / "RECORDED_WITH.json").read_text())
 CLIS = {CLAUDE_PACKAGE: "claude", CODEX_PACKAGE: "codex", GEMINI_PACKAGE: "gemini", OPENCODE_PACKAGE: "opencode",
-        CLINE_PACKAGE: "cline"}
+        CLINE_PACKAGE: "cline", COPILOT_PACKAGE: "copilot"}
 # Run through harness/qwen_cli.py on the locked Node 22, not through their own bin links (Qwen needs Node >= 22).
 NODE22_TOOLS = {QWEN_PACKAGE: "qwen", NODE22_PACKAGE: "node"}
 
@@ -67,6 +68,9 @@ def test_committed_fixtures_were_recorded_with_the_locked_versions() -> None:
     for fixture in RECORDED[CLINE_PACKAGE]["fixtures"]:
         versions = {json.loads(p.read_text())["origin"]["version"] for p in (ROOT / fixture).rglob("*.messages.json")}
         assert versions == {locked_version(CLINE_PACKAGE)}, fixture
+    for fixture in RECORDED[COPILOT_PACKAGE]["fixtures"]:
+        found = _versions_in(ROOT / fixture, r'"copilotVersion":"([^"]+)"')
+        assert found == {locked_version(COPILOT_PACKAGE)}, fixture
 
 
 def _fake_install(tools: Path, versions: dict[str, str]) -> None:
@@ -109,6 +113,11 @@ def test_installed_agent_clis_are_exactly_the_locked_versions() -> None:
         assert path is not None, f"{package} installed no {binary} binary"
     assert version_mismatches() == []
     for package, binary in CLIS.items():
+        if package == COPILOT_PACKAGE:  # unpacks its runtime on first start: into the shared cache, once
+            from harness.copilot_cli import copilot_bin
+
+            assert copilot_bin() is not None  # it runs `copilot --version` and checks the locked version
+            continue
         out = subprocess.run([str(npm_bin(package, binary)), "--version"], capture_output=True, text=True,
                              timeout=60).stdout
         assert locked_version(package) in out, (package, out)

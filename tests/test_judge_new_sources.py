@@ -1,7 +1,8 @@
 """The judge on one real session of each source added for issue 26 (fixtures recorded by the real agents):
 imported with `bashgym import`, judged with `bashgym judge`, and the signals read what each source records —
 mini-swe-agent's exit codes and failed command, Aider's edit and a final reply whose commands run after it, Qwen
-Code's exit codes, edits and failed command, Cline's per-command exit codes."""
+Code's exit codes, edits and failed command, Cline's per-command exit codes, GitHub Copilot CLI's exit codes
+and edits."""
 
 from __future__ import annotations
 
@@ -78,3 +79,16 @@ def test_cline_session_is_judged_on_each_commands_exit_code_and_its_edits(isolat
     assert signals["shell_exit_codes"] == {"0": 2, "1": 1}
     assert signals["tool_error_rate"] == 0.2 and signals["edits"] == 2
     assert signals["ended_fulfilled"] == 1.0  # the last call (echo) succeeded, then a final answer
+
+
+def test_copilot_session_is_judged_on_its_exit_codes_edits_and_failed_command(isolated_home: Path) -> None:
+    turns = {t["prompt"]: t for t in judged("copilot", FIXTURES / "copilot")}
+    task = next(t for p, t in turns.items() if p.startswith("[CP1]"))["signals"]
+    # `wc -l` exits 0, `cat ... missing.txt` exits 1 (Copilot calls the tool run a success; the exit code wins);
+    # the edit and the new file (`create`) count as edits.
+    assert task["shell_exit_codes"] == {"0": 1, "1": 1}
+    assert task["tool_error_rate"] == 0.2 and task["edits"] == 2
+    assert task["ended_fulfilled"] == 0.25  # the last call (the cat) failed and nothing after it fixed that
+    followup = turns["[CP2] Show me notes.txt."]["signals"]
+    assert followup["shell_exit_codes"] == {"0": 1} and followup["edits"] == 0
+    assert followup["ended_fulfilled"] == 1.0

@@ -29,7 +29,8 @@ from typing import Any
 SCHEMA_VERSION = 1
 MESSAGE_ID = "message_id"  # Step.meta key: the model message a step came in (see the module docstring)
 
-SOURCES = ("claude_code", "codex", "gemini", "opencode", "mini_swe_agent", "aider", "qwen", "cline", "gym", "import")
+SOURCES = ("claude_code", "codex", "gemini", "opencode", "mini_swe_agent", "aider", "qwen", "cline", "copilot",
+           "gym", "import")
 STEP_KINDS = ("message", "tool_call")
 ROLES = ("user", "assistant", "system", "tool")
 TIERS = ("gold", "silver", "bronze", "failed")
@@ -37,7 +38,7 @@ TIERS = ("gold", "silver", "bronze", "failed")
 # Tool names that run a shell command, whatever the agent calls them. Later stages use `is_shell_call`.
 SHELL_TOOL_NAMES = frozenset(
     {"Bash", "bash", "shell", "exec_command", "local_shell", "run_shell_command", "execute_bash", "terminal",
-     "run_commands"}
+     "run_commands", "powershell"}
 )
 
 

@@ -1,6 +1,6 @@
 """Is there a new agent CLI release, and what did it change in the transcripts bashgym reads?
 
-    python tests/harness/check_latest.py [--only claude,codex,gemini,opencode,qwen,cline] [--spec latest] [--json]
+    python tests/harness/check_latest.py [--only claude,codex,gemini,opencode,qwen,cline,copilot] [--spec latest] [--json]
 
 CI never runs this: the tests use the versions tests/harness/package-lock.json records. This is how a new
 release is noticed and then supported on purpose. For each CLI it installs `--spec` (default: the registry's
@@ -34,6 +34,7 @@ from harness.npm_tools import (  # noqa: E402
     CLAUDE_PACKAGE,
     CLINE_PACKAGE,
     CODEX_PACKAGE,
+    COPILOT_PACKAGE,
     GEMINI_PACKAGE,
     NODE22_PACKAGE,
     OPENCODE_PACKAGE,
@@ -122,6 +123,16 @@ def _record_cline(binary: Path, tmp: Path) -> Path:
     return cline_sessions(home)
 
 
+def _record_copilot(binary: Path, tmp: Path) -> Path:
+    from harness.copilot_cli import copilot_sessions
+    from harness.make_copilot_fixtures import run_scenario
+
+    home = tmp / "home"
+    home.mkdir()
+    run_scenario(binary, home, tmp / "work")
+    return copilot_sessions(home)
+
+
 RECORDERS = {
     "claude": Recorder(CLAUDE_PACKAGE, "claude", "claude", _record_claude),
     "codex": Recorder(CODEX_PACKAGE, "codex", "codex", _record_codex),
@@ -129,6 +140,7 @@ RECORDERS = {
     "opencode": Recorder(OPENCODE_PACKAGE, "opencode", "opencode", _record_opencode),
     "qwen": Recorder(QWEN_PACKAGE, "qwen", "qwen", _record_qwen),
     "cline": Recorder(CLINE_PACKAGE, "cline", "cline", _record_cline),
+    "copilot": Recorder(COPILOT_PACKAGE, "copilot", "copilot", _record_copilot),
 }
 
 

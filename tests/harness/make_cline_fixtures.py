@@ -11,15 +11,14 @@ tests/fixtures/cline/.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.chat_stream_server import ScriptedChatStreamServer, reasoning, say, tool_call, usage  # noqa: E402
 from harness.cline_cli import cline_bin, cline_sessions, run_cline  # noqa: E402
+from harness.recording import record  # noqa: E402
 
 MODEL = "cline-scripted-1"
 PROMPT = '[CL1] How many lines does "notes.txt" have?\nThen replace the TODO with a greeting and add hello.txt.'
@@ -58,19 +57,7 @@ def run_scenario(cline: Path, home: Path, work: Path) -> tuple[list[dict], Scrip
 
 
 def main(out: Path) -> None:
-    cline = cline_bin()
-    if cline is None:
-        raise SystemExit("npm is needed to install the Cline CLI")
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir()
-        run_scenario(cline, home, Path(tmp) / "work")
-        root = cline_sessions(home)
-        for path in sorted(root.rglob("*.json")):
-            target = out / path.relative_to(root)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, target)
-            print(target)
+    record(out, cline_bin(), run_scenario, cline_sessions, ("**/*.json",), needs="the Cline CLI")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ tests/fixtures/gemini_resumed_later/.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.gemini_cli import gemini_bin, gemini_tmp, run_gemini  # noqa: E402
 from harness.gemini_server import ScriptedGeminiServer, function_call, say, usage  # noqa: E402
+from harness.recording import record  # noqa: E402
 
 MODEL = "gemini-scripted-1"
 PROMPT = '[GM1] How many lines does "notes.txt" have?\nThen replace the TODO with a greeting and add hello.txt.'
@@ -88,19 +87,10 @@ def _move_back_one_minute(root: Path) -> None:
 
 
 def main(out: Path, resume_in_a_later_minute: bool = False) -> None:
-    gemini = gemini_bin()
-    if gemini is None:
-        raise SystemExit("npm is needed to install the Gemini CLI")
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir()
-        run_scenario(gemini, home, Path(tmp) / "work", resume_in_a_later_minute=resume_in_a_later_minute)
-        for project in gemini_tmp(home).iterdir():
-            for path in [project / ".project_root", *sorted((project / "chats").rglob("*.jsonl"))]:
-                target = out / project.name / path.relative_to(project)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(path, target)
-                print(target)
+    def scenario(gemini: Path, home: Path, work: Path) -> None:
+        run_scenario(gemini, home, work, resume_in_a_later_minute=resume_in_a_later_minute)
+
+    record(out, gemini_bin(), scenario, gemini_tmp, ("*/.project_root", "*/chats/**/*.jsonl"), needs="the Gemini CLI")
 
 
 if __name__ == "__main__":

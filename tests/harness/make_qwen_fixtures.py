@@ -12,15 +12,14 @@ tests/fixtures/qwen/.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.chat_stream_server import ScriptedChatStreamServer, reasoning, say, tool_call, usage  # noqa: E402
 from harness.qwen_cli import qwen_command, qwen_projects, run_qwen  # noqa: E402
+from harness.recording import record  # noqa: E402
 
 MODEL = "qwen-scripted-1"
 PROMPT = '[QW1] How many lines does "notes.txt" have?\nThen replace the TODO with a greeting and add hello.txt.'
@@ -77,19 +76,7 @@ def run_scenario(qwen: list[str], home: Path, work: Path) -> tuple[list[list[dic
 
 
 def main(out: Path) -> None:
-    qwen = qwen_command()
-    if qwen is None:
-        raise SystemExit("npm is needed to install Qwen Code")
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir()
-        run_scenario(qwen, home, Path(tmp) / "work")
-        root = qwen_projects(home)
-        for path in sorted(root.rglob("chats/*.jsonl")):
-            target = out / path.relative_to(root)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, target)
-            print(target)
+    record(out, qwen_command(), run_scenario, qwen_projects, ("**/chats/*.jsonl",), needs="Qwen Code")
 
 
 if __name__ == "__main__":

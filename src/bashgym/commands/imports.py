@@ -270,6 +270,26 @@ def import_cline(
     run_import(get_source("cline"), path, home, as_json, rederive_, redact)
 
 
+@import_app.command("copilot")
+def import_copilot(
+    path: Path | None = typer.Argument(
+        None, help="A GitHub Copilot CLI session (events.jsonl) or a directory of them (default "
+                   "~/.copilot/session-state; COPILOT_HOME when set)."),
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+    rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw lines instead of reading files."),
+    redact: bool = REDACT_OPTION,
+) -> None:
+    """Import GitHub Copilot CLI sessions: prompts, replies, reasoning, tool calls with their results, shell exit
+    codes, edits as diffs, models, token usage and the CLI's version (resumed runs continue their session).
+
+    Example: bashgym import copilot ~/.copilot/session-state
+    """
+    from bashgym.sources.registry import get_source
+
+    run_import(get_source("copilot"), path, home, as_json, rederive_, redact)
+
+
 @import_app.command("file")
 def import_file_dataset(
     dataset: Path = typer.Argument(..., help="A .jsonl/.json/.parquet file or a saved HF datasets directory."),
@@ -307,7 +327,7 @@ def import_all(
     redact: bool = REDACT_OPTION,
 ) -> None:
     """Import every agent's sessions found on this machine (Claude Code, Codex, Gemini CLI, OpenCode,
-    mini-swe-agent, Aider, Qwen Code, Cline).
+    mini-swe-agent, Aider, Qwen Code, Cline, GitHub Copilot CLI).
 
     Each source's default location is used when it exists; one progress view, then a summary table.
 

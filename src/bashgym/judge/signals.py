@@ -19,7 +19,7 @@ from bashgym.schema import Step, Turn, is_shell_call, prompt_step, shell_command
 
 EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit", "str_replace_editor", "apply_patch",
                         "edit_file", "write_file", "replace", "str_replace_based_edit_tool",
-                        "edit", "editor"})  # Qwen Code's (and OpenCode's) edit tool, Cline's
+                        "edit", "editor", "create"})  # Qwen Code's (and OpenCode's) edit tool, Cline's, Copilot CLI's new file
 
 
 @dataclass(slots=True)

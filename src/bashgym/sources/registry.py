@@ -17,6 +17,7 @@ SOURCES: dict[str, str] = {
     "aider": "bashgym.sources.aider:AiderSource",
     "qwen": "bashgym.sources.qwen:QwenSource",
     "cline": "bashgym.sources.cline:ClineSource",
+    "copilot": "bashgym.sources.copilot:CopilotSource",
 }
 
 
