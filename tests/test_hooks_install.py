@@ -228,3 +228,40 @@ def test_hook_marks_another_agents_events_and_status_counts_them_apart(isolated_
     report = json.loads(runner.invoke(app, ["hooks", "status", "--json"]).output)
     assert report["agents"]["gemini"]["events"] == {"AfterTool": 1, "BeforeAgent": 1}
     assert report["agents"]["claude"]["events"] == {"Stop": 1} and report["events_total"] == 3
+
+
+def test_copilot_install_writes_flat_entries_keeps_the_users_and_goes_back_out(isolated_home: Path, tmp_path: Path,
+                                                                               monkeypatch) -> None:
+    """Copilot CLI takes `{type, bash, timeoutSec}` entries straight under the event (no matcher groups); its home
+    moves with COPILOT_HOME; --project writes the repo's .github/copilot/settings.json."""
+    monkeypatch.setenv("COPILOT_HOME", str(tmp_path / "copilot-home"))
+    theirs = {"model": "gpt-5", "hooks": {"PostToolUse": [{"type": "command", "bash": "lint.sh"}]}}
+    settings = tmp_path / "copilot-home" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text(json.dumps(theirs))
+    assert runner.invoke(app, ["hooks", "install", "--agent", "copilot"]).exit_code == 0
+    data = json.loads(settings.read_text())
+    assert sorted(data["hooks"]) == sorted(HOOK_EVENTS) and data["model"] == "gpt-5"
+    mine, ours = data["hooks"]["PostToolUse"]
+    assert mine == {"type": "command", "bash": "lint.sh"}
+    assert sorted(ours) == ["bash", "timeoutSec", "type"] and ours["bash"].endswith("--agent copilot")
+    assert HOOK_MARKER in ours["bash"] and ours["timeoutSec"] == 10
+    status = json.loads(runner.invoke(app, ["hooks", "status", "--json"]).output)["agents"]["copilot"]
+    assert status["installed"]["user"] == {"path": str(settings), "events": sorted(HOOK_EVENTS)}
+    assert runner.invoke(app, ["hooks", "uninstall", "--agent", "copilot"]).exit_code == 0
+    assert json.loads(settings.read_text()) == theirs
+
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, ["hooks", "install", "--agent", "copilot", "--project"]).exit_code == 0
+    assert sorted(json.loads((tmp_path / ".github" / "copilot" / "settings.json").read_text())["hooks"]) == sorted(
+        HOOK_EVENTS)
+
+
+def test_qwen_install_uses_claudes_layout_in_qwen_home(isolated_home: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("QWEN_HOME", str(tmp_path / "qwen-home"))
+    assert runner.invoke(app, ["hooks", "install", "--agent", "qwen"]).exit_code == 0
+    data = json.loads((tmp_path / "qwen-home" / "settings.json").read_text())
+    assert sorted(data["hooks"]) == sorted(HOOK_EVENTS)
+    [entry] = data["hooks"]["PostToolUse"][0]["hooks"]
+    assert data["hooks"]["PostToolUse"][0]["matcher"] == "*" and entry["timeout"] == 10  # seconds, as Qwen counts
+    assert entry["command"].endswith("--agent qwen") and not (isolated_home / ".qwen").exists()

@@ -67,13 +67,13 @@ def qwen_env(home: Path, base_url: str, node: str) -> dict[str, str]:
 
 def run_qwen(
     qwen: list[str], prompt: str, *, home: Path, cwd: Path, base_url: str, model: str,
-    extra_args: list[str] | None = None, timeout: float = 120,
+    extra_args: list[str] | None = None, extra_env: dict[str, str] | None = None, timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """`qwen -p PROMPT -m MODEL --auth-type openai -o json --yolo` in cwd with stdin closed."""
     write_settings(home)
     args = [*qwen, "-p", prompt, "-m", model, "--auth-type", "openai", "-o", "json", "--yolo", *(extra_args or [])]
-    return subprocess.run(args, cwd=cwd, env=qwen_env(home, base_url, qwen[0]), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(args, cwd=cwd, env={**qwen_env(home, base_url, qwen[0]), **(extra_env or {})},
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def chats(home: Path) -> list[Path]:

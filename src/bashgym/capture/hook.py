@@ -1,4 +1,4 @@
-"""The capture hook (Claude Code, Gemini CLI): read one JSON event on stdin, append it to the event log in
+"""The capture hook (Claude Code, Gemini CLI, Qwen Code, GitHub Copilot CLI): read one JSON event on stdin, append it to the event log in
 one write, exit 0.
 
 Run as a script by absolute path with `-S` (no site import), so it costs about as much as a bare Python
@@ -21,9 +21,10 @@ the last argument ({type: "agent-turn-complete", thread-id, ...}), logged with `
 `session_id` = its thread id; its rollout is then imported (`ingest --source codex --codex-thread ID`).
 
 On Stop / SubagentStop / SessionEnd (Gemini CLI: AfterAgent / SessionEnd, whose `transcript_path` is its chat
-file) the session's transcript is imported by a detached process (`python -m bashgym.capture.ingest
-[--source gemini] PATH`), so the agent never waits for it; on SessionStart a detached process
-records the git commit the session starts from (transcripts name the branch, not the commit).
+file; Qwen Code: Stop / SessionEnd, its chat file; Copilot CLI: Stop, its events.jsonl) the session's
+transcript is imported by a detached process (`python -m bashgym.capture.ingest [--source gemini] PATH`), so
+the agent never waits for it; on SessionStart a detached process records the git commit the session starts
+from (transcripts name the branch, not the commit).
 """
 
 import _signal  # the C module: `signal` would import enum, 10+ ms
@@ -36,7 +37,9 @@ import time
 MAX_EVENT_BYTES = 8 * 1024 * 1024
 INGEST_EVENTS = (b"Stop", b"SubagentStop", b"SessionEnd")
 # Per agent (`--agent`): the events after which its transcript is imported. Claude Code is the default.
-AGENT_INGEST_EVENTS = {"gemini": (b"AfterAgent", b"SessionEnd")}
+# Copilot's SessionEnd names no transcript; its Stop (`agentStop`) does, after every turn.
+AGENT_INGEST_EVENTS = {"gemini": (b"AfterAgent", b"SessionEnd"), "qwen": (b"Stop", b"SessionEnd"),
+                       "copilot": (b"Stop",)}
 STDIN_BUDGET_S = 0.6  # the longest the hook waits for stdin to reach EOF
 DEADLINE_S = 0.9  # the hook is gone by then, exit 0, whatever it was doing
 _APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC

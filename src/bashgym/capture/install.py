@@ -1,4 +1,5 @@
-"""Merge bashgym's hooks into an agent's settings.json (Claude Code, Gemini CLI), and take them out again.
+"""Merge bashgym's hooks into an agent's settings.json (Claude Code, Gemini CLI, Qwen Code, GitHub Copilot CLI),
+and take them out again.
 
 The merge keeps every existing hook and setting, is idempotent (installing twice equals once), replaces a
 bashgym hook left by an older install (another interpreter path), backs the file up before changing it,
@@ -45,6 +46,15 @@ class AgentHooks:
     timeout: int  # in the agent's unit
     extra: dict[str, Any] = field(default_factory=dict)  # added to each hook entry
     file_name: str = "settings.json"
+    project_dir: str | None = None  # where --project looks, when not settings_dir
+    flat: bool = False  # entries directly under the event ({type, bash, timeoutSec}), not in matcher groups
+    home_env: str | None = None  # an env var that moves the user-level settings_dir (COPILOT_HOME, QWEN_HOME)
+
+    def entry(self, command: str) -> dict[str, Any]:
+        """One hook entry running `command`, in this agent's form."""
+        if self.flat:
+            return {**self.extra, "type": "command", "bash": command, "timeoutSec": self.timeout}
+        return {**self.extra, "type": "command", "command": command, "timeout": self.timeout}
 
 
 # Gemini CLI 0.61 (hooks on by default, `settings.hooks.<Event>[{matcher, hooks: [{type, command, timeout
@@ -57,6 +67,14 @@ AGENTS: dict[str, AgentHooks] = {
                          {"name": "bashgym"}),
     # Codex CLI: its `notify` program in config.toml (capture/codex_notify.py), one event per finished turn.
     "codex": AgentHooks("codex", ".codex", ("agent-turn-complete",), {}, 0, file_name="config.toml"),
+    # Qwen Code 0.24 (a Gemini CLI fork whose hooks took Claude Code's events and payloads: session_id,
+    # transcript_path (the chat file), cwd, hook_event_name; timeouts in seconds): settings.json as Claude's.
+    "qwen": AgentHooks("qwen", ".qwen", HOOK_EVENTS, MATCHER_EVENTS, HOOK_TIMEOUT_S, home_env="QWEN_HOME"),
+    # GitHub Copilot CLI 1.0 (`hooks` in ~/.copilot/settings.json, repo-level in .github/copilot/settings.json):
+    # flat entries {type, bash, timeoutSec (s)}; PascalCase event names get the Claude-style payload
+    # (hook_event_name, session_id; Stop carries transcript_path = the session's events.jsonl).
+    "copilot": AgentHooks("copilot", ".copilot", HOOK_EVENTS, {}, HOOK_TIMEOUT_S, project_dir=".github/copilot",
+                          flat=True, home_env="COPILOT_HOME"),
 }
 
 
@@ -140,14 +158,18 @@ def settings_path(project: bool = False, cwd: Path | None = None, agent: str = "
         from bashgym.capture.codex_notify import config_path
 
         return config_path(project, cwd)
-    folder = agent_hooks(agent).settings_dir
+    spec = agent_hooks(agent)
     if project:
-        return (cwd or Path.cwd()) / folder / "settings.json"
-    return claude_home() / "settings.json" if agent == "claude" else Path.home() / folder / "settings.json"
+        return (cwd or Path.cwd()) / (spec.project_dir or spec.settings_dir) / "settings.json"
+    if agent == "claude":
+        return claude_home() / "settings.json"
+    moved = os.environ.get(spec.home_env) if spec.home_env else None
+    return (Path(moved) if moved else Path.home() / spec.settings_dir) / "settings.json"
 
 
 def is_ours(hook: Any) -> bool:
-    return isinstance(hook, dict) and HOOK_MARKER in str(hook.get("command", ""))
+    """A hook entry running bashgym's hook script (`command`, or Copilot's `bash`)."""
+    return isinstance(hook, dict) and any(HOOK_MARKER in str(hook.get(k, "")) for k in ("command", "bash"))
 
 
 def read_settings(path: Path) -> dict[str, Any]:
@@ -170,11 +192,12 @@ def read_settings(path: Path) -> dict[str, Any]:
 
 
 def _strip_ours(groups: list[Any]) -> list[Any]:
-    """Matcher groups with our hooks removed; groups left empty are dropped."""
+    """Matcher groups (or flat entries) with our hooks removed; groups left empty are dropped."""
     out = []
     for group in groups:
         if not isinstance(group, dict) or not isinstance(group.get("hooks"), list):
-            out.append(group)
+            if not is_ours(group):
+                out.append(group)
             continue
         kept = [h for h in group["hooks"] if not is_ours(h)]
         if kept:
@@ -190,8 +213,7 @@ def merged_settings(settings: dict[str, Any], command: str, agent: str = "claude
     hooks = new.setdefault("hooks", {})
     for event in spec.events:
         groups = _strip_ours(hooks.get(event) or [])
-        entry = {**spec.extra, "type": "command", "command": command, "timeout": spec.timeout}
-        group: dict[str, Any] = {"hooks": [entry]}
+        group: dict[str, Any] = spec.entry(command) if spec.flat else {"hooks": [spec.entry(command)]}
         if event in spec.matchers:
             group = {"matcher": spec.matchers[event], **group}
         groups.append(group)
@@ -296,6 +318,8 @@ def installed_events(path: Path, agent: str = "claude") -> dict[str, str]:
     out: dict[str, str] = {}
     for event, groups in (settings.get("hooks") or {}).items():
         for group in groups if isinstance(groups, list) else []:
+            if is_ours(group):  # a flat entry (Copilot)
+                out[event] = group.get("bash") or group.get("command", "")
             for hook in (group.get("hooks") or []) if isinstance(group, dict) else []:
                 if is_ours(hook):
                     out[event] = hook.get("command", "")

@@ -1,4 +1,5 @@
-"""`bashgym hooks install|uninstall|status`: live capture of Claude Code and Gemini CLI sessions."""
+"""`bashgym hooks install|uninstall|status`: live capture of Claude Code, Gemini CLI, Codex, Qwen Code and GitHub
+Copilot CLI sessions."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from rich.table import Table
 
 from bashgym.commands.common import HOME_OPTION, JSON_OPTION, console, print_json, use_home
 
-hooks_app = typer.Typer(help="Install, remove and inspect bashgym's capture hooks (Claude Code, Gemini CLI).",
+hooks_app = typer.Typer(help="Install, remove and inspect bashgym's capture hooks (Claude Code, Gemini CLI, Codex, "
+                        "Qwen Code, GitHub Copilot CLI).",
                         invoke_without_command=True)
 
 PROJECT_OPTION = typer.Option(False, "--project",
-                              help="Use the agent's settings.json of the current directory (.claude/, .gemini/).")
-AGENT_OPTION = typer.Option("claude", "--agent", help="Whose hooks: claude (default), gemini, or codex (its notify "
-                            "program in ~/.codex/config.toml).")
+                              help="Use the agent's settings.json of the current directory (.claude/, .gemini/, "
+                              ".qwen/, .github/copilot/).")
+AGENT_OPTION = typer.Option("claude", "--agent", help="Whose hooks: claude (default), gemini, qwen, copilot, or codex "
+                            "(its notify program in ~/.codex/config.toml).")
 DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Print the change to settings.json without writing it.")
 
 
@@ -43,8 +46,9 @@ REDACT_OPTION = typer.Option(
 def install(project: bool = PROJECT_OPTION, dry_run: bool = DRY_RUN_OPTION, plugin: bool = PLUGIN_OPTION,
             home: Path | None = HOME_OPTION, redact: bool = REDACT_OPTION, agent: str = AGENT_OPTION) -> None:
     """Merge bashgym's hooks into the agent's settings.json (idempotent; keeps everything else; backs up):
-    Claude Code's ~/.claude/settings.json, or with --agent gemini the Gemini CLI's ~/.gemini/settings.json
-    (each finished turn's chat file is imported as it is written).
+    Claude Code's ~/.claude/settings.json, or with --agent gemini the Gemini CLI's ~/.gemini/settings.json,
+    --agent qwen Qwen Code's ~/.qwen/settings.json, --agent copilot the GitHub Copilot CLI's
+    ~/.copilot/settings.json (each finished turn's transcript is imported as it is written).
 
     With the Claude Code plugin installed, use --plugin instead: the plugin brings the hooks, bashgym records
     which Python runs them. Both at once would deliver every event twice.
