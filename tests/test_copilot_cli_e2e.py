@@ -1,7 +1,7 @@
 """End to end with the real GitHub Copilot CLI (npm `@github/copilot` 1.0.x), headless and offline with a
 bring-your-own-key provider (no GitHub account) against a scripted streaming chat-completions server on
 127.0.0.1: the CLI reasons, runs shell commands, views, edits and creates files as the script tells it, is
-resumed for a second prompt, records the session under `~/.copilot/session-state/<id>/events.jsonl`, and
+resumed for a second prompt and a third that a subagent answers, records the session under `~/.copilot/session-state/<id>/events.jsonl`, and
 `bashgym import copilot <dir>` then stores it. The same scenario's recording is committed in
 tests/fixtures/copilot/ (`python tests/harness/make_copilot_fixtures.py tests/fixtures/copilot`), so the parser
 is checked against what the real CLI writes even where npm is missing.
@@ -26,13 +26,18 @@ from bashgym.store import Store  # noqa: E402
 from harness.copilot_cli import copilot_bin, copilot_sessions  # noqa: E402
 from harness.make_copilot_fixtures import (  # noqa: E402
     CAT,
+    DELEGATE,
     FINAL,
     FINAL_2,
-    FIRST_STEPS,
+    FINAL_3,
     FOLLOWUP,
     MODEL,
     PROMPT,
+    SUB_FINAL,
+    SUB_PROMPT,
+    SUB_USAGES,
     THOUGHT,
+    TURNS,
     USAGES,
     run_scenario,
 )
@@ -61,14 +66,15 @@ def usage_of(steps: list[tuple[int, int, int, int]]) -> dict[str, int]:
             "cache_read_tokens": cached, "cache_creation_tokens": 0}
 
 
-def check_copilot_session(session, work: str) -> None:
-    """The steps the scripted scenario (harness/make_copilot_fixtures.py) makes the real CLI record."""
+def check_copilot_session(session, subagent, work: str) -> None:
+    """The steps the scripted scenario (harness/make_copilot_fixtures.py) makes the real CLI record: the
+    session, and the subagent its third prompt ran as a session of its own."""
     assert (session.source, session.cwd, session.project) == ("copilot", work, work)
     assert session.models == [MODEL] and session.parent_id is None
     assert session.agent_version == locked_version(COPILOT_PACKAGE)
     assert session.meta["code_changes"]["filesModified"] == [f"{work}/notes.txt", f"{work}/hello.txt"]
-    first, second = session.turns
-    assert (first.prompt, second.prompt) == (PROMPT, FOLLOWUP)
+    first, second, third = session.turns
+    assert (first.prompt, second.prompt, third.prompt) == (PROMPT, FOLLOWUP, DELEGATE)
     assert session.started_at <= first.started_at <= first.ended_at <= second.started_at <= session.ended_at
 
     user, thought, wc, view, edit, create, cat, final = first.steps
@@ -102,18 +108,38 @@ def check_copilot_session(session, work: str) -> None:
     assert final_2.text == FINAL_2
     assert not any(s.meta.get("no_result") or s.meta.get("orphan_result") for s in session.steps)
 
-    assert first.usage.to_dict() == usage_of(USAGES[:FIRST_STEPS])
-    assert second.usage.to_dict() == usage_of(USAGES[FIRST_STEPS:])
-    assert session.usage.to_dict() == usage_of(USAGES)
+    # The subagent's events sit in the same file: they make a child session, named by the task call.
+    user_3, task, final_3 = third.steps
+    assert (task.tool_name, task.input["prompt"], task.output, final_3.text) == ("task", SUB_PROMPT, SUB_FINAL,
+                                                                                 FINAL_3)
+    assert task.meta["subagent_session_id"] == subagent.id and task.meta["subagent_type"] == "task"
+    assert (subagent.parent_id, subagent.source, subagent.cwd, subagent.title) == (session.id, "copilot", work,
+                                                                                   "counter")
+    [sub_turn] = subagent.turns
+    sub_user, sub_wc, sub_final = sub_turn.steps
+    assert sub_turn.prompt == sub_user.text == SUB_PROMPT and sub_user.meta["source"] == f"agent-{session.id}"
+    assert (shell_command(sub_wc), sub_wc.output, sub_wc.exit_code) == ("wc -l hello.txt", "1 hello.txt\n", 0)
+    assert sub_final.text == SUB_FINAL and subagent.models == [MODEL]
+
+    for turn, steps in zip(session.turns, TURNS, strict=True):
+        assert turn.usage.to_dict() == usage_of(USAGES[steps])
+    assert session.usage.to_dict() == usage_of(USAGES)  # the subagent's calls are its own session's
+    assert subagent.usage.to_dict() == sub_turn.usage.to_dict() == usage_of(SUB_USAGES)
+
+
+def sessions_of(store: Store, session_id: str) -> tuple:
+    """The session and the one subagent session it ran."""
+    [child] = [s for s in store.list_sessions(source="copilot") if s["id"] != session_id]
+    return store.get_session(session_id), store.get_session(child["id"])
 
 
 def test_recorded_copilot_session_imports_prompts_reasoning_tools_edits_model_and_usage(isolated_home: Path) -> None:
     [events] = sorted(RECORDED.rglob("events.jsonl"))
     start = json.loads(events.read_text().splitlines()[0])["data"]
     report = import_copilot(RECORDED)
-    assert (report["sessions"], report["skipped_lines"], report["errors"]) == (1, 0, [])
+    assert (report["sessions"], report["skipped_lines"], report["errors"]) == (2, 0, [])
     with Store.open() as store:
-        check_copilot_session(store.get_session(start["sessionId"]), start["context"]["cwd"])
+        check_copilot_session(*sessions_of(store, start["sessionId"]), start["context"]["cwd"])
     assert import_copilot(RECORDED)["sessions"] == 0
 
 
@@ -123,7 +149,7 @@ def test_a_rewind_withdraws_the_turn_it_names(isolated_home: Path, tmp_path: Pat
     [events] = sorted(RECORDED.rglob("events.jsonl"))
     lines = events.read_text().splitlines()
     second = next(json.loads(x) for x in lines if FOLLOWUP in x and '"user.message"' in x)
-    rewind = {"type": "session.snapshot_rewind", "data": {"upToEventId": second["id"], "eventsRemoved": 9},
+    rewind = {"type": "session.snapshot_rewind", "data": {"upToEventId": second["id"], "eventsRemoved": 40},
               "id": "rewind-1", "timestamp": "2099-01-01T00:00:00.000Z", "parentId": None}
     copy = tmp_path / "s" / events.parent.name / "events.jsonl"
     copy.parent.mkdir(parents=True)
@@ -132,7 +158,7 @@ def test_a_rewind_withdraws_the_turn_it_names(isolated_home: Path, tmp_path: Pat
     with Store.open() as store:
         session = store.get_session(json.loads(lines[0])["data"]["sessionId"])
     assert [t.prompt for t in session.turns] == [PROMPT]
-    assert session.usage.to_dict() == usage_of(USAGES[:FIRST_STEPS])
+    assert session.usage.to_dict() == usage_of(USAGES[TURNS[0]])
 
 
 def test_a_line_that_is_not_a_copilot_event_is_reported_by_its_line(isolated_home: Path, tmp_path: Path) -> None:
@@ -154,7 +180,7 @@ def test_import_all_and_the_source_list_include_copilot(isolated_home: Path) -> 
     assert result.exit_code == 0, result.output
     [copilot] = [s for s in json.loads(result.output)["sources"] if s["source"] == "copilot"]
     assert (copilot["root"], copilot["sessions"], copilot["errors"]) == (
-        str(isolated_home / ".copilot" / "session-state"), 1, [])
+        str(isolated_home / ".copilot" / "session-state"), 2, [])
 
 
 @pytest.mark.slow
@@ -170,15 +196,16 @@ def test_real_copilot_cli_session_imports_prompts_reasoning_tools_edits_model_an
     assert (work / "hello.txt").read_text() == "hi\n"
     # Offline with its own provider: nothing but the scripted chat completions, no GitHub endpoint.
     assert {(r["method"], r["path"]) for r in server.requests} == {("POST", "/v1/chat/completions")}
-    assert len(server.requests) == len(USAGES) and {r["body"]["model"] for r in server.requests} == {MODEL}
-    [first_id, second_id] = [out[-1]["sessionId"] for out in outputs]
-    assert first_id == second_id and all(out[-1]["exitCode"] == 0 for out in outputs)
+    assert len(server.requests) == len(USAGES) + len(SUB_USAGES)
+    assert {r["body"]["model"] for r in server.requests} == {MODEL}
+    assert len({out[-1]["sessionId"] for out in outputs}) == 1 and all(out[-1]["exitCode"] == 0 for out in outputs)
+    first_id = outputs[0][-1]["sessionId"]
 
     root = copilot_sessions(home)
     before = fingerprints(root)
     report = import_copilot(root)
-    assert (report["files_read"], report["sessions"], report["skipped_lines"], report["errors"]) == (1, 1, 0, [])
+    assert (report["files_read"], report["sessions"], report["skipped_lines"], report["errors"]) == (1, 2, 0, [])
     assert import_copilot(root)["sessions"] == 0
     assert fingerprints(root) == before
     with Store.open() as store:
-        check_copilot_session(store.get_session(first_id), str(work))
+        check_copilot_session(*sessions_of(store, first_id), str(work))

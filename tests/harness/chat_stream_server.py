@@ -62,9 +62,23 @@ def chunks(reply: Reply) -> list[dict[str, Any]]:
     return out
 
 
+def _first_user_text(messages: list[Any]) -> str:
+    for message in messages:
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            return str(content or "")
+    return ""
+
+
 class ScriptedChatStreamServer(LocalServer):
-    def __init__(self, replies: list[Reply], *, title: str = "Scripted session") -> None:
+    def __init__(self, replies: list[Reply], *, title: str = "Scripted session",
+                 subagents: dict[str, list[Reply]] | None = None) -> None:
+        """`subagents`: marker → replies, for requests whose first user message holds the marker (a subagent the
+        agent spawned, with its own conversation); every other request with tools gets `replies`."""
         self.replies = replies
+        self.subagents = subagents or {}
         self.title = title
         server = self
 
@@ -79,10 +93,13 @@ class ScriptedChatStreamServer(LocalServer):
                 if not self.path.endswith("/chat/completions"):
                     return self.send_json({"error": {"message": f"no route {self.path}"}}, 404)
                 if body.get("tools"):
-                    step = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
-                    if step >= len(server.replies):
+                    messages = body.get("messages", [])
+                    first = _first_user_text(messages)
+                    script = next((r for marker, r in server.subagents.items() if marker in first), server.replies)
+                    step = sum(1 for m in messages if m.get("role") == "assistant")
+                    if step >= len(script):
                         return self.send_json({"error": {"message": f"the script has no reply {step}"}}, 500)
-                    reply = server.replies[step]
+                    reply = script[step]
                 else:
                     reply = say(server.title)
                 if not body.get("stream"):

@@ -10,8 +10,11 @@ docs/formats.md):
 - `user.message` {content (what was typed), transformedContent (with the CLI's date wrapper), attachments,
   source (set when the CLI or an agent wrote it, not a person), isAutopilotContinuation}: a typed one opens a turn.
 - `system.message`: the system prompt, repeated for each prompt (not a step; kept raw, never parsed).
-- `assistant.message` {messageId, model, content, reasoningText, toolRequests [{toolCallId, name, arguments}],
-  parentToolCallId (inside a subagent)}: one per model call.
+- `assistant.message` {messageId, model, content, reasoningText, toolRequests [{toolCallId, name, arguments}]}:
+  one per model call.
+- A subagent (the `task` tool) runs in the same file: `subagent.started` {toolCallId, agentName, agentType},
+  then its prompt as a `user.message` with `source: "agent-<session id>"`, then its events, each carrying
+  `parentToolCallId` (in `usage` for usage records), then `subagent.completed` and the task call's result.
 - `tool.execution_start` {toolCallId, toolName, arguments} and `tool.execution_complete` {toolCallId, success,
   result {content, detailedContent (a git diff for edits)}, error {message}, shellExecution {exitCode},
   fileEdits}: a shell's `content` ends with `<shellId: N completed with exit code X>`.
@@ -74,9 +77,7 @@ class CopilotSource:
                 result.errors.append((line_no, "not a Copilot CLI session event (no `type` and `data` object)"))
             else:
                 events.append(event)
-        session = build_session(path, live_events(events))
-        if session is not None:
-            result.sessions.append(session)
+        result.sessions.extend(build_sessions(path, live_events(events)))
         return result
 
 
@@ -127,15 +128,19 @@ class _Builder(TurnBuilder):
         if isinstance(model, str) and model:
             self.models[model] = None
 
-    def user_message(self, data: dict[str, Any], ts: str | None) -> None:
+    def user_message(self, data: dict[str, Any], ts: str | None, typed: bool = False) -> None:
+        """A prompt opens a turn (`typed`: a subagent's prompt, written by its parent agent); a message the CLI
+        or another agent wrote is a system step."""
         text = data.get("content") if isinstance(data.get("content"), str) else ""
         meta: dict[str, Any] = {}
         if data.get("attachments"):
             meta["attachments"] = data["attachments"]
-        if data.get("source") or data.get("isAutopilotContinuation"):  # written by the CLI or an agent
+        if not typed and (data.get("source") or data.get("isAutopilotContinuation")):
             meta["source"] = data.get("source") or "autopilot"
             self.add(Step(kind="message", role="system", text=text, timestamp=ts, meta=meta))
             return
+        if data.get("source"):
+            meta["source"] = data["source"]
         turn = self.new_turn(text, ts)
         turn.meta["message_id"] = data.get("messageId")
         self.add(Step(kind="message", role="user", text=text, timestamp=ts, meta=meta))
@@ -144,8 +149,6 @@ class _Builder(TurnBuilder):
         model = data.get("model") if isinstance(data.get("model"), str) else None
         self.note_model(model)
         base: dict[str, Any] = {MESSAGE_ID: data["messageId"]} if data.get("messageId") else {}
-        if data.get("parentToolCallId"):
-            base["subagent_of"] = data["parentToolCallId"]
         text = data.get("content") if isinstance(data.get("content"), str) else ""
         thinking = data.get("reasoningText") if isinstance(data.get("reasoningText"), str) else ""
         if text or thinking:
@@ -226,11 +229,22 @@ class _Builder(TurnBuilder):
             {"type": data.get("errorType"), "message": data.get("message"), "timestamp": ts})
 
 
-def build_session(path: str, events: list[dict[str, Any]]) -> Session | None:
-    """One events file's session, or None when it holds no conversation (a session started and left)."""
+SUBAGENT_SEP = "-sub-"  # a subagent's session id: <parent session id>-sub-<the task call's id>
+
+
+def _owner(data: dict[str, Any]) -> str | None:
+    """The task call a subagent's event belongs to (None: the main agent's)."""
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    owner = data.get("parentToolCallId") or usage.get("parentToolCallId")
+    return owner if isinstance(owner, str) and owner else None
+
+
+def build_sessions(path: str, events: list[dict[str, Any]]) -> list[Session]:
+    """One events file's session and one child session per subagent it ran (`parent_id` set, its task call's
+    step naming it in `meta.subagent_session_id`); none when the file holds no conversation."""
     start = next((e for e in events if e["type"] == "session.start"), None)
     if not any(e["type"] in ("user.message", "assistant.message") for e in events):
-        return None
+        return []
     info = start["data"] if start else {}
     context = info.get("context") if isinstance(info.get("context"), dict) else {}
     session = Session(id=str(info.get("sessionId") or Path(path).parent.name), source="copilot", source_path=path,
@@ -240,21 +254,49 @@ def build_session(path: str, events: list[dict[str, Any]]) -> Session | None:
                       git_commit=context.get("headCommit"), agent_version=info.get("copilotVersion"))
     if context.get("repository"):
         session.meta["repository"] = context["repository"]
-    builder = _Builder(session)
-    handlers = {"user.message": builder.user_message, "assistant.message": builder.assistant_message,
-                "tool.execution_start": builder.tool_start, "tool.execution_complete": builder.tool_complete,
-                "session.usage_record": builder.usage_record, "session.compaction_complete": builder.compaction,
-                "abort": builder.abort, "session.error": builder.error}
+    main = _Builder(session)
+    children: dict[str, _Builder] = {}
+    unprompted: list[str] = []  # subagents started whose prompt (a user.message from "agent-...") is still to come
     for event in events:
         kind, data, ts = event["type"], event["data"], event.get("timestamp")
-        handler = handlers.get(kind)
+        if kind == "subagent.started" and isinstance(data.get("toolCallId"), str):
+            call_id = data["toolCallId"]
+            child = Session(id=f"{session.id}{SUBAGENT_SEP}{call_id}", source="copilot", source_path=path,
+                            parent_id=session.id, started_at=ts, ended_at=ts, cwd=session.cwd, project=session.project,
+                            git_branch=session.git_branch, git_commit=session.git_commit,
+                            agent_version=session.agent_version,
+                            title=data.get("agentDisplayName") or data.get("agentDescription"),
+                            meta={"agent_name": data.get("agentName"), "agent_type": data.get("agentType")})
+            children[call_id] = _Builder(child)
+            unprompted.append(call_id)
+            task = main.calls.get(call_id)
+            if task is not None:
+                task.meta.update(subagent_session_id=child.id, subagent_type=data.get("agentType"))
+            continue
+        owner = _owner(data)
+        if kind == "user.message" and str(data.get("source") or "").startswith("agent-") and unprompted:
+            owner = unprompted.pop(0)
+            children[owner].user_message(data, ts, typed=True)
+            continue
+        builder = children.get(owner, main) if owner else main
+        if ts and builder is not main:
+            builder.session.ended_at = ts
+        handler = _HANDLERS.get(kind)
         if handler is not None:
-            handler(data, ts)
+            handler(builder, data, ts)
         elif kind == "session.title_changed" and data.get("title"):
             session.title = data["title"]
         elif kind == "session.shutdown" and isinstance(data.get("codeChanges"), dict):
             session.meta["code_changes"] = data["codeChanges"]
         elif kind == "session.model_change":
-            builder.note_model(data.get("newModel"))
-    session.models = list(builder.models) or ([info["selectedModel"]] if info.get("selectedModel") else [])
-    return session
+            main.note_model(data.get("newModel"))
+    session.models = list(main.models) or ([info["selectedModel"]] if info.get("selectedModel") else [])
+    for child in children.values():
+        child.session.models = list(child.models)
+    return [session, *(c.session for c in children.values())]
+
+
+_HANDLERS = {"user.message": _Builder.user_message, "assistant.message": _Builder.assistant_message,
+             "tool.execution_start": _Builder.tool_start, "tool.execution_complete": _Builder.tool_complete,
+             "session.usage_record": _Builder.usage_record, "session.compaction_complete": _Builder.compaction,
+             "abort": _Builder.abort, "session.error": _Builder.error}
