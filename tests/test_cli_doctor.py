@@ -59,7 +59,7 @@ def test_doctor_fails_on_a_corrupt_store() -> None:
 
 def test_a_missing_optional_package_names_the_extra_to_install() -> None:
     """The base install has no factory/train/gym/ui packages: commands that need them say what to install."""
-    code = ("import sys; sys.modules['datasketch'] = None; sys.argv = ['bashgym', 'dataset', 'build']; "
+    code = ("import sys; sys.modules['numpy'] = None; sys.argv = ['bashgym', 'dataset', 'build']; "
             "from bashgym.cli import main; main()")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1

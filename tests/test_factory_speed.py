@@ -13,6 +13,7 @@ import pytest
 from bashgym.factory.build import build_dataset
 from bashgym.factory.config import DatasetConfig
 from bashgym.factory.dedup import minhash, normalise, shingles
+from bashgym.factory.minhash import MinHashLSH, optimal_bands
 from bashgym.factory.redact import Redactor
 from bashgym.factory.select import ALL_TIERS
 from bashgym.schema import Step
@@ -53,15 +54,48 @@ def test_gated_redact_obj_finds_what_each_string_alone_finds(aho: bool) -> None:
 
 
 @pytest.mark.parametrize("text", ["", "one two", "a b c d e", "the quick brown fox jumps over the lazy dog " * 9,
-                                  "naïve café ✓ 日本語 tokens and more words than five here 1234 deadbeef99"])
-def test_minhash_from_byte_slices_equals_datasketch_on_shingles(text: str) -> None:
+                                  "naïve café ✓ 日本語 tokens and more words than five here 1234 deadbeef99",
+                                  " ".join(f"w{i} x{i % 7}" for i in range(6000))])  # more shingles than a block
+def test_minhash_equals_datasketch_on_the_crc32_of_each_shingle(text: str) -> None:
+    """Our MinHash (factory/minhash.py) gives datasketch 2's numbers (scheme affine32, seed 1), so dedup keeps
+    the rows it kept when it used datasketch."""
     from datasketch import MinHash
 
     expected = MinHash(num_perm=64, hashfunc=zlib.crc32)
     expected.update_batch(list(shingles(text, 5)))
     got = minhash(text, 64, 5)
-    assert (got.hashvalues == expected.hashvalues).all()
-    assert got.hashfunc is zlib.crc32
+    assert got.dtype == expected.hashvalues.dtype and (got == expected.hashvalues).all()
+
+
+@pytest.mark.parametrize("num_perm", [16, 64, 128, 256])
+def test_lsh_bands_are_datasketchs(num_perm: int) -> None:
+    from datasketch.lsh import _optimal_param
+
+    for threshold in [0.1, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95]:
+        assert optimal_bands(threshold, num_perm) == _optimal_param(threshold, num_perm, 0.5, 0.5), threshold
+
+
+def test_lsh_finds_what_datasketchs_finds() -> None:
+    """Same candidates for every query as datasketch's MinHashLSH, over texts that share more or less."""
+    import random
+
+    from datasketch import MinHash
+    from datasketch import MinHashLSH as Reference
+
+    rng = random.Random(3)
+    words = [f"w{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(60)]  # no digits: normalise keeps them
+    base = [rng.choice(words) for _ in range(200)]
+    texts = [" ".join(w if rng.random() > edit else rng.choice(words) for w in base)
+             for edit in [0.0, 0.01, 0.02, 0.05, 0.1, 0.3, 0.6] for _ in range(4)]
+    ours, theirs = MinHashLSH(threshold=0.85, num_perm=128), Reference(threshold=0.85, num_perm=128)
+    for i, text in enumerate(texts):
+        sig = minhash(text)
+        reference = MinHash(num_perm=128, hashvalues=sig, scheme="affine32")
+        assert sorted(ours.query(sig)) == sorted(theirs.query(reference)), i
+        ours.insert(f"t{i}", sig)
+        theirs.insert(f"t{i}", reference)
+    assert sum(bool(ours.query(minhash(t))) for t in texts) == len(texts)  # each finds itself at least
+    assert len(ours.query(minhash(texts[0]))) < len(texts)  # and not everything
 
 
 @pytest.mark.parametrize("text", ["", "  a\t\tb \n", "x\x1cy\x1f z\u2028w\xa0v\u3000u\x85t  ", "ID 3F2A9C1D at 12:03\r\n",

@@ -104,7 +104,7 @@ _add_store_option(app)
 
 # Optional packages → the extra that brings them, for a clear message when one is missing.
 OPTIONAL_PACKAGES = {
-    "datasets": "factory", "pyarrow": "factory", "datasketch": "factory", "detect_secrets": "factory",
+    "datasets": "factory", "pyarrow": "factory", "numpy": "factory", "detect_secrets": "factory",
     "matplotlib": "factory", "torch": "train", "transformers": "train", "trl": "train", "peft": "train",
     "accelerate": "train", "gymnasium": "gym", "httpx": "gym", "fastapi": "ui", "uvicorn": "ui", "jinja2": "ui",
 }

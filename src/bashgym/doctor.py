@@ -18,7 +18,7 @@ OK, WARN, FAIL = "ok", "warn", "fail"
 
 # extra → the packages that make it work
 EXTRAS = {
-    "factory": ("datasets", "pyarrow", "datasketch", "detect-secrets"),
+    "factory": ("datasets", "pyarrow", "numpy", "detect-secrets"),
     "train": ("torch", "transformers", "trl", "peft", "accelerate"),
     "gym": ("gymnasium",),
     "ui": ("fastapi", "uvicorn", "jinja2"),

@@ -2,7 +2,7 @@
 
 Normalising lower-cases, collapses whitespace and masks hex ids and numbers, so two runs of the same
 request that differ only in timestamps, pids or commit ids count as the same example. Near-duplicates are
-found with datasketch's MinHashLSH over word shingles; the first example seen is kept.
+found with MinHash LSH (factory/minhash.py) over word shingles; the first example seen is kept.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import hashlib
 import re
 import zlib
 from collections.abc import Container
-from functools import lru_cache
 from typing import Any
 
 from bashgym.factory.config import DedupConfig
+from bashgym.factory.minhash import MinHashLSH, signature
 from bashgym.factory.pipeline import Example, Filter, FilterResult
 
 # Each pattern also in ASCII mode, the same on ASCII text (str.isascii is O(1)) and 1.2-2.5x faster.
@@ -80,24 +80,10 @@ def shingle_hashes(text: str, n: int, *, normalised: bool = False) -> set[int]:
     return set(map(zlib.crc32, map(str.encode, map(" ".join, distinct))))
 
 
-@lru_cache(maxsize=8)
-def _empty_minhash(num_perm: int) -> Any:
-    """A fresh MinHash to copy: making one draws its permutations, which costs more than hashing a text."""
-    from datasketch import MinHash
-
-    return MinHash(num_perm=num_perm, hashfunc=zlib.crc32)  # stable across processes, 5x faster than sha1
-
-
 def minhash(text: str, num_perm: int = 128, n: int = 5, *, normalised: bool = False):  # noqa: ANN201
-    """The MinHash signature of a text's word shingles (datasketch's batched update), as if each shingle's
-    bytes went through the MinHash's crc32: the hashes come from `shingle_hashes`."""
-    m = _empty_minhash(num_perm).copy()
-    hashes = shingle_hashes(text, n, normalised=normalised)
-    if hashes:
-        m.hashfunc = int  # the values are already crc32s
-        m.update_batch(list(hashes))
-        m.hashfunc = zlib.crc32
-    return m
+    """The MinHash signature (factory/minhash.py) of a text's word shingles, each shingle hashed by crc32
+    (stable across processes, 5x faster than sha1)."""
+    return signature(shingle_hashes(text, n, normalised=normalised), num_perm)
 
 
 def dedup_keys(text: str, num_perm: int = 128, n: int = 5, *, seen: Container[str] = ()):  # noqa: ANN201
@@ -120,8 +106,6 @@ class Dedup(Filter):
         self.seen: dict[str, str] = {}
         self.lsh = None
         if cfg.near:
-            from datasketch import MinHashLSH
-
             self.lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
         self.pairs: list[tuple[str, str]] = []
 
