@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bashgym.cli import app  # noqa: E402
 from bashgym.schema import shell_command  # noqa: E402
 from bashgym.store import Store  # noqa: E402
-from harness.copilot_cli import copilot_bin, copilot_sessions  # noqa: E402
+from harness.copilot_cli import copilot_bin, copilot_sessions, run_copilot  # noqa: E402
 from harness.make_copilot_fixtures import (  # noqa: E402
     CAT,
     DELEGATE,
@@ -209,3 +209,28 @@ def test_real_copilot_cli_session_imports_prompts_reasoning_tools_edits_model_an
     assert fingerprints(root) == before
     with Store.open() as store:
         check_copilot_session(*sessions_of(store, first_id), str(work))
+
+
+@pytest.mark.slow
+def test_anthropic_provider_usage_counts_each_token_once(isolated_home: Path, tmp_path: Path) -> None:
+    """With the `anthropic` provider Copilot sums input, cache reads and cache writes into inputTokens (OpenAI's
+    prompt_tokens already hold the reads): bashgym's input is what is left, each token counted once."""
+    from harness.anthropic_server import ScriptedAnthropicServer, text
+
+    copilot = copilot_bin()
+    assert copilot is not None, "npm is required: the test installs the GitHub Copilot CLI"
+    home, work = tmp_path / "copilot-home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    sent = {"input_tokens": 120, "output_tokens": 1, "cache_read_input_tokens": 200, "cache_creation_input_tokens": 50}
+    with ScriptedAnthropicServer({"[AN1]": [[text("hello")]]}, usage=sent) as server:
+        result = run_copilot(copilot, "[AN1] Say hello.", home=home, cwd=work, base_url=server.url, model="claude-x",
+                             extra_env={"COPILOT_PROVIDER_TYPE": "anthropic"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert import_copilot(copilot_sessions(home))["sessions"] == 1
+    with Store.open() as store:
+        [summary] = store.list_sessions(source="copilot")
+        session = store.get_session(summary["id"])
+    assert session.usage.to_dict() == {"input_tokens": 120, "output_tokens": 30, "cache_read_tokens": 200,
+                                       "cache_creation_tokens": 50}
+    assert session.turns[0].steps[-1].text == "hello"

@@ -51,9 +51,12 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
 
 
 class ScriptedAnthropicServer(LocalServer):
-    def __init__(self, scripts: dict[str, list[list[Block]]], model: str = "claude-sonnet-4-5-20250929") -> None:
+    def __init__(self, scripts: dict[str, list[list[Block]]], model: str = "claude-sonnet-4-5-20250929",
+                 usage: dict[str, int] | None = None) -> None:
+        """`usage`: what message_start reports (input, cache reads and writes), for every reply."""
         self.scripts = scripts
         self.model = model
+        self.usage = usage or {"input_tokens": 120, "output_tokens": 1}
         self.requests: list[dict[str, Any]] = []
         server = self
 
@@ -112,7 +115,7 @@ class ScriptedAnthropicServer(LocalServer):
         message = self.message(blocks)
         out: list[tuple[str, dict[str, Any]]] = [
             ("message_start", {"type": "message_start", "message": dict(message, content=[], stop_reason=None,
-                                                                          usage={"input_tokens": 120, "output_tokens": 1})})
+                                                                          usage=dict(self.usage))})
         ]
         for i, block in enumerate(blocks):
             if block["type"] == "text":

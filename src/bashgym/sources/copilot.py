@@ -18,8 +18,9 @@ docs/formats.md):
 - `tool.execution_start` {toolCallId, toolName, arguments} and `tool.execution_complete` {toolCallId, success,
   result {content, detailedContent (a git diff for edits)}, error {message}, shellExecution {exitCode},
   fileEdits}: a shell's `content` ends with `<shellId: N completed with exit code X>`.
-- `session.usage_record` {usage {model, inputTokens (cache reads included), outputTokens (reasoning
-  included), cacheReadTokens, cacheWriteTokens, reasoningTokens, duration}}: one per model call.
+- `session.usage_record` {usage {model, inputTokens (cache reads and writes included, whatever the provider),
+  outputTokens (reasoning included), cacheReadTokens, cacheWriteTokens, reasoningTokens, duration}}: one per
+  model call.
 - `session.compaction_complete` {summaryContent}, `abort` {reason}, `session.error` {errorType, message},
   `session.title_changed` {title}, `session.model_change` {newModel}, `session.shutdown` {codeChanges},
   `session.snapshot_rewind` {upToEventId, eventIds}: a rewind withdraws the events it names.
@@ -100,12 +101,15 @@ def live_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def copilot_usage(usage: Any) -> Usage:
-    """bashgym's usage from a `session.usage_record`'s usage (input without the cache reads)."""
+    """bashgym's usage from a `session.usage_record`'s usage. Copilot's inputTokens hold the cache reads and
+    writes whatever the provider (measured: OpenAI's prompt_tokens as sent; Anthropic's input + cache_read +
+    cache_creation summed); bashgym's input holds neither."""
     if not isinstance(usage, dict):
         return Usage()
-    prompt, cached = int(usage.get("inputTokens") or 0), int(usage.get("cacheReadTokens") or 0)
-    return Usage(input_tokens=max(0, prompt - cached), output_tokens=int(usage.get("outputTokens") or 0),
-                 cache_read_tokens=cached, cache_creation_tokens=int(usage.get("cacheWriteTokens") or 0))
+    prompt, read = int(usage.get("inputTokens") or 0), int(usage.get("cacheReadTokens") or 0)
+    written = int(usage.get("cacheWriteTokens") or 0)
+    return Usage(input_tokens=max(0, prompt - read - written), output_tokens=int(usage.get("outputTokens") or 0),
+                 cache_read_tokens=read, cache_creation_tokens=written)
 
 
 def _ms_between(start: str | None, end: str | None) -> int | None:
