@@ -210,3 +210,17 @@ def test_a_claim_the_gym_verifier_passed_is_checked_and_one_it_failed_is_not() -
     assert "checked by the verifier" in passed.metrics["claim_checked"].note and passed.tier in ("gold", "silver")
     assert failed.metrics["claim_checked"].value == 0.0 and "unverified_claim" in failed.flags
     assert failed.tier == "failed"
+
+
+def test_a_finish_message_is_checked_for_claims_and_a_viewed_test_file_is_not_tampering() -> None:
+    view = Step(kind="tool_call", tool_name="file_editor", output="1\tassert add(2, 2) == 4",
+                input={"command": "view", "path": "/w/test_calc.py"})
+    fix = Step(kind="tool_call", tool_name="file_editor", output="edited",
+               input={"command": "str_replace", "path": "/w/calc.py", "old_str": "a - b", "new_str": "a + b"})
+    done = Step(kind="tool_call", tool_name="finish", input={"message": "Fixed the bug; all tests pass now."},
+                output="Fixed the bug; all tests pass now.", meta={"final_answer": True})
+    t = turn(FIX, view, fix, done)
+    assert detectors.file_edits(view) == [] and detectors.test_tampering(t).value == 0
+    claim = unverified_claim(t)
+    assert claim.value is True and claim.evidence[0].step == 2
+    assert unverified_claim(turn(FIX, view, fix, PASS, done)).value is False

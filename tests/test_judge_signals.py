@@ -178,3 +178,28 @@ def test_turn_signals_has_every_signal() -> None:
     assert names == {"tool_error_rate", "shell_exit_codes", "last_test_passed", "compile_lint_errors",
                      "user_interrupts", "corrected", "retries", "loops", "turn_size", "reverted_edits",
                      "ended_fulfilled", "edits"}
+
+
+def finish(message: str) -> Step:
+    """OpenHands' `finish` call, as bashgym.sources.openhands imports it."""
+    return Step(kind="tool_call", tool_name="finish", input={"message": message}, output=message,
+                meta={"final_answer": True})
+
+
+def test_a_finish_call_is_the_final_answer() -> None:
+    done = sig.ended_fulfilled(turn(sh("ls"), finish("All set.")))
+    assert done.value == 1.0 and done.evidence[0].text == "final message: 'All set.'"
+    assert sig.ended_fulfilled(turn(sh("make", "err", 2), finish("Done."))).value == 0.25
+    assert sig.ended_fulfilled(turn(sh("ls"), finish("I was unable to fix the build."))).value == 0.25
+    # The same call without the mark is an ordinary last tool call.
+    plain = Step(kind="tool_call", tool_name="finish", input={"message": "All set."}, output="All set.")
+    assert sig.ended_fulfilled(turn(sh("ls"), plain)).value == 0.25
+
+
+def test_an_editor_view_is_not_an_edit() -> None:
+    view = Step(kind="tool_call", tool_name="file_editor", input={"command": "view", "path": "/w/tests/test_a.py"},
+                output="1\tdef test_a(): ...")
+    change = Step(kind="tool_call", tool_name="file_editor", output="edited",
+                  input={"command": "str_replace", "path": "/w/a.py", "old_str": "a - b", "new_str": "a + b"})
+    assert sig.edit_count(turn(view, change, say("ok"))) == 1
+    assert not sig.is_edit_call(view) and sig.is_edit_call(change)

@@ -24,13 +24,14 @@ from collections.abc import Callable
 from typing import Any
 
 from bashgym.judge.signals import (
-    EDIT_TOOLS,
     Evidence,
     Signal,
     _edit_pairs,
     _input_text,
     _short,
     describe_step,
+    final_answer_text,
+    is_edit_call,
     is_failed_call,
     test_runs,
 )
@@ -137,7 +138,7 @@ def _patch_files(text: str) -> list[tuple[str, str, str]]:
 
 def file_edits(step: Step) -> list[tuple[str, str, str]]:
     """(path, old text, new text) for each file an edit tool call changed; a Write has old text ''."""
-    if step.kind != "tool_call" or step.tool_name not in EDIT_TOOLS or is_failed_call(step):
+    if not is_edit_call(step) or is_failed_call(step):
         return []
     pairs = _edit_pairs(step)
     if pairs:
@@ -299,8 +300,9 @@ def verified_after_edit(turn: Turn) -> Signal:
 def _final_message(turn: Turn) -> tuple[int, str] | None:
     for i in range(len(turn.steps) - 1, -1, -1):
         s = turn.steps[i]
-        if s.kind == "message" and s.role != "user" and (s.text or "").strip():
-            return i, s.text
+        answer = final_answer_text(s)
+        if answer is not None and answer.strip():
+            return i, answer
         if s.kind == "tool_call":
             return None
     return None

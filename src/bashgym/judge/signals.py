@@ -19,7 +19,10 @@ from bashgym.schema import Step, Turn, is_shell_call, prompt_step, shell_command
 
 EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit", "str_replace_editor", "apply_patch",
                         "edit_file", "write_file", "replace", "str_replace_based_edit_tool",
-                        "edit", "editor", "create"})  # Qwen Code's (and OpenCode's) edit tool, Cline's, Copilot CLI's new file
+                        "edit", "editor", "create", "file_editor"})  # Qwen Code's (and OpenCode's) edit tool, Cline's,
+# Copilot CLI's new file, OpenHands' editor
+# Commands of an editor tool (OpenHands' file_editor, Anthropic's str_replace_editor) that only read a file.
+_READ_ONLY_EDITOR_COMMANDS = frozenset({"view"})
 
 
 @dataclass(slots=True)
@@ -289,6 +292,33 @@ def corrected_by_next_turn(turn: Turn, next_turn: Turn | None) -> Signal:
                   "the user's next prompt corrects this turn")
 
 
+def is_edit_call(step: Step) -> bool:
+    """True for a call of a file-editing tool that may change a file: an editor tool's `view` only reads.
+
+    >>> is_edit_call(Step(kind="tool_call", tool_name="file_editor", input={"command": "view", "path": "a.py"}))
+    False
+    """
+    if step.kind != "tool_call" or step.tool_name not in EDIT_TOOLS:
+        return False
+    return not (isinstance(step.input, dict) and step.input.get("command") in _READ_ONLY_EDITOR_COMMANDS)
+
+
+def final_answer_text(step: Step) -> str | None:
+    """The text of a step that answers the user: an agent message, or a call of a tool that is the agent's
+    answer (`meta.final_answer`: OpenHands' `finish` with its message); None for anything else.
+
+    >>> final_answer_text(Step(kind="tool_call", tool_name="finish", input={"message": "Done."},
+    ...                        meta={"final_answer": True}))
+    'Done.'
+    """
+    if step.kind == "message":
+        return step.text if step.role != "user" else None
+    if step.meta.get("final_answer") and not step.is_error:
+        message = step.input.get("message") if isinstance(step.input, dict) else None
+        return message if isinstance(message, str) else step.output or ""
+    return None
+
+
 def _call_key(step: Step) -> str:
     return f"{step.tool_name}:{orjson.dumps(step.input, option=orjson.OPT_SORT_KEYS, default=str).decode()}"
 
@@ -300,7 +330,7 @@ def retries(turn: Turn) -> Signal:
     for i, s in enumerate(turn.steps):
         if s.kind != "tool_call":
             continue
-        if s.tool_name in EDIT_TOOLS:
+        if is_edit_call(s):
             previous = None
             continue
         if previous is not None and _call_key(previous[1]) == _call_key(s) and is_failed_call(previous[1]):
@@ -356,7 +386,7 @@ def reverted_edits(turn: Turn) -> Signal:
     for i, s in enumerate(turn.steps):
         if s.kind != "tool_call":
             continue
-        if s.tool_name in EDIT_TOOLS and not is_failed_call(s):
+        if is_edit_call(s) and not is_failed_call(s):
             for path, old, new in _edit_pairs(s):
                 for j, p, o, n in edits:
                     if j not in reverted and p == path and o == new and n == old and o != n:
@@ -414,28 +444,30 @@ def ended_fulfilled(turn: Turn) -> Signal:
     if not agent:
         return Signal("ended_fulfilled", 0.0, [Evidence(-1, "the agent never answered this prompt")], "no agent step")
     i, last = agent[-1]
-    if last.kind == "tool_call" and last.output is None and not last.is_error and last.meta.get("output_recorded", True):
+    answer = final_answer_text(last)
+    if last.kind == "tool_call" and answer is None and last.output is None and not last.is_error \
+            and last.meta.get("output_recorded", True):
         return Signal("ended_fulfilled", 0.0, [Evidence(i, f"{describe_step(last)}: no result recorded")],
                       "ended mid-call")
-    if last.kind == "tool_call":
+    if answer is None:
         return Signal("ended_fulfilled", 0.25, [Evidence(i, f"{describe_step(last)}: last step, no final answer")],
                       "ended on a tool call without a final message")
-    m = admits_failure(last.text or "")
+    m = admits_failure(answer)
     if m:
         return Signal("ended_fulfilled", 0.25, [Evidence(i, f"final message admits failure: {_short(m.group(0))!r}")],
                       "final message admits the task is not done")
-    calls = [(j, s) for j, s in agent if s.kind == "tool_call"]
+    calls = [(j, s) for j, s in agent if s.kind == "tool_call" and not s.meta.get("final_answer")]
     failed = [(j, s) for j, s in after_reply if is_failed_call(s)]
     if failed or calls and is_failed_call(calls[-1][1]):
         j, s = failed[0] if failed else calls[-1]
         return Signal("ended_fulfilled", 0.25, [Evidence(j, f"{describe_step(s)}: {_last_line(s.output)}")],
                       "the last tool call failed and nothing after it fixed that")
-    return Signal("ended_fulfilled", 1.0, [Evidence(i, f"final message: {_short(last.text, 70)!r}")],
+    return Signal("ended_fulfilled", 1.0, [Evidence(i, f"final message: {_short(answer, 70)!r}")],
                   "ended with a final answer")
 
 
 def edit_count(turn: Turn) -> int:
-    return sum(1 for s in turn.steps if s.kind == "tool_call" and s.tool_name in EDIT_TOOLS)
+    return sum(1 for s in turn.steps if is_edit_call(s))
 
 
 def turn_signals(turn: Turn, next_turn: Turn | None = None, runs: list[tuple[int, TestRun]] | None = None,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bashgym.errors import BashgymError, NotFoundError
-from bashgym.judge.signals import EDIT_TOOLS, is_failed_call, test_runs
+from bashgym.judge.signals import is_edit_call, is_failed_call, test_runs
 from bashgym.judge.testrunners import parse_test_output
 from bashgym.schema import Session, Step, shell_command
 
@@ -103,16 +103,17 @@ def replay_edits(session: Session, upto_turn: int, root: Path, copy: Path) -> tu
     applied = skipped = 0
     steps: list[Step] = [s for t in session.turns if t.index <= upto_turn for s in t.steps]
     for s in steps:
-        if s.kind != "tool_call" or s.tool_name not in EDIT_TOOLS or is_failed_call(s) or not isinstance(s.input, dict):
+        if not is_edit_call(s) or is_failed_call(s) or not isinstance(s.input, dict):
             continue
         path = s.input.get("file_path") or s.input.get("path")
         target = _map_path(str(path), root, cwd, copy) if path else None
         if target is None:
             skipped += 1
             continue
-        if "content" in s.input and "old_string" not in s.input:
+        content = s.input.get("content", s.input.get("file_text"))  # file_text: an editor tool's create
+        if content is not None and "old_string" not in s.input and "old_str" not in s.input:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(str(s.input["content"]))
+            target.write_text(str(content))
             applied += 1
             continue
         edits = s.input.get("edits") if isinstance(s.input.get("edits"), list) else [s.input]
@@ -122,7 +123,8 @@ def replay_edits(session: Session, upto_turn: int, root: Path, copy: Path) -> tu
         text = target.read_text(errors="replace")
         ok = True
         for e in edits:
-            old, new = str(e.get("old_string", "")), str(e.get("new_string", ""))
+            old = str(e.get("old_string", e.get("old_str", "")))  # old_str/new_str: an editor tool's str_replace
+            new = str(e.get("new_string", e.get("new_str", "")))
             if not old or old not in text:
                 ok = False
                 break
