@@ -4,64 +4,38 @@ isolated in a temporary HOME and git repository, against the scripted chat-compl
 
 Aider pins about a hundred exact dependency versions (numpy 1.26, litellm, scipy, ...), so it never enters
 bashgym's own environment: it gets a venv of its own in the tools dir (.tools/aider), built at most once per
-requirements file (a digest stamp, under a file lock, like harness/npm_tools.py).
+requirements file (harness/pip_tools.py: a digest stamp, under a file lock, like harness/npm_tools.py).
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
 import subprocess
-import sys
 from functools import cache
 from pathlib import Path
 
-from harness.npm_tools import TOOLS_DIR, ToolVersionError
+from harness import pip_tools
+from harness.npm_tools import TOOLS_DIR
 
 HARNESS_DIR = Path(__file__).resolve().parent
 REQUIREMENTS = HARNESS_DIR / "aider-requirements.txt"
 VENV = TOOLS_DIR / "aider"
-STAMP = ".bashgym-requirements-sha256"
 
 
 def pinned_version(requirements: Path = REQUIREMENTS) -> str:
     """The aider-chat version the requirements file pins."""
-    for line in requirements.read_text().splitlines():
-        if line.strip().startswith("aider-chat=="):
-            return line.split("==", 1)[1].strip()
-    raise KeyError(f"aider-chat is not pinned in {requirements}")
+    return pip_tools.pinned_version(requirements, "aider-chat")
 
 
 def installed_version(venv: Path = VENV) -> str | None:
     """aider-chat's version in the venv (from its dist-info), or None when it is not installed."""
-    found = sorted(venv.glob("lib/python*/site-packages/aider_chat-*.dist-info"))
-    return found[-1].name.removeprefix("aider_chat-").removesuffix(".dist-info") if found else None
+    return pip_tools.installed_version(venv, "aider-chat")
 
 
 def install(venv: Path = VENV, requirements: Path = REQUIREMENTS) -> None:
     """Build the venv and pip-install the pinned Aider into it unless this exact requirements file is installed
-    already. Raises ToolVersionError when pip installed another version than the pin."""
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
-    with open(venv.parent / ".aider-install.lock", "w") as guard:
-        fcntl.flock(guard, fcntl.LOCK_EX)
-        stamp = venv / STAMP
-        if stamp.exists() and stamp.read_text().strip() == digest and installed_version(venv) == pinned_version(requirements):
-            return
-        stamp.unlink(missing_ok=True)
-        base = getattr(sys, "_base_executable", sys.executable)
-        for args in ([base, "-m", "venv", str(venv)],
-                     [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                      "-r", str(requirements)]):
-            proc = subprocess.run(args, capture_output=True, text=True, timeout=1200)
-            if proc.returncode != 0:
-                raise RuntimeError(f"{' '.join(args[:4])} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-        found = installed_version(venv)
-        if found != pinned_version(requirements):
-            raise ToolVersionError(f"pip installed aider-chat {found} into {venv}, {requirements.name} pins "
-                                   f"{pinned_version(requirements)}")
-        stamp.write_text(digest + "\n")
+    already (harness/pip_tools.py)."""
+    pip_tools.install_venv(venv, requirements, "aider-chat")
 
 
 @cache

@@ -1,7 +1,7 @@
 """A scripted OpenAI-compatible chat-completions server on 127.0.0.1 (a real http.server in a thread).
 
 `policy(body)` decides each answer from the request body: return a message dict (`content`, optional
-`tool_calls`) for a 200 completion, or an `(http_status, text)` tuple for an error. With
+`tool_calls`, optional `reasoning_content` as reasoning models send it) for a 200 completion, or an `(http_status, text)` tuple for an error. With
 `tools_supported=False` any request carrying `tools` is answered 400, like an endpoint without tool
 support. Every request body is kept in `server.requests`.
 """
@@ -67,6 +67,8 @@ class ScriptedOpenAIServer(LocalServer):
                 message = {"role": "assistant", "content": answer.get("content")}
                 if answer.get("tool_calls"):
                     message["tool_calls"] = answer["tool_calls"]
+                if answer.get("reasoning_content"):
+                    message["reasoning_content"] = answer["reasoning_content"]
                 self.send_json({
                     "id": "chatcmpl-" + uuid.uuid4().hex[:8], "object": "chat.completion",
                     "model": body.get("model"),
