@@ -2,11 +2,11 @@
 
     python benchmarks/vs_dataclaw.py [--size-mb 30] [--rounds 3] [--workers 1,2]
 
-DataClaw (PyPI `dataclaw`, pinned below) parses Claude Code sessions and redacts them into one JSONL file:
-`dataclaw export --no-push --all-projects --source claude`. It runs in a venv of its own, built once per
-pinned version under the tools dir (.tools/dataclaw-<version>, git-ignored; $BASHGYM_TEST_TOOLS moves it,
-as for the test harness's agent CLIs), with HOME pointed at a temporary home whose ~/.claude/projects is the
-corpus. bashgym does more with the same sessions: `bashgym import claude`, `bashgym judge` and `bashgym dataset
+DataClaw (PyPI `dataclaw`, pinned in tests/harness/dataclaw-requirements.txt) parses Claude Code sessions and
+redacts them into one JSONL file: `dataclaw export --no-push --all-projects --source claude`. It runs in a venv
+of its own, built once per requirements file under the tools dir (.tools/dataclaw, git-ignored;
+$BASHGYM_TEST_TOOLS moves it) by the test harness's pip_tools, with HOME pointed at a temporary home whose
+~/.claude/projects is the corpus. bashgym does more with the same sessions: `bashgym import claude`, `bashgym judge` and `bashgym dataset
 build` (select by tier, segment, redact, dedup, decontaminate, shape, write JSONL + Parquet + HF), in a fresh
 home each round, each a CLI process as a user runs it.
 
@@ -21,7 +21,6 @@ with other work). Target: bashgym's speed >= 1.0x DataClaw's (ratio = DataClaw s
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import resource
@@ -37,29 +36,25 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from corpus import make_corpus  # noqa: E402
 
-DATACLAW_VERSION = "0.4.2"
 ROOT = Path(__file__).resolve().parents[1]
-TOOLS_DIR = Path(os.environ.get("BASHGYM_TEST_TOOLS", ROOT / ".tools"))
+REQUIREMENTS = ROOT / "tests" / "harness" / "dataclaw-requirements.txt"
 BASHGYM = [sys.executable, "-c", "from bashgym.cli import main; main()"]
 
 
-def dataclaw_venv(version: str = DATACLAW_VERSION) -> Path:
-    """The venv holding DataClaw `version`, created and pip-installed on first use (under a file lock)."""
-    venv = TOOLS_DIR / f"dataclaw-{version}"
-    TOOLS_DIR.mkdir(parents=True, exist_ok=True)
-    with open(TOOLS_DIR / ".dataclaw-install.lock", "w") as guard:
-        fcntl.flock(guard, fcntl.LOCK_EX)
-        if list(venv.glob(f"lib/python*/site-packages/dataclaw-{version}.dist-info")):
-            return venv
-        shutil.rmtree(venv, ignore_errors=True)
-        base = getattr(sys, "_base_executable", sys.executable)
-        for args in ([base, "-m", "venv", str(venv)],
-                     [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                      f"dataclaw=={version}"]):
-            proc = subprocess.run(args, capture_output=True, text=True, timeout=1200)
-            if proc.returncode != 0:
-                shutil.rmtree(venv, ignore_errors=True)
-                sys.exit(f"{' '.join(args[:4])} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+def dataclaw_venv() -> Path:
+    """The venv holding the pinned DataClaw, built on first use (tests/harness/pip_tools.py, as for the
+    agents the tests drive)."""
+    saved = sys.path[:]
+    # tests/harness is a namespace package, which a module of the same name anywhere on the path (this
+    # directory's harness.py) would hide: import it with tests/ in place of this directory.
+    sys.path[:] = [str(ROOT / "tests")] + [p for p in saved if Path(p or ".").resolve() != Path(__file__).parent]
+    try:
+        from harness import pip_tools
+        from harness.npm_tools import TOOLS_DIR
+    finally:
+        sys.path[:] = saved
+    venv = TOOLS_DIR / "dataclaw"
+    pip_tools.install_venv(venv, REQUIREMENTS, "dataclaw")
     return venv
 
 
@@ -124,6 +119,11 @@ def bashgym_phases(corpus: Path, home: Path, workers: int) -> dict[str, float]:
     return {name: run_timed([(cmd, env, home.parent)])[0].wall for name, cmd in phases.items()}
 
 
+def pip_version(venv: Path) -> str:
+    found = sorted(venv.glob("lib/python*/site-packages/dataclaw-*.dist-info"))
+    return found[-1].name.removeprefix("dataclaw-").removesuffix(".dist-info") if found else "?"
+
+
 def median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2]
 
@@ -136,13 +136,14 @@ def main() -> None:
     parser.add_argument("--phases", action="store_true", help="also time import, judge and build one by one")
     args = parser.parse_args()
     venv = dataclaw_venv()
+    version = pip_version(venv)
     worker_counts = [int(w) for w in args.workers.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         corpus = home / ".claude" / "projects"
         n_files, n_bytes = make_corpus(corpus, args.size_mb)
         mb = n_bytes / 1e6
-        print(f"corpus    {n_files} Claude Code sessions, {mb:.0f} MB; DataClaw {DATACLAW_VERSION} ({venv}); "
+        print(f"corpus    {n_files} Claude Code sessions, {mb:.0f} MB; DataClaw {version} ({venv}); "
               f"{args.rounds} rounds per worker count; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
         summary = []
         for workers in worker_counts:
