@@ -46,7 +46,7 @@ def test_gated_redact_obj_finds_what_each_string_alone_finds(aho: bool) -> None:
     gated, plain = Redactor(user_names=["alice"], hostnames=["devbox"]), Redactor(user_names=["alice"],
                                                                                    hostnames=["devbox"])
     if not aho:
-        gated._gate_index.automata = None
+        gated._gate_index.automaton = None
     for n, obj in enumerate(objs):
         assert gated.redact_obj(obj, f"ex{n}") == _one_by_one(plain, obj, f"ex{n}")
     assert gated.report() == plain.report()

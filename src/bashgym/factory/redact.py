@@ -22,6 +22,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 from urllib.parse import unquote
 
@@ -348,34 +349,41 @@ def _gate_triggers(check: Any) -> tuple[bool, frozenset[str] | None]:
 
 
 class TriggerIndex:
-    """Which of some literal strings occur in a text: one Aho-Corasick pass (pyahocorasick, in the factory
-    extra) for the case-sensitive ones and one over the lowered text for the rest, else `in` per string."""
+    """Which of some literal strings occur in a text: the case-sensitive ones in the text, the others in
+    `text.lower()`. One Aho-Corasick pass (pyahocorasick, in the factory extra) over the lowered text finds
+    both: an ASCII string in a text is, lowered, in the lowered text, so a case-sensitive one is looked for
+    with `in` only when its lowered form occurs (half the scanning of a pass per kind). Without
+    pyahocorasick, `in` per string."""
 
     def __init__(self, exact: Iterable[str], lowered: Iterable[str]) -> None:
         self.words = (sorted(set(exact)), sorted(set(lowered)))
-        self.automata: tuple[Any, Any] | None = None
+        self._lowered = frozenset(self.words[1])
+        self._exact_by_lower: dict[str, list[str]] = {}
+        for w in self.words[0]:
+            if w.isascii():
+                self._exact_by_lower.setdefault(w.lower(), []).append(w)
+        self._exact_other = [w for w in self.words[0] if not w.isascii()]  # lowering may change its length
+        self.automaton: Any = None
         try:
             import ahocorasick
         except ImportError:
             return
-        automata = []
-        for words in self.words:
-            automaton = ahocorasick.Automaton()
-            for w in words:
-                automaton.add_word(w, w)
-            if words:
-                automaton.make_automaton()
-            automata.append(automaton if words else None)
-        self.automata = (automata[0], automata[1])
+        automaton = ahocorasick.Automaton()
+        for w in self._lowered | self._exact_by_lower.keys():
+            automaton.add_word(w, w)
+        if len(automaton):
+            automaton.make_automaton()
+            self.automaton = automaton
 
     def found(self, text: str) -> tuple[set[str], set[str]]:
         """(exact strings in `text`, lowered strings in `text.lower()`)."""
-        lower = text.lower() if self.words[1] else ""
-        if self.automata is None:
+        lower = text.lower()
+        if self.automaton is None:
             return ({w for w in self.words[0] if w in text}, {w for w in self.words[1] if w in lower})
-        exact, low = self.automata
-        return ({w for _, w in exact.iter(text)} if exact else set(),
-                {w for _, w in low.iter(lower)} if low else set())
+        hits = set(map(itemgetter(1), self.automaton.iter(lower)))
+        exact = {w for h in hits if h in self._exact_by_lower for w in self._exact_by_lower[h] if w in text}
+        exact.update(w for w in self._exact_other if w in text)
+        return exact, hits & self._lowered
 
 
 def _collect_strings(obj: Any, out: list[str]) -> None:
