@@ -22,6 +22,8 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("BASHGYM_HOME", str(home / ".bashgym"))
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    for name in ("OPENHANDS_CONVERSATIONS_DIR", "OPENHANDS_PERSISTENCE_DIR"):  # OpenHands' default root moves with them
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BASHGYM_STORE_URL", "")  # empty = unset; restored after a test that sets it
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")

@@ -161,3 +161,21 @@ def test_aider_is_pinned_exactly_in_its_requirements_and_matches_its_fixture() -
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert not any("aider" in dep for deps in extras.values() for dep in deps)
+
+
+def test_openhands_is_locked_exactly_with_every_dependency_and_kept_out_of_bashgym() -> None:
+    """The OpenHands CLI comes from PyPI into a Python 3.12 venv of its own, from the full freeze of a working
+    install (`--no-deps`): every line an exact pin, the CLI at the version RECORDED_WITH.json names. Its
+    conversations record no version, so the fixture is tied to it by this entry alone."""
+    from harness.openhands_cli import REQUIREMENTS, pinned_version
+
+    entry = RECORDED["openhands"]
+    assert pinned_version() == entry["version"] and entry["fixtures"] == ["tests/fixtures/openhands"]
+    pins = [line for line in REQUIREMENTS.read_text().splitlines() if line and not line.startswith("#")]
+    assert len(pins) > 100 and all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[^=\s]+", p) for p in pins)
+    assert any(p.startswith("openhands-sdk==") for p in pins)
+    assert (ROOT / entry["fixtures"][0] / "conversations").is_dir()
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert not any(dep.startswith("openhands") for deps in extras.values() for dep in deps)

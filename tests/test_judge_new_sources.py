@@ -2,7 +2,7 @@
 imported with `bashgym import`, judged with `bashgym judge`, and the signals read what each source records —
 mini-swe-agent's exit codes and failed command, Aider's edit and a final reply whose commands run after it, Qwen
 Code's exit codes, edits and failed command, Cline's per-command exit codes, GitHub Copilot CLI's exit codes
-and edits."""
+and edits, OpenHands' exit codes, edit and `finish` answer."""
 
 from __future__ import annotations
 
@@ -92,3 +92,15 @@ def test_copilot_session_is_judged_on_its_exit_codes_edits_and_failed_command(is
     followup = turns["[CP2] Show me notes.txt."]["signals"]
     assert followup["shell_exit_codes"] == {"0": 1} and followup["edits"] == 0
     assert followup["ended_fulfilled"] == 1.0
+
+
+def test_openhands_session_is_judged_on_exit_codes_its_edit_and_the_finish_answer(isolated_home: Path) -> None:
+    turns = {t["prompt"][:5]: t for t in judged("openhands", FIXTURES / "openhands")}
+    task = turns["[OH1]"]["signals"]
+    # `wc -l` exits 0, `ls missing.txt` exits 2 (an error); the file_editor str_replace is an edit.
+    assert task["shell_exit_codes"] == {"0": 1, "2": 1}
+    assert task["edits"] == 1 and task["tool_error_rate"] == 0.25
+    # The run ends with the `finish` tool, whose message is the answer: a final answer, but after a failed call.
+    assert task["ended_fulfilled"] == 0.25
+    follow = turns["[OH2]"]["signals"]
+    assert follow["shell_exit_codes"] == {"0": 1} and follow["edits"] == 0 and follow["ended_fulfilled"] == 1.0

@@ -30,7 +30,7 @@ SCHEMA_VERSION = 1
 MESSAGE_ID = "message_id"  # Step.meta key: the model message a step came in (see the module docstring)
 
 SOURCES = ("claude_code", "codex", "gemini", "opencode", "mini_swe_agent", "aider", "qwen", "cline", "copilot",
-           "gym", "import")
+           "openhands", "gym", "import")
 STEP_KINDS = ("message", "tool_call")
 ROLES = ("user", "assistant", "system", "tool")
 TIERS = ("gold", "silver", "bronze", "failed")

@@ -290,6 +290,26 @@ def import_copilot(
     run_import(get_source("copilot"), path, home, as_json, rederive_, redact)
 
 
+@import_app.command("openhands")
+def import_openhands(
+    path: Path | None = typer.Argument(
+        None, help="An OpenHands conversation directory, a directory of them, or OpenHands' persistence dir (default "
+                   "~/.openhands/conversations; OPENHANDS_CONVERSATIONS_DIR or OPENHANDS_PERSISTENCE_DIR when set)."),
+    home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
+    rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored bundles instead of reading files."),
+    redact: bool = REDACT_OPTION,
+) -> None:
+    """Import OpenHands CLI conversations (base_state.json + events/): prompts, replies, reasoning, tool calls with
+    their results, shell exit codes, file_editor edits as diffs, model and token usage per response.
+
+    Example: bashgym import openhands ~/.openhands/conversations
+    """
+    from bashgym.sources.registry import get_source
+
+    run_import(get_source("openhands"), path, home, as_json, rederive_, redact)
+
+
 @import_app.command("file")
 def import_file_dataset(
     dataset: Path = typer.Argument(..., help="A .jsonl/.json/.parquet file or a saved HF datasets directory."),
@@ -327,7 +347,7 @@ def import_all(
     redact: bool = REDACT_OPTION,
 ) -> None:
     """Import every agent's sessions found on this machine (Claude Code, Codex, Gemini CLI, OpenCode,
-    mini-swe-agent, Aider, Qwen Code, Cline, GitHub Copilot CLI).
+    mini-swe-agent, Aider, Qwen Code, Cline, GitHub Copilot CLI, OpenHands).
 
     Each source's default location is used when it exists; one progress view, then a summary table.
 
@@ -355,7 +375,7 @@ def import_all(
     if not results:
         console.print("[yellow]no agent sessions found (looked for ~/.claude, ~/.codex, ~/.gemini, "
                       "~/.local/share/opencode, ~/.config/mini-swe-agent, .aider.chat.history.md under ~, "
-                      "~/.qwen, ~/.cline)[/yellow]")
+                      "~/.qwen, ~/.cline, ~/.copilot, ~/.openhands)[/yellow]")
         return
     table = Table(title="import all")
     for col in ("source", "root", "files", "new/grown", "MB read", "sessions", "steps", "skipped lines", "failed"):

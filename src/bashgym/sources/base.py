@@ -96,6 +96,40 @@ def discover_files(root: Path, pattern: str) -> list[Path]:
     return sorted(p for p in root.rglob(pattern) if p.is_file())
 
 
+def read_json_entry(path: Path) -> dict[str, Any]:
+    """A bundle entry for one JSON file: {file, data}, or {file, error} when it is not valid JSON."""
+    raw = path.read_bytes()
+    try:
+        return {"file": str(path), "data": orjson.loads(raw)}
+    except orjson.JSONDecodeError as exc:
+        return {"file": str(path), "error": f"invalid JSON ({exc})"}
+
+
+def bundle_bytes(entries: list[dict[str, Any]]) -> bytes:
+    """Bundle entries as JSONL."""
+    return b"\n".join(orjson.dumps(x) for x in entries) + b"\n"
+
+
+def write_bundle(cache: Path, sid: str, data: bytes) -> Path:
+    """A session's bundle file, `cache/<sid>.jsonl`, rewritten only when its bytes changed (so the importer
+    skips it otherwise).
+
+    Formats that spread one session over many files (OpenCode's storage, OpenHands' event files) gather them
+    into one bundle per session at discovery; the importer then treats the bundle as the session's file:
+    unchanged sessions are skipped, raw lines are kept for re-derivation, and a corrupt entry is reported
+    naming its own file."""
+    target = cache / f"{sid}.jsonl"
+    try:
+        same = target.read_bytes() == data
+    except OSError:
+        same = False
+    if not same:
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    return target
+
+
 def json_objects(lines: Iterable[Line], errors: list[tuple[int, str]]) -> Iterator[tuple[int, dict[str, Any]]]:
     """The JSON objects of JSONL lines; blank lines are passed over, a line that is not a JSON object is
     recorded in `errors` with its number and why, never fatal."""

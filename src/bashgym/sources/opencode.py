@@ -38,7 +38,14 @@ import orjson
 
 from bashgym.paths import home_dir
 from bashgym.schema import MESSAGE_ID, Session, Step, Turn, Usage
-from bashgym.sources.base import Line, ParsedFile, iso_from_epoch_ms
+from bashgym.sources.base import (
+    Line,
+    ParsedFile,
+    bundle_bytes,
+    iso_from_epoch_ms,
+    read_json_entry,
+    write_bundle,
+)
 from bashgym.sources.opencode_db import database_paths, is_sqlite_file, session_bundles
 
 
@@ -63,45 +70,19 @@ class OpenCodeSource:
         return parse_bundle(path, data)
 
 
-def _read(path: Path) -> dict[str, Any]:
-    raw = path.read_bytes()
-    try:
-        return {"file": str(path), "data": orjson.loads(raw)}
-    except orjson.JSONDecodeError as exc:
-        return {"file": str(path), "error": f"invalid JSON ({exc})"}
-
-
 def _json_files(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.json")) if directory.is_dir() else []
 
 
 def bundle_session(storage: Path, session_file: Path) -> bytes:
     """One session's files as bundle lines (see module docstring)."""
-    lines = [dict(_read(session_file), kind="session")]
+    lines = [dict(read_json_entry(session_file), kind="session")]
     sid = session_file.stem
     for message_file in _json_files(storage / "message" / sid):
-        lines.append(dict(_read(message_file), kind="message"))
+        lines.append(dict(read_json_entry(message_file), kind="message"))
         for part_file in _json_files(storage / "part" / message_file.stem):
-            lines.append(dict(_read(part_file), kind="part", message=message_file.stem))
-    return _bundle_bytes(lines)
-
-
-def _bundle_bytes(entries: list[dict[str, Any]]) -> bytes:
-    return b"\n".join(orjson.dumps(x) for x in entries) + b"\n"
-
-
-def _write_bundle(cache: Path, sid: str, data: bytes) -> Path:
-    """The session's bundle file, rewritten only when its bytes changed (so the importer skips it otherwise)."""
-    target = cache / f"{sid}.jsonl"
-    try:
-        same = target.read_bytes() == data
-    except OSError:
-        same = False
-    if not same:
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    return target
+            lines.append(dict(read_json_entry(part_file), kind="part", message=message_file.stem))
+    return bundle_bytes(lines)
 
 
 def _storage_sessions(root: Path) -> tuple[Path, list[Path]] | None:
@@ -132,12 +113,12 @@ def write_bundles(root: Path, cache: Path) -> list[Path]:
     for database in databases:
         for sid, entries in session_bundles(database):
             if sid not in out:
-                out[sid] = _write_bundle(cache, sid, _bundle_bytes(entries))
+                out[sid] = write_bundle(cache, sid, bundle_bytes(entries))
     if storage is not None:
         storage_dir, session_files = storage
         for session_file in session_files:
             if session_file.stem not in out:
-                out[session_file.stem] = _write_bundle(cache, session_file.stem,
+                out[session_file.stem] = write_bundle(cache, session_file.stem,
                                                        bundle_session(storage_dir, session_file))
     return list(out.values())
 

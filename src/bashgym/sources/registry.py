@@ -18,6 +18,7 @@ SOURCES: dict[str, str] = {
     "qwen": "bashgym.sources.qwen:QwenSource",
     "cline": "bashgym.sources.cline:ClineSource",
     "copilot": "bashgym.sources.copilot:CopilotSource",
+    "openhands": "bashgym.sources.openhands:OpenHandsSource",
 }
 
 

@@ -1,0 +1,92 @@
+"""Install and run the real OpenHands CLI (PyPI `openhands`, the V1 CLI on the OpenHands software-agent SDK;
+pinned with every dependency in harness/openhands-requirements.txt) headless, in a temporary HOME, against the
+scripted chat-completions server (harness/openai_server.py) on 127.0.0.1.
+
+It runs without Docker: the CLI's conversations use the SDK's LocalWorkspace, so its `terminal` and
+`file_editor` tools act on the working directory directly. It needs Python 3.12 (`Requires-Python: ==3.12.*`)
+and ~200 packages (litellm, the SDK, textual, ...), so it gets a venv of its own, built from the full `pip
+freeze` of a working install with `--no-deps` (no resolver run, the same packages every time).
+
+That install is slow here (787 MB; 6.5 and 14 minutes measured, pip keeping no download cache on these
+machines), so the venv lives outside the checkout, in a per-machine tools cache ($BASHGYM_TEST_TOOLS_CACHE,
+default ~/.cache/bashgym-test-tools/openhands): a fresh clone (as CI makes) reuses it, and it is rebuilt
+only when the requirements file changes (the digest stamp of harness/pip_tools.py).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+
+from harness import pip_tools
+
+HARNESS_DIR = Path(__file__).resolve().parent
+REQUIREMENTS = HARNESS_DIR / "openhands-requirements.txt"
+TOOLS_CACHE = Path(os.environ.get("BASHGYM_TEST_TOOLS_CACHE")
+                   or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bashgym-test-tools")
+VENV = TOOLS_CACHE / "openhands"
+DISTRIBUTION = "openhands"
+
+
+def pinned_version(requirements: Path = REQUIREMENTS) -> str:
+    """The OpenHands CLI version the requirements file pins."""
+    return pip_tools.pinned_version(requirements, DISTRIBUTION)
+
+
+def python312() -> str | None:
+    """A Python 3.12 interpreter: $BASHGYM_PYTHON312, `python3.12` on PATH, or pyenv's 3.12.x; None if none runs."""
+    candidates = [os.environ.get("BASHGYM_PYTHON312"), shutil.which("python3.12")]
+    pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    candidates += sorted(glob.glob(f"{pyenv_root}/versions/3.12.*/bin/python3.12"), reverse=True)
+    for candidate in filter(None, candidates):
+        try:
+            out = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
+                                 capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out.strip() == "True":
+            return candidate
+    return None
+
+
+@cache
+def openhands_bin() -> Path:
+    """The pinned `openhands` script, installing it into its own venv on first use."""
+    python = python312()
+    if python is None:
+        raise RuntimeError("the OpenHands CLI needs Python 3.12: none found (set BASHGYM_PYTHON312, or put "
+                           "python3.12 on PATH)")
+    pip_tools.install_venv(VENV, REQUIREMENTS, DISTRIBUTION, python=python, pip_args=("--no-deps",))
+    return VENV / "bin" / "openhands"
+
+
+def openhands_env(home: Path, base_url: str, model: str) -> dict[str, str]:
+    """The CLI's environment: LLM settings from env (`--override-with-envs`), nothing that phones home."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "TERM": "dumb",
+        "NO_COLOR": "1",
+        "LLM_API_KEY": "dummy",
+        "LLM_BASE_URL": base_url,
+        "LLM_MODEL": model,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_TELEMETRY": "False",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+
+
+def run_openhands(openhands: Path, task: str, *, home: Path, cwd: Path, base_url: str, model: str,
+                  resume: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`openhands --headless --json --override-with-envs -t TASK` in cwd, stdin closed; with `resume`, the
+    task is the next prompt of that conversation. Headless mode never asks for confirmation."""
+    args = [str(openhands), "--headless", "--json", "--override-with-envs", "-t", task]
+    if resume:
+        args += ["--resume", resume]
+    return subprocess.run(args, cwd=cwd, env=openhands_env(home, base_url, model), capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
