@@ -82,7 +82,7 @@ def openhands_env(home: Path, base_url: str, model: str) -> dict[str, str]:
 
 
 def run_openhands(openhands: Path, task: str, *, home: Path, cwd: Path, base_url: str, model: str,
-                  resume: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+                  resume: str | None = None, timeout: float = 480) -> subprocess.CompletedProcess[str]:
     """`openhands --headless --json --override-with-envs -t TASK` in cwd, stdin closed; with `resume`, the
     task is the next prompt of that conversation. Headless mode never asks for confirmation."""
     args = [str(openhands), "--headless", "--json", "--override-with-envs", "-t", task]
