@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from bashgym.capture import events
@@ -13,10 +14,15 @@ from bashgym.capture.install import hook_script
 
 
 def fire(payload: bytes, home: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-S", str(hook_script()), "--home", str(home)], input=payload, capture_output=True,
-        timeout=30, env={**os.environ, **(env or {})},
-    )
+    # stdin is a file, not a pipe fed by this process: the hook waits at most 0.6 s for EOF, and on a loaded
+    # machine feeding 50 MB through a pipe can take longer than that (then the hook rightly gives up).
+    with tempfile.TemporaryFile() as fh:
+        fh.write(payload)
+        fh.seek(0)
+        return subprocess.run(
+            [sys.executable, "-S", str(hook_script()), "--home", str(home)], stdin=fh, capture_output=True,
+            timeout=30, env={**os.environ, **(env or {})},
+        )
 
 
 def event(name: str, **extra: object) -> bytes:
