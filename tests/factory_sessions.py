@@ -48,3 +48,25 @@ def topic_turn(topic: str, n: int) -> tuple[str, list]:
          bash(f"wc -l {topic}_{n}.log", f"{n * 11} {topic}_{n}.log"),
          say(f"The file {topic}_{n}.log has {n * 11} lines; {' '.join(reversed(words))}.")],
     )
+
+
+def save_many(store: Store) -> Store:
+    """Thirty sessions, so each of two workers gets many shards: a secret and personal data in each, and
+    sessions 14 to 29 repeat 0 to 13 but for numbers (dedup drops them); two of them judged."""
+    words = "nginx redis kafka mysql spark mongo etcd consul vault caddy envoy istio linkerd traefik".split()
+    sessions = []
+    for i in range(30):
+        a, b = words[i % len(words)], words[(i * 5 + 3) % len(words)]
+        token = "ghp_" + f"{i:02d}Zq8xW2" * 5
+        out = "\n".join(f"/home/alice/src/{a}_{j}.py:{j}: {b} value {i * j}" for j in range(12))
+        steps = [say(f"Looking at the {a} module."), bash(f"grep -rn {b} src/", out),
+                 bash(f"GITHUB_TOKEN={token} make deploy-{a}", f"deployed {a} {b} as alice@example.org"),
+                 Step(kind="tool_call", tool_name="Read", input={"file_path": f"/home/alice/src/{b}.py"},
+                      output=f"def {a}_{b}(): return {i}")]
+        prompt = f"Deploy the {a} service next to {b} and check the grep output"
+        sessions.append(session(f"s{i:02d}", [(prompt, steps), (f"Now explain {b} in {a}", [say("It adds.")])],
+                                started=f"2026-11-{1 + i % 28:02d}T10:00:00Z"))
+    save(store, *sessions)
+    store.put_score("s03", -1, "heuristic", 0.9, "gold", {})
+    store.put_score("s04", -1, "heuristic", 0.1, "failed", {})
+    return store

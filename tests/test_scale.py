@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from bashgym.cli import app
 from bashgym.errors import ConfigError
 from bashgym.scale.cluster import check_engine, check_ray_address, connect_ray
+from bashgym.store import Store
+from factory_sessions import save_many
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def test_connect_ray_reuses_the_running_ray_and_turns_its_logs_down(ray_session: dict) -> None:
@@ -34,3 +48,32 @@ def test_bad_engine_and_ray_address_name_the_flag() -> None:
         check_ray_address("auto", engine="local")
     with pytest.raises(ConfigError, match=r"--engine: got 'rya'.*did you mean \"ray\""):
         check_engine("rya")
+
+
+def _files(path: Path) -> dict[str, bytes]:
+    """Every file a build wrote but its card (which names the dataset), by path under the dataset."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
+            if p.is_file() and p.name != "README.md" and "hf" not in p.parts}
+
+
+def test_dataset_build_on_ray_writes_the_local_build_byte_for_byte(ray_session: dict, store: Store) -> None:
+    """Secrets and personal data in every session, sixteen near-copies for dedup to drop (global: the copies
+    land in other shards than their originals), decontamination on: `--engine ray` (Ray Data, 2 tasks at once)
+    writes the rows, stats, redaction report and lint of `--engine local`, and says where it ran."""
+    save_many(store)
+    common = ["dataset", "build", "--tier", "all", "--json"]
+    local = json.loads(invoke(*common, "--name", "local"))
+    on_ray = json.loads(invoke(*common, "--name", "ray", "--engine", "ray", "--workers", "2"))
+    assert local["engine"] == {"engine": "local", "workers": 1}
+    assert on_ray["engine"] == {"engine": "ray", "workers": 2, "address": "local", "cpus": 2}
+    assert on_ray["content_hash"] == local["content_hash"]
+    assert on_ray["counts"]["steps"] == local["counts"]["steps"]
+    dedup = next(s for s in on_ray["counts"]["steps"] if s["name"] == "dedup")
+    assert sum(dedup["dropped"].values()) >= 16 and dedup["kept"] >= 14
+    assert on_ray["counts"]["redaction"]["total"] > 30
+    written = _files(Path(on_ray["path"]))
+    assert written == _files(Path(local["path"]))
+    assert {"train.jsonl", "train.parquet", "stats.json", "redaction.json", "lint.json"} <= set(written)
+    assert b"ghp_" not in written["train.jsonl"] and b"_#" not in written["train.jsonl"]
+    human = invoke("dataset", "build", "--tier", "all", "--name", "ray2", "--engine", "ray")
+    assert "engine: ray (local, 2 CPUs), 2 workers" in human

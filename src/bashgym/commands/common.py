@@ -29,6 +29,22 @@ HOME_OPTION = typer.Option(
     None, "--home", help="bashgym home directory (default: $BASHGYM_HOME or ~/.bashgym).", show_default=False
 )
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
+ENGINE_OPTION = typer.Option(
+    "local", "--engine", help="local (this machine, --workers processes) or ray (Ray Data: a local Ray, or the "
+    "cluster at --ray-address; needs bashgym[scale], docs/scale.md). Same output either way."
+)
+RAY_ADDRESS_OPTION = typer.Option(
+    None, "--ray-address", help="With --engine ray: auto (the cluster this machine joined with `ray start`), "
+    "ray://HOST:PORT (Ray Client) or HOST:PORT; default: start a local Ray.", show_default=False
+)
+
+
+def engine_line(info: dict[str, Any]) -> str:
+    """What ran the work, for a command's summary: "engine: ray (local, 2 CPUs), 2 workers"."""
+    workers = f"{info['workers']} worker{'s' if info['workers'] != 1 else ''}"
+    if info["engine"] == "ray":
+        return f"engine: ray ({info['address']}, {info['cpus']} CPUs), {workers}"
+    return f"engine: local, {workers}"
 
 
 def use_home(home: Path | None) -> Path | None:

@@ -7,9 +7,12 @@ from pathlib import Path
 import typer
 
 from bashgym.commands.common import (
+    ENGINE_OPTION,
     HOME_OPTION,
     JSON_OPTION,
+    RAY_ADDRESS_OPTION,
     console,
+    engine_line,
     err_console,
     open_store,
     print_json,
@@ -51,7 +54,9 @@ def build(
                                    "gold/silver vs bronze/failed)."),
     no_redact: bool = typer.Option(False, "--no-redact",
                                    help="Write secrets and personal data as captured (recorded in the card)."),
-    workers: int = typer.Option(1, "--workers", help="Processes for the per-example steps (redact, dedup keys, decontaminate, shape, format); rows come out in the same order as with 1."),
+    workers: int | None = typer.Option(None, "--workers", help="Processes for the per-session steps (read, redact, dedup keys, decontaminate, shape, format): default 1; with --engine ray, Ray tasks at once (default: every CPU of the cluster). The rows are the same for any number.", show_default=False),
+    engine: str = ENGINE_OPTION,
+    ray_address: str | None = RAY_ADDRESS_OPTION,
     allow_lint_errors: bool = ALLOW_LINT_ERRORS,
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
@@ -64,6 +69,7 @@ def build(
     from bashgym.factory.build import build_dataset
     from bashgym.factory.config import FORMATS, load_config, set_flag
 
+    workers = _engine_workers(engine, ray_address, workers)
     cfg = load_config(config)
     if fmt is not None:
         if fmt not in FORMATS:
@@ -90,14 +96,28 @@ def build(
             def tick(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total, description=f"sessions → {cfg.format}")
 
-            record = build_dataset(store, cfg, redact=not no_redact, workers=workers, on_progress=tick)
+            ran: dict = {}
+            record = build_dataset(store, cfg, redact=not no_redact, workers=workers, engine=engine,
+                                   ray_address=ray_address, on_progress=tick, on_engine=ran.update)
     finally:
         store.close()
     if as_json:
-        print_json(record)
+        print_json({**record, "engine": ran})
     else:
         _print_summary(record)
+        console.print(engine_line(ran))
     _fail_on_lint_errors([record], allow_lint_errors)
+
+
+def _engine_workers(engine: str, ray_address: str | None, workers: int | None) -> int:
+    """--workers as the engine reads it (local: 1 by default; ray: 0, every CPU), the flags checked first."""
+    from bashgym.scale.cluster import check_engine, check_ray_address
+
+    check_engine(engine)
+    check_ray_address(ray_address, engine)
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers: got {workers}, expected 1 or more")
+    return workers if workers is not None else (0 if engine == "ray" else 1)
 
 
 def _fail_on_lint_errors(records: list[dict], allowed: bool) -> None:
@@ -237,7 +257,9 @@ def check(
 def rebuild(
     datasets: list[str] = typer.Argument(None, help="Dataset ids or names to build again from their recorded config."),
     outdated: bool = typer.Option(False, "--outdated", help="Rebuild every dataset `dataset list` marks OUTDATED."),
-    workers: int = typer.Option(1, "--workers", help="Processes for the per-example steps, as in `dataset build`."),
+    workers: int | None = typer.Option(None, "--workers", help="Processes (or Ray tasks) for the per-session steps, as in `dataset build`.", show_default=False),
+    engine: str = ENGINE_OPTION,
+    ray_address: str | None = RAY_ADDRESS_OPTION,
     allow_lint_errors: bool = ALLOW_LINT_ERRORS,
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
@@ -252,6 +274,7 @@ def rebuild(
 
     if not datasets and not outdated:
         raise ConfigError("name the datasets to rebuild, or pass --outdated to rebuild every outdated one")
+    workers = _engine_workers(engine, ray_address, workers)
     store = open_store(home)
     try:
         records = [store.get_dataset(ref) for ref in datasets or []]
@@ -263,10 +286,13 @@ def rebuild(
             records += [d for d in newest.values() if is_outdated(d) and d["id"] not in {r["id"] for r in records}]
         built = []
         for old in records:
-            new = rebuild_dataset(store, old, workers=workers)
-            built.append({"from": old["id"], **new})
+            ran: dict = {}
+            new = rebuild_dataset(store, old, workers=workers, engine=engine, ray_address=ray_address,
+                                  on_engine=ran.update)
+            built.append({"from": old["id"], **new, "engine": ran})
             if not as_json:
-                console.print(f"rebuilt {old['id']} → {new['id']} ({sum(new['counts']['rows'].values())} rows)")
+                console.print(f"rebuilt {old['id']} → {new['id']} ({sum(new['counts']['rows'].values())} rows; "
+                              f"{engine_line(ran)})")
     finally:
         store.close()
     if as_json:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,21 @@ def make_redactor(user_names: Sequence[str] = (), extra_patterns: Sequence[str] 
     the allow/deny lists of `bashgym config` (global and per project, see `Redact`).
     With `token_key` it writes provisional placeholders for `Renumber` (see redact.Redactor)."""
     from bashgym.factory.redact import Redactor
+
+    return Redactor(**redactor_settings(user_names, extra_patterns, token_key))
+
+
+def redactor_settings(user_names: Sequence[str] = (), extra_patterns: Sequence[str] = (),
+                      token_key: bytes | None = None) -> dict[str, Any]:
+    """`make_redactor`'s arguments to `Redactor`, resolved here: a build's workers (other processes, other
+    machines of a Ray cluster) redact with the names, home, hostname and lists of the machine that runs the
+    build, not their own."""
     from bashgym.settings import redaction_lists
 
     allow, deny, projects = redaction_lists()
-    return Redactor(user_names=[*user_names, *identity_names()], home=str(Path.home()),
-                    extra_patterns=list(extra_patterns), hostnames=[socket.gethostname()], token_key=token_key,
-                    allow=allow, deny=deny, projects=projects)
+    return dict(user_names=[*user_names, *identity_names()], home=str(Path.home()),
+                extra_patterns=list(extra_patterns), hostnames=[socket.gethostname()], token_key=token_key,
+                allow=allow, deny=deny, projects=projects)
 
 
 def capture_redactor(home: Path | None = None, *, force: bool = False) -> Any:
@@ -90,3 +100,35 @@ class Redact(Map):
 
     def report(self) -> dict[str, Any]:
         return self.redactor.report()
+
+    def begin_shard(self) -> None:
+        """Start a shard's tally (see `shard_tally`)."""
+        self.redactor.reset_report()
+
+    def shard_tally(self) -> dict[str, Any]:
+        """What this shard's redaction found: counts per kind, the placeholders handed out (category, token),
+        where each finding was (up to the redactor's cap) and that cap; `merge_tallies` makes the build's
+        report of them."""
+        r = self.redactor
+        return {"counts": dict(r.counts), "placeholders": r.placeholders(), "cap": r.max_findings,
+                "locations": [{"kind": f.kind, "location": f.location} for f in r.findings]}
+
+
+def merge_tallies(tallies: list[dict[str, Any]]) -> dict[str, Any]:
+    """The build's redaction report from its shards' tallies, in shard order: the same report, key for key,
+    as one Redactor's over all of them (`Redactor.report`) — a value met in two shards is one value."""
+    from bashgym.factory.redact import distinct_by_category
+
+    counts: Counter[str] = Counter()
+    placeholders: set[tuple[str, str]] = set()
+    locations: list[dict[str, str]] = []
+    cap = min((t["cap"] for t in tallies), default=0)
+    for t in tallies:
+        counts.update(t["counts"])
+        placeholders |= t["placeholders"]
+        if len(locations) < cap:
+            locations.extend(t["locations"][: cap - len(locations)])
+    total = sum(counts.values())
+    return {"total": total, "counts": dict(sorted(counts.items())),
+            "distinct_values": distinct_by_category(placeholders), "locations": locations,
+            "locations_truncated": total > len(locations)}

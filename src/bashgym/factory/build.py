@@ -1,14 +1,13 @@
 """Build a dataset: store → select → segment → redact → dedup → decontaminate → shape → format → split →
 write, recorded in the store with its config, counts, content hash and source sessions.
 
-With `workers > 1` every per-example step runs in worker processes over chunks of consecutive session ids
-(chunk i goes to worker i mod N): reading, selecting, segmenting, redacting, dedup keys (exact hash and
-MinHash), and — tentatively, for each example — decontamination, tool shaping and formatting, with the
-stats each of those would count. This process only decides dedup (it needs to see every example, in
-order), adds the tentative stats of the examples it keeps, and writes. Chunks come back in order, so the
-rows are in the same order as a single-process build. Every process's Redactor writes provisional
-placeholders keyed by the build (the same value gets the same one in every worker); the rows are numbered
-(`<SECRET_1>`, …) at the end, so the output is the same as a single-process build's.
+The steps are one `Pipeline` (factory/pipeline.py), whatever runs it: the sessions are cut into shards of
+consecutive ids and an executor (bashgym.scale.executor) runs each shard's pass — reading, selecting,
+segmenting, redacting, dedup keys, and ahead of dedup's verdict decontamination, tool shaping and formatting
+— in this process, in `--workers` processes, or on Ray Data (`--engine ray`). This process merges the shards
+in order: it decides dedup (global and exact), adds the counts, and numbers the placeholders. Every shard's
+Redactor writes provisional placeholders keyed by the build (the same value gets the same one everywhere);
+the rows are numbered (`<SECRET_1>`, …) in the order they are written, so every engine writes the same bytes.
 """
 
 from __future__ import annotations
@@ -16,22 +15,23 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bashgym.errors import BashgymError
-from bashgym.factory.apply_redaction import Redact, make_redactor
+from bashgym.factory.apply_redaction import Redact, merge_tallies, redactor_settings
 from bashgym.factory.card import render_card
 from bashgym.factory.config import DatasetConfig
 from bashgym.factory.decontaminate import Decontaminate
-from bashgym.factory.dedup import Dedup, dedup_keys
-from bashgym.factory.formats import ROWS_VERSION, SFT_FORMATTERS, Format
+from bashgym.factory.dedup import Dedup
+from bashgym.factory.formats import ROWS_VERSION, Format
 from bashgym.factory.lint import lint_config, lint_rows
-from bashgym.factory.pipeline import Example, PipelineStep, StepStats
-from bashgym.factory.redact import Renumber, distinct_by_category
+from bashgym.factory.pipeline import Pipeline, PipelineStep, Shard
+from bashgym.factory.redact import Renumber
 from bashgym.factory.segment import Segment
 from bashgym.factory.select import (
     ALL_TIERS,
@@ -46,6 +46,7 @@ from bashgym.factory.shape import ShapeTools
 from bashgym.factory.split import split_rows
 from bashgym.factory.write import public, write_splits
 from bashgym.paths import home_dir
+from bashgym.scale.executor import map_shards
 from bashgym.schema import SCHEMA_VERSION
 from bashgym.store import Store, now_iso
 
@@ -56,244 +57,115 @@ def datasets_dir() -> Path:
     return home_dir() / "datasets"
 
 
-def front_steps(cfg: DatasetConfig, redact: bool, token_key: bytes | None = None) -> list[PipelineStep]:
-    """The per-session part of the pipeline (what workers run). `token_key`: the build's key for provisional
-    placeholders, shared by all its processes (see `Renumber`)."""
+@dataclass(frozen=True)
+class BuildSpec:
+    """All a shard's pass needs, wherever it runs (a worker process, a Ray node): the store's location, the
+    config, and the Redactor's settings resolved in the process that runs the build (its user, home,
+    hostname and lists; a key for provisional placeholders, drawn for this build and never stored)."""
+
+    location: str
+    cfg: dict[str, Any]
+    redactor: dict[str, Any] | None
+
+
+def build_pipeline(spec: BuildSpec) -> Pipeline:
+    """The build's steps, in order, and its format as the sink."""
+    from bashgym.factory.redact import Redactor
+
+    cfg = DatasetConfig.model_validate(spec.cfg)
     steps: list[PipelineStep] = [SessionSelect(cfg.select), Segment(cfg.segment), ExampleSelect(cfg.select)]
-    if redact:
-        steps.append(Redact(make_redactor(cfg.redact.user_names, cfg.redact.extra_patterns, token_key)))
-    return steps
-
-
-def back_steps(cfg: DatasetConfig) -> list[PipelineStep]:
-    steps: list[PipelineStep] = []
+    if spec.redactor is not None:
+        steps.append(Redact(Redactor(**spec.redactor)))
     if cfg.dedup.exact or cfg.dedup.near:
         steps.append(Dedup(cfg.dedup))
     if cfg.decontaminate.enabled:
         steps.append(Decontaminate(cfg.decontaminate))
     steps.append(ShapeTools(cfg.shape))
-    return steps
+    return Pipeline(steps, sink=Format(cfg.format, cfg.shape))
 
 
-def chain(steps: list[PipelineStep], data: Iterable[Example]) -> Iterator[Example]:
-    stream: Iterable[Example] = data
-    for step in steps:
-        stream = step(stream)
-    return iter(stream)
+_WORKER: dict[str, Any] = {}  # per process: the pipeline and read-only store of the build it last worked for
 
 
-def _counted(data: Iterable[Example], total: int, on_progress: Progress | None) -> Iterator[Example]:
-    for i, ex in enumerate(data, 1):
-        yield ex
-        if on_progress:
-            on_progress(i, total)
+def run_shard(spec: BuildSpec, ids: list[str], memo: set[str] | None = None) -> Shard:
+    """One shard's pass over the build's pipeline (see `Pipeline.run_shard`); its `extra` says how many
+    sessions it read and, when redacting, its redaction tally. `memo`: dedup's scratch, shared by shards that
+    run one after another in this process (else each shard has its own)."""
+    if _WORKER.get("spec") != spec:
+        release_worker()
+        _WORKER.update(spec=spec, pipeline=build_pipeline(spec), store=Store(spec.location, readonly=True))
+    pipe: Pipeline = _WORKER["pipeline"]
+    redact = next((s for s in pipe.steps if isinstance(s, Redact)), None)
+    if redact is not None:
+        redact.begin_shard()
+    scorer = DatasetConfig.model_validate(spec.cfg).select.scorer
+
+    def extra() -> dict[str, Any]:
+        return {"sessions": len(ids), "redaction": redact.shard_tally() if redact is not None else None}
+
+    source = read_sessions(_WORKER["store"], ids, scorer=scorer)
+    return pipe.run_shard(source, extra=extra, memo=memo)
 
 
-_WORKER: dict[str, Any] = {}  # per worker process: its store, steps and formatter for the build
-
-
-def _worker_state(db: str, cfg_data: dict[str, Any], redact: bool, token_key: bytes | None) -> dict[str, Any]:
-    key = repr((db, cfg_data, redact, token_key))
-    if _WORKER.get("key") != key:
-        cfg = DatasetConfig.model_validate(cfg_data)
-        _WORKER.clear()
-        _WORKER.update(key=key, cfg=cfg, store=Store(db, readonly=True), front=front_steps(cfg, redact, token_key),
-                       post=[s for s in back_steps(cfg) if not isinstance(s, Dedup)],
-                       fmt=Format(cfg.format, cfg.shape), redact=redact)
-    return _WORKER
-
-
-def _tentative(step: Any, ex: Example, rows: bool = False) -> tuple[list[Any], dict[str, Any]]:
-    """What a per-example step makes of one example, and the stats it counted for it (to be added by the
-    main process only if dedup keeps the example)."""
-    before = step.stats.to_dict()
-    out = list(step.rows([ex]) if rows else step([ex]))
-    after = step.stats.to_dict()
-    delta = {"total": after["total"] - before["total"], "kept": after["kept"] - before["kept"],
-             "dropped": Counter(after["dropped"]) - Counter(before["dropped"]),
-             "counters": Counter(after.get("counters") or {}) - Counter(before.get("counters") or {})}
-    return out, delta
-
-
-def _work_chunk(db: str, cfg_data: dict[str, Any], redact: bool, token_key: bytes | None,
-                ids: list[str]) -> tuple[list[tuple], list[dict]]:
-    """Everything per-example for a chunk of sessions, in a worker process: one record per example,
-    (id, dedup keys, stats deltas of the later steps, the example if the format needs the whole set, its row),
-    and where the chunk's redactions were (so the build's report lists them in session order)."""
-    state = _worker_state(db, cfg_data, redact, token_key)
-    redactor = state["front"][-1].redactor if redact else None
-    seen = len(redactor.findings) if redactor else 0
-    cfg: DatasetConfig = state["cfg"]
-    fmt: Format = state["fmt"]
-    per_example = cfg.format in SFT_FORMATTERS
-    # exact keys this worker has met: the main process saw them too (in an earlier chunk or earlier in this
-    # one), so an example holding one is an exact duplicate there and needs no MinHash nor later steps
-    seen_keys: set[str] = state.setdefault("seen_keys", set()) if cfg.dedup.exact else set()
-    records = []
-    for ex in chain(state["front"], read_sessions(state["store"], ids, scorer=cfg.select.scorer)):
-        ex_id = ex.id
-        keys = None
-        if cfg.dedup.exact or cfg.dedup.near:
-            keys = dedup_keys(ex.text(), cfg.dedup.num_perm, cfg.dedup.shingle, seen=seen_keys)
-            if keys[1] is None:
-                records.append((ex_id, keys, [], None, None))
-                continue
-            if cfg.dedup.exact:
-                seen_keys.add(keys[0])
-        deltas = []
-        items: list[Any] = [ex]
-        for step in state["post"]:
-            items, delta = _tentative(step, items[0])
-            deltas.append(delta)
-            if not items:
-                break
-        row = None
-        if items and per_example:
-            made, delta = _tentative(fmt, items[0], rows=True)
-            deltas.append(delta)
-            row, items = (made[0] if made else None), []
-        records.append((ex_id, keys, deltas, items[0] if items else None, row))
-    where = [{"kind": f.kind, "location": f.location} for f in redactor.findings[seen:]] if redactor else []
-    return records, where
-
-
-def _finish_worker() -> tuple[list[dict], dict, int, set[tuple[str, str]]]:
-    """The front steps' stats, the redaction report (its locations come with each chunk), the redactor's
-    cap on listed locations and the placeholders it handed out, of this worker process after its last chunk."""
-    front = _WORKER["front"]
-    _WORKER["store"].close()
+def release_worker() -> None:
+    """Close the store a shard's pass left open in this process."""
+    if _WORKER.get("store") is not None:
+        _WORKER["store"].close()
     _WORKER.clear()
-    if not front or not isinstance(front[-1], Redact):
-        return [s.stats.to_dict() for s in front], {}, 0, set()
-    report = front[-1].report()
-    report.pop("locations", None)
-    return [s.stats.to_dict() for s in front], report, front[-1].redactor.max_findings, \
-        front[-1].redactor.placeholders()
 
 
-def _add_delta(stats: StepStats, delta: dict[str, Any]) -> None:
-    stats.total += delta["total"]
-    stats.kept += delta["kept"]
-    stats.dropped.update(delta["dropped"])
-    stats.counters.update(delta["counters"])
-
-
-def _chunks(ids: list[str], workers: int) -> list[list[str]]:
+def shard_ids(ids: list[str], workers: int) -> list[list[str]]:
     """Consecutive runs of ids, small enough to keep every worker busy to the end, big enough to amortise
-    the hand-over (about 16 chunks per worker, at most 256 sessions each)."""
-    size = max(1, min(256, -(-len(ids) // (workers * 16))))
+    the hand-over (about 16 shards per worker, at most 256 sessions each)."""
+    size = max(1, min(256, -(-len(ids) // (max(1, workers) * 16))))
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def _run_parallel(store: Store, cfg: DatasetConfig, redact: bool, token_key: bytes, workers: int, ids: list[str],
-                  back: list[PipelineStep], fmt: Format, on_progress: Progress | None,
-                  ) -> tuple[list[dict[str, Any]], list[StepStats], dict]:
-    chunks = _chunks(ids, workers)
-    cfg_data = cfg.model_dump()
-    dedup = back[0] if back and isinstance(back[0], Dedup) else None
-    post = back[1:] if dedup is not None else back
-    rows: list[dict[str, Any]] = []
-    examples: list[Example] = []
-    locations: list[dict[str, Any]] = []
-    pools = [ProcessPoolExecutor(max_workers=1) for _ in range(workers)]
-    try:
-        # a queue, so each chunk's result (its MinHashes, its rows) is let go of once merged
-        pending: deque[Future] = deque(pools[i % workers].submit(_work_chunk, store.location, cfg_data, redact,
-                                                                 token_key, c) for i, c in enumerate(chunks))
-        done = 0
-        for chunk in chunks:
-            records, where = pending.popleft().result()
-            locations.extend(where)
-            for ex_id, keys, deltas, ex, row in records:
-                if dedup is not None:
-                    dedup.stats.total += 1
-                    verdict = dedup.check(ex_id, keys)
-                    if verdict is not True:
-                        dedup.stats.dropped[verdict[1]] += 1
-                        continue
-                    dedup.stats.kept += 1
-                steps = [s.stats for s in post] + [fmt.stats]
-                for stats, delta in zip(steps, deltas, strict=False):
-                    _add_delta(stats, delta)
-                if row is not None:
-                    rows.append(row)
-                elif ex is not None:
-                    examples.append(ex)
-            done += len(chunk)
-            if on_progress:
-                on_progress(done, len(ids))
-        finals = [pool.submit(_finish_worker).result() for pool in pools[: len(chunks)]]
-    finally:
-        for pool in pools:
-            pool.shutdown(cancel_futures=True)
-    if cfg.format not in SFT_FORMATTERS:
-        rows = list(fmt.rows(examples))
-    front_stats = _merge_stats([st for st, _, _, _ in finals])
-    report = _merge_reports([rep for _, rep, _, _ in finals]) if redact else {}
-    if report:  # the chunks' locations in session order, capped as one redactor caps them
-        # a value two workers met is one value: count distinct placeholders over all of them
-        report["distinct_values"] = distinct_by_category(set().union(*(ph for _, _, _, ph in finals)))
-        listed = locations[: min(cap for _, _, cap, _ in finals)]
-        report = {k: v for k, v in report.items() if k != "locations_truncated"} | {
-            "locations": listed, "locations_truncated": report["total"] > len(listed)}
-    return rows, front_stats, report
-
-
-def _merge_stats(dicts: list[list[dict]]) -> list[StepStats]:
-    merged: list[StepStats] = []
-    for per_worker in dicts:
-        for i, d in enumerate(per_worker):
-            if len(merged) <= i:
-                merged.append(StepStats(d["name"]))
-            st = merged[i]
-            st.total += d["total"]
-            st.kept += d["kept"]
-            st.dropped.update(d["dropped"])
-            st.counters.update(d.get("counters") or {})
-    return merged
-
-
-def _merge_reports(reports: list[dict]) -> dict[str, Any]:
-    if len(reports) == 1:
-        return reports[0]
-    out: dict[str, Any] = {}
-    for rep in reports:
-        for key, value in rep.items():
-            if isinstance(value, int):
-                out[key] = out.get(key, 0) + value
-            elif isinstance(value, dict):
-                acc = out.setdefault(key, Counter())
-                acc.update({k: v for k, v in value.items() if isinstance(v, int)})
-            elif isinstance(value, list):
-                out.setdefault(key, []).extend(value)
-    return {k: dict(v) if isinstance(v, Counter) else v for k, v in out.items()}
-
-
 def run_pipeline(store: Store, cfg: DatasetConfig, *, redact: bool = True, workers: int = 1,
-                 on_progress: Progress | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Rows and a report ({"steps": [...], "redaction": {...}, "sessions": n}) for a config."""
+                 engine: str = "local", ray_address: str | None = None, on_progress: Progress | None = None,
+                 on_engine: Callable[[dict[str, Any]], None] | None = None,
+                 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Rows and a report ({"steps": [...], "redaction": {...}, "sessions_read": n}) for a config, the same
+    on every engine."""
     ids = list(store.iter_session_ids(parent=""))
-    back = back_steps(cfg)
-    fmt = Format(cfg.format, cfg.shape)
     token_key = secrets.token_bytes(16)  # this build's alone, never stored: provisional placeholders only
-    if workers <= 1 or len(ids) < 2:
-        front = front_steps(cfg, redact, token_key)
-        source = _counted(read_sessions(store, ids, scorer=cfg.select.scorer), len(ids), on_progress)
-        rows = list(fmt.rows(chain(back, chain(front, source))))
-        front_stats = [s.stats for s in front]
-        report = front[-1].report() if redact else {}
+    settings = redactor_settings(cfg.redact.user_names, cfg.redact.extra_patterns, token_key) if redact else None
+    spec = BuildSpec(store.location, cfg.model_dump(), settings)
+    parallel = engine == "ray" or workers > 1
+    if engine == "ray" and workers <= 0:
+        from bashgym.scale.cluster import connect_ray
+
+        per = connect_ray(ray_address)["cpus"]
     else:
-        rows, front_stats, report = _run_parallel(store, cfg, redact, token_key, workers, ids, back, fmt,
-                                                  on_progress)
-    if redact:  # placeholders numbered in the order the rows show them, whichever process redacted them
-        renumber = Renumber()
-        rows = [renumber.obj(row) for row in rows]
-    steps = [s.to_dict() for s in front_stats] + [s.stats.to_dict() for s in back] + [fmt.stats.to_dict()]
-    return rows, {"steps": steps, "redaction": report, "sessions_read": len(ids)}
+        per = workers if parallel else 1
+    shards = shard_ids(ids, per if parallel else 1)
+    fn = partial(run_shard, spec) if parallel else partial(run_shard, spec, memo=set())
+    merging = build_pipeline(spec)  # decides dedup and adds the counts, in this process
+    tallies: list[dict[str, Any]] = []
+    done = 0
+
+    def merged(shard: Shard) -> None:
+        nonlocal done
+        if shard.extra["redaction"] is not None:
+            tallies.append(shard.extra["redaction"])
+        done += shard.extra["sessions"]
+        if on_progress:
+            on_progress(done, len(ids))
+
+    try:
+        results = map_shards(fn, shards, engine=engine, workers=workers, ray_address=ray_address,
+                             on_engine=on_engine)
+        renumber = Renumber() if redact else None  # placeholders numbered in the order the rows show them
+        rows = [renumber.obj(row) if renumber else row for row in merging.merge(results, on_shard=merged)]
+    finally:
+        release_worker()
+    report = merge_tallies(tallies) if redact else {}
+    return rows, {"steps": merging.stats(), "redaction": report, "sessions_read": len(ids)}
 
 
 def build_dataset(store: Store, cfg: DatasetConfig, *, redact: bool = True, workers: int = 1,
-                  on_progress: Progress | None = None) -> dict[str, Any]:
+                  engine: str = "local", ray_address: str | None = None, on_progress: Progress | None = None,
+                  on_engine: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Build, write and record a dataset; returns its store record.
 
     With no tiers asked for (--tier / YAML), the selection follows the judge: the format's default tiers
@@ -303,7 +175,8 @@ def build_dataset(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
     tiers, chosen_by = resolve_tiers(cfg.format, cfg.select.tiers)
     cfg = cfg.model_copy(deep=True)
     cfg.select.tiers = tiers  # type: ignore[assignment]
-    rows, report = run_pipeline(store, cfg, redact=redact, workers=workers, on_progress=on_progress)
+    rows, report = run_pipeline(store, cfg, redact=redact, workers=workers, engine=engine,
+                                ray_address=ray_address, on_progress=on_progress, on_engine=on_engine)
     selection = _selection(cfg, chosen_by, report["steps"])
     if not rows:
         dropped = "; ".join(
@@ -371,8 +244,9 @@ def is_outdated(record: dict[str, Any]) -> bool:
     return rows_version(record) < ROWS_VERSION
 
 
-def rebuild_dataset(store: Store, record: dict[str, Any], *, workers: int = 1,
-                    on_progress: Progress | None = None) -> dict[str, Any]:
+def rebuild_dataset(store: Store, record: dict[str, Any], *, workers: int = 1, engine: str = "local",
+                    ray_address: str | None = None, on_progress: Progress | None = None,
+                    on_engine: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Build a dataset again from the config it recorded (a new version of the same name)."""
     from pydantic import ValidationError
 
@@ -387,7 +261,8 @@ def rebuild_dataset(store: Store, record: dict[str, Any], *, workers: int = 1,
         raise BashgymError(f"{record['id']}: its recorded config no longer validates ({exc.errors()[0]['msg']} at "
                            f"{'.'.join(map(str, exc.errors()[0]['loc']))}); build it again with "
                            "`bashgym dataset build --config dataset.yaml`") from None
-    return build_dataset(store, cfg, redact=redact, workers=workers, on_progress=on_progress)
+    return build_dataset(store, cfg, redact=redact, workers=workers, engine=engine, ray_address=ray_address,
+                         on_progress=on_progress, on_engine=on_engine)
 
 
 def _selection(cfg: DatasetConfig, chosen_by: str, steps: list[dict[str, Any]]) -> dict[str, Any]:

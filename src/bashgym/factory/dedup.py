@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from collections.abc import Container
 from typing import Any
 
 from bashgym.factory.config import DedupConfig
 from bashgym.factory.minhash import MinHashLSH, signature
-from bashgym.factory.pipeline import Example, Filter, FilterResult
+from bashgym.factory.pipeline import Example, FilterResult, Gate
 
 # Each pattern also in ASCII mode, the same on ASCII text (str.isascii is O(1)) and 1.2-2.5x faster.
 _HEX = re.compile(r"\b[0-9a-f]{7,64}\b", re.ASCII)
@@ -86,17 +85,11 @@ def minhash(text: str, num_perm: int = 128, n: int = 5, *, normalised: bool = Fa
     return signature(shingle_hashes(text, n, normalised=normalised), num_perm)
 
 
-def dedup_keys(text: str, num_perm: int = 128, n: int = 5, *, seen: Container[str] = ()):  # noqa: ANN201
-    """(exact key, MinHash) of a text, normalising it once; no MinHash (None) when the exact key is in
-    `seen`, since exact dedup drops the text before near dedup looks at it."""
-    norm = normalise(text)
-    key = exact_key(norm, normalised=True)
-    return key, (None if key in seen else minhash(norm, num_perm, n, normalised=True))
-
-
-class Dedup(Filter):
+class Dedup(Gate):
     """Keep the first of each group of (near-)identical examples; drops say `exact_duplicate` or
-    `near_duplicate`; `pairs` lists (dropped id, kept id) for the report."""
+    `near_duplicate`; `pairs` lists (dropped id, kept id) for the report. A `Gate`: the keys (normalising,
+    MinHash) are worked out wherever the shard runs, the decision in order in one place, so dedup is global
+    and exact however many workers there are."""
 
     name = "dedup"
 
@@ -109,21 +102,21 @@ class Dedup(Filter):
             self.lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
         self.pairs: list[tuple[str, str]] = []
 
-    def filter(self, example: Example) -> FilterResult:
-        pre = example.meta.pop("dedup_keys", None)  # computed in a worker process
-        return self.check(example.id, pre if pre is not None else self.keys(example.text()))
-
-    def keys(self, text: str) -> tuple[str, Any]:
-        """(exact key, MinHash) of a text; the MinHash is None when near dedup is off or the text is an
-        exact duplicate already (`check` drops it before looking at the MinHash)."""
-        norm = normalise(text)
+    def prepare(self, example: Example, memo: set[str]) -> tuple[tuple[str, Any], bool]:
+        """(exact key, MinHash) of the example's text, and True when `memo` (the exact keys met earlier in the
+        same shard) already holds the key: `check` will drop it as an exact duplicate, so no MinHash."""
+        norm = normalise(example.text())
         key = exact_key(norm, normalised=True)
-        if self.lsh is None or (self.cfg.exact and key in self.seen):
-            return key, None
-        return key, minhash(norm, self.cfg.num_perm, self.cfg.shingle, normalised=True)
+        if self.cfg.exact:
+            if key in memo:
+                return (key, None), True
+            memo.add(key)
+        if self.lsh is None:
+            return (key, None), False
+        return (key, minhash(norm, self.cfg.num_perm, self.cfg.shingle, normalised=True)), False
 
     def check(self, example_id: str, keys: tuple[str, Any]) -> FilterResult:
-        """Keep or drop an example by its keys (from `keys` or `dedup_keys`), remembering it when kept."""
+        """Keep or drop an example by its keys (from `prepare`), remembering it when kept."""
         key, sig = keys
         if self.cfg.exact:
             if key in self.seen:

@@ -370,6 +370,11 @@ class Format(PipelineStep):
         super().__init__()
         self.fmt, self.cfg = fmt, cfg
 
+    @property
+    def per_example(self) -> bool:
+        """True when each example makes its row alone (SFT formats); preference formats need the whole set."""
+        return self.fmt in SFT_FORMATTERS
+
     def rows(self, data: Iterable[Example]) -> Iterator[Row]:
         if self.fmt in SFT_FORMATTERS:
             fn = SFT_FORMATTERS[self.fmt]

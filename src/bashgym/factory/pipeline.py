@@ -154,11 +154,68 @@ class Map(PipelineStep):
             yield out
 
 
-class Pipeline:
-    """Steps chained lazily: `for ex in Pipeline([a, b, c]).run(source)`; `stats()` once consumed."""
+class Gate(Filter):
+    """A filter that must see every example, in order (dedup: the first of a group is kept). Executors run
+    the expensive half, `prepare`, beside the other steps in the workers, and `check` in order in one place.
+    `prepare(example, memo)` returns (what `check` needs, True if certainly dropped): `memo` is one shard's
+    scratch, so an example the shard itself shows to be dropped costs no more work."""
 
-    def __init__(self, steps: Iterable[PipelineStep | Callable[[Iterable[Example]], Iterator[Example]]]):
+    name = "gate"
+
+    def prepare(self, example: Example, memo: set[str]) -> tuple[Any, bool]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def check(self, example_id: str, prepared: Any) -> FilterResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def filter(self, example: Example) -> FilterResult:
+        return self.check(example.id, self.prepare(example, set())[0])
+
+
+@dataclass(slots=True)
+class Record:
+    """One example after a shard's pass: its id, what the gate needs to decide on it, and, worked out ahead in
+    case the gate keeps it, the stats each later step (and the sink) counted for it and what came out: a row
+    (per-example sink), the example (a sink that needs the whole set), or None (a later step dropped it)."""
+
+    id: str
+    prepared: Any
+    deltas: list[StepStats]
+    out: Any
+
+
+@dataclass(slots=True)
+class Shard:
+    """What one shard gives back: its records in order, the counts of the steps before the gate, and what
+    `extra` (a callable of the pipeline) reported about the shard (the redaction tally)."""
+
+    records: list[Record]
+    stats: list[StepStats]
+    extra: Any = None
+
+
+class Pipeline:
+    """Steps chained lazily: `for ex in Pipeline([a, b, c]).run(source)`; `stats()` once consumed.
+
+    The one pipeline every engine runs. In one process, `run` (or `rows`) chains the steps. Past one process,
+    an executor (bashgym.scale.executor) runs `run_shard` on each shard of the input wherever it likes and
+    feeds the results, in shard order, to `merge` in one process: everything before the `Gate` runs in the
+    shard, the gate decides in order, and the steps after it were run ahead in the shard with their counts
+    kept per example, added only for the examples the gate keeps. The rows and the stats are the same as
+    one process's, whoever ran which shard (datatrove's shape: per-step stats merged by the executor).
+
+    `sink`: the step that turns examples into rows (factory.formats.Format), per example when it has
+    `per_example` true, else over the whole kept set at the end of `merge`.
+    """
+
+    def __init__(self, steps: Iterable[PipelineStep | Callable[[Iterable[Example]], Iterator[Example]]],
+                 sink: Any = None):
         self.steps = list(steps)
+        self.sink = sink
+        gate = next((i for i, st in enumerate(self.steps) if isinstance(st, Gate)), None)
+        self.before = self.steps if gate is None else self.steps[:gate]
+        self.gate: Gate | None = None if gate is None else self.steps[gate]  # type: ignore[assignment]
+        self.after = [] if gate is None else self.steps[gate + 1 :]
 
     def run(self, data: Iterable[Example]) -> Iterator[Example]:
         stream: Iterable[Example] = data
@@ -166,5 +223,102 @@ class Pipeline:
             stream = step(stream)
         yield from stream
 
+    def rows(self, data: Iterable[Example]) -> Iterator[Any]:
+        """Every step, then the sink: the rows of one process."""
+        yield from self.sink.rows(self.run(data))
+
     def stats(self) -> list[dict[str, Any]]:
-        return [s.stats.to_dict() for s in self.steps if isinstance(s, PipelineStep)]
+        return [s.stats.to_dict() for s in [*self.steps, self.sink] if isinstance(s, PipelineStep)]
+
+    # --- past one process ---------------------------------------------------------------------------------
+
+    def run_shard(self, data: Iterable[Example], extra: Callable[[], Any] | None = None,
+                  memo: set[str] | None = None) -> Shard:
+        """One shard's pass (in a worker, on a pipeline of its own): the steps before the gate with this
+        shard's counts alone (`merge` adds them to its own), then per example the gate's `prepare` and, unless that already drops it, the later steps and the sink. `memo`:
+        the gate's scratch, shared only by shards that run one after another, in order, in one process."""
+        for step in self.before:
+            if isinstance(step, PipelineStep):
+                step.stats = StepStats(step.name)
+        inline_sink = self.gate is None and self._per_example_sink
+        if inline_sink:
+            self.sink.stats = StepStats(self.sink.name)
+        memo = set() if memo is None else memo
+        records: list[Record] = []
+        stream: Iterable[Example] = data
+        for step in self.before:
+            stream = step(stream)
+        for ex in stream:
+            if self.gate is None:
+                out = _alone(self.sink, ex, rows=True)[0] if inline_sink else [ex]
+                records.append(Record(ex.id, None, [], out[0] if out else None))
+                continue
+            prepared, dropped = self.gate.prepare(ex, memo)
+            if dropped:
+                records.append(Record(ex.id, prepared, [], None))
+                continue
+            deltas: list[StepStats] = []
+            items: list[Any] = [ex]
+            for step in self.after:
+                items, delta = _alone(step, items[0])
+                deltas.append(delta)
+                if not items:
+                    break
+            if items and self._per_example_sink:
+                items, delta = _alone(self.sink, items[0], rows=True)
+                deltas.append(delta)
+            records.append(Record(ex.id, prepared, deltas, items[0] if items else None))
+        stats = [s.stats for s in self.before if isinstance(s, PipelineStep)]
+        if inline_sink:
+            stats.append(self.sink.stats)
+        return Shard(records, stats, extra() if extra else None)
+
+    def merge(self, shards: Iterable[Shard], on_shard: Callable[[Shard], None] | None = None) -> Iterator[Any]:
+        """The shards' results in order (in the one process): counts added up, the gate decided, the rows (or,
+        for a whole-set sink, the sink's rows over every kept example at the end). `on_shard` sees each shard
+        as it is merged (its `extra`, progress)."""
+        counted = [s for s in self.before if isinstance(s, PipelineStep)]  # their counts start as built
+        if self.gate is None and self._per_example_sink:
+            counted.append(self.sink)
+        later = [s.stats for s in self.after if isinstance(s, PipelineStep)]
+        if self.sink is not None and self._per_example_sink:
+            later.append(self.sink.stats)
+        kept: list[Example] = []
+        for shard in shards:
+            for step, st in zip(counted, shard.stats, strict=True):
+                step.stats.merge(st)
+            if on_shard:
+                on_shard(shard)
+            for rec in shard.records:
+                if self.gate is not None:
+                    self.gate.stats.total += 1
+                    verdict = self.gate.check(rec.id, rec.prepared)
+                    if verdict is not True:
+                        self.gate.stats.dropped[verdict[1] if isinstance(verdict, tuple) else "filtered"] += 1
+                        continue
+                    self.gate.stats.kept += 1
+                    for stats, delta in zip(later, rec.deltas, strict=False):
+                        stats.merge(delta)
+                if rec.out is None:
+                    continue
+                if self.sink is None or self._per_example_sink:
+                    yield rec.out
+                else:
+                    kept.append(rec.out)
+        if self.sink is not None and not self._per_example_sink:
+            yield from self.sink.rows(kept)
+
+    @property
+    def _per_example_sink(self) -> bool:
+        return self.sink is not None and bool(getattr(self.sink, "per_example", False))
+
+
+def _alone(step: Any, ex: Example, rows: bool = False) -> tuple[list[Any], StepStats]:
+    """What a per-example step makes of one example, and the stats it counted for it alone."""
+    saved = step.stats
+    step.stats = StepStats(step.name)
+    try:
+        out = list(step.rows([ex]) if rows else step([ex]))
+        return out, step.stats
+    finally:
+        step.stats = saved

@@ -294,6 +294,15 @@ class Redactor:
             self._placeholders[key] = ph
         return ph
 
+    def reset_report(self) -> None:
+        """Forget what was found so far (counts, findings, placeholders handed out), keeping the compiled
+        checks and caches: a build's shard reports only its own finds. Only for provisional placeholders
+        (`token_key`), which depend on the value alone, so nothing a later shard writes changes."""
+        assert self._token_key is not None, "numbered placeholders would restart at 1"
+        self.findings = []
+        self.counts = Counter()
+        self._placeholders = {}
+
     def placeholders(self) -> set[tuple[str, str]]:
         """(category, placeholder) of every value this redactor has replaced; the values are never exposed."""
         return {(category, ph) for (category, _), ph in self._placeholders.items()}

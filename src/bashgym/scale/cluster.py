@@ -38,10 +38,10 @@ def check_ray_address(address: str | None, engine: str = "ray") -> str | None:
 
 def quiet_ray() -> None:
     """Keep Ray's INFO lines and Ray Data's progress bars out of bashgym's output (errors still show)."""
+    import ray.data  # first: importing it configures its loggers (INFO)
+
     for name in ("ray", "ray.data", "ray.train", "ray.tune"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    import ray.data
-
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False

@@ -1,0 +1,87 @@
+"""Run one function over shards and get the results back in shard order: in this process, in local worker
+processes (`--workers N`), or as a Ray Data job (`--engine ray`, on a local Ray or a cluster).
+
+The stages (factory build, judge) write their work as a function of one shard (a list of session ids) that
+returns plain, picklable results, plus an in-order merge in this process; this module is the only place
+that knows how shards get to workers. At most a few results per worker wait to be merged, so the caller's
+memory stays bounded however big the store.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, TypeVar
+
+from bashgym.scale.cluster import check_engine, check_ray_address, connect_ray
+
+S = TypeVar("S")
+R = TypeVar("R")
+
+IN_FLIGHT_PER_WORKER = 4  # results computed ahead of the merge, per worker
+
+
+def map_shards(fn: Callable[[S], R], shards: Sequence[S], *, engine: str = "local", workers: int = 1,
+               ray_address: str | None = None, on_engine: Callable[[dict[str, Any]], None] | None = None,
+               ) -> Iterator[R]:
+    """`fn(shard)` for every shard, yielded in shard order.
+
+    `engine="local"`: in this process when `workers` <= 1, else in that many worker processes (`fn` must be
+    picklable: a module-level function, or a `functools.partial` of one). `engine="ray"`: one Ray Data task
+    per shard; `workers` caps how many run at once (0 or less: as many as the cluster has CPUs).
+    `on_engine` is told where the work runs ({"engine", "workers", "address", "cpus"}) before it starts.
+    """
+    check_engine(engine)
+    check_ray_address(ray_address, engine)
+    if engine == "ray":
+        return _on_ray(fn, shards, workers, ray_address, on_engine)
+    if on_engine:
+        on_engine({"engine": "local", "workers": max(1, workers)})
+    if workers <= 1 or len(shards) < 2:
+        return (fn(s) for s in shards)
+    return _in_processes(fn, shards, workers)
+
+
+def _in_processes(fn: Callable[[S], R], shards: Sequence[S], workers: int) -> Iterator[R]:
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future] = deque()
+        todo = iter(shards)
+        try:
+            for shard in todo:
+                pending.append(pool.submit(fn, shard))
+                if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+                    break
+            while pending:
+                result = pending.popleft().result()
+                for shard in todo:  # keep the pool fed: one submitted for each result taken
+                    pending.append(pool.submit(fn, shard))
+                    break
+                yield result
+        finally:
+            for f in pending:
+                f.cancel()
+
+
+def _on_ray(fn: Callable[[S], R], shards: Sequence[S], workers: int, address: str | None,
+            on_engine: Callable[[dict[str, Any]], None] | None) -> Iterator[R]:
+    info = connect_ray(address)
+    import ray.data
+
+    concurrency = workers if workers > 0 else None
+    if on_engine:
+        on_engine({"engine": "ray", "workers": concurrency or info["cpus"], "address": info["address"],
+                   "cpus": info["cpus"]})
+    if not shards:
+        return iter(())
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True  # results come back in shard order, as the merge needs
+
+    def run(row: dict[str, Any]) -> dict[str, Any]:
+        return {"result": pickle.dumps(fn(pickle.loads(row["shard"])), protocol=pickle.HIGHEST_PROTOCOL)}
+
+    ds = ray.data.from_items([{"shard": pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)} for s in shards],
+                             override_num_blocks=len(shards))
+    ds = ds.map(run, compute=ray.data.TaskPoolStrategy(size=concurrency), num_cpus=1)
+    return (pickle.loads(row["result"]) for row in ds.iter_rows())
