@@ -92,6 +92,8 @@ def test_two_workers_store_the_same_scores_as_one_process(seeded: Store) -> None
     one = json.loads(invoke("judge", "--json"))
     first = stored()
     two = json.loads(invoke("judge", "--rescore", "--workers", "2", "--json"))
+    assert (one.pop("engine"), two.pop("engine")) == ({"engine": "local", "workers": 1},
+                                                      {"engine": "local", "workers": 2})
     assert two == one and stored() == first and len(first) > 6
 
 

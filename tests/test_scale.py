@@ -12,8 +12,10 @@ from typer.testing import CliRunner
 from bashgym.cli import app
 from bashgym.errors import ConfigError
 from bashgym.scale.cluster import check_engine, check_ray_address, connect_ray
+from bashgym.schema import Session
 from bashgym.store import Store
 from factory_sessions import save_many
+from judge_cases import calibration_cases
 
 runner = CliRunner()
 
@@ -77,3 +79,22 @@ def test_dataset_build_on_ray_writes_the_local_build_byte_for_byte(ray_session: 
     assert b"ghp_" not in written["train.jsonl"] and b"_#" not in written["train.jsonl"]
     human = invoke("dataset", "build", "--tier", "all", "--name", "ray2", "--engine", "ray")
     assert "engine: ray (local, 2 CPUs), 2 workers" in human
+
+
+def test_judge_on_ray_stores_the_local_scores(ray_session: dict, store: Store) -> None:
+    """Twelve calibration sessions, good and bad: `judge --engine ray` scores them on Ray Data (2 tasks at
+    once, chunks of 2 sessions) and stores, turn for turn, what the local judge stored."""
+    with store.transaction():
+        for case in calibration_cases()[:12]:
+            store.save_session(Session.from_dict(case["session"]))
+
+    def stored() -> list[tuple]:
+        return [(r["session_id"], r["turn_idx"], r["total"], r["tier"], json.dumps(r["metrics"], sort_keys=True))
+                for sid in store.all_session_ids() for r in store.scores(sid, "heuristic")]
+
+    local = json.loads(invoke("judge", "--json"))
+    first = stored()
+    on_ray = json.loads(invoke("judge", "--rescore", "--engine", "ray", "--workers", "2", "--json"))
+    assert on_ray.pop("engine") == {"engine": "ray", "workers": 2, "address": "local", "cpus": 2}
+    assert on_ray == {k: v for k, v in local.items() if k != "engine"} and on_ray["sessions"] == 12
+    assert stored() == first and len({t for *_, t, _ in first}) >= 2

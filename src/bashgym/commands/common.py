@@ -39,6 +39,18 @@ RAY_ADDRESS_OPTION = typer.Option(
 )
 
 
+def engine_workers(engine: str, ray_address: str | None, workers: int | None) -> int:
+    """--workers as the engine reads it (local: 1 by default; ray: 0, every CPU), the flags checked first."""
+    from bashgym.errors import ConfigError
+    from bashgym.scale.cluster import check_engine, check_ray_address
+
+    check_engine(engine)
+    check_ray_address(ray_address, engine)
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers: got {workers}, expected 1 or more")
+    return workers if workers is not None else (0 if engine == "ray" else 1)
+
+
 def engine_line(info: dict[str, Any]) -> str:
     """What ran the work, for a command's summary: "engine: ray (local, 2 CPUs), 2 workers"."""
     workers = f"{info['workers']} worker{'s' if info['workers'] != 1 else ''}"

@@ -13,6 +13,7 @@ from bashgym.commands.common import (
     RAY_ADDRESS_OPTION,
     console,
     engine_line,
+    engine_workers,
     err_console,
     open_store,
     print_json,
@@ -69,7 +70,7 @@ def build(
     from bashgym.factory.build import build_dataset
     from bashgym.factory.config import FORMATS, load_config, set_flag
 
-    workers = _engine_workers(engine, ray_address, workers)
+    workers = engine_workers(engine, ray_address, workers)
     cfg = load_config(config)
     if fmt is not None:
         if fmt not in FORMATS:
@@ -107,17 +108,6 @@ def build(
         _print_summary(record)
         console.print(engine_line(ran))
     _fail_on_lint_errors([record], allow_lint_errors)
-
-
-def _engine_workers(engine: str, ray_address: str | None, workers: int | None) -> int:
-    """--workers as the engine reads it (local: 1 by default; ray: 0, every CPU), the flags checked first."""
-    from bashgym.scale.cluster import check_engine, check_ray_address
-
-    check_engine(engine)
-    check_ray_address(ray_address, engine)
-    if workers is not None and workers < 1:
-        raise ConfigError(f"--workers: got {workers}, expected 1 or more")
-    return workers if workers is not None else (0 if engine == "ray" else 1)
 
 
 def _fail_on_lint_errors(records: list[dict], allowed: bool) -> None:
@@ -274,7 +264,7 @@ def rebuild(
 
     if not datasets and not outdated:
         raise ConfigError("name the datasets to rebuild, or pass --outdated to rebuild every outdated one")
-    workers = _engine_workers(engine, ray_address, workers)
+    workers = engine_workers(engine, ray_address, workers)
     store = open_store(home)
     try:
         records = [store.get_dataset(ref) for ref in datasets or []]

@@ -10,9 +10,13 @@ from typing import Any
 import typer
 
 from bashgym.commands.common import (
+    ENGINE_OPTION,
     HOME_OPTION,
     JSON_OPTION,
+    RAY_ADDRESS_OPTION,
     console,
+    engine_line,
+    engine_workers,
     open_store,
     parse_target,
     print_json,
@@ -33,7 +37,9 @@ def judge(
     rescore: bool = typer.Option(False, "--rescore", help="Score every session again (after a config change)."),
     llm: bool = typer.Option(False, "--llm", help="Also ask the model judge (llm.base_url/model in the config)."),
     session: list[str] = typer.Option(None, "--session", "-s", help="Judge only these sessions (id or prefix)."),
-    workers: int = typer.Option(1, "--workers", help="Processes that score sessions (one writer); e.g. 2 on two cores."),
+    workers: int | None = typer.Option(None, "--workers", help="Processes that score sessions (one writer), default 1, e.g. 2 on two cores; with --engine ray, Ray tasks at once (default: every CPU of the cluster).", show_default=False),
+    engine: str = ENGINE_OPTION,
+    ray_address: str | None = RAY_ADDRESS_OPTION,
     config: Path | None = CONFIG_OPTION,
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
@@ -50,19 +56,24 @@ def judge(
     from bashgym.judge.config import load_config
     from bashgym.judge.runner import judge_store, pending_sessions
 
+    workers = engine_workers(engine, ray_address, workers)
     cfg = load_config(config)
+    ran: dict[str, Any] = {}
     with open_store(home) as store:
         ids = [store.resolve_session_id(s) for s in session] if session else pending_sessions(store, rescore=rescore)
         with progress(transient=True) as bar:
             task = bar.add_task("judging sessions", total=len(ids))
-            summary = judge_store(store, cfg, use_llm=llm, session_ids=ids, workers=workers,
-                                  on_session=lambda _sid: bar.advance(task))
+            summary = judge_store(store, cfg, use_llm=llm, session_ids=ids, workers=workers, engine=engine,
+                                  ray_address=ray_address, on_session=lambda _sid: bar.advance(task),
+                                  on_engine=ran.update)
     if as_json:
-        print_json(summary.to_dict())
+        print_json({**summary.to_dict(), **({"engine": ran} if ran else {})})
         return
     if not summary.sessions:
         console.print("nothing to judge: every session is scored (use --rescore after a config change)")
         return
+    if ran:
+        console.print(engine_line(ran))
     tiers = ", ".join(f"{t} {summary.session_tiers.get(t, 0)}" for t in ("gold", "silver", "bronze", "failed"))
     turn_tiers = ", ".join(f"{t} {summary.turn_tiers.get(t, 0)}" for t in ("gold", "silver", "bronze", "failed"))
     console.print(f"judged {summary.sessions} session(s), {summary.turns} turn(s)")

@@ -16,7 +16,7 @@ import json
 import secrets
 import shutil
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -43,8 +43,8 @@ from bashgym.factory.select import (
     resolve_tiers,
 )
 from bashgym.factory.shape import ShapeTools
-from bashgym.factory.split import split_rows
-from bashgym.factory.write import public, write_splits
+from bashgym.factory.split import SPLITS, assign_rows
+from bashgym.factory.write import RowSpill, iter_jsonl, write_spilled
 from bashgym.paths import home_dir
 from bashgym.scale.executor import map_shards
 from bashgym.schema import SCHEMA_VERSION
@@ -126,7 +126,18 @@ def run_pipeline(store: Store, cfg: DatasetConfig, *, redact: bool = True, worke
                  on_engine: Callable[[dict[str, Any]], None] | None = None,
                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows and a report ({"steps": [...], "redaction": {...}, "sessions_read": n}) for a config, the same
-    on every engine."""
+    on every engine. (A build streams them instead: `pipeline_rows`.)"""
+    rows, finish = pipeline_rows(store, cfg, redact=redact, workers=workers, engine=engine,
+                                 ray_address=ray_address, on_progress=on_progress, on_engine=on_engine)
+    return list(rows), finish()
+
+
+def pipeline_rows(store: Store, cfg: DatasetConfig, *, redact: bool = True, workers: int = 1,
+                  engine: str = "local", ray_address: str | None = None, on_progress: Progress | None = None,
+                  on_engine: Callable[[dict[str, Any]], None] | None = None,
+                  ) -> tuple[Iterator[dict[str, Any]], Callable[[], dict[str, Any]]]:
+    """The build's rows, one at a time in their final order (placeholders numbered), and a function giving
+    the report once they have all been taken."""
     ids = list(store.iter_session_ids(parent=""))
     token_key = secrets.token_bytes(16)  # this build's alone, never stored: provisional placeholders only
     settings = redactor_settings(cfg.redact.user_names, cfg.redact.extra_patterns, token_key) if redact else None
@@ -152,15 +163,21 @@ def run_pipeline(store: Store, cfg: DatasetConfig, *, redact: bool = True, worke
         if on_progress:
             on_progress(done, len(ids))
 
-    try:
-        results = map_shards(fn, shards, engine=engine, workers=workers, ray_address=ray_address,
-                             on_engine=on_engine)
-        renumber = Renumber() if redact else None  # placeholders numbered in the order the rows show them
-        rows = [renumber.obj(row) if renumber else row for row in merging.merge(results, on_shard=merged)]
-    finally:
-        release_worker()
-    report = merge_tallies(tallies) if redact else {}
-    return rows, {"steps": merging.stats(), "redaction": report, "sessions_read": len(ids)}
+    def rows() -> Iterator[dict[str, Any]]:
+        try:
+            results = map_shards(fn, shards, engine=engine, workers=workers, ray_address=ray_address,
+                                 on_engine=on_engine)
+            renumber = Renumber() if redact else None  # placeholders numbered in the order the rows show them
+            for row in merging.merge(results, on_shard=merged):
+                yield renumber.obj(row) if renumber else row
+        finally:
+            release_worker()
+
+    def finish() -> dict[str, Any]:
+        report = merge_tallies(tallies) if redact else {}
+        return {"steps": merging.stats(), "redaction": report, "sessions_read": len(ids)}
+
+    return rows(), finish
 
 
 def build_dataset(store: Store, cfg: DatasetConfig, *, redact: bool = True, workers: int = 1,
@@ -175,36 +192,50 @@ def build_dataset(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
     tiers, chosen_by = resolve_tiers(cfg.format, cfg.select.tiers)
     cfg = cfg.model_copy(deep=True)
     cfg.select.tiers = tiers  # type: ignore[assignment]
-    rows, report = run_pipeline(store, cfg, redact=redact, workers=workers, engine=engine,
-                                ray_address=ray_address, on_progress=on_progress, on_engine=on_engine)
-    selection = _selection(cfg, chosen_by, report["steps"])
-    if not rows:
-        dropped = "; ".join(
-            f"{s['name']}: " + ", ".join(f"{k} {v}" for k, v in s["dropped"].items())
-            for s in report["steps"] if s["dropped"]
-        )
-        unscored = selection["excluded"].get("unscored", 0)
-        raise BashgymError(
-            f"no examples left to write from {report['sessions_read']} sessions"
-            + (f" (dropped — {dropped})" if dropped else "")
-            + (f"; {unscored} example(s) were never judged: run `bashgym judge` first" if unscored else "")
-            + "; loosen the selection (--tier, dataset.yaml) or import more sessions"
-        )
-    splits = split_rows(rows, cfg.split)
     version = store.next_dataset_version(cfg.name)
     dataset_id = f"ds-{cfg.name}-v{version}"
     final = datasets_dir() / dataset_id
     partial = final.with_name(dataset_id + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    written = write_splits(splits, partial, cfg.write)
-    sessions = sorted({sid for r in rows for sid in r.get("_sessions") or []})
-    sources = Counter(r.get("source") for r in rows if r.get("source"))
+    try:
+        rows, finish = pipeline_rows(store, cfg, redact=redact, workers=workers, engine=engine,
+                                     ray_address=ray_address, on_progress=on_progress, on_engine=on_engine)
+        spill = RowSpill(partial / ".rows.jsonl")  # rows go to disk as they come: bounded memory here
+        try:
+            for row in rows:
+                spill.add(row)
+        finally:
+            spill.close()
+        report = finish()
+        selection = _selection(cfg, chosen_by, report["steps"])
+        if not len(spill):
+            dropped = "; ".join(
+                f"{s['name']}: " + ", ".join(f"{k} {v}" for k, v in s["dropped"].items())
+                for s in report["steps"] if s["dropped"]
+            )
+            unscored = selection["excluded"].get("unscored", 0)
+            raise BashgymError(
+                f"no examples left to write from {report['sessions_read']} sessions"
+                + (f" (dropped — {dropped})" if dropped else "")
+                + (f"; {unscored} example(s) were never judged: run `bashgym judge` first" if unscored else "")
+                + "; loosen the selection (--tier, dataset.yaml) or import more sessions"
+            )
+        examples = len(spill)
+        written = write_spilled(spill, assign_rows(spill.groups, cfg.split), partial, cfg.write)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    sessions = sorted(spill.sessions)
+    sources = Counter(spill.sources)
     config = cfg.model_dump()
     config["redact"]["enabled"] = redact
-    lint = lint_rows({name: [public(r) for r in part] for name, part in splits.items()}, cfg.format,
+    lint = lint_rows({name: iter_jsonl(partial / f"{name}.jsonl") for name in SPLITS}, cfg.format,
                      **lint_config(config, redact)).to_dict()
+    if not cfg.write.jsonl:
+        for name in SPLITS:
+            (partial / f"{name}.jsonl").unlink()
     counts = {
-        "rows": written["rows"], "examples": len(rows), "sessions": len(sessions),
+        "rows": written["rows"], "examples": examples, "sessions": len(sessions),
         "sessions_read": report["sessions_read"], "sources": dict(sources), "steps": report["steps"],
         "redaction": _summary(report["redaction"]), "files": written["files"], "selection": selection,
         "file_sha256": written["sha256"],  # `dataset push` uploads a file only if it still has this hash

@@ -51,15 +51,24 @@ def assign_groups(groups: Iterable[str], cfg: SplitConfig) -> dict[str, str]:
 
 
 def split_rows(rows: list[dict[str, Any]], cfg: SplitConfig) -> dict[str, list[dict[str, Any]]]:
-    uf = _UnionFind()
-    for row in rows:
-        groups = row.get("_groups") or [row.get("session_id") or ""]
-        for g in groups[1:]:
-            uf.union(groups[0], g)
-        uf.find(groups[0])
-    where = assign_groups({uf.find(g) for g in uf.parent}, cfg)
     out: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-    for row in rows:
-        groups = row.get("_groups") or [row.get("session_id") or ""]
-        out[where[uf.find(groups[0])]].append(row)
+    for row, where in zip(rows, assign_rows([row_groups(r) for r in rows], cfg), strict=True):
+        out[where].append(row)
     return out
+
+
+def row_groups(row: dict[str, Any]) -> list[str]:
+    """The root sessions a row came from (what the split keeps together)."""
+    return row.get("_groups") or [row.get("session_id") or ""]
+
+
+def assign_rows(groups: list[list[str]], cfg: SplitConfig) -> list[str]:
+    """The split of each row, from each row's `row_groups` alone: a build streams its rows to disk and keeps
+    only these."""
+    uf = _UnionFind()
+    for row in groups:
+        for g in row[1:]:
+            uf.union(row[0], g)
+        uf.find(row[0])
+    where = assign_groups({uf.find(g) for g in uf.parent}, cfg)
+    return [where[uf.find(row[0])] for row in groups]

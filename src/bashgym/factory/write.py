@@ -12,6 +12,8 @@ every tool's arguments into one struct and read `{"command": "ls"}` back as `{"c
 from __future__ import annotations
 
 import hashlib
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,34 +29,155 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
-def write_splits(splits: dict[str, list[dict[str, Any]]], out_dir: Path, cfg: WriteConfig) -> dict[str, Any]:
-    """Write every split; returns {"files": [...], "content_hash": ..., "rows": {split: n},
-    "sha256": {file: hash}} (the hashes `dataset push` checks the files against before uploading them)."""
+class RowSpill:
+    """A build's rows on their way to disk, in the order they are made: each row's public JSONL line goes to
+    a spill file, and only what the split and the record need stays in memory (groups, sessions, source,
+    the rows' count). The driver's memory is then bounded by that, not by the dataset (issue 21: a 1 GB
+    build held every row, and its JSONL, Parquet and Arrow copies, at once)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file = path.open("wb")
+        self.groups: list[list[str]] = []
+        self.sessions: set[str] = set()
+        self.sources: dict[str, int] = {}
+
+    def add(self, row: dict[str, Any]) -> None:
+        from bashgym.factory.split import row_groups
+
+        self.groups.append(row_groups(row))
+        self.sessions.update(row.get("_sessions") or [])
+        if row.get("source"):
+            self.sources[row["source"]] = self.sources.get(row["source"], 0) + 1
+        self._file.write(orjson.dumps(public(row), default=str) + b"\n")
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def write_spilled(spill: RowSpill, where: list[str], out_dir: Path, cfg: WriteConfig) -> dict[str, Any]:
+    """Write every split of the spilled rows (`where`: each row's split), streaming: the JSONL lines are copied to
+    their split's file, hashed from disk, and Parquet / `datasets` files are written from those files in
+    batches. Returns {"files": [...], "content_hash": ..., "rows": {split: n},
+    "sha256": {file: hash}} (the hashes `dataset push` checks the files against before uploading them); the JSONL files stay even when
+    `cfg.jsonl` is off (not listed in "files"): the caller lints them, then removes them."""
+    spill.close()
     out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / f"{name}.jsonl" for name in SPLITS}
+    outs = {name: p.open("wb") for name, p in paths.items()}
+    counts = dict.fromkeys(SPLITS, 0)
+    try:
+        with spill.path.open("rb") as lines:
+            for line, name in zip(lines, where, strict=True):
+                outs[name].write(line)
+                counts[name] += 1
+    finally:
+        for f in outs.values():
+            f.close()
+    spill.path.unlink()
     files: list[str] = []
     sha256: dict[str, str] = {}
     digest = hashlib.sha256()
-    clean = {name: [public(r) for r in splits.get(name, [])] for name in SPLITS}
     for name in SPLITS:
-        data = b"".join(orjson.dumps(r, default=str) + b"\n" for r in clean[name])
-        digest.update(name.encode() + b"\0" + data)
+        file_hash = hashlib.sha256()
+        digest.update(name.encode() + b"\0")
+        with paths[name].open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+                file_hash.update(chunk)
         if cfg.jsonl:
-            (out_dir / f"{name}.jsonl").write_bytes(data)
             files.append(f"{name}.jsonl")
-            sha256[f"{name}.jsonl"] = hashlib.sha256(data).hexdigest()
+            sha256[f"{name}.jsonl"] = file_hash.hexdigest()
     if cfg.parquet or cfg.hf:
-        dd = to_dataset_dict(clean)
+        dd = _dataset_dict_from_files(paths, out_dir / ".arrow")
         if cfg.parquet:
             for name in SPLITS:
                 dd[name].to_parquet(str(out_dir / f"{name}.parquet"))
                 files.append(f"{name}.parquet")
-                sha256[f"{name}.parquet"] = hashlib.sha256((out_dir / f"{name}.parquet").read_bytes()).hexdigest()
+                sha256[f"{name}.parquet"] = _file_sha256(out_dir / f"{name}.parquet")
         if cfg.hf:
-            # One shard per split: datasets writes an empty split with no shard and cannot load it back.
             dd.save_to_disk(str(out_dir / "hf"), num_shards={name: 1 for name in SPLITS})
             files.append("hf/")
-    return {"files": files, "content_hash": digest.hexdigest(), "rows": {n: len(clean[n]) for n in SPLITS},
-            "sha256": sha256}
+        del dd
+        shutil.rmtree(out_dir / ".arrow", ignore_errors=True)
+    return {"files": files, "content_hash": digest.hexdigest(), "rows": counts, "sha256": sha256}
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The rows of a JSONL file, one at a time."""
+    with path.open("rb") as f:
+        for line in f:
+            if line.strip():
+                yield orjson.loads(line)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+BATCH = 2000  # rows per batch when inferring and writing Arrow from a spilled split
+
+
+def _dataset_dict_from_files(paths: dict[str, Path], tmp: Path) -> Any:
+    """A DatasetDict with one schema across splits (as `dataset_from_rows` infers it), from the split JSONL
+    files and in batches: the plain columns'
+    types inferred batch by batch and unified, each split written to a memory-mapped Arrow file."""
+    require("datasets", "factory")
+    import pyarrow as pa
+    from datasets import Dataset, DatasetDict, Features, Json, List
+    from datasets.utils.logging import disable_progress_bar
+
+    disable_progress_bar()
+    columns: dict[str, None] = {}  # in order of first appearance over the splits, as `dataset_from_rows`
+    as_json: set[str] = set()
+    schemas = []
+    for name in SPLITS:
+        for batch in _batches(iter_jsonl(paths[name])):
+            listed = set()
+            for r in batch:
+                for key, value in r.items():
+                    columns.setdefault(key)
+                    if key in JSON_LIST_COLUMNS and isinstance(value, list):
+                        listed.add(key)
+            keys = [c for c in columns if c not in listed and c not in as_json]
+            as_json |= listed
+            schemas.append(pa.Table.from_pylist([{c: r.get(c) for c in keys} for r in batch]).schema)
+    plain = [c for c in columns if c not in as_json]
+    schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else pa.schema([])
+    inferred = Features.from_arrow_schema(pa.schema([schema.field(c) for c in plain])) if plain else {}
+    features = Features({c: List(Json()) if c in as_json else inferred[c] for c in columns})
+    tmp.mkdir(parents=True, exist_ok=True)
+    order = list(columns)
+    out = {}
+    for name in SPLITS:
+        def rows(path: Path = paths[name]) -> Iterator[dict[str, Any]]:
+            for r in iter_jsonl(path):
+                yield {c: r.get(c) for c in order}
+
+        if paths[name].stat().st_size:
+            out[name] = Dataset.from_generator(rows, features=features, cache_dir=str(tmp / name))
+        else:
+            out[name] = Dataset.from_list([], features=features)
+    return DatasetDict(out)
+
+
+def _batches(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for r in rows:
+        batch.append(r)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 # Columns holding lists of JSON objects of varying shape: messages, tool specs, trajectory steps.
@@ -75,24 +198,3 @@ def dataset_from_rows(rows: list[dict[str, Any]]) -> Any:
     inferred = Dataset(pa.Table.from_pylist([{c: r.get(c) for c in plain} for r in rows])).features if plain else {}
     features = Features({c: List(Json()) if c in as_json else inferred[c] for c in columns})
     return Dataset.from_list([{c: r.get(c) for c in columns} for r in rows], features=features)
-
-
-def to_dataset_dict(splits: dict[str, list[dict[str, Any]]]) -> Any:
-    """A DatasetDict with one schema across splits (inferred from all rows together)."""
-    require("datasets", "factory")
-    from datasets import Dataset, DatasetDict
-    from datasets.utils.logging import disable_progress_bar
-
-    disable_progress_bar()  # the CLI draws its own progress; datasets' bars would interleave with it
-
-    everything = [r for name in SPLITS for r in splits.get(name, [])]
-    if not everything:
-        return DatasetDict({name: Dataset.from_dict({}) for name in SPLITS})
-    whole = dataset_from_rows(everything)
-    out = {}
-    start = 0
-    for name in SPLITS:
-        n = len(splits.get(name, []))
-        out[name] = whole.select(range(start, start + n) if n else [])
-        start += n
-    return DatasetDict(out)

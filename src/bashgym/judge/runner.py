@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from bashgym.judge.config import JudgeConfig
@@ -118,13 +119,16 @@ def judge_session(store: Store, session_id: str, config: JudgeConfig, fingerprin
 def judge_store(
     store: Store, config: JudgeConfig, *, rescore: bool = False, use_llm: bool = False,
     session_ids: list[str] | None = None, on_session: Callable[[str], None] | None = None, workers: int = 1,
+    engine: str = "local", ray_address: str | None = None,
+    on_engine: Callable[[dict[str, Any]], None] | None = None,
 ) -> JudgeSummary:
     """Judge every pending session (or the ones named); `on_session` is called after each (progress).
 
-    Sessions go in chunks: each chunk is read and scored (`_score_chunk`: in this process, or with
-    `workers > 1` in worker processes), then written in one transaction, each session only if its content
-    version is still the one read (as `judge_session` does); one re-imported meanwhile is judged again.
-    An interrupted run keeps every chunk it wrote."""
+    Sessions go in chunks: each chunk is read and scored (`_score_chunk`) by the executor
+    (bashgym.scale.executor: in this process, in `workers` processes, or on Ray Data with `engine="ray"`,
+    `workers` 0 meaning every CPU of the cluster), then written here in one transaction, each session only
+    if its content version is still the one read (as `judge_session` does); one re-imported meanwhile is
+    judged again. An interrupted run keeps every chunk it wrote. The model judge (`use_llm`) runs here."""
     summary = JudgeSummary()
     ids = session_ids if session_ids is not None else pending_sessions(store, rescore=rescore)
     fingerprint = config.fingerprint()
@@ -145,7 +149,9 @@ def judge_store(
                 grade_session_with_llm(store, sid, config)  # raises the ConfigError naming the missing keys
             done(sid, *judge_session(store, sid, config, fingerprint))
         return summary
-    for sid, sj, turns in _judge_chunks(store, config, ids, max(1, workers), fingerprint):
+    if not ids:
+        return summary
+    for sid, sj, turns in _judge_chunks(store, config, ids, workers, fingerprint, engine, ray_address, on_engine):
         done(sid, sj, turns)
     return summary
 
@@ -172,18 +178,22 @@ def _score_chunk(store: Store | str, config: JudgeConfig, ids: list[str]) -> lis
 
 
 def _judge_chunks(store: Store, config: JudgeConfig, ids: list[str], workers: int, fingerprint: str,
+                  engine: str = "local", ray_address: str | None = None,
+                  on_engine: Callable[[dict[str, Any]], None] | None = None,
                   ) -> Iterator[tuple[str, Judgement, list[Judgement]]]:
-    size = max(1, min(32, -(-len(ids) // (workers * 8)))) if workers > 1 else 32
-    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
-    if workers > 1 and len(chunks) > 1:
-        from concurrent.futures import ProcessPoolExecutor
+    from bashgym.scale.executor import map_shards
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            n = len(chunks)
-            yield from _write_chunks(store, config, fingerprint,
-                                     pool.map(_score_chunk, [str(store.path)] * n, [config] * n, chunks))
-        return
-    yield from _write_chunks(store, config, fingerprint, (_score_chunk(store, config, c) for c in chunks))
+    parallel = engine == "ray" or workers > 1
+    per = workers
+    if engine == "ray" and workers <= 0:
+        from bashgym.scale.cluster import connect_ray
+
+        per = connect_ray(ray_address)["cpus"]
+    size = max(1, min(32, -(-len(ids) // (max(1, per) * 8)))) if parallel else 32
+    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+    fn = partial(_score_chunk, store.location if parallel else store, config)
+    scored = map_shards(fn, chunks, engine=engine, workers=workers, ray_address=ray_address, on_engine=on_engine)
+    yield from _write_chunks(store, config, fingerprint, scored)
 
 
 def _write_chunks(store: Store, config: JudgeConfig, fingerprint: str, scored: Iterable[list[Scored]],
