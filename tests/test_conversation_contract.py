@@ -20,7 +20,7 @@ def test_one_session_renders_the_same_prompt_for_sft_dpo_kto_grpo_and_eval(store
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from bashgym.eval.clients import LocalModelClient
-    from bashgym.factory.build import back_steps, chain, front_steps
+    from bashgym.factory.build import BuildSpec, build_pipeline
     from bashgym.factory.config import DatasetConfig
     from bashgym.factory.formats import SFT_FORMATTERS, prompt_and_completion, tools_of
     from bashgym.factory.select import read_sessions
@@ -41,7 +41,7 @@ def test_one_session_renders_the_same_prompt_for_sft_dpo_kto_grpo_and_eval(store
     run = Step(kind="tool_call", tool_name="Bash", input={"command": "wc -l notes.txt"}, output="2 notes.txt")
     save(store, session("s1", [(instruction, [say("Let me look."), read, run, say("notes.txt has 2 lines.")])]))
     cfg = DatasetConfig(name="contract", shape={"tools": "bash"}, decontaminate={"enabled": False})
-    [ex] = list(chain(front_steps(cfg, redact=False) + back_steps(cfg), read_sessions(store)))
+    [ex] = list(build_pipeline(BuildSpec(store.location, cfg.model_dump(), None)).run(read_sessions(store)))
     row = SFT_FORMATTERS["messages"](ex, cfg.shape)
     assert row["tools"] == [BASH_TOOL] and row["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}
     assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant", "tool", "assistant", "tool",

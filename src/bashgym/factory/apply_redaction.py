@@ -107,28 +107,36 @@ class Redact(Map):
 
     def shard_tally(self) -> dict[str, Any]:
         """What this shard's redaction found: counts per kind, the placeholders handed out (category, token),
-        where each finding was (up to the redactor's cap) and that cap; `merge_tallies` makes the build's
+        where each finding was (up to the redactor's cap) and that cap; `RedactionTally` makes the build's
         report of them."""
         r = self.redactor
         return {"counts": dict(r.counts), "placeholders": r.placeholders(), "cap": r.max_findings,
                 "locations": [{"kind": f.kind, "location": f.location} for f in r.findings]}
 
 
-def merge_tallies(tallies: list[dict[str, Any]]) -> dict[str, Any]:
-    """The build's redaction report from its shards' tallies, in shard order: the same report, key for key,
-    as one Redactor's over all of them (`Redactor.report`) — a value met in two shards is one value."""
-    from bashgym.factory.redact import distinct_by_category
+class RedactionTally:
+    """The build's redaction report, added up from its shards' tallies (`Redact.shard_tally`) in shard order
+    as they arrive: the same report, key for key, as one Redactor's over all of them (`Redactor.report`) — a
+    value met in two shards is one value. Keeps counts, the distinct placeholders and the first `cap`
+    locations, so its memory does not grow with the shards."""
 
-    counts: Counter[str] = Counter()
-    placeholders: set[tuple[str, str]] = set()
-    locations: list[dict[str, str]] = []
-    cap = min((t["cap"] for t in tallies), default=0)
-    for t in tallies:
-        counts.update(t["counts"])
-        placeholders |= t["placeholders"]
-        if len(locations) < cap:
-            locations.extend(t["locations"][: cap - len(locations)])
-    total = sum(counts.values())
-    return {"total": total, "counts": dict(sorted(counts.items())),
-            "distinct_values": distinct_by_category(placeholders), "locations": locations,
-            "locations_truncated": total > len(locations)}
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.placeholders: set[tuple[str, str]] = set()
+        self.locations: list[dict[str, str]] = []
+        self.cap: int | None = None
+
+    def add(self, tally: dict[str, Any]) -> None:
+        self.cap = tally["cap"] if self.cap is None else min(self.cap, tally["cap"])
+        self.counts.update(tally["counts"])
+        self.placeholders |= tally["placeholders"]
+        if len(self.locations) < self.cap:
+            self.locations.extend(tally["locations"][: self.cap - len(self.locations)])
+
+    def report(self) -> dict[str, Any]:
+        from bashgym.factory.redact import distinct_by_category
+
+        total = sum(self.counts.values())
+        return {"total": total, "counts": dict(sorted(self.counts.items())),
+                "distinct_values": distinct_by_category(self.placeholders), "locations": self.locations,
+                "locations_truncated": total > len(self.locations)}

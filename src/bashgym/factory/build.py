@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bashgym.errors import BashgymError
-from bashgym.factory.apply_redaction import Redact, merge_tallies, redactor_settings
+from bashgym.factory.apply_redaction import Redact, RedactionTally, redactor_settings
 from bashgym.factory.card import render_card
 from bashgym.factory.config import DatasetConfig
 from bashgym.factory.decontaminate import Decontaminate
@@ -152,13 +152,13 @@ def pipeline_rows(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
     shards = shard_ids(ids, per if parallel else 1)
     fn = partial(run_shard, spec) if parallel else partial(run_shard, spec, memo=set())
     merging = build_pipeline(spec)  # decides dedup and adds the counts, in this process
-    tallies: list[dict[str, Any]] = []
+    tally = RedactionTally()
     done = 0
 
     def merged(shard: Shard) -> None:
         nonlocal done
         if shard.extra["redaction"] is not None:
-            tallies.append(shard.extra["redaction"])
+            tally.add(shard.extra["redaction"])
         done += shard.extra["sessions"]
         if on_progress:
             on_progress(done, len(ids))
@@ -174,7 +174,7 @@ def pipeline_rows(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
             release_worker()
 
     def finish() -> dict[str, Any]:
-        report = merge_tallies(tallies) if redact else {}
+        report = tally.report() if redact else {}
         return {"steps": merging.stats(), "redaction": report, "sessions_read": len(ids)}
 
     return rows(), finish

@@ -165,7 +165,7 @@ def _dataset_dict_from_files(paths: dict[str, Path], tmp: Path) -> Any:
         if paths[name].stat().st_size:
             out[name] = Dataset.from_generator(rows, features=features, cache_dir=str(tmp / name))
         else:
-            out[name] = Dataset.from_list([], features=features)
+            out[name] = Dataset.from_dict({c: [] for c in order}, features=features)
     return DatasetDict(out)
 
 
