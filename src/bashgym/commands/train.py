@@ -37,22 +37,36 @@ OUTPUT_OPTION = typer.Option(None, "--output-dir", help="Where checkpoints and t
 MAX_STEPS_OPTION = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps.")
 GPU_OPTION = typer.Option(None, "--gpu", help="auto | cpu | cuda (auto: CUDA with bf16 and Liger/Unsloth when present).")
 RESUME_OPTION = typer.Option(False, "--resume", help="Continue from the last checkpoint of the output dir (or of the newest unfinished run).")
+NUM_PROCESSES_OPTION = typer.Option(
+    None, "--num-processes", help="Train on N processes launched by accelerate (DDP: one per GPU, or gloo on the CPU).")
+ACCELERATE_CONFIG_OPTION = typer.Option(
+    None, "--accelerate-config", help="accelerate config file for the launch (DeepSpeed, FSDP, several machines).")
+VLLM_SERVER_OPTION = typer.Option(
+    None, "--vllm-server", help="Generate with a running `trl vllm-serve` server at this URL (http://HOST:PORT).")
 
 
 def _train(kind: str, config: Path | None, base_model: str | None, dataset: str | None, output_dir: Path | None,
-           max_steps: int | None, gpu: str | None, resume: bool, home: Path | None, as_json: bool) -> None:
+           max_steps: int | None, gpu: str | None, resume: bool, home: Path | None, as_json: bool,
+           num_processes: int | None = None, accelerate_config: Path | None = None,
+           vllm_server: str | None = None) -> None:
     require("trl", "train")
     require("peft", "train")
-    from bashgym.train.config import load_spec
+    from bashgym.train.config import load_spec, vllm_server_keys
     from bashgym.train.gpu import locate_model
 
     overrides: dict[str, Any] = {
         "base_model": base_model, "dataset": dataset, "output_dir": str(output_dir) if output_dir else None,
-        "max_steps": max_steps, "gpu": gpu,
+        "max_steps": max_steps, "gpu": gpu, **(vllm_server_keys(vllm_server) if vllm_server else {}),
     }
     if base_model:  # a wrong model is the commonest mistake: say so before the slow imports below
         locate_model(base_model)
     spec = load_spec(config, kind, overrides)
+    if (num_processes is not None and num_processes != 1) or accelerate_config is not None:
+        passed = {"--base-model": base_model, "--dataset": dataset, "--max-steps": max_steps, "--gpu": gpu,
+                  "--vllm-server": vllm_server}
+        flags = [part for flag, value in passed.items() if value is not None for part in (flag, str(value))]
+        _launch(kind, spec, config, flags, resume, home, as_json, num_processes, accelerate_config)
+        return
     from bashgym.train.callbacks import ProgressCallback
     from bashgym.train.run import process_rank, train
 
@@ -99,6 +113,38 @@ def _train(kind: str, config: Path | None, base_model: str | None, dataset: str 
     console.print(f"next: bashgym adapter merge {result.run_id}  ·  bashgym adapter export {result.run_id}")
 
 
+def _launch(kind: str, spec: Any, config: Path | None, flags: list[str], resume: bool, home: Path | None,
+            as_json: bool, num_processes: int | None, accelerate_config: Path | None) -> None:
+    """Start this same command on every process through `accelerate launch` (train/launch.py). The output
+    dir and run id are settled here first, so every process writes to one place and errors come before
+    any process starts."""
+    import shlex
+
+    from bashgym.errors import BashgymError, ConfigError
+    from bashgym.train.launch import check_launch_flags, launch_args, run_launch
+    from bashgym.train.run import prepare_run, process_rank
+
+    check_launch_flags(num_processes, accelerate_config)
+    if process_rank()[1] > 1:
+        raise ConfigError("--num-processes / --accelerate-config inside a process that accelerate (or torchrun) "
+                          "already launched: pass them to bashgym, or launch it yourself, not both")
+    with open_store(home) as store:
+        run_id, out, checkpoint = prepare_run(spec, store, resume=resume)
+    args = [*(["--config", str(config.resolve())] if config else []), *flags, "--output-dir", str(out),
+            *(["--resume"] if resume else []), *(["--home", str(home.resolve())] if home else []),
+            *(["--json"] if as_json else [])]
+    cmd = launch_args(kind, args, num_processes=num_processes, accelerate_config=accelerate_config)
+    how = f"{num_processes} processes" if num_processes else "the processes"
+    how += f" from {accelerate_config}" if accelerate_config else " (DDP; gloo on the CPU)"
+    err_console.print(f"launching {kind} run {run_id} on {how} through accelerate → {out}"
+                      + (f" (resuming from {Path(checkpoint).name})" if checkpoint else ""))
+    err_console.print(f"[dim]accelerate launch {escape(shlex.join(cmd))}[/dim]")
+    code = run_launch(cmd, run_id)
+    if code != 0:
+        raise BashgymError(f"the launched {kind} run {run_id} exited with code {code}; each process's output is above "
+                           f"(`bashgym runs show {run_id}`)")
+
+
 def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, int | float) else "-"
 
@@ -107,52 +153,64 @@ def _fmt(value: Any) -> str:
 def train_sft(
     config: Path | None = CONFIG_OPTION, base_model: str | None = BASE_MODEL_OPTION, dataset: str | None = DATASET_OPTION,
     output_dir: Path | None = OUTPUT_OPTION, max_steps: int | None = MAX_STEPS_OPTION, gpu: str | None = GPU_OPTION,
-    resume: bool = RESUME_OPTION, home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION,
+    resume: bool = RESUME_OPTION, num_processes: int | None = NUM_PROCESSES_OPTION,
+    accelerate_config: Path | None = ACCELERATE_CONFIG_OPTION, home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Supervised fine-tuning on `messages` (+ `tools`) conversations, assistant-only loss by default.
 
     Example: bashgym train sft --config train.yaml --dataset ds-mywork-v1 --max-steps 200
     """
-    _train("sft", config, base_model, dataset, output_dir, max_steps, gpu, resume, home, as_json)
+    _train("sft", config, base_model, dataset, output_dir, max_steps, gpu, resume, home, as_json, num_processes,
+           accelerate_config)
 
 
 @train_app.command("dpo")
 def train_dpo(
     config: Path | None = CONFIG_OPTION, base_model: str | None = BASE_MODEL_OPTION, dataset: str | None = DATASET_OPTION,
     output_dir: Path | None = OUTPUT_OPTION, max_steps: int | None = MAX_STEPS_OPTION, gpu: str | None = GPU_OPTION,
-    resume: bool = RESUME_OPTION, home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION,
+    resume: bool = RESUME_OPTION, num_processes: int | None = NUM_PROCESSES_OPTION,
+    accelerate_config: Path | None = ACCELERATE_CONFIG_OPTION, home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Direct preference optimisation on `prompt` / `chosen` / `rejected` pairs.
 
     Example: bashgym train dpo --config dpo.yaml --dataset ds-prefs-v2
     """
-    _train("dpo", config, base_model, dataset, output_dir, max_steps, gpu, resume, home, as_json)
+    _train("dpo", config, base_model, dataset, output_dir, max_steps, gpu, resume, home, as_json, num_processes,
+           accelerate_config)
 
 
 @train_app.command("kto")
 def train_kto(
     config: Path | None = CONFIG_OPTION, base_model: str | None = BASE_MODEL_OPTION, dataset: str | None = DATASET_OPTION,
     output_dir: Path | None = OUTPUT_OPTION, max_steps: int | None = MAX_STEPS_OPTION, gpu: str | None = GPU_OPTION,
-    resume: bool = RESUME_OPTION, home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION,
+    resume: bool = RESUME_OPTION, num_processes: int | None = NUM_PROCESSES_OPTION,
+    accelerate_config: Path | None = ACCELERATE_CONFIG_OPTION, home: Path | None = HOME_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Unpaired preference optimisation (KTO) on `prompt` / `completion` / `label` rows (`--format kto`).
 
     Example: bashgym train kto --config kto.yaml --dataset ds-demo-kto-v1
     """
-    _train("kto", config, base_model, dataset, output_dir, max_steps, gpu, resume, home, as_json)
+    _train("kto", config, base_model, dataset, output_dir, max_steps, gpu, resume, home, as_json, num_processes,
+           accelerate_config)
 
 
 @train_app.command("grpo")
 def train_grpo(
     config: Path | None = CONFIG_OPTION, base_model: str | None = BASE_MODEL_OPTION, dataset: str | None = DATASET_OPTION,
     output_dir: Path | None = OUTPUT_OPTION, max_steps: int | None = MAX_STEPS_OPTION, gpu: str | None = GPU_OPTION,
-    resume: bool = RESUME_OPTION, home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION,
+    resume: bool = RESUME_OPTION, num_processes: int | None = NUM_PROCESSES_OPTION,
+    accelerate_config: Path | None = ACCELERATE_CONFIG_OPTION, vllm_server: str | None = VLLM_SERVER_OPTION,
+    home: Path | None = HOME_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """Group-relative policy optimisation with reward functions named as "module:function" in the config.
 
     Example: bashgym train grpo --config grpo.yaml   # reward_funcs: [bashgym.gym.rewards:bash_task_reward]
     """
-    _train("grpo", config, base_model, dataset, output_dir, max_steps, gpu, resume, home, as_json)
+    _train("grpo", config, base_model, dataset, output_dir, max_steps, gpu, resume, home, as_json, num_processes,
+           accelerate_config, vllm_server)
 
 
 @runs_app.callback()

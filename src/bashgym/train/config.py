@@ -194,6 +194,14 @@ def _scalar_types(annotation: Any) -> set[type]:
     return {m for m in members if m in (float, int, bool, str)}
 
 
+def vllm_server_keys(url: str) -> dict[str, Any]:
+    """`--vllm-server URL` as GRPOConfig keys: generation goes to a running `trl vllm-serve` server (on its
+    own GPUs), and the trainer pushes its updated weights to it after each step."""
+    if not url.startswith(("http://", "https://")) or url.rstrip("/").endswith(("://", ":")):
+        raise ConfigError(bad_value("--vllm-server", url, "a URL like http://HOST:8000"))
+    return {"use_vllm": True, "vllm_mode": "server", "vllm_server_base_url": url.rstrip("/")}
+
+
 def build_trl_config(spec: TrainSpec, output_dir: Path, device_args: dict[str, Any]) -> Any:
     """The TRL config for this run: bashgym defaults < device plan < the user's keys."""
     cls = trl_config_class(spec.kind)

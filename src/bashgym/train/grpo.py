@@ -12,10 +12,11 @@ reward when it stops, in the same conversation `bashgym eval` holds with it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from typing import Any
 
-from bashgym.errors import ConfigError, did_you_mean
+from bashgym.errors import ConfigError, MissingDependencyError, did_you_mean
 from bashgym.train.config import TrainSpec
 from bashgym.train.data import TrainingData
 
@@ -37,6 +38,16 @@ def load_reward(name: str) -> Callable[..., list[float]]:
         public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
         raise ConfigError(f"reward function {name!r}: {module_name} has no function {attr!r}{did_you_mean(attr, public)}")
     return fn
+
+
+def check_vllm(args: Any) -> None:
+    """`use_vllm` (`--vllm-server`) needs vLLM installed beside TRL even in server mode (TRL talks to the
+    server and syncs weights with vLLM's client): say so before a run is recorded, not deep in TRL's setup."""
+    if getattr(args, "use_vllm", False) and importlib.util.find_spec("vllm") is None:
+        where = f"server {args.vllm_server_base_url}" if args.vllm_server_base_url else f"{args.vllm_mode} mode"
+        raise MissingDependencyError(
+            f"use_vllm ({where}) needs the vllm package in the training environment: "
+            'pip install "trl[vllm]" (the vLLM versions TRL supports)')
 
 
 def make_trainer(

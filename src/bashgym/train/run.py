@@ -25,6 +25,7 @@ from bashgym.train.config import TrainSpec, build_lora_config, build_trl_config
 from bashgym.train.data import TrainingData, load_training_data, tool_names
 from bashgym.train.fit import FitReport, fit_dataset
 from bashgym.train.gpu import DevicePlan, load_model, locate_model, plan_device
+from bashgym.train.launch import RUN_ID_ENV
 
 ADAPTER_DIR = "adapter"
 LOSS_PNG = "loss.png"
@@ -85,6 +86,7 @@ def prepare_run(spec: TrainSpec, store: Store, *, resume: bool) -> tuple[str, Pa
         output_dir = Path(spec.output_dir).expanduser().resolve()
         if rank != 0:
             return f"{spec.kind}-rank{rank}", output_dir, last_checkpoint(output_dir) if resume else None
+    launched_id = os.environ.get(RUN_ID_ENV)  # the id `--num-processes` chose and named the output dir after
     if resume and spec.output_dir is None:
         unfinished = [r for r in store.list_runs(kind=spec.kind) if r["status"] != "completed"]
         if not unfinished:
@@ -99,13 +101,13 @@ def prepare_run(spec: TrainSpec, store: Store, *, resume: bool) -> tuple[str, Pa
     if resume:
         if checkpoint is None:
             raise NotFoundError(f"--resume: no checkpoint-N directory in {output_dir} to resume from")
-        return (previous["id"] if previous else new_run_id(spec.kind)), output_dir, checkpoint
+        return (previous["id"] if previous else launched_id or new_run_id(spec.kind)), output_dir, checkpoint
     if checkpoint is not None:
         raise ConfigError(
             f"{output_dir} already holds {Path(checkpoint).name} from an earlier run: pass --resume to continue "
             "it, or choose another --output-dir"
         )
-    return new_run_id(spec.kind), output_dir, None
+    return launched_id or new_run_id(spec.kind), output_dir, None
 
 
 def train(
@@ -127,6 +129,10 @@ def train(
     run_id, output_dir, checkpoint = prepare_run(spec, store, resume=resume)
     args = build_trl_config(spec, output_dir, plan.trainer_args())
     lora = build_lora_config(spec)
+    if spec.kind == "grpo":
+        from bashgym.train.grpo import check_vllm
+
+        check_vllm(args)
     if on_plan is not None:
         on_plan(plan, data, run_id, output_dir)
 
