@@ -64,9 +64,17 @@ def openhands_bin() -> Path:
     return VENV / "bin" / "openhands"
 
 
+# Every start checks PyPI for a newer CLI (its splash) and `git clone`s the public skills repository from GitHub;
+# neither can be switched off. A proxy on a closed loopback port makes both fail at once, without a DNS query,
+# while the scripted server (no_proxy) is reached directly: strace then shows connections to 127.0.0.1 only.
+CLOSED_PROXY = "http://127.0.0.1:9"
+
+
 def openhands_env(home: Path, base_url: str, model: str) -> dict[str, str]:
     """The CLI's environment: LLM settings from env (`--override-with-envs`), nothing that phones home."""
     return {
+        **{name: CLOSED_PROXY for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy")},
+        **{name: "127.0.0.1,localhost" for name in ("NO_PROXY", "no_proxy")},
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
         "LANG": "C.UTF-8",
