@@ -209,21 +209,21 @@ def compile_lint_errors(turn: Turn) -> Signal:
     """Compile and lint errors in shell output (SyntaxError, rustc/gcc/tsc/go errors, ruff/flake8/mypy/eslint
     findings). Value: how many are still unresolved at the end of the turn, i.e. not followed by a clean run
     of the same program."""
-    hits: list[tuple[int, str]] = []
-    for i, s in enumerate(turn.steps):
-        if s.kind == "tool_call" and build_error(s.output):
-            hits.append((i, (shell_command(s) or "").split(" ")[0]))
+    steps = turn.steps
+    # Each step's error and program once (not once per earlier error: a long turn made this quadratic).
+    errors = [build_error(s.output) if s.kind == "tool_call" else None for s in steps]
+    programs = [(shell_command(s) or "").split(" ")[0] for s in steps]
+    hits = [(i, programs[i]) for i, error in enumerate(errors) if error]
     unresolved = []
     for i, program in hits:
         later_clean = any(
-            j > i and is_shell_call(s) and (shell_command(s) or "").split(" ")[0] == program
-            and not is_failed_call(s) and not build_error(s.output)
-            for j, s in enumerate(turn.steps)
+            is_shell_call(s) and programs[j] == program and not is_failed_call(s) and not errors[j]
+            for j, s in enumerate(steps[i + 1:], start=i + 1)
         )
         if not later_clean:
             unresolved.append(i)
     evidence = [
-        Evidence(i, f"{describe_step(turn.steps[i])}: {_short(build_error(turn.steps[i].output).group(0))}"
+        Evidence(i, f"{describe_step(steps[i])}: {_short(errors[i].group(0))}"  # type: ignore[union-attr]
                  + ("" if i in unresolved else " (fixed later)"))
         for i, _ in hits
     ]

@@ -209,7 +209,10 @@ _NEEDS = {_parse_cargo: ("test result: ", "error: could not compile"),
 def _may_match(parser: Any, text: str) -> bool:
     if parser is _parse_go and text.startswith(("ok", "FAIL")):  # the needles above want a line start
         return True
-    return any(needle in text for needle in _NEEDS[parser])
+    for needle in _NEEDS[parser]:  # a loop, not any() over a generator: called for every parser and output
+        if needle in text:
+            return True
+    return False
 
 _TEST_COMMAND = re.compile(
     r"(^|[\s;&|(])("
