@@ -92,8 +92,16 @@ def on_datatrove(spec, shards, temp: Path) -> str:  # noqa: ANN001
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     step = partial(_datatrove_task, spec=spec, shards=shards, out=str(out))
-    LocalPipelineExecutor(pipeline=[step], tasks=len(shards), workers=2, logging_dir=str(temp / "dt-logs"),
-                          skip_completed=False, start_method="fork").run()
+    saved = os.dup(2)  # datatrove's tasks log every step to stderr (and to logging_dir, kept)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            LocalPipelineExecutor(pipeline=[step], tasks=len(shards), workers=2,
+                                  logging_dir=str(temp / "dt-logs"), skip_completed=False,
+                                  start_method="fork").run()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
     results = (pickle.loads((out / f"{i:06d}.pkl").read_bytes()) for i in range(len(shards)))
     return _digest(build_pipeline(spec).merge(results))
 
@@ -107,9 +115,6 @@ def main() -> None:
     except ImportError:
         sys.exit("needs datatrove: pip install --target /tmp/dtlib datatrove humanize loguru --no-deps, then "
                  "PYTHONPATH=/tmp/dtlib python benchmarks/engine_choice.py")
-    from loguru import logger
-
-    logger.remove()  # datatrove logs every task to stderr
     temp = Path(tempfile.mkdtemp(prefix="bashgym-engine-"))
     try:
         n, mb = generate(temp / "home", args.size_mb)
