@@ -197,8 +197,8 @@ class Shard:
 class Pipeline:
     """Steps chained lazily: `for ex in Pipeline([a, b, c]).run(source)`; `stats()` once consumed.
 
-    The one pipeline every engine runs. In one process, `run` (or `rows`) chains the steps. Past one process,
-    an executor (bashgym.scale.executor) runs `run_shard` on each shard of the input wherever it likes and
+    The one pipeline every engine runs. `run` chains the steps in one go (tests, one-off callers). Past one
+    process, an executor (bashgym.scale.executor) runs `run_shard` on each shard of the input wherever it likes and
     feeds the results, in shard order, to `merge` in one process: everything before the `Gate` runs in the
     shard, the gate decides in order, and the steps after it were run ahead in the shard with their counts
     kept per example, added only for the examples the gate keeps. The rows and the stats are the same as
@@ -222,10 +222,6 @@ class Pipeline:
         for step in self.steps:
             stream = step(stream)
         yield from stream
-
-    def rows(self, data: Iterable[Example]) -> Iterator[Any]:
-        """Every step, then the sink: the rows of one process."""
-        yield from self.sink.rows(self.run(data))
 
     def stats(self) -> list[dict[str, Any]]:
         return [s.stats.to_dict() for s in [*self.steps, self.sink] if isinstance(s, PipelineStep)]
