@@ -143,8 +143,8 @@ def _action(n: int, call_id: str, command: str, response: str, thought: str = ""
                   llm_response_id=response)
 
 
-def test_parallel_calls_rejections_timeouts_and_agent_errors(tmp_path: Path) -> None:
-    """Shapes the scripted run does not make, written the way the SDK serialises them."""
+def test_parallel_calls_rejections_timeouts_agent_errors_and_condensation(tmp_path: Path) -> None:
+    """Shapes the scripted run does not make, written the way the SDK serialises them (openhands/sdk/event/)."""
     folder = tmp_path / "abc"
     (folder / "events").mkdir(parents=True)
     (folder / "base_state.json").write_text(json.dumps({"id": "abc", "agent": {"llm": {"model": "m"}}}))
@@ -165,6 +165,9 @@ def test_parallel_calls_rejections_timeouts_and_agent_errors(tmp_path: Path) -> 
                action_id="e9", observation={"kind": "FileEditorObservation", "command": "create", "path": "new.txt",
                                             "prev_exist": False, "old_content": None, "new_content": "hi\n",
                                             "content": [{"type": "text", "text": "created"}]}),
+        _event(8, "Condensation", source="environment", summary="Earlier: created new.txt.",
+               forgotten_event_ids=["e1", "e2"], llm_response_id="r3"),
+        _event(9, "PauseEvent", source="user"),
     ]
     for n, event in enumerate(events):
         (folder / "events" / f"event-{n:05d}-{event['id']}.json").write_text(json.dumps(event))
@@ -185,6 +188,10 @@ def test_parallel_calls_rejections_timeouts_and_agent_errors(tmp_path: Path) -> 
         "{not json", "bad arguments", True, True)
     assert orphan.meta["orphan_result"] is True and orphan.meta["created"] is True
     assert orphan.meta["diff"] == "--- a/new.txt\n+++ b/new.txt\n@@ -0,0 +1 @@\n+hi\n"
+    # A condensation is a system step holding its summary; a pause adds nothing.
+    last = turn.steps[-1]
+    assert (last.role, last.text, last.meta["compaction"], last.meta["forgotten"]) == (
+        "system", "Earlier: created new.txt.", True, 2)
 
 
 def test_file_diff_marks_absolute_and_relative_paths() -> None:
