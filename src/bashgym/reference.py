@@ -228,7 +228,7 @@ def eval_page() -> str:
 EVAL_EXAMPLES = {
     "base_url": "http://127.0.0.1:8000/v1", "model": "qwen2.5-7b", "adapter": "sft-20261201-101010-ab12",
     "task_ids": "files-01", "limit": "10", "api_key": "sk-...", "price_in": "0.15", "price_out": "0.6",
-    "png": "compare.png", "home": "/tmp/bashgym-home",
+    "png": "compare.png", "home": "/tmp/bashgym-home", "workers": "8", "ray_address": "auto",
 }
 
 

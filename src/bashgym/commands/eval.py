@@ -10,7 +10,9 @@ import typer
 from bashgym.commands.common import (
     HOME_OPTION,
     JSON_OPTION,
+    RAY_ADDRESS_OPTION,
     console,
+    engine_line,
     err_console,
     open_store,
     print_json,
@@ -41,7 +43,13 @@ def eval_run(
     ),
     tasks: str = typer.Option("builtin", "--tasks", help="Task suite: 'builtin' or a directory of tasks."),
     k: int = typer.Option(5, "-k", "--k", min=1, help="Samples per task (pass@k)."),
-    workers: int = typer.Option(4, "--workers", "-w", min=1, help="Episodes run in parallel."),
+    workers: int = typer.Option(
+        None, "--workers", "-w", min=1, help="Episodes run in parallel (default 4; with --engine ray, the cluster's CPUs).",
+        show_default=False),
+    engine: str = typer.Option(
+        "local", "--engine", help="local (threads of this process) or ray (one Ray task per episode, each with its own "
+        "sandbox, on a local Ray or the cluster at --ray-address; needs --base-url and bashgym[scale], docs/scale.md)."),
+    ray_address: str = RAY_ADDRESS_OPTION,
     compare: bool = typer.Option(False, "--compare", help="Evaluate base and --adapter side by side, with a bar chart PNG."),
     resume: bool = typer.Option(False, "--resume", help="Continue the newest matching eval: rerun only missing or errored rollouts."),
     task_ids: list[str] = typer.Option(None, "--task", help="Only these task ids (repeatable)."),
@@ -67,6 +75,7 @@ def eval_run(
       bashgym eval --base-url http://127.0.0.1:8000/v1 --model qwen2.5-7b --tasks builtin -k 5 --workers 4
       bashgym eval --model ./models/base --adapter run-sft-3 --compare -k 3
       bashgym eval --base-url http://127.0.0.1:8000/v1 --model qwen2.5-7b -k 5 --resume
+      bashgym eval --base-url http://vllm-head:8000/v1 --model qwen2.5-7b -k 5 --engine ray --ray-address auto
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -79,6 +88,12 @@ def eval_run(
         return
     if compare and not adapter:
         raise typer.BadParameter("--compare needs --adapter (base vs adapter)")
+    from bashgym.scale.cluster import check_engine, check_ray_address
+
+    check_ray_address(ray_address, check_engine(engine))
+    if engine == "ray" and not base_url:
+        raise ConfigError("--engine ray sends every episode to an OpenAI-compatible server: pass --base-url (serve "
+                          "the model with vLLM, `vllm serve MODEL --enable-lora ...`; docs/scale.md)")
 
     from bashgym.eval.clients import LocalModelClient, OpenAIClient, check_tool_mode, resolve_adapter
     from bashgym.eval.runner import new_eval_id, run_eval
@@ -86,6 +101,7 @@ def eval_run(
     check_tool_mode(tool_mode)
     store = open_store(home)
     suite = _load_tasks(tasks, task_ids, limit)
+    workers = workers or (0 if engine == "ray" else 4)  # ray: 0 = one episode per CPU of the cluster
 
     variants: list[tuple[str, str | None]] = [("base", None), ("adapter", adapter)] if compare else [
         ("adapter" if adapter else "base", adapter)
@@ -117,14 +133,21 @@ def eval_run(
         eval_id = previous["id"] if previous else new_eval_id(display, adapter_ref)
         if resume and previous is None:
             err_console.print(f"no earlier eval of {display} on {tasks!r} with k={k} to resume; starting {eval_id}")
+        ran: dict[str, Any] = {}
         with progress() as bar:
             job = bar.add_task(f"{label} {eval_id}", total=None)
+
+            def say_engine(info: dict[str, Any], bar: Any = bar, ran: dict[str, Any] = ran) -> None:
+                ran.update(info)
+                bar.console.print(engine_line(info) + (f" against {base_url}" if base_url else ""))
+
             summary = run_eval(
                 store, client, suite, eval_id=eval_id, model=display, suite=tasks, k=k,
                 adapter_run_id=adapter_ref, workers=workers, max_turns=max_turns, seed=seed,
                 config={"base_url": base_url, "temperature": temperature, "max_tokens": max_tokens,
-                        "label": label},
-                price_in=price_in, price_out=price_out,
+                        "label": label, **({"ray_address": ray_address} if ray_address else {})},
+                price_in=price_in, price_out=price_out, engine=engine, ray_address=ray_address,
+                on_engine=say_engine,
                 on_start=lambda n, job=job: bar.update(job, total=n),
                 on_done=lambda _s, _e, job=job: bar.advance(job),
             )
@@ -134,6 +157,7 @@ def eval_run(
         summary["label"] = label
         summary["model"] = display
         summary["adapter"] = adapter_ref
+        summary["engine"] = ran
         summaries.append(summary)
 
     chart = None

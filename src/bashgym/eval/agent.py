@@ -45,6 +45,7 @@ class Episode:
     duration_s: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
     limits_hit: list[str] = field(default_factory=list)  # sandbox limits the episode ran into (gym info)
+    worker: str = ""  # host:pid of the process that ran it (a thread here, or a Ray worker)
 
     def detail(self) -> dict[str, Any]:
         """The rollout row's detail column."""
@@ -58,6 +59,7 @@ class Episode:
             "commands": self.commands,
             "duration_s": round(self.duration_s, 3),
             "limits_hit": list(self.limits_hit),
+            "worker": self.worker,
         }
 
     def to_session(self, *, session_id: str, eval_id: str, model: str, sample_idx: int) -> Session:

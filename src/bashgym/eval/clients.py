@@ -102,12 +102,24 @@ class OpenAIClient:
         self.retries = retries
         self.extra_body = dict(extra_body or {})
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._http = httpx.Client(timeout=timeout_s, headers=headers)
+        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._timeout_s = timeout_s
+        self._http = httpx.Client(timeout=timeout_s, headers=self._headers)
         self._lock = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The settings without the connection: a copy in another process (a Ray worker) opens its own."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_http", "_lock")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import httpx
+
+        self.__dict__.update(state)
+        self._http = httpx.Client(timeout=self._timeout_s, headers=self._headers)
+        self._lock = threading.Lock()
 
     def _body(self, messages: list[dict[str, Any]], seed: int | None, with_tools: bool) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -8,10 +8,13 @@ retried, then recorded as status "error": no score, left out of pass@k, and reru
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
 import re
 import secrets
-import threading
-from collections.abc import Callable, Iterable
+import socket
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,35 +59,74 @@ def pending_samples(store: Store, eval_id: str, tasks: Iterable[Any], k: int) ->
 def run_samples(
     store: Store, client: ChatClient, samples: list[Sample], *, eval_id: str, model: str,
     workers: int = 4, make_env: EnvFactory = default_env_factory, max_turns: int = 30, retries: int = 1,
-    seed: int = 0, on_done: Callable[[Sample, Episode], None] | None = None,
+    seed: int = 0, on_done: Callable[[Sample, Episode], None] | None = None, engine: str = "local",
+    ray_address: str | None = None, on_engine: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[Episode]:
-    """Run samples in a thread pool; each finished episode is stored at once (an interrupt loses little)."""
-    write_lock = threading.Lock()
+    """Run samples `workers` at a time, each in its own env and sandbox: on threads here (`engine="local"`)
+    or as Ray tasks (`"ray"`: a local Ray, or the cluster at `ray_address`; with an OpenAI-compatible client,
+    each worker opening its own connection). This process stores each finished episode at once, whichever
+    engine ran it (an interrupt loses little, `--resume` runs the rest)."""
+    attempt = functools.partial(run_sample, client=client, make_env=make_env, max_turns=max_turns,
+                                retries=retries, seed=seed)
+    if engine == "ray":
+        finished = _run_on_ray(attempt, samples, workers=workers, ray_address=ray_address, on_engine=on_engine)
+    else:
+        if on_engine is not None:
+            on_engine({"engine": "local", "workers": max(1, workers)})
+        finished = _run_on_threads(attempt, samples, workers=workers)
     episodes: list[Episode] = []
-
-    def one(sample: Sample) -> Episode:
-        for _attempt in range(retries + 1):
-            episode = _episode(client, sample, make_env, max_turns=max_turns, seed=seed + sample.index)
-            if episode.status != "error":
-                break
-        with write_lock:
+    with contextlib.closing(finished):
+        for sample, episode in finished:
             _store_episode(store, episode, eval_id=eval_id, model=model, sample_idx=sample.index)
-        return episode
-
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="eval")
-    try:
-        futures = {pool.submit(one, s): s for s in samples}
-        for future in as_completed(futures):
-            episode = future.result()
             episodes.append(episode)
             if on_done is not None:
-                on_done(futures[future], episode)
+                on_done(sample, episode)
+    return episodes
+
+
+def run_sample(sample: Sample, *, client: ChatClient, make_env: EnvFactory, max_turns: int, retries: int,
+               seed: int) -> Episode:
+    """One (task, sample) episode, rerun up to `retries` times while the infrastructure fails; says where it
+    ran (host:pid), so a rollout on a cluster can be traced to its node."""
+    for _attempt in range(retries + 1):
+        episode = _episode(client, sample, make_env, max_turns=max_turns, seed=seed + sample.index)
+        if episode.status != "error":
+            break
+    episode.worker = f"{socket.gethostname()}:{os.getpid()}"
+    return episode
+
+
+def _run_on_ray(attempt: Callable[[Sample], Episode], samples: list[Sample], *, workers: int,
+                ray_address: str | None, on_engine: Callable[[dict[str, Any]], None] | None,
+                ) -> Iterator[tuple[Sample, Episode]]:
+    """The Ray engine (scale/executor.py): one Ray task per sample. A task whose worker died gives an episode
+    with no score, which `--resume` reruns like any infrastructure failure."""
+    from bashgym.scale.executor import map_as_completed_on_ray
+
+    finished = map_as_completed_on_ray(attempt, samples, workers=workers, ray_address=ray_address,
+                                       on_engine=on_engine)
+    with contextlib.closing(finished):
+        for sample, episode, error in finished:
+            if episode is None:
+                task = sample.task
+                episode = Episode(task_id=task.id, category=task.category, instruction=task.instruction,
+                                  ended_by="infra", error=error)
+            yield sample, episode
+
+
+def _run_on_threads(attempt: Callable[[Sample], Episode], samples: list[Sample], *,
+                    workers: int) -> Iterator[tuple[Sample, Episode]]:
+    """The local engine: a thread pool; yields (sample, episode) as each finishes."""
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="eval")
+    try:
+        futures = {pool.submit(attempt, s): s for s in samples}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
     except BaseException:
-        # Ctrl-C: drop the samples not started; finished ones are stored, `--resume` runs the rest.
+        # Ctrl-C (or the caller stopped): drop the samples not started; finished ones are stored.
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
-    return episodes
 
 
 def _episode(client: ChatClient, sample: Sample, make_env: EnvFactory, *, max_turns: int, seed: int) -> Episode:
@@ -142,20 +184,23 @@ def run_eval(
     max_turns: int = 30, retries: int = 1, seed: int = 0, config: dict[str, Any] | None = None,
     price_in: float | None = None, price_out: float | None = None,
     on_start: Callable[[int], None] | None = None, on_done: Callable[[Sample, Episode], None] | None = None,
+    engine: str = "local", ray_address: str | None = None,
+    on_engine: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Create (or continue) eval `eval_id`, run its pending samples, store metrics; returns the summary."""
     with store.transaction():
         store.create_eval(
             eval_id, model=model, adapter_run_id=adapter_run_id, suite=suite, k=k,
             config={"workers": workers, "max_turns": max_turns, "seed": seed, "tool_mode": client.tool_mode,
-                    "tasks": [t.id for t in tasks], **(config or {})},
+                    "engine": engine, "tasks": [t.id for t in tasks], **(config or {})},
         )
     samples = pending_samples(store, eval_id, tasks, k)
     if on_start is not None:
         on_start(len(samples))
     run_samples(
         store, client, samples, eval_id=eval_id, model=model, workers=workers, make_env=make_env,
-        max_turns=max_turns, retries=retries, seed=seed, on_done=on_done,
+        max_turns=max_turns, retries=retries, seed=seed, on_done=on_done, engine=engine, ray_address=ray_address,
+        on_engine=on_engine,
     )
     summary = eval_summary(store, eval_id, k, price_in=price_in, price_out=price_out)
     summary["ran"] = len(samples)

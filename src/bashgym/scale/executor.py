@@ -85,3 +85,51 @@ def _on_ray(fn: Callable[[S], R], shards: Sequence[S], workers: int, address: st
                              override_num_blocks=len(shards))
     ds = ds.map(run, compute=ray.data.TaskPoolStrategy(size=concurrency), num_cpus=1)
     return (pickle.loads(row["result"]) for row in ds.iter_rows())
+
+
+def map_as_completed_on_ray(fn: Callable[[S], R], items: Sequence[S], *, workers: int, ray_address: str | None = None,
+                            on_engine: Callable[[dict[str, Any]], None] | None = None,
+                            ) -> Iterator[tuple[S, R | None, str | None]]:
+    """`fn(item)` as one Ray task per item, yielded as each finishes: (item, result, None), or (item, None,
+    why) when the task itself failed (its worker or node died). At most `workers` run at once (0: as many as
+    the cluster has CPUs; each task asks for one). For long, uneven items whose results are kept as they
+    come (eval's episodes: one stored per finished task); `map_shards` is for results merged in order.
+
+    `fn` travels to the workers once (`ray.put`); closing the iterator early (Ctrl-C) cancels the tasks
+    still running."""
+    info = connect_ray(ray_address)
+    import ray
+    from ray.exceptions import RayError
+
+    at_once = workers if workers > 0 else max(1, info["cpus"])
+    if on_engine:
+        on_engine({"engine": "ray", "workers": at_once, "address": info["address"], "cpus": info["cpus"]})
+    remote = ray.remote(num_cpus=1, max_retries=0)(_call)
+    shipped = ray.put(fn)
+    todo = iter(items)
+    pending: dict[Any, S] = {}
+
+    def submit() -> None:
+        for item in todo:
+            pending[remote.remote(shipped, item)] = item
+            return
+
+    for _ in range(at_once):
+        submit()
+    try:
+        while pending:
+            [ref], _ = ray.wait(list(pending), num_returns=1)
+            item = pending.pop(ref)
+            submit()
+            try:
+                result, error = ray.get(ref), None
+            except RayError as exc:
+                result, error = None, f"Ray task failed: {type(exc).__name__}: {str(exc)[:300]}"
+            yield item, result, error
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+
+
+def _call(fn: Callable[[S], R], item: S) -> R:
+    return fn(item)
