@@ -17,7 +17,7 @@ from bashgym.errors import NotFoundError
 from bashgym.factory.config import DecontaminateConfig
 from bashgym.factory.pipeline import Example, Filter, FilterResult
 
-_WORD = re.compile(r"\w+")
+_WORD, _WORD_ASCII = re.compile(r"\w+"), re.compile(r"\w+", re.ASCII)  # the same on ASCII text, faster
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "gym" / "tasks" / "builtin"
 
 
@@ -28,7 +28,8 @@ class TaskText:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    text = text.lower()
+    return (_WORD_ASCII if text.isascii() else _WORD).findall(text)
 
 
 def ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
@@ -109,17 +110,14 @@ class Decontaminate(Filter):
         """The example's distinct n-grams (of each task n-gram size) that could be a task's: only runs of
         words that occur in some task n-gram can be, and transcripts are mostly other words, so this builds
         a small fraction of `ngrams(tokens, size)` and finds the same matches."""
-        vocab = self.vocab
-        known = [t in vocab for t in tokens]
+        known = bytes(map(self.vocab.__contains__, tokens))  # 1 per word in the vocabulary, else 0 (in C)
         out: set[tuple[str, ...]] = set()
         for size in self.sizes:
             if len(tokens) < size:  # a whole example shorter than n is one n-gram, as in `ngrams`
                 if tokens and all(known):
                     out.add(tuple(tokens))
                 continue
-            run = 0
-            for end, ok in enumerate(known, 1):
-                run = run + 1 if ok else 0
-                if run >= size:
-                    out.add(tuple(tokens[end - size : end]))
+            for run in re.finditer(b"\x01{%d,}" % size, known):  # each window of `size` known words
+                start, end = run.span()
+                out.update(tuple(tokens[i - size : i]) for i in range(start + size, end + 1))
         return out
