@@ -51,6 +51,7 @@ def metrics_records(output_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (output_dir / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_sft_on_two_processes_trains_the_batches_of_one_process_and_saves_one_adapter(
         tiny: Path, tmp_path: Path, store: Store) -> None:
     from safetensors.torch import load_file
@@ -94,6 +95,7 @@ def test_sft_on_two_processes_trains_the_batches_of_one_process_and_saves_one_ad
     assert w1.keys() == w2.keys() and all((w1[k] - w2[k]).abs().max() < 1e-4 for k in w1)
 
 
+@pytest.mark.slow
 def test_grpo_on_two_processes_scores_the_prompts_of_one_process_in_the_same_order(
         tiny: Path, tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     from bashgym.train.run import train
