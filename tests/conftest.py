@@ -77,8 +77,13 @@ def fixtures_dir() -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Training tests run on the CPU with as many threads as the machine has, no more (2 in CI).
-    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    # Training tests run on the CPU with the cores shared out between the test workers: two workers with two
+    # torch threads each on CI's two cores spent 3x the CPU time (35 s vs 107 s user for one SFT test) in
+    # OpenMP threads spinning against each other.
+    # (The controller sets it before it starts the workers, which inherit it; `-n auto` counts as all cores.)
+    workers = getattr(config.option, "numprocesses", None) or int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    workers = workers if isinstance(workers, int) else (os.cpu_count() or 1)
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 
 
 @pytest.hookimpl(hookwrapper=True)
