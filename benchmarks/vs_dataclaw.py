@@ -54,7 +54,7 @@ def dataclaw_venv() -> Path:
     finally:
         sys.path[:] = saved
     venv = TOOLS_DIR / "dataclaw"
-    pip_tools.install_venv(venv, REQUIREMENTS, "dataclaw")
+    pip_tools.install_venv(venv, REQUIREMENTS, "dataclaw", installer="uv")
     return venv
 
 
