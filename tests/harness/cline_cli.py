@@ -16,10 +16,10 @@ What this builds on (measured with 3.0.65; docs/formats.md, Cline section):
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
+from harness.agent_env import agent_env
 from harness.npm_tools import CLINE_PACKAGE, npm_bin
 
 
@@ -34,15 +34,7 @@ def cline_sessions(home: Path) -> Path:
 
 
 def cline_env(home: Path) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "SHELL": "/bin/bash",
-        "LANG": "C.UTF-8",
-        "NO_COLOR": "1",
-        "CLINE_SESSION_BACKEND_MODE": "local",
-        "CLINE_NO_AUTO_UPDATE": "1",
-    }
+    return agent_env(home, {"CLINE_SESSION_BACKEND_MODE": "local", "CLINE_NO_AUTO_UPDATE": "1"})
 
 
 def run_cline(cline: Path, prompt: str, *, home: Path, cwd: Path, base_url: str, model: str,

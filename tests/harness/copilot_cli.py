@@ -22,11 +22,11 @@ What this builds on (measured with 1.0.102; docs/formats.md, GitHub Copilot CLI 
 from __future__ import annotations
 
 import fcntl
-import os
 import subprocess
 from functools import cache
 from pathlib import Path
 
+from harness.agent_env import agent_env
 from harness.npm_tools import COPILOT_PACKAGE, TOOLS_DIR, locked_version, npm_bin
 
 CACHE_DIR = TOOLS_DIR / "copilot-cache"
@@ -55,16 +55,8 @@ def copilot_sessions(home: Path) -> Path:
 
 
 def base_env(home: Path) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "SHELL": "/bin/bash",
-        "LANG": "C.UTF-8",
-        "NO_COLOR": "1",
-        "XDG_CACHE_HOME": str(CACHE_DIR),
-        "COPILOT_AUTO_UPDATE": "false",
-        "COPILOT_OFFLINE": "true",
-    }
+    return agent_env(home, {"XDG_CACHE_HOME": str(CACHE_DIR), "COPILOT_AUTO_UPDATE": "false",
+                            "COPILOT_OFFLINE": "true"})
 
 
 def copilot_env(home: Path, base_url: str, model: str) -> dict[str, str]:

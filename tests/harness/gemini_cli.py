@@ -19,10 +19,10 @@ What this builds on (measured with 0.61.0; docs/formats.md, Gemini section):
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
+from harness.agent_env import agent_env
 from harness.npm_tools import GEMINI_PACKAGE, npm_bin
 
 SETTINGS = {
@@ -53,16 +53,8 @@ def write_settings(home: Path) -> Path:
 
 
 def gemini_env(home: Path, base_url: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "SHELL": "/bin/bash",
-        "LANG": "C.UTF-8",
-        "NO_COLOR": "1",
-        "GEMINI_API_KEY": "dummy",
-        "GOOGLE_GEMINI_BASE_URL": base_url,
-        "GEMINI_TELEMETRY_ENABLED": "false",
-    }
+    return agent_env(home, {"GEMINI_API_KEY": "dummy", "GOOGLE_GEMINI_BASE_URL": base_url,
+                            "GEMINI_TELEMETRY_ENABLED": "false"})
 
 
 def run_gemini(

@@ -13,11 +13,12 @@ What this builds on (measured with 2.4.6; docs/formats.md, mini-swe-agent sectio
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from harness.agent_env import agent_env
 
 
 def mini_bin() -> Path | None:
@@ -33,21 +34,15 @@ def config_dir(home: Path) -> Path:
 
 
 def mini_env(home: Path) -> dict[str, str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
+    return agent_env(home, {
         "XDG_CONFIG_HOME": str(home / ".config"),
-        "SHELL": "/bin/bash",
-        "LANG": "C.UTF-8",
-        "NO_COLOR": "1",
         "TERM": "dumb",
         "OPENAI_API_KEY": "dummy",
         "MSWEA_CONFIGURED": "1",
         "MSWEA_COST_TRACKING": "ignore_errors",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LITELLM_TELEMETRY": "False",
-    }
-    return env
+    })
 
 
 def run_mini(mini: Path, task: str, *, home: Path, cwd: Path, base_url: str, model: str,

@@ -17,11 +17,11 @@ What this builds on (measured with 1.18.33; docs/formats.md, OpenCode section):
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
 from pathlib import Path
 
+from harness.agent_env import agent_env
 from harness.npm_tools import OPENCODE_PACKAGE, TOOLS_DIR, npm_bin
 
 PROVIDER = "scripted"
@@ -79,20 +79,14 @@ def write_config(home: Path, base_url: str, model: str) -> Path:
 
 
 def opencode_env(home: Path) -> dict[str, str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "SHELL": "/bin/bash",
-        "LANG": "C.UTF-8",
-        "NO_COLOR": "1",
+    return agent_env(home, {
         "OPENCODE_DISABLE_MODELS_FETCH": "1",
         "OPENCODE_DISABLE_AUTOUPDATE": "1",
         "OPENCODE_DISABLE_SHARE": "1",
         "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
         "npm_config_offline": "true",
-    }
-    env.update({key: str(path) for key, path in xdg_dirs(home).items()})
-    return env
+        **{key: str(path) for key, path in xdg_dirs(home).items()},
+    })
 
 
 def run_opencode(

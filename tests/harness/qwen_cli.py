@@ -18,10 +18,10 @@ What this builds on (measured with 0.24.4; docs/formats.md, Qwen Code section):
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
+from harness.agent_env import agent_env
 from harness.npm_tools import NODE22_PACKAGE, QWEN_PACKAGE, TOOLS_DIR, npm_bin
 
 SETTINGS = {
@@ -53,16 +53,8 @@ def write_settings(home: Path) -> Path:
 
 
 def qwen_env(home: Path, base_url: str, node: str) -> dict[str, str]:
-    return {
-        "PATH": f"{Path(node).parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "HOME": str(home),
-        "SHELL": "/bin/bash",
-        "LANG": "C.UTF-8",
-        "NO_COLOR": "1",
-        "OPENAI_API_KEY": "dummy",
-        "OPENAI_BASE_URL": base_url,
-        "QWEN_CODE_SUPPRESS_YOLO_WARNING": "1",
-    }
+    return agent_env(home, {"OPENAI_API_KEY": "dummy", "OPENAI_BASE_URL": base_url,
+                            "QWEN_CODE_SUPPRESS_YOLO_WARNING": "1"}, path_first=Path(node).parent)
 
 
 def run_qwen(
