@@ -105,16 +105,25 @@ def test_gym_check_reports_a_starved_task_as_undecided_not_broken(tmp_path: Path
     """`bashgym gym check` exits 3 and says "undecided" when the machine, not the task, was too slow."""
     make_task(tmp_path, "work", "test -f done && " + WORK, test_timeout_s=0.5, solution="touch done")
     cpu = min(os.sched_getaffinity(0))
-    spinners = [spinner(cpu) for _ in range(8)]
-    time.sleep(0.5)
+    # The real CLI, pinned to the CPU, loads its modules while the CPU is free (unstarved, that is seconds of
+    # CPU spread over a minute), says so, and runs `gym check` once the competitors are spinning.
+    loaded = ("import sys; from bashgym.cli import main; import bashgym.commands.gym, bashgym.gym.check; "
+              "print('loaded', file=sys.stderr, flush=True); sys.stdin.readline(); main()")
+    cli = subprocess.Popen(["taskset", "-c", str(cpu), sys.executable, "-c", loaded, "gym", "check",
+                            str(tmp_path / "work"), "--json", "--workers", "1"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    spinners: list[subprocess.Popen] = []
     try:
-        proc = subprocess.run(["taskset", "-c", str(cpu), sys.executable, "-m", "bashgym.cli", "gym", "check",
-                               str(tmp_path / "work"), "--json", "--workers", "1"],
-                              capture_output=True, text=True, timeout=300)
+        assert cli.stderr.readline() == "loaded\n"
+        spinners = [spinner(cpu) for _ in range(8)]
+        time.sleep(0.5)
+        stdout, stderr = cli.communicate("go\n", timeout=300)
     finally:
+        cli.kill()
         for busy in spinners:
             busy.kill()
             busy.wait()
+    proc = subprocess.CompletedProcess(cli.args, cli.returncode, stdout, stderr)
     import json
 
     report = json.loads(proc.stdout)
