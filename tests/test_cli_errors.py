@@ -169,3 +169,29 @@ def test_hub_id_not_in_the_cache_fails_at_once_saying_how_to_get_it(tmp_path: Pa
 def test_train_without_options_prints_only_the_error(tmp_path: Path) -> None:
     proc = bashgym("train", "sft", cwd=tmp_path)
     assert one_error_line(proc).startswith("error: no base_model") and proc.stdout == ""
+
+
+def test_the_executable_exits_with_the_commands_status_after_threads_and_atexit_handlers(tmp_path: Path) -> None:
+    """`bashgym` skips the interpreter's teardown (native thread pools can abort there, exit -6) but not what a
+    normal exit finishes: a non-daemon thread's last write, an atexit handler, buffered stdout, the status."""
+    code = ("import atexit, sys, threading, time\n"
+            "from bashgym import cli\n"
+            "out = open(sys.argv[1], 'w')\n"
+            "atexit.register(lambda: (out.write('atexit\\n'), out.close()))\n"
+            "threading.Thread(target=lambda: (time.sleep(0.3), out.write('thread\\n'))).start()\n"
+            "sys.stdout.write('buffered, not yet flushed')\n"
+            "sys.argv = ['bashgym', *sys.argv[2:]]\n"
+            "cli.console()\n"
+            "print('not reached')\n")
+    marks = tmp_path / "marks"
+    refused = subprocess.run([sys.executable, "-c", code, str(marks), "sessions", "show", "no-such-id"],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "error:" in refused.stderr and "Traceback" not in refused.stderr
+    assert refused.stdout == "buffered, not yet flushed"
+    assert marks.read_text() == "thread\natexit\n"
+    ok = subprocess.run([sys.executable, "-c", code, str(marks), "--version"], capture_output=True, text=True,
+                        timeout=120)
+    assert ok.returncode == 0 and ok.stdout.startswith("buffered, not yet flushedbashgym "), ok
+    usage = subprocess.run([sys.executable, "-m", "bashgym.cli", "no-such-command"], capture_output=True,
+                           text=True, timeout=120)
+    assert usage.returncode == 2 and "No such command" in usage.stderr

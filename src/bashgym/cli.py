@@ -198,5 +198,43 @@ def _error(message: str) -> None:
     sys.exit(1)
 
 
+def console() -> None:
+    """The `bashgym` executable (and `python -m bashgym.cli`): `main()`, then an exit that skips the interpreter's
+    teardown once the work is done and said. Native thread pools (Arrow's, loaded by Parquet reads and
+    `datasets`) can abort there with "terminate called without an active exception" (exit -6, seen under
+    load after a correct refusal); pyarrow and geoparquet-io report the same. What a normal exit finishes first
+    still runs: non-daemon threads are joined, atexit handlers (Ray's shutdown) run, stdout and stderr are
+    flushed. An unexpected exception keeps Python's own exit and traceback."""
+    try:
+        main()
+        code: int = 0
+    except SystemExit as exc:
+        code = _exit_status(exc.code)
+    _exit_after_cleanup(code)
+
+
+def _exit_status(code: object) -> int:
+    if code is None or isinstance(code, int):
+        return int(code or 0)
+    print(code, file=sys.stderr)  # what SystemExit("message") prints
+    return 1
+
+
+def _exit_after_cleanup(code: int) -> None:
+    import atexit
+    import threading
+
+    shutdown = getattr(threading, "_shutdown", None)  # what Python runs first at exit: joins non-daemon threads
+    if shutdown is not None:
+        shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 1  # a closed pipe or stream: what was said did not all arrive
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    console()
