@@ -200,3 +200,28 @@ def test_a_tool_call_without_result_in_a_session_still_makes_paired_rows(store: 
     save(store, session("died", [("Wait a while", [say("Waiting."), dead])]))
     rows, _ = run_pipeline(store, DatasetConfig(name="d", segment={"mode": "session"}), redact=False)
     assert lint_rows({"train": rows}, "messages").errors == 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_builds_lint_finds_what_dataset_check_finds_in_its_files(store: Store, workers: int) -> None:
+    """The build looks for leftover values in its shards, before placeholders are numbered and before the rows
+    have a split and a row number; `dataset check` looks in the written files. Same findings, row for row."""
+    from bashgym.factory.build import build_dataset
+    from bashgym.factory.config import DatasetConfig
+    from bashgym.factory.lint import lint_dataset
+    from factory_sessions import save_many
+
+    save_many(store)
+    split = {"train": 0.05, "validation": 0.05, "test": 0.9}  # findings listed in each (50 a rule at most)
+    cfg = DatasetConfig(name="raw", select={"tiers": ["unscored", "gold"]}, split=split,
+                        write={"parquet": False, "hf": False})
+    raw = build_dataset(store, cfg, redact=False, workers=workers)  # every secret is still there: warnings
+    built = json.loads((Path(raw["path"]) / "lint.json").read_text())
+    assert built == lint_dataset(raw).to_dict()
+    warned = [f for f in built["findings"] if f["rule"] == "leftover_secret:warning"]
+    assert {f["split"] for f in warned} == {"train", "validation", "test"} and built["errors"] == 0
+    rows = {s: (Path(raw["path"]) / f"{s}.jsonl").read_text().splitlines() for s in split}
+    for f in warned:  # each finding points at a row that has it
+        assert json.loads(rows[f["split"]][f["row"] - 1])["example_id"] == f["example_id"]
+    clean = build_dataset(store, cfg.model_copy(update={"name": "clean"}), workers=workers)
+    assert clean["counts"]["lint"]["counts"] == {} and lint_dataset(clean).to_dict()["counts"] == {}

@@ -29,7 +29,7 @@ from bashgym.factory.config import DatasetConfig
 from bashgym.factory.decontaminate import Decontaminate
 from bashgym.factory.dedup import Dedup
 from bashgym.factory.formats import ROWS_VERSION, Format
-from bashgym.factory.lint import lint_config, lint_rows
+from bashgym.factory.lint import leftover_secrets, lint_config, lint_rows
 from bashgym.factory.pipeline import Pipeline, PipelineStep, Shard
 from bashgym.factory.redact import Renumber
 from bashgym.factory.segment import Segment
@@ -66,6 +66,7 @@ class BuildSpec:
     location: str
     cfg: dict[str, Any]
     redactor: dict[str, Any] | None
+    lint: dict[str, Any] | None = None  # the lint's Redactor settings: it looks for leftover values per row
 
 
 def build_pipeline(spec: BuildSpec) -> Pipeline:
@@ -93,7 +94,10 @@ def run_shard(spec: BuildSpec, ids: list[str], memo: set[str] | None = None) -> 
     run one after another in this process (else each shard has its own)."""
     if _WORKER.get("spec") != spec:
         release_worker()
-        _WORKER.update(spec=spec, pipeline=build_pipeline(spec), store=Store(spec.location, readonly=True))
+        from bashgym.factory.redact import Redactor
+
+        _WORKER.update(spec=spec, pipeline=build_pipeline(spec), store=Store(spec.location, readonly=True),
+                       lint=Redactor(**spec.lint) if spec.lint is not None else None)
     pipe: Pipeline = _WORKER["pipeline"]
     redact = next((s for s in pipe.steps if isinstance(s, Redact)), None)
     if redact is not None:
@@ -104,7 +108,20 @@ def run_shard(spec: BuildSpec, ids: list[str], memo: set[str] | None = None) -> 
         return {"sessions": len(ids), "redaction": redact.shard_tally() if redact is not None else None}
 
     source = read_sessions(_WORKER["store"], ids, scorer=scorer)
-    return pipe.run_shard(source, extra=extra, memo=memo)
+    shard = pipe.run_shard(source, extra=extra, memo=memo)
+    lint = _WORKER["lint"]
+    if lint is not None and lints_in_shards(pipe):
+        # the lint's costly rule, here rather than after the write: each row it would keep is looked at for
+        # values the redactor still finds (its structure rules stay in the merge: they are cheap)
+        for rec in shard.records:
+            if rec.out is not None and (found := leftover_secrets(rec.out, lint)):
+                rec.out["_leftover"] = found
+    return shard
+
+
+def lints_in_shards(pipe: Pipeline) -> bool:
+    """True when the shards look for leftover values in the rows (a per-row sink makes the rows there)."""
+    return pipe.sink is not None and bool(getattr(pipe.sink, "per_example", False))
 
 
 def release_worker() -> None:
@@ -134,14 +151,16 @@ def run_pipeline(store: Store, cfg: DatasetConfig, *, redact: bool = True, worke
 
 def pipeline_rows(store: Store, cfg: DatasetConfig, *, redact: bool = True, workers: int = 1,
                   engine: str = "local", ray_address: str | None = None, on_progress: Progress | None = None,
-                  on_engine: Callable[[dict[str, Any]], None] | None = None,
+                  on_engine: Callable[[dict[str, Any]], None] | None = None, lint: bool = False,
                   ) -> tuple[Iterator[dict[str, Any]], Callable[[], dict[str, Any]]]:
     """The build's rows, one at a time in their final order (placeholders numbered), and a function giving
-    the report once they have all been taken."""
+    the report once they have all been taken. `lint`: the shards also look for leftover values in each row
+    (its private `_leftover` key; the report says whether they did, `leftover_checked`)."""
     ids = list(store.iter_session_ids(parent=""))
     token_key = secrets.token_bytes(16)  # this build's alone, never stored: provisional placeholders only
-    settings = redactor_settings(cfg.redact.user_names, cfg.redact.extra_patterns, token_key) if redact else None
-    spec = BuildSpec(store.location, cfg.model_dump(), settings)
+    settings = redactor_settings(cfg.redact.user_names, cfg.redact.extra_patterns, token_key)
+    spec = BuildSpec(store.location, cfg.model_dump(), settings if redact else None,
+                     {**settings, "token_key": None} if lint else None)
     parallel = engine == "ray" or workers > 1
     if engine == "ray" and workers <= 0:
         from bashgym.scale.cluster import connect_ray
@@ -175,7 +194,8 @@ def pipeline_rows(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
 
     def finish() -> dict[str, Any]:
         report = tally.report() if redact else {}
-        return {"steps": merging.stats(), "redaction": report, "sessions_read": len(ids)}
+        return {"steps": merging.stats(), "redaction": report, "sessions_read": len(ids),
+                "leftover_checked": lint and lints_in_shards(merging)}
 
     return rows(), finish
 
@@ -199,7 +219,8 @@ def build_dataset(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
     shutil.rmtree(partial, ignore_errors=True)
     try:
         rows, finish = pipeline_rows(store, cfg, redact=redact, workers=workers, engine=engine,
-                                     ray_address=ray_address, on_progress=on_progress, on_engine=on_engine)
+                                     ray_address=ray_address, on_progress=on_progress, on_engine=on_engine,
+                                     lint=True)
         spill = RowSpill(partial / ".rows.jsonl")  # rows go to disk as they come: bounded memory here
         try:
             for row in rows:
@@ -221,7 +242,8 @@ def build_dataset(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
                 + "; loosen the selection (--tier, dataset.yaml) or import more sessions"
             )
         examples = len(spill)
-        written = write_spilled(spill, assign_rows(spill.groups, cfg.split), partial, cfg.write)
+        where = assign_rows(spill.groups, cfg.split)
+        written = write_spilled(spill, where, partial, cfg.write)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -229,8 +251,10 @@ def build_dataset(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
     sources = Counter(spill.sources)
     config = cfg.model_dump()
     config["redact"]["enabled"] = redact
+    settings = lint_config(config, redact, redactor=not report["leftover_checked"])
     lint = lint_rows({name: iter_jsonl(partial / f"{name}.jsonl") for name in SPLITS}, cfg.format,
-                     **lint_config(config, redact)).to_dict()
+                     leftover=spill.leftover_by_row(where) if report["leftover_checked"] else None,
+                     **settings).to_dict()
     if not cfg.write.jsonl:
         for name in SPLITS:
             (partial / f"{name}.jsonl").unlink()

@@ -214,11 +214,16 @@ def severity(rule: str) -> str:
     return WARNING if rule.endswith(":warning") else RULES.get(rule, ERROR)
 
 
+Leftover = dict[tuple[str, int], list[tuple[str, str]]]
+
+
 def lint_rows(splits: dict[str, Iterable[dict[str, Any]]], fmt: str, *, max_tokens: int | None = None,
               count_tokens: Callable[[str], int] | None = None, redactor: Any = None,
-              redacted: bool = True) -> LintReport:
+              redacted: bool = True, leftover: Leftover | None = None) -> LintReport:
     """Lint every row of every split. `redactor`: a fresh Redactor (as the build configured it) to look for
-    values it would still remove; `redacted=False` (a --no-redact build) makes those warnings."""
+    values it would still remove; `redacted=False` (a --no-redact build) makes those warnings. `leftover`:
+    those values already looked for (a build does it in its shards, `leftover_secrets`), by (split, row
+    number); rows missing from it had none, and `redactor` is then not used."""
     report = LintReport()
     for split, rows in splits.items():
         for n, row in enumerate(rows, 1):
@@ -233,28 +238,40 @@ def lint_rows(splits: dict[str, Iterable[dict[str, Any]]], fmt: str, *, max_toke
                 if tokens > max_tokens:
                     report.add("over_length", split=split, row=n, example_id=ex, where="",
                                message=f"about {tokens} tokens, over the configured {max_tokens}")
-            if redactor is not None:
-                listed, total = len(redactor.findings), sum(redactor.counts.values())
-                redactor.redact_obj({k: v for k, v in row.items() if not k.startswith("_")})
-                new = redactor.findings[listed:]
-                unlisted = sum(redactor.counts.values()) - total - len(new)  # past the redactor's own cap
-                for kind, where in [(f.kind, f.location.removeprefix("$.")) for f in new] + [("value", "")] * unlisted:
-                    report.add("leftover_secret", split=split, row=n, example_id=ex, where=where,
-                               message=f"{kind} still in the row", level=None if redacted else WARNING)
+            found = leftover.get((split, n), []) if leftover is not None else (
+                leftover_secrets(row, redactor) if redactor is not None else [])
+            for kind, where in found:
+                report.add("leftover_secret", split=split, row=n, example_id=ex, where=where,
+                           message=f"{kind} still in the row", level=None if redacted else WARNING)
     return report
 
 
-def lint_config(config: dict[str, Any], redacted: bool) -> dict[str, Any]:
+def leftover_secrets(row: dict[str, Any], redactor: Any) -> list[tuple[str, str]]:
+    """(kind, where in the row) for each value `redactor` would still remove from the row's public part
+    ("value", "" for each one past the redactor's cap on listed findings, counted per row, so the answer for a
+    row does not depend on the rows looked at before it, or on which process looked). Placeholders,
+    provisional or numbered, are not values: a build's shards look before the build numbers them."""
+    listed, counts = len(redactor.findings), Counter(redactor.counts)
+    redactor.redact_obj({k: v for k, v in row.items() if not k.startswith("_")})
+    new = redactor.findings[listed:]
+    unlisted = sum(redactor.counts.values()) - sum(counts.values()) - len(new)  # past the redactor's own cap
+    del redactor.findings[listed:]
+    redactor.counts = counts
+    return [(f.kind, f.location.removeprefix("$.")) for f in new] + [("value", "")] * unlisted
+
+
+def lint_config(config: dict[str, Any], redacted: bool, *, redactor: bool = True) -> dict[str, Any]:
     """The linter's settings for a dataset built with `config` (its recorded config): the token length and
-    counter of its segmenting, and a fresh redactor configured as its build's."""
+    counter of its segmenting, and a fresh redactor configured as its build's (none when `redactor` is
+    false: the build looked for leftover values already)."""
     from bashgym.factory.apply_redaction import make_redactor
     from bashgym.factory.segment import token_counter
 
     seg = config.get("segment") or {}
     red = config.get("redact") or {}
     return {"max_tokens": seg.get("max_tokens"), "count_tokens": token_counter(seg.get("tokenizer")),
-            "redactor": make_redactor(red.get("user_names") or [], red.get("extra_patterns") or []),
-            "redacted": redacted}
+            "redactor": make_redactor(red.get("user_names") or [], red.get("extra_patterns") or [])
+            if redactor else None, "redacted": redacted}
 
 
 def read_split_rows(path: Any, split: str) -> list[dict[str, Any]]:

@@ -42,6 +42,7 @@ class RowSpill:
         self.groups: list[list[str]] = []
         self.sessions: set[str] = set()
         self.sources: dict[str, int] = {}
+        self.leftover: dict[int, list[tuple[str, str]]] = {}  # row index -> what the shard's lint found
 
     def add(self, row: dict[str, Any]) -> None:
         from bashgym.factory.split import row_groups
@@ -50,10 +51,22 @@ class RowSpill:
         self.sessions.update(row.get("_sessions") or [])
         if row.get("source"):
             self.sources[row["source"]] = self.sources.get(row["source"], 0) + 1
+        if row.get("_leftover"):
+            self.leftover[len(self.groups) - 1] = [tuple(f) for f in row["_leftover"]]
         self._file.write(orjson.dumps(public(row), default=str) + b"\n")
 
     def __len__(self) -> int:
         return len(self.groups)
+
+    def leftover_by_row(self, where: list[str]) -> dict[tuple[str, int], list[tuple[str, str]]]:
+        """The leftover values found per row, keyed by (split, 1-based row of that split's file), once `where`
+        (each row's split) is known."""
+        out, seen = {}, dict.fromkeys(set(where), 0)
+        for index, split in enumerate(where):
+            seen[split] += 1
+            if index in self.leftover:
+                out[(split, seen[split])] = self.leftover[index]
+        return out
 
     def close(self) -> None:
         self._file.close()
