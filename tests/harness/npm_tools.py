@@ -134,3 +134,7 @@ def npm_bin(package: str, binary: str) -> Path | None:
     require_locked(package)
     path = TOOLS_DIR / "node_modules" / ".bin" / binary
     return path if path.exists() else None
+
+
+if __name__ == "__main__":  # scripts/test.sh: install while pip installs bashgym (stdlib only, any python3)
+    install()
