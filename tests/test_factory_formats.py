@@ -84,6 +84,31 @@ def test_every_format_loads_with_datasets(populated: Store, fmt: str) -> None:
     assert set(populated.dataset_session_ids(record["id"])) >= {r for r in populated.dataset_session_ids(record["id"])}
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_parquet_and_hf_copies_read_back_as_the_jsonl_rows(populated: Store, fmt: str) -> None:
+    """The Arrow copies are written batch by batch from the JSONL files (conversation columns as `datasets`
+    JSON values): read back with `datasets`, every row is its JSONL row, value for value."""
+    import json
+
+    import pyarrow.parquet as pq
+    from datasets import Dataset, load_from_disk
+
+    record = build(populated, fmt)
+    path = Path(record["path"])
+    dd = load_from_disk(str(path / "hf"))
+    compared = 0
+    for split, n in record["counts"]["rows"].items():
+        rows = [json.loads(line) for line in (path / f"{split}.jsonl").read_text().splitlines()]
+        assert len(rows) == n == dd[split].num_rows
+        columns = dd[split].column_names
+        assert set(columns) == {k for r in rows for k in r} or not rows
+        want = [{c: r.get(c) for c in columns} for r in rows]
+        assert list(dd[split]) == want
+        assert list(Dataset(pq.read_table(path / f"{split}.parquet"))) == want
+        compared += n
+    assert compared > 0
+
+
 def _tokenizer():
     from transformers import AutoTokenizer
 
