@@ -195,3 +195,14 @@ def test_the_executable_exits_with_the_commands_status_after_threads_and_atexit_
     usage = subprocess.run([sys.executable, "-m", "bashgym.cli", "no-such-command"], capture_output=True,
                            text=True, timeout=120)
     assert usage.returncode == 2 and "No such command" in usage.stderr
+
+
+def test_the_executable_exits_normally_under_a_profiler_so_it_can_write_its_results(tmp_path: Path) -> None:
+    """`python -m cProfile -o FILE -m bashgym.cli ...` writes FILE after the command returns: no early exit then."""
+    out = tmp_path / "cli.prof"
+    proc = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "bashgym.cli", "--version"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "bashgym" in proc.stdout, proc.stderr
+    import pstats
+
+    assert pstats.Stats(str(out)).total_calls > 0

@@ -209,7 +209,11 @@ def console() -> None:
         main()
         code: int = 0
     except SystemExit as exc:
+        if sys.getprofile() is not None or sys.gettrace() is not None:
+            raise  # under a profiler or tracer (cProfile, coverage): it writes its results after this returns
         code = _exit_status(exc.code)
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return
     _exit_after_cleanup(code)
 
 
