@@ -51,10 +51,12 @@ def build(home: Path, name: str, engine: str, workers: int) -> tuple[float, dict
 
 
 def driver_peak_mb(home: Path, engine: str, workers: int) -> float:
-    """Peak RSS (MB) of a fresh `bashgym dataset build` process, children (Ray, workers) not counted."""
-    code = ("import resource, sys\nfrom bashgym.cli import main\nsys.argv = ['bashgym'] + sys.argv[1:]\n"
-            "try:\n    main()\nfinally:\n    print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
-            "file=sys.stderr)\n")
+    """Peak RSS (MB) of a fresh `bashgym dataset build` process, children (Ray, workers) not counted: its own
+    memory's high-water mark (VmHWM). Not ru_maxrss: Linux carries that across exec, so a process started by
+    this one would report this one's peak when that is higher (it did: every earlier figure equalled it)."""
+    code = ("import sys\nfrom bashgym.cli import main\nsys.argv = ['bashgym'] + sys.argv[1:]\n"
+            "try:\n    main()\nfinally:\n    hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
+            "    print('PEAK', hwm.split()[1], file=sys.stderr)\n")
     out = subprocess.run([sys.executable, "-c", code, "dataset", "build", "--name", "peak", "--tier", "all",
                           "--engine", engine, "--workers", str(workers), "--json"],
                          env={**os.environ, "BASHGYM_HOME": str(home)}, capture_output=True, text=True, check=True)
