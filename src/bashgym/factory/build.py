@@ -110,18 +110,13 @@ def run_shard(spec: BuildSpec, ids: list[str], memo: set[str] | None = None) -> 
     source = read_sessions(_WORKER["store"], ids, scorer=scorer)
     shard = pipe.run_shard(source, extra=extra, memo=memo)
     lint = _WORKER["lint"]
-    if lint is not None and lints_in_shards(pipe):
+    if lint is not None and pipe.per_example_sink:  # else the rows are made in the merge
         # the lint's costly rule, here rather than after the write: each row it would keep is looked at for
         # values the redactor still finds (its structure rules stay in the merge: they are cheap)
         for rec in shard.records:
             if rec.out is not None and (found := leftover_secrets(rec.out, lint)):
                 rec.out["_leftover"] = found
     return shard
-
-
-def lints_in_shards(pipe: Pipeline) -> bool:
-    """True when the shards look for leftover values in the rows (a per-row sink makes the rows there)."""
-    return pipe.sink is not None and bool(getattr(pipe.sink, "per_example", False))
 
 
 def release_worker() -> None:
@@ -202,7 +197,7 @@ def pipeline_rows(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
     def finish() -> dict[str, Any]:
         report = tally.report() if redact else {}
         return {"steps": merging.stats(), "redaction": report, "sessions_read": len(ids),
-                "leftover_checked": lint and lints_in_shards(merging)}
+                "leftover_checked": lint and merging.per_example_sink}
 
     return rows(), finish
 

@@ -236,7 +236,7 @@ class Pipeline:
         for step in self.before:
             if isinstance(step, PipelineStep):
                 step.stats = StepStats(step.name)
-        inline_sink = self.gate is None and self._per_example_sink
+        inline_sink = self.gate is None and self.per_example_sink
         if inline_sink:
             self.sink.stats = StepStats(self.sink.name)
         memo = set() if memo is None else memo
@@ -260,7 +260,7 @@ class Pipeline:
                 deltas.append(delta)
                 if not items:
                     break
-            if items and self._per_example_sink:
+            if items and self.per_example_sink:
                 items, delta = _alone(self.sink, items[0], rows=True)
                 deltas.append(delta)
             records.append(Record(ex.id, prepared, deltas, items[0] if items else None))
@@ -274,10 +274,10 @@ class Pipeline:
         for a whole-set sink, the sink's rows over every kept example at the end). `on_shard` sees each shard
         as it is merged (its `extra`, progress)."""
         counted = [s for s in self.before if isinstance(s, PipelineStep)]  # their counts start as built
-        if self.gate is None and self._per_example_sink:
+        if self.gate is None and self.per_example_sink:
             counted.append(self.sink)
         later = [s.stats for s in self.after if isinstance(s, PipelineStep)]
-        if self.sink is not None and self._per_example_sink:
+        if self.sink is not None and self.per_example_sink:
             later.append(self.sink.stats)
         kept: list[Example] = []
         for shard in shards:
@@ -297,15 +297,15 @@ class Pipeline:
                         stats.merge(delta)
                 if rec.out is None:
                     continue
-                if self.sink is None or self._per_example_sink:
+                if self.sink is None or self.per_example_sink:
                     yield rec.out
                 else:
                     kept.append(rec.out)
-        if self.sink is not None and not self._per_example_sink:
+        if self.sink is not None and not self.per_example_sink:
             yield from self.sink.rows(kept)
 
     @property
-    def _per_example_sink(self) -> bool:
+    def per_example_sink(self) -> bool:
         return self.sink is not None and bool(getattr(self.sink, "per_example", False))
 
 
