@@ -205,15 +205,14 @@ def console() -> None:
     load after a correct refusal); pyarrow and geoparquet-io report the same. What a normal exit finishes first
     still runs: non-daemon threads are joined, atexit handlers (Ray's shutdown) run, stdout and stderr are
     flushed. An unexpected exception keeps Python's own exit and traceback."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        main()  # under a profiler or tracer (cProfile, coverage): it writes its results after this returns
+        return
     try:
         main()
-        code: int = 0
+        code = 0
     except SystemExit as exc:
-        if sys.getprofile() is not None or sys.gettrace() is not None:
-            raise  # under a profiler or tracer (cProfile, coverage): it writes its results after this returns
         code = _exit_status(exc.code)
-    if sys.getprofile() is not None or sys.gettrace() is not None:
-        return
     _exit_after_cleanup(code)
 
 
