@@ -19,16 +19,12 @@ from bashgym.eval.runner import run_eval
 from bashgym.gym.task import load_suite
 from bashgym.store import Store
 from harness.openai_server import ScriptedOpenAIServer, first_user_text
-from test_eval_runner import _task, known_policy, sample_of
+from test_eval_runner import known_policy, sample_of, three_tasks
 
 
 @pytest.fixture()
 def suite(tmp_path: Path) -> Path:
-    root = tmp_path / "suite"
-    _task(root, "task-a", "files", "TASK-A: write hello into hello.txt", 'test "$(cat hello.txt)" = hello\n')
-    _task(root, "task-b", "text", "TASK-B: write the word blue into color.txt", 'grep -qx blue color.txt\n')
-    _task(root, "task-c", "text", "TASK-C: write 42 into answer.txt", 'test "$(cat answer.txt)" = 42\n')
-    return root
+    return three_tasks(tmp_path)
 
 
 def outcomes(store: Store, eval_id: str) -> dict[tuple[str, int], Any]:

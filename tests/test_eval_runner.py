@@ -31,13 +31,18 @@ def _task(root: Path, task_id: str, category: str, instruction: str, test: str) 
     (d / "solution.sh").write_text("#!/bin/bash\ntrue\n")
 
 
-@pytest.fixture()
-def suite(tmp_path: Path) -> Path:
+def three_tasks(tmp_path: Path) -> Path:
+    """Three small tasks, one command each to pass (the eval tests' suite)."""
     root = tmp_path / "suite"
     _task(root, "task-a", "files", "TASK-A: write hello into hello.txt", 'test "$(cat hello.txt)" = hello\n')
     _task(root, "task-b", "text", "TASK-B: write the word blue into color.txt", 'grep -qx blue color.txt\n')
     _task(root, "task-c", "text", "TASK-C: write 42 into answer.txt", 'test "$(cat answer.txt)" = 42\n')
     return root
+
+
+@pytest.fixture()
+def suite(tmp_path: Path) -> Path:
+    return three_tasks(tmp_path)
 
 
 def sample_of(body: dict) -> int:
