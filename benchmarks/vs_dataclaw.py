@@ -27,10 +27,13 @@ import resource
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import bashgym
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -146,10 +149,6 @@ def main() -> None:
     args = parser.parse_args()
     venv = dataclaw_venv()
     version = pip_version(venv)
-    import sysconfig
-
-    import bashgym
-
     dataclaw_site = next(venv.glob("lib/python*/site-packages"))
     compiled = compile_bytecode(dataclaw_site, Path(sysconfig.get_paths()["purelib"]), Path(bashgym.__file__).parent)
     print(f"bytecode  both sides compiled ({compiled:.0f} s, not timed)")

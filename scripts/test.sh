@@ -31,14 +31,13 @@ if command -v npm >/dev/null 2>&1; then
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 # torch is pinned to the CPU build first so nothing pulls a multi-GB CUDA build (see README).
-# --no-compile: byte-compiling every installed module (torch, transformers, ray, ...) was most of the install's
-# CPU (measured 493 s vs 144 s for the whole install); the tests import a fraction of them, compiled on first use.
+# Byte-compiled with compileall on every core instead of by pip, which compiles one file at a time (an install took
+# 493 s with pip's compiling and 144 s without, n=1 each at different loads; compileall -j 0: ~40 s here). They
+# must be compiled: where PYTHONDONTWRITEBYTECODE is set, as on CI, Python writes no .pyc as it imports, so every
+# test process would compile all it imports, every time (`import torch, transformers`: 13 s a process without
+# .pyc files, 7 s with). A file that does not compile (some packages ship Python 2 examples) is reported by
+# Python if it is ever imported, so compileall's status is not checked.
 .venv/bin/python -m pip install -q --no-compile "torch==2.13.0" -e ".[all,dev]"
-# ...and compiled here instead, on every core (~40 s for all of them): where PYTHONDONTWRITEBYTECODE is set, as
-# on CI, Python writes no .pyc as it imports, so every test process compiled all it imported, every time
-# (`import torch, transformers`: 13 s a process without .pyc files, 7 s with). A file that does not compile
-# (some packages ship Python 2 examples) is reported by Python if it is ever imported, so the status is not
-# checked.
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 .venv/bin/python -m compileall -q -j 0 "$site" src tests > /dev/null 2>&1 || true
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,9 +100,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Files in the order workers should take them: the heaviest first, then the others by number of tests
     (xdist's default), each file's tests in their own order."""
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
-    per_file: dict[Path, int] = {}
-    for item in items:
-        per_file[item.path] = per_file.get(item.path, 0) + 1
+    per_file = Counter(item.path for item in items)
     items.sort(key=lambda item: (rank.get(item.path.name, len(rank)), -per_file[item.path], str(item.path)))
 
 
