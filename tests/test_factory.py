@@ -20,7 +20,7 @@ from bashgym.factory.config import (
 )
 from bashgym.factory.decontaminate import Decontaminate, TaskText, load_task_texts
 from bashgym.factory.dedup import Dedup
-from bashgym.factory.pipeline import Pipeline
+from bashgym.factory.pipeline import Example, Map, Pipeline
 from bashgym.factory.segment import Segment
 from bashgym.factory.select import ExampleSelect, SessionSelect, read_sessions
 from bashgym.factory.shape import ShapeTools, apply_patch_command, bash_equivalent, truncate_middle
@@ -147,6 +147,50 @@ def test_dedup_finds_planted_near_and_exact_duplicates(store: Store) -> None:
     assert {e.id for e in kept} == {"a:0", "a:1", "a:2", "a:3", "a:4", "a:5"}
     assert step.stats.dropped == {"near_duplicate": 1, "exact_duplicate": 1}
     assert sorted(step.pairs) == [("b:0", "a:0"), ("c:0", "a:0")]
+
+
+class Seen(Map):
+    """A later step that notes every example it is given."""
+
+    name = "seen"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+
+    def apply(self, example: Example) -> Example:
+        self.ids.append(example.id)
+        return example
+
+
+def test_a_shard_merged_where_it_runs_spends_no_later_step_on_duplicates(store: Store) -> None:
+    """Sequential shards (one process) let dedup decide in the shard: the near-duplicate never reaches the
+    steps after it, and the kept examples and every count are those of the one-pass pipeline."""
+    prompt, steps = topic_turn("nginx", 0)
+    long_answer = " ".join(f"word{i}" for i in range(300))
+    save(store, session("a", [(prompt, [*steps, say(long_answer)]), topic_turn("redis", 1)]),
+         session("b", [(prompt, [*steps, say(long_answer + " extra tail words")])]),
+         session("c", [(prompt.upper(), [*steps, say(long_answer)])]), session("d", [topic_turn("kafka", 2)]))
+    cfg = SelectConfig()
+
+    def pipeline() -> tuple[Pipeline, Seen]:
+        seen = Seen()
+        return Pipeline([SessionSelect(cfg), Segment(SegmentConfig()), ExampleSelect(cfg),
+                         Dedup(DedupConfig(threshold=0.8)), seen]), seen
+
+    one_pass, _ = pipeline()
+    expected = [e.id for e in one_pass.run(read_sessions(store))]
+    assert expected == ["a:0", "a:1", "d:0"]
+    for decide in (False, True):
+        worker, seen = pipeline()
+        merging, _ = pipeline()
+        memo: set[str] = set()
+        shards = (worker.run_shard(read_sessions(store, ids), memo=memo, decide=merging.gate if decide else None)
+                  for ids in (["a", "b"], ["c", "d"]))
+        assert [e.id for e in merging.merge(shards)] == expected
+        assert merging.stats() == one_pass.stats()
+        # c:0 is an exact copy of a:0 that the memo drops either way; b:0 is a near one only dedup's check sees
+        assert seen.ids == (expected if decide else ["a:0", "a:1", "b:0", "d:0"])
 
 
 # ---------------------------------------------------------------------------------------------- decontaminate

@@ -26,11 +26,12 @@ from bashgym.errors import BashgymError
 from bashgym.factory.apply_redaction import Redact, RedactionTally, redactor_settings
 from bashgym.factory.card import render_card
 from bashgym.factory.config import DatasetConfig
+from bashgym.factory.copy_writer import copy_writer
 from bashgym.factory.decontaminate import Decontaminate
 from bashgym.factory.dedup import Dedup
 from bashgym.factory.formats import ROWS_VERSION, Format
 from bashgym.factory.lint import leftover_secrets, lint_config, lint_rows
-from bashgym.factory.pipeline import Pipeline, PipelineStep, Shard
+from bashgym.factory.pipeline import Gate, Pipeline, PipelineStep, Shard
 from bashgym.factory.redact import Renumber
 from bashgym.factory.segment import Segment
 from bashgym.factory.select import (
@@ -88,10 +89,11 @@ def build_pipeline(spec: BuildSpec) -> Pipeline:
 _WORKER: dict[str, Any] = {}  # per process: the pipeline and read-only store of the build it last worked for
 
 
-def run_shard(spec: BuildSpec, ids: list[str], memo: set[str] | None = None) -> Shard:
+def run_shard(spec: BuildSpec, ids: list[str], memo: set[str] | None = None, decide: Gate | None = None) -> Shard:
     """One shard's pass over the build's pipeline (see `Pipeline.run_shard`); its `extra` says how many
     sessions it read and, when redacting, its redaction tally. `memo`: dedup's scratch, shared by shards that
-    run one after another in this process (else each shard has its own)."""
+    run one after another in this process (else each shard has its own); `decide`: the merge's dedup, when
+    the shards run in the merging process (dedup decides in the shard)."""
     if _WORKER.get("spec") != spec:
         release_worker()
         from bashgym.factory.redact import Redactor
@@ -108,7 +110,7 @@ def run_shard(spec: BuildSpec, ids: list[str], memo: set[str] | None = None) -> 
         return {"sessions": len(ids), "redaction": redact.shard_tally() if redact is not None else None}
 
     source = read_sessions(_WORKER["store"], ids, scorer=scorer)
-    shard = pipe.run_shard(source, extra=extra, memo=memo)
+    shard = pipe.run_shard(source, extra=extra, memo=memo, decide=decide)
     lint = _WORKER["lint"]
     if lint is not None and pipe.per_example_sink:  # else the rows are made in the merge
         # the lint's costly rule, here rather than after the write: each row it would keep is looked at for
@@ -171,8 +173,9 @@ def pipeline_rows(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
     else:
         per = workers if parallel else 1
     shards = shard_ids(ids, per if parallel else 1, SHARDS_PER_WORKER.get(engine, SHARDS_PER_WORKER["local"]))
-    fn = partial(run_shard, spec) if parallel else partial(run_shard, spec, memo=set())
     merging = build_pipeline(spec)  # decides dedup and adds the counts, in this process
+    # in this process, each shard runs just before its merge: dedup decides in the shard (no work on duplicates)
+    fn = partial(run_shard, spec) if parallel else partial(run_shard, spec, memo=set(), decide=merging.gate)
     tally = RedactionTally()
     done = 0
 
@@ -220,6 +223,7 @@ def build_dataset(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
     partial = final.with_name(dataset_id + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:
+        copier = copy_writer() if cfg.write.parquet or cfg.write.hf else None  # warms up while the rows are made
         rows, finish = pipeline_rows(store, cfg, redact=redact, workers=workers, engine=engine,
                                      ray_address=ray_address, on_progress=on_progress, on_engine=on_engine,
                                      lint=True)
@@ -245,7 +249,7 @@ def build_dataset(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
             )
         examples = len(spill)
         where = assign_rows(spill.groups, cfg.split)
-        written = write_spilled(spill, where, partial, cfg.write)
+        written = write_spilled(spill, where, partial, cfg.write, copier)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -176,12 +176,14 @@ class Gate(Filter):
 class Record:
     """One example after a shard's pass: its id, what the gate needs to decide on it, and, worked out ahead in
     case the gate keeps it, the stats each later step (and the sink) counted for it and what came out: a row
-    (per-example sink), the example (a sink that needs the whole set), or None (a later step dropped it)."""
+    (per-example sink), the example (a sink that needs the whole set), or None (a later step dropped it).
+    `verdict`: the gate's, when the shard ran where the gate decides (see `Pipeline.run_shard`'s `decide`)."""
 
     id: str
     prepared: Any
     deltas: list[StepStats]
     out: Any
+    verdict: FilterResult | None = None
 
 
 @dataclass(slots=True)
@@ -229,10 +231,13 @@ class Pipeline:
     # --- past one process ---------------------------------------------------------------------------------
 
     def run_shard(self, data: Iterable[Example], extra: Callable[[], Any] | None = None,
-                  memo: set[str] | None = None) -> Shard:
+                  memo: set[str] | None = None, decide: Gate | None = None) -> Shard:
         """One shard's pass (in a worker, on a pipeline of its own): the steps before the gate with this
-        shard's counts alone (`merge` adds them to its own), then per example the gate's `prepare` and, unless that already drops it, the later steps and the sink. `memo`:
-        the gate's scratch, shared only by shards that run one after another, in order, in one process."""
+        shard's counts alone (`merge` adds them to its own), then per example the gate's `prepare` and, unless
+        that already drops it, the later steps and the sink. `memo`: the gate's scratch, shared only by shards
+        that run one after another, in order, in one process. `decide`: the merging pipeline's gate, when this
+        shard runs in the merging process just before its merge (shards in order, one at a time): the gate
+        decides here, and an example it drops costs none of the later steps."""
         for step in self.before:
             if isinstance(step, PipelineStep):
                 step.stats = StepStats(step.name)
@@ -253,6 +258,10 @@ class Pipeline:
             if dropped:
                 records.append(Record(ex.id, prepared, [], None))
                 continue
+            verdict = decide.check(ex.id, prepared) if decide is not None else None
+            if verdict is not None and verdict is not True:
+                records.append(Record(ex.id, prepared, [], None, verdict))
+                continue
             deltas: list[StepStats] = []
             items: list[Any] = [ex]
             for step in self.after:
@@ -263,7 +272,7 @@ class Pipeline:
             if items and self.per_example_sink:
                 items, delta = _alone(self.sink, items[0], rows=True)
                 deltas.append(delta)
-            records.append(Record(ex.id, prepared, deltas, items[0] if items else None))
+            records.append(Record(ex.id, prepared, deltas, items[0] if items else None, verdict))
         stats = [s.stats for s in self.before if isinstance(s, PipelineStep)]
         if inline_sink:
             stats.append(self.sink.stats)
@@ -288,7 +297,7 @@ class Pipeline:
             for rec in shard.records:
                 if self.gate is not None:
                     self.gate.stats.total += 1
-                    verdict = self.gate.check(rec.id, rec.prepared)
+                    verdict = self.gate.check(rec.id, rec.prepared) if rec.verdict is None else rec.verdict
                     if verdict is not True:
                         self.gate.stats.dropped[verdict[1] if isinstance(verdict, tuple) else "filtered"] += 1
                         continue

@@ -15,13 +15,16 @@ import hashlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from bashgym.errors import require
 from bashgym.factory.config import WriteConfig
 from bashgym.factory.split import SPLITS
+
+if TYPE_CHECKING:
+    from bashgym.factory.copy_writer import CopyWriter
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:
@@ -72,10 +75,11 @@ class RowSpill:
         self._file.close()
 
 
-def write_spilled(spill: RowSpill, where: list[str], out_dir: Path, cfg: WriteConfig) -> dict[str, Any]:
+def write_spilled(spill: RowSpill, where: list[str], out_dir: Path, cfg: WriteConfig,
+                  copier: CopyWriter | None = None) -> dict[str, Any]:
     """Write every split of the spilled rows (`where`: each row's split), streaming: the JSONL lines are copied to
     their split's file, hashed from disk, and Parquet / `datasets` files are written from those files in
-    batches. Returns {"files": [...], "content_hash": ..., "rows": {split: n},
+    batches (by `copier`'s process when given: factory/copy_writer.py). Returns {"files": [...], "content_hash": ..., "rows": {split: n},
     "sha256": {file: hash}} (the hashes `dataset push` checks the files against before uploading them); the JSONL files stay even when
     `cfg.jsonl` is off (not listed in "files"): the caller lints them, then removes them."""
     spill.close()
@@ -106,18 +110,32 @@ def write_spilled(spill: RowSpill, where: list[str], out_dir: Path, cfg: WriteCo
             files.append(f"{name}.jsonl")
             sha256[f"{name}.jsonl"] = file_hash.hexdigest()
     if cfg.parquet or cfg.hf:
-        dd = _dataset_dict_from_files(paths, out_dir / ".arrow")
-        if cfg.parquet:
-            for name in SPLITS:
-                dd[name].to_parquet(str(out_dir / f"{name}.parquet"))
-                files.append(f"{name}.parquet")
-                sha256[f"{name}.parquet"] = _file_sha256(out_dir / f"{name}.parquet")
-        if cfg.hf:
-            dd.save_to_disk(str(out_dir / "hf"), num_shards={name: 1 for name in SPLITS})
-            files.append("hf/")
-        del dd
-        shutil.rmtree(out_dir / ".arrow", ignore_errors=True)
+        if copier is not None:
+            more, more_sha = copier.write(paths, out_dir, parquet=cfg.parquet, hf=cfg.hf)
+        else:
+            more, more_sha = write_copies(paths, out_dir, parquet=cfg.parquet, hf=cfg.hf)
+        files += more
+        sha256.update(more_sha)
     return {"files": files, "content_hash": digest.hexdigest(), "rows": counts, "sha256": sha256}
+
+
+def write_copies(paths: dict[str, Path], out_dir: Path, *, parquet: bool, hf: bool) -> tuple[list[str], dict[str, str]]:
+    """The Parquet files and the `hf/` DatasetDict of the split JSONL files `paths`, under `out_dir`: the
+    files written (as listed in the record) and the Parquet files' sha256."""
+    files: list[str] = []
+    sha256: dict[str, str] = {}
+    dd = _dataset_dict_from_files(paths, out_dir / ".arrow")
+    if parquet:
+        for name in SPLITS:
+            dd[name].to_parquet(str(out_dir / f"{name}.parquet"))
+            files.append(f"{name}.parquet")
+            sha256[f"{name}.parquet"] = _file_sha256(out_dir / f"{name}.parquet")
+    if hf:
+        dd.save_to_disk(str(out_dir / "hf"), num_shards={name: 1 for name in SPLITS})
+        files.append("hf/")
+    del dd
+    shutil.rmtree(out_dir / ".arrow", ignore_errors=True)
+    return files, sha256
 
 
 def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
