@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from bashgym.factory.config import (
 )
 from bashgym.factory.decontaminate import Decontaminate, TaskText, load_task_texts
 from bashgym.factory.dedup import Dedup
-from bashgym.factory.pipeline import Example, Map, Pipeline
+from bashgym.factory.pipeline import DEFER, Example, Gate, Map, Pipeline
 from bashgym.factory.segment import Segment
 from bashgym.factory.select import ExampleSelect, SessionSelect, read_sessions
 from bashgym.factory.shape import ShapeTools, apply_patch_command, bash_equivalent, truncate_middle
@@ -163,9 +164,10 @@ class Seen(Map):
         return example
 
 
-def test_a_shard_merged_where_it_runs_spends_no_later_step_on_duplicates(store: Store) -> None:
-    """Sequential shards (one process) let dedup decide in the shard: the near-duplicate never reaches the
-    steps after it, and the kept examples and every count are those of the one-pass pipeline."""
+def test_duplicates_cost_no_later_step_whether_the_merge_decides_in_the_shard_or_after(store: Store) -> None:
+    """Shards run where the merge is (`decide`: dedup decides in the shard) or in a worker (the shard's own
+    memo finds the exact copy, and defers the near one to the merge): either way the duplicates never reach
+    the steps after dedup, and the kept examples and every count are those of the one-pass pipeline."""
     prompt, steps = topic_turn("nginx", 0)
     long_answer = " ".join(f"word{i}" for i in range(300))
     save(store, session("a", [(prompt, [*steps, say(long_answer)]), topic_turn("redis", 1)]),
@@ -184,13 +186,51 @@ def test_a_shard_merged_where_it_runs_spends_no_later_step_on_duplicates(store: 
     for decide in (False, True):
         worker, seen = pipeline()
         merging, _ = pipeline()
-        memo: set[str] = set()
-        shards = (worker.run_shard(read_sessions(store, ids), memo=memo, decide=merging.gate if decide else None)
-                  for ids in (["a", "b"], ["c", "d"]))
+        memo = worker.gate.new_memo()
+        shards = [worker.run_shard(read_sessions(store, ids), memo=memo, decide=merging.gate if decide else None)
+                  for ids in (["a", "b"], ["c", "d"])]
+        assert [r.deferred is not None for r in shards[0].records] == [False, False, not decide]
         assert [e.id for e in merging.merge(shards)] == expected
         assert merging.stats() == one_pass.stats()
-        # c:0 is an exact copy of a:0 that the memo drops either way; b:0 is a near one only dedup's check sees
-        assert seen.ids == (expected if decide else ["a:0", "a:1", "b:0", "d:0"])
+        assert seen.ids == expected
+
+
+class KeepOdd(Gate):
+    """A gate that defers every example, then keeps those with an odd turn index."""
+
+    name = "keep_odd"
+
+    def prepare(self, example: Example, memo: Any) -> tuple[Any, str]:
+        return None, DEFER
+
+    def check(self, example_id: str, prepared: Any) -> bool | tuple[bool, str]:
+        return True if int(example_id.rsplit(":", 1)[1]) % 2 else (False, "even")
+
+
+def test_a_deferred_example_the_gate_keeps_gets_the_later_steps_in_the_merge(store: Store) -> None:
+    """Every example deferred: the merge runs the later steps, the sink and `on_late` on the kept ones, and
+    the rows and counts are the one-pass pipeline's."""
+    from bashgym.factory.formats import Format
+
+    save(store, session("a", [topic_turn(t, i) for i, t in enumerate(["nginx", "redis", "kafka", "mysql"])]))
+    cfg = SelectConfig()
+
+    def pipeline() -> tuple[Pipeline, Seen]:
+        seen = Seen()
+        return Pipeline([SessionSelect(cfg), Segment(SegmentConfig()), ExampleSelect(cfg), KeepOdd(), seen],
+                        sink=Format("messages", ShapeConfig())), seen
+
+    one_pass, _ = pipeline()
+    expected = list(one_pass.sink.rows(one_pass.run(read_sessions(store))))
+    assert [r["example_id"] for r in expected] == ["a:1", "a:3"]
+    worker, worker_seen = pipeline()
+    merging, merging_seen = pipeline()
+    shard = worker.run_shard(read_sessions(store))
+    assert all(r.deferred is not None and r.out is None for r in shard.records) and worker_seen.ids == []
+    late: list[str] = []
+    rows = list(merging.merge([shard], on_late=lambda row: late.append(row["example_id"]) or {**row, "late": True}))
+    assert rows == [{**r, "late": True} for r in expected]
+    assert merging.stats() == one_pass.stats() and merging_seen.ids == late == ["a:1", "a:3"]
 
 
 # ---------------------------------------------------------------------------------------------- decontaminate

@@ -89,7 +89,7 @@ def build_pipeline(spec: BuildSpec) -> Pipeline:
 _WORKER: dict[str, Any] = {}  # per process: the pipeline and read-only store of the build it last worked for
 
 
-def run_shard(spec: BuildSpec, ids: list[str], memo: set[str] | None = None, decide: Gate | None = None) -> Shard:
+def run_shard(spec: BuildSpec, ids: list[str], memo: Any = None, decide: Gate | None = None) -> Shard:
     """One shard's pass over the build's pipeline (see `Pipeline.run_shard`); its `extra` says how many
     sessions it read and, when redacting, its redaction tally. `memo`: dedup's scratch, shared by shards that
     run one after another in this process (else each shard has its own); `decide`: the merge's dedup, when
@@ -113,12 +113,19 @@ def run_shard(spec: BuildSpec, ids: list[str], memo: set[str] | None = None, dec
     shard = pipe.run_shard(source, extra=extra, memo=memo, decide=decide)
     lint = _WORKER["lint"]
     if lint is not None and pipe.per_example_sink:  # else the rows are made in the merge
-        # the lint's costly rule, here rather than after the write: each row it would keep is looked at for
-        # values the redactor still finds (its structure rules stay in the merge: they are cheap)
         for rec in shard.records:
-            if rec.out is not None and (found := leftover_secrets(rec.out, lint)):
-                rec.out["_leftover"] = found
+            if rec.out is not None:
+                mark_leftover(rec.out, lint)
     return shard
+
+
+def mark_leftover(row: dict[str, Any], lint: Any) -> dict[str, Any]:
+    """The lint's costly rule, where the row is made rather than after the write: the values the redactor
+    still finds in the row, under its private `_leftover` key (the lint's structure rules stay after the
+    write: they are cheap)."""
+    if found := leftover_secrets(row, lint):
+        row["_leftover"] = found
+    return row
 
 
 def release_worker() -> None:
@@ -175,7 +182,18 @@ def pipeline_rows(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
     shards = shard_ids(ids, per if parallel else 1, SHARDS_PER_WORKER.get(engine, SHARDS_PER_WORKER["local"]))
     merging = build_pipeline(spec)  # decides dedup and adds the counts, in this process
     # in this process, each shard runs just before its merge: dedup decides in the shard (no work on duplicates)
-    fn = partial(run_shard, spec) if parallel else partial(run_shard, spec, memo=set(), decide=merging.gate)
+    gate = merging.gate
+    fn = partial(run_shard, spec) if parallel else partial(run_shard, spec, memo=gate and gate.new_memo(), decide=gate)
+    late_lint: list[Any] = []  # the lint's Redactor here, made for the first deferred example dedup keeps
+
+    def on_late(row: dict[str, Any]) -> dict[str, Any]:
+        if spec.lint is None:
+            return row
+        if not late_lint:
+            from bashgym.factory.redact import Redactor
+
+            late_lint.append(Redactor(**spec.lint))
+        return mark_leftover(row, late_lint[0])
     tally = RedactionTally()
     done = 0
 
@@ -192,7 +210,7 @@ def pipeline_rows(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
             results = map_shards(fn, shards, engine=engine, workers=workers, ray_address=ray_address,
                                  on_engine=on_engine)
             renumber = Renumber() if redact else None  # placeholders numbered in the order the rows show them
-            for row in merging.merge(results, on_shard=merged):
+            for row in merging.merge(results, on_shard=merged, on_late=on_late):
                 yield renumber.obj(row) if renumber else row
         finally:
             release_worker()

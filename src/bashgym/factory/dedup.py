@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 from bashgym.factory.config import DedupConfig
 from bashgym.factory.minhash import MinHashLSH, signature
-from bashgym.factory.pipeline import Example, FilterResult, Gate
+from bashgym.factory.pipeline import AHEAD, DEFER, DROP, Example, FilterResult, Gate
 
 # Each pattern also in ASCII mode, the same on ASCII text (str.isascii is O(1)) and 1.2-2.5x faster.
 _HEX = re.compile(r"\b[0-9a-f]{7,64}\b", re.ASCII)
@@ -85,6 +86,15 @@ def minhash(text: str, num_perm: int = 128, n: int = 5, *, normalised: bool = Fa
     return signature(shingle_hashes(text, n, normalised=normalised), num_perm)
 
 
+@dataclass(slots=True)
+class ShardMemo:
+    """Dedup's scratch over one shard: the exact keys met, and an LSH of the examples it found no near
+    duplicate for (as `check` inserts only those it keeps)."""
+
+    keys: set[str]
+    lsh: MinHashLSH | None
+
+
 class Dedup(Gate):
     """Keep the first of each group of (near-)identical examples; drops say `exact_duplicate` or
     `near_duplicate`; `pairs` lists (dropped id, kept id) for the report. A `Gate`: the keys (normalising,
@@ -102,18 +112,31 @@ class Dedup(Gate):
             self.lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
         self.pairs: list[tuple[str, str]] = []
 
-    def prepare(self, example: Example, memo: set[str]) -> tuple[tuple[str, Any], bool]:
-        """(exact key, MinHash) of the example's text, and True when `memo` (the exact keys met earlier in the
-        same shard) already holds the key: `check` will drop it as an exact duplicate, so no MinHash."""
+    def new_memo(self) -> ShardMemo:
+        return ShardMemo(set(), MinHashLSH(threshold=self.cfg.threshold, num_perm=self.cfg.num_perm)
+                         if self.lsh is not None else None)
+
+    def prepare(self, example: Example, memo: ShardMemo) -> tuple[tuple[str, Any], str]:
+        """(exact key, MinHash) of the example's text, and what the shard can tell before `check`: DROP when
+        `memo` (one shard's, or consecutive shards' in one process) already holds the exact key (`check` drops
+        it as an exact duplicate: no MinHash needed), DEFER when the shard's own LSH finds a near one (likely
+        dropped, unless that one was dropped itself), else AHEAD."""
         norm = normalise(example.text())
         key = exact_key(norm, normalised=True)
         if self.cfg.exact:
-            if key in memo:
-                return (key, None), True
-            memo.add(key)
+            if key in memo.keys:
+                return (key, None), DROP
+            memo.keys.add(key)
         if self.lsh is None:
-            return (key, None), False
-        return (key, minhash(norm, self.cfg.num_perm, self.cfg.shingle, normalised=True)), False
+            return (key, None), AHEAD
+        sig = minhash(norm, self.cfg.num_perm, self.cfg.shingle, normalised=True)
+        if memo.lsh is None:
+            return (key, sig), AHEAD
+        if memo.lsh.query(sig):
+            return (key, sig), DEFER
+        if example.id not in memo.lsh:
+            memo.lsh.insert(example.id, sig)
+        return (key, sig), AHEAD
 
     def check(self, example_id: str, keys: tuple[str, Any]) -> FilterResult:
         """Keep or drop an example by its keys (from `prepare`), remembering it when kept."""

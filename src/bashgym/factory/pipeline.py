@@ -154,22 +154,32 @@ class Map(PipelineStep):
             yield out
 
 
+# What a gate's `prepare` says of an example before the gate decides (see `Gate`).
+AHEAD = "ahead"  # may be kept: run the later steps now, beside the rest of the shard's work
+DEFER = "defer"  # likely dropped: leave the later steps to the merge, which runs them only if it is kept
+DROP = "drop"  # certainly dropped: `check` will drop it
+
+
 class Gate(Filter):
     """A filter that must see every example, in order (dedup: the first of a group is kept). Executors run
     the expensive half, `prepare`, beside the other steps in the workers, and `check` in order in one place.
-    `prepare(example, memo)` returns (what `check` needs, True if certainly dropped): `memo` is one shard's
-    scratch, so an example the shard itself shows to be dropped costs no more work."""
+    `prepare(example, memo)` returns (what `check` needs, AHEAD / DEFER / DROP): `memo` (from `new_memo`) is
+    one shard's scratch, so an example the shard itself shows to be dropped, or likely dropped, costs no
+    more work there."""
 
     name = "gate"
 
-    def prepare(self, example: Example, memo: set[str]) -> tuple[Any, bool]:  # pragma: no cover - abstract
+    def new_memo(self) -> Any:
+        return set()
+
+    def prepare(self, example: Example, memo: Any) -> tuple[Any, str]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def check(self, example_id: str, prepared: Any) -> FilterResult:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def filter(self, example: Example) -> FilterResult:
-        return self.check(example.id, self.prepare(example, set())[0])
+        return self.check(example.id, self.prepare(example, self.new_memo())[0])
 
 
 @dataclass(slots=True)
@@ -177,13 +187,16 @@ class Record:
     """One example after a shard's pass: its id, what the gate needs to decide on it, and, worked out ahead in
     case the gate keeps it, the stats each later step (and the sink) counted for it and what came out: a row
     (per-example sink), the example (a sink that needs the whole set), or None (a later step dropped it).
-    `verdict`: the gate's, when the shard ran where the gate decides (see `Pipeline.run_shard`'s `decide`)."""
+    `verdict`: the gate's, when the shard ran where the gate decides (see `Pipeline.run_shard`'s `decide`).
+    `deferred`: the example itself, when the gate's `prepare` found it likely dropped (DEFER): the later steps
+    are left to the merge, for the rare one the gate keeps."""
 
     id: str
     prepared: Any
     deltas: list[StepStats]
     out: Any
     verdict: FilterResult | None = None
+    deferred: Example | None = None
 
 
 @dataclass(slots=True)
@@ -231,20 +244,21 @@ class Pipeline:
     # --- past one process ---------------------------------------------------------------------------------
 
     def run_shard(self, data: Iterable[Example], extra: Callable[[], Any] | None = None,
-                  memo: set[str] | None = None, decide: Gate | None = None) -> Shard:
+                  memo: Any = None, decide: Gate | None = None) -> Shard:
         """One shard's pass (in a worker, on a pipeline of its own): the steps before the gate with this
-        shard's counts alone (`merge` adds them to its own), then per example the gate's `prepare` and, unless
-        that already drops it, the later steps and the sink. `memo`: the gate's scratch, shared only by shards
-        that run one after another, in order, in one process. `decide`: the merging pipeline's gate, when this
-        shard runs in the merging process just before its merge (shards in order, one at a time): the gate
-        decides here, and an example it drops costs none of the later steps."""
+        shard's counts alone (`merge` adds them to its own), then per example the gate's `prepare` and, when
+        that says AHEAD, the later steps and the sink. `memo`: the gate's scratch (`Gate.new_memo`), shared
+        only by shards that run one after another, in order, in one process. `decide`: the merging pipeline's
+        gate, when this shard runs in the merging process just before its merge (shards in order, one at a
+        time): the gate decides here, and an example it drops costs none of the later steps."""
         for step in self.before:
             if isinstance(step, PipelineStep):
                 step.stats = StepStats(step.name)
         inline_sink = self.gate is None and self.per_example_sink
         if inline_sink:
             self.sink.stats = StepStats(self.sink.name)
-        memo = set() if memo is None else memo
+        if memo is None and self.gate is not None:
+            memo = self.gate.new_memo()
         records: list[Record] = []
         stream: Iterable[Example] = data
         for step in self.before:
@@ -254,34 +268,45 @@ class Pipeline:
                 out = _alone(self.sink, ex, rows=True)[0] if inline_sink else [ex]
                 records.append(Record(ex.id, None, [], out[0] if out else None))
                 continue
-            prepared, dropped = self.gate.prepare(ex, memo)
-            if dropped:
+            prepared, status = self.gate.prepare(ex, memo)
+            if status == DROP:
                 records.append(Record(ex.id, prepared, [], None))
                 continue
             verdict = decide.check(ex.id, prepared) if decide is not None else None
             if verdict is not None and verdict is not True:
                 records.append(Record(ex.id, prepared, [], None, verdict))
                 continue
-            deltas: list[StepStats] = []
-            items: list[Any] = [ex]
-            for step in self.after:
-                items, delta = _alone(step, items[0])
-                deltas.append(delta)
-                if not items:
-                    break
-            if items and self.per_example_sink:
-                items, delta = _alone(self.sink, items[0], rows=True)
-                deltas.append(delta)
-            records.append(Record(ex.id, prepared, deltas, items[0] if items else None, verdict))
+            if verdict is None and status == DEFER:
+                records.append(Record(ex.id, prepared, [], None, deferred=ex))
+                continue
+            deltas, out = self.after_gate(ex)
+            records.append(Record(ex.id, prepared, deltas, out, verdict))
         stats = [s.stats for s in self.before if isinstance(s, PipelineStep)]
         if inline_sink:
             stats.append(self.sink.stats)
         return Shard(records, stats, extra() if extra else None)
 
-    def merge(self, shards: Iterable[Shard], on_shard: Callable[[Shard], None] | None = None) -> Iterator[Any]:
+    def after_gate(self, ex: Example) -> tuple[list[StepStats], Any]:
+        """The steps after the gate (and a per-example sink) on one example: the stats each counted for it,
+        and what came out (a row, the example, or None when a step dropped it)."""
+        deltas: list[StepStats] = []
+        items: list[Any] = [ex]
+        for step in self.after:
+            items, delta = _alone(step, items[0])
+            deltas.append(delta)
+            if not items:
+                break
+        if items and self.per_example_sink:
+            items, delta = _alone(self.sink, items[0], rows=True)
+            deltas.append(delta)
+        return deltas, items[0] if items else None
+
+    def merge(self, shards: Iterable[Shard], on_shard: Callable[[Shard], None] | None = None,
+              on_late: Callable[[Any], Any] | None = None) -> Iterator[Any]:
         """The shards' results in order (in the one process): counts added up, the gate decided, the rows (or,
         for a whole-set sink, the sink's rows over every kept example at the end). `on_shard` sees each shard
-        as it is merged (its `extra`, progress)."""
+        as it is merged (its `extra`, progress); `on_late` is given each row made here, for a deferred example
+        the gate kept, to do what the shard does to the rows it makes (the build's leftover lint)."""
         counted = [s for s in self.before if isinstance(s, PipelineStep)]  # their counts start as built
         if self.gate is None and self.per_example_sink:
             counted.append(self.sink)
@@ -302,14 +327,21 @@ class Pipeline:
                         self.gate.stats.dropped[verdict[1] if isinstance(verdict, tuple) else "filtered"] += 1
                         continue
                     self.gate.stats.kept += 1
-                    for stats, delta in zip(later, rec.deltas, strict=False):
+                    deltas, out = rec.deltas, rec.out
+                    if rec.deferred is not None:  # the shard left the later steps to whoever kept it: here
+                        deltas, out = self.after_gate(rec.deferred)
+                        if out is not None and on_late is not None and self.per_example_sink:
+                            out = on_late(out)
+                    for stats, delta in zip(later, deltas, strict=False):
                         stats.merge(delta)
-                if rec.out is None:
+                else:
+                    out = rec.out
+                if out is None:
                     continue
                 if self.sink is None or self.per_example_sink:
-                    yield rec.out
+                    yield out
                 else:
-                    kept.append(rec.out)
+                    kept.append(out)
         if self.sink is not None and not self.per_example_sink:
             yield from self.sink.rows(kept)
 
