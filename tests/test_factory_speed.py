@@ -3,6 +3,7 @@ hashed byte slices, and the multi-process build (rows, stats and redaction repor
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import zlib
@@ -143,6 +144,7 @@ def test_parallel_build_writes_single_process_rows_in_order(many: Store, fmt: st
     write = {"hf": False, "parquet": False}
     one = build_dataset(many, DatasetConfig(name="one", format=fmt, write=write, select=EVERY_TIER), workers=1)
     two = build_dataset(many, DatasetConfig(name="two", format=fmt, write=write, select=EVERY_TIER), workers=2)
+    assert gc.get_freeze_count() == 0  # the build froze its long-lived objects for GC's sake, and thawed them
     rows1, stats1, report1 = _written(one)
     rows2, stats2, report2 = _written(two)
     assert rows1 == rows2  # same rows in the same order, placeholder numbers included

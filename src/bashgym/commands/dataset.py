@@ -67,11 +67,16 @@ def build(
 
     Example: bashgym dataset build --config dataset.yaml --format dpo
     """
-    from bashgym.factory.build import build_dataset
     from bashgym.factory.config import FORMATS, load_config, set_flag
 
     workers = engine_workers(engine, ray_address, workers)
     cfg = load_config(config)
+    if cfg.write.parquet or cfg.write.hf:  # its helper imports `datasets` from now on, beside the imports below
+        from bashgym.factory.copy_writer import copy_writer
+
+        copy_writer()
+    from bashgym.factory.build import build_dataset
+
     if fmt is not None:
         if fmt not in FORMATS:
             raise choice_error("--format", fmt, FORMATS)
