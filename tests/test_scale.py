@@ -37,6 +37,27 @@ def test_connect_ray_reuses_the_running_ray_and_turns_its_logs_down(ray_session:
     assert ray.data.DataContext.get_current().enable_progress_bars is False
 
 
+def test_ray_shards_come_back_in_order_and_leave_the_callers_data_context_alone(ray_session: dict) -> None:
+    import ray.data
+
+    from bashgym.scale.executor import map_shards
+
+    def _slow_first(shard: int) -> tuple[int, int]:  # nested: Ray's workers get it by value
+        import os
+        import time
+
+        time.sleep(0.4 if shard == 0 else 0.0)  # the first shard finishes last
+        return shard, os.getpid()
+
+    ctx = ray.data.DataContext.get_current()
+    before = ctx.execution_options.preserve_order, ctx.op_resource_reservation_enabled
+    results = list(map_shards(_slow_first, list(range(6)), engine="ray", workers=2))
+    assert [shard for shard, _ in results] == list(range(6))
+    assert len({pid for _, pid in results}) >= 2  # the second task did not wait for the first worker
+    # the job ran with its own settings (in order; no per-operator CPU reservation), the caller's are kept
+    assert (ctx.execution_options.preserve_order, ctx.op_resource_reservation_enabled) == before
+
+
 @pytest.mark.parametrize("address", ["auto", "ray://head.example:10001", "10.0.0.5:6379"])
 def test_ray_addresses_a_cluster_answers_on_are_accepted(address: str) -> None:
     assert check_ray_address(address) == address

@@ -75,15 +75,23 @@ def _on_ray(fn: Callable[[S], R], shards: Sequence[S], workers: int, address: st
                    "cpus": info["cpus"]})
     if not shards:
         return iter(())
-    ctx = ray.data.DataContext.get_current()
-    ctx.execution_options.preserve_order = True  # results come back in shard order, as the merge needs
-
     def run(row: dict[str, Any]) -> dict[str, Any]:
         return {"result": pickle.dumps(fn(pickle.loads(row["shard"])), protocol=pickle.HIGHEST_PROTOCOL)}
 
-    ds = ray.data.from_items([{"shard": pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)} for s in shards],
-                             override_num_blocks=len(shards))
-    ds = ds.map(run, compute=ray.data.TaskPoolStrategy(size=concurrency), num_cpus=1)
+    # A dataset keeps a copy of the context it was made under: set ours for this job, then restore the
+    # caller's. Results come back in shard order, as the merge needs. Ray Data's per-operator resource
+    # reservation is off: it held this job's one real operator to a share of the CPUs, so on 2 CPUs the
+    # second task waited for the first (measured: 4 tasks of 2 CPU-seconds on 2 workers took 5.6 s with it,
+    # 4.4 s without; the tasks now start together).
+    ctx = ray.data.DataContext.get_current()
+    saved = ctx.execution_options.preserve_order, ctx.op_resource_reservation_enabled
+    ctx.execution_options.preserve_order, ctx.op_resource_reservation_enabled = True, False
+    try:
+        ds = ray.data.from_items([{"shard": pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)} for s in shards],
+                                 override_num_blocks=len(shards))
+        ds = ds.map(run, compute=ray.data.TaskPoolStrategy(size=concurrency), num_cpus=1)
+    finally:
+        ctx.execution_options.preserve_order, ctx.op_resource_reservation_enabled = saved
     return (pickle.loads(row["result"]) for row in ds.iter_rows())
 
 
