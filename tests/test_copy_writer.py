@@ -55,7 +55,16 @@ def test_the_helper_writes_the_copies_this_process_writes(tmp_path: Path) -> Non
     for split in SPLITS:
         assert list(load_from_disk(str(tmp_path / "there" / "hf"))[split]) == \
             list(load_from_disk(str(tmp_path / "here" / "hf"))[split])
-    assert helper.proc.returncode == 0
+    assert helper.proc.returncode == 0 and helper.served == 2
+
+
+def test_a_helper_that_was_never_asked_is_stopped_at_once() -> None:
+    """A build that stops before its write (no examples left) must not wait at exit for the helper to finish
+    importing `datasets`."""
+    helper = CopyWriter()
+    start = time.monotonic()
+    helper.close()
+    assert time.monotonic() - start < 1.0 and not helper.alive
 
 
 def test_a_failed_or_killed_helper_is_a_clear_error(tmp_path: Path) -> None:

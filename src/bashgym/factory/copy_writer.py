@@ -32,6 +32,7 @@ class CopyWriter:
         code = f"import sys; sys.path.insert(0, {root!r}); from bashgym.factory.copy_writer import serve; serve()"
         self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._lock = threading.Lock()
+        self.served = 0  # requests answered
 
     @property
     def alive(self) -> bool:
@@ -59,6 +60,7 @@ class CopyWriter:
             raise BashgymError(f"the helper process writing the Parquet and hf/ copies {how} before it was done "
                                "(out of memory?); the build was not recorded: run it again")
         answer = orjson.loads(line)
+        self.served += 1
         if "error" in answer:
             raise BashgymError(f"writing the Parquet and hf/ copies failed: {answer['error']}")
         return answer["files"], answer["sha256"]
@@ -69,7 +71,11 @@ class CopyWriter:
         self.proc.wait()
 
     def close(self) -> None:
-        """Let the helper leave (its stdin closed) and wait for it, so its exit is this process's to see."""
+        """Let the helper leave (its stdin closed) and wait for it, so its exit is this process's to see. One
+        that never got a request (the build stopped early) may still be importing: it is stopped at once."""
+        if not self.served:
+            self.stop()
+            return
         try:
             if self.proc.stdin is not None:
                 self.proc.stdin.close()
