@@ -400,3 +400,30 @@ def test_signed_decimal_that_a_phone_parser_accepts_is_kept():
     text = "".join(f"offset {s}s; build 1.2.0{s}; delta {s} EUR\n" for s in stamps)
     assert Redactor().redact_text(text) == text
     assert Redactor().redact_text("call +44 20 7946 0958.") == "call <PHONE_1>."
+
+
+def test_a_long_string_met_again_is_replaced_counted_and_located_each_time() -> None:
+    """Detection is remembered for longer strings (the same file read or log in many turns); each occurrence
+    is still replaced, counted and located, as a redactor meeting it for the first time does."""
+    log = "deploy log\n" + "step ok\n" * 20 + "token ghp_" + "Ab1cD2eF3g" * 4 + " sent to dana.fischer@northwind-labs.com\n"
+    obj = {"turns": [{"output": log}, {"output": log, "note": "again"}]}
+    warm = Redactor()
+    warm.redact_text(log, "earlier")
+    once = Redactor().redact_obj(obj)
+    again = warm.redact_obj(obj)
+    assert again == once and "ghp_" not in json.dumps(again) and "dana.fischer" not in json.dumps(again)
+    where = [f["location"] for f in warm.report()["locations"]]
+    assert where.count("earlier:22") == 2 and where.count("$.turns[1].output:22") == 2
+    assert warm.report()["total"] == 6
+
+
+def test_remembered_strings_are_forgotten_when_the_project_lists_change() -> None:
+    """A string clean under one project's lists may hold another project's denied word."""
+    text = "the quarterly numbers for the Bluebird launch are in the shared folder, see notes " * 2
+    r = Redactor(projects={"/work/secret": ((), ("Bluebird",))})
+    r.use_project("/work/open")
+    assert r.redact_text(text) == text
+    r.use_project("/work/secret")
+    assert "Bluebird" not in r.redact_text(text)
+    r.use_project("/work/open")
+    assert r.redact_text(text) == text

@@ -51,6 +51,7 @@ HOME = "home"
 MIN_REPEAT_LEN = 8  # a found secret this long is also removed wherever else it appears in the same text
 CLEAN_CACHE_LEN = 64  # strings up to this long that hold nothing are remembered, and not scanned again
 CLEAN_CACHE_SIZE = 200_000
+SEEN_CACHE_CHARS = 16_000_000  # longer strings met before, with their spans, up to this many characters in all
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,12 @@ class Redactor:
         self._gate_index = TriggerIndex([t for ci, ts in self._gate_triggers if ts and not ci for t in ts],
                                         [t for ci, ts in self._gate_triggers if ts and ci for t in ts])
         self._clean: set[str] = set()  # short strings known to hold nothing (keys, roles, tool names)
+        # Longer strings met before and what was found in them: transcripts repeat tool specs, system prompts,
+        # file reads and logs across turns and sessions. Only detection is skipped; each occurrence is still
+        # replaced, counted and located, so the output and the report are the same as without it.
+        self._seen: dict[str, list[tuple[int, int, str, str]]] = {}
+        self._seen_chars = 0
+        self._pending: Any = None  # the object `redact_obj` is on, whose gate is worked out on first need
         self._decoded: dict[str, list[tuple[int, int, str, str]]] = {}  # see `_find_decoded`
         self.max_findings = max_findings
         self.findings: list[Finding] = []
@@ -154,6 +161,7 @@ class Redactor:
             self._active = active
             self._clean = set()  # a string clean under other lists may hold one of these deny words
             self._decoded = {}
+            self._seen, self._seen_chars = {}, 0
 
     def redact_text(self, text: str, location: str = "text", *, first_line: int = 1) -> str:
         """`text` with every secret and personal value replaced by its placeholder.
@@ -165,7 +173,12 @@ class Redactor:
         short = len(text) <= CLEAN_CACHE_LEN
         if short and text in self._clean:
             return text
-        spans = self._find(text)
+        spans = None if short else self._seen.get(text)
+        if spans is None:
+            spans = self._find(text)
+            if not short and self._seen_chars + len(text) <= SEEN_CACHE_CHARS:
+                self._seen[text] = spans
+                self._seen_chars += len(text)
         if not spans:
             if short and len(self._clean) < CLEAN_CACHE_SIZE:
                 self._clean.add(text)
@@ -176,14 +189,11 @@ class Redactor:
         """A copy of a JSON-like value (dict/list/str/...) with every string redacted (keys too)."""
         if isinstance(obj, str):
             return self.redact_text(obj, location)
-        strings: list[str] = []
-        _collect_strings(obj, strings)
-        saved = self._checks
-        self._checks = self._gate("\n".join(strings))
+        saved, self._checks, self._pending = self._checks, None, obj  # gated on the first string not known
         try:
             return self._redact_obj(obj, location)
         finally:
-            self._checks = saved
+            self._checks, self._pending = saved, None
 
     def _redact_obj(self, obj: Any, location: str) -> Any:
         if isinstance(obj, str):
@@ -226,6 +236,10 @@ class Redactor:
     def _find(self, text: str, depth: int = 0) -> list[tuple[int, int, str, str]]:
         """Spans to replace in `text`; `depth` > 0 for text decoded from a percent-encoded or base64 run,
         which every check sees (the gate of `redact_obj` only looked at the encoded form)."""
+        if depth == 0 and self._checks is None:  # the first string of `redact_obj`'s object to scan
+            strings: list[str] = []
+            _collect_strings(self._pending, strings)
+            self._checks = self._gate("\n".join(strings))
         text_checks, token_checks = self._checks if depth == 0 else self._gate(text)
         ranked = _run_checks(text_checks, text, text)
         lines = token_lines(text) if token_checks else []
