@@ -33,7 +33,7 @@ from bashgym.factory.dedup import Dedup
 from bashgym.factory.formats import ROWS_VERSION, Format
 from bashgym.factory.lint import leftover_secrets, lint_config, lint_rows
 from bashgym.factory.pipeline import Gate, Pipeline, PipelineStep, Shard
-from bashgym.factory.redact import Renumber
+from bashgym.factory.redact import Redactor, Renumber
 from bashgym.factory.segment import Segment
 from bashgym.factory.select import (
     ALL_TIERS,
@@ -73,8 +73,6 @@ class BuildSpec:
 
 def build_pipeline(spec: BuildSpec) -> Pipeline:
     """The build's steps, in order, and its format as the sink."""
-    from bashgym.factory.redact import Redactor
-
     cfg = DatasetConfig.model_validate(spec.cfg)
     steps: list[PipelineStep] = [SessionSelect(cfg.select), Segment(cfg.segment), ExampleSelect(cfg.select)]
     if spec.redactor is not None:
@@ -97,8 +95,6 @@ def run_shard(spec: BuildSpec, ids: list[str], memo: Any = None, decide: Gate | 
     the shards run in the merging process (dedup decides in the shard)."""
     if _WORKER.get("spec") != spec:
         release_worker()
-        from bashgym.factory.redact import Redactor
-
         _WORKER.update(spec=spec, pipeline=build_pipeline(spec), store=Store(spec.location, readonly=True),
                        lint=Redactor(**spec.lint) if spec.lint is not None else None)
         gc.freeze()  # the pipeline, its compiled rules and the imports: never garbage, left out of GC scans
@@ -186,16 +182,15 @@ def pipeline_rows(store: Store, cfg: DatasetConfig, *, redact: bool = True, work
     # in this process, each shard runs just before its merge: dedup decides in the shard (no work on duplicates)
     gate = merging.gate
     fn = partial(run_shard, spec) if parallel else partial(run_shard, spec, memo=gate and gate.new_memo(), decide=gate)
-    late_lint: list[Any] = []  # the lint's Redactor here, made for the first deferred example dedup keeps
+    late_lint: Redactor | None = None  # the lint's Redactor here, made for the first deferred example dedup keeps
 
     def on_late(row: dict[str, Any]) -> dict[str, Any]:
+        nonlocal late_lint
         if spec.lint is None:
             return row
-        if not late_lint:
-            from bashgym.factory.redact import Redactor
-
-            late_lint.append(Redactor(**spec.lint))
-        return mark_leftover(row, late_lint[0])
+        if late_lint is None:
+            late_lint = Redactor(**spec.lint)
+        return mark_leftover(row, late_lint)
     tally = RedactionTally()
     done = 0
 
