@@ -111,20 +111,36 @@ def _unicode_normalise(text: str) -> str:
 
 
 def test_normalise_masks_hex_ids_by_unicode_word_boundaries() -> None:
-    """Hex ids next to non-ASCII letters and digits, underscores, and runs too long, in many random mixes:
-    the same as the unicode regexes (an ASCII boundary is not a unicode one next to `é` or `٣`)."""
+    """Hex ids next to non-ASCII letters, digits, symbols and spaces, underscores, runs too long, in many
+    random mixes that take each of normalise's three paths (ASCII bytes; bytes beside non-ASCII symbols or
+    letters; the unicode regexes where a non-ASCII digit is): the same as the unicode regexes (an ASCII
+    boundary is not a unicode one next to `é` or `٣`), and the same shingles."""
     import random
 
-    pieces = ["3f2a9c1d", "deadbeefcafe", "1234567", "abcdef", "f" * 64, "a" * 65, "é", "٣", "_", "ü", "K",
-              " ", "\n", "-", "x", "日本", "0", "\u2028", "\xa0", "DEADBEEF1"]
+    ascii_pieces = ["3f2a9c1d", "deadbeefcafe", "1234567", "abcdef", "f" * 64, "a" * 65, "_", "K", " ", "\n",
+                    "-", "x", "0", "DEADBEEF1", "00", "9", "\x1c", "\t\r"]
+    symbols = ["✓", "—", "→", "\xa0", "\u2028", "\u3000", "\x85", "\u200b", "😀"]
+    letters = ["é", "ü", "日本", "K", "²", "ǅ"]  # K: the Kelvin sign, lowered to an ASCII k; ²: alnum, no digit
+    digits = ["٣", "０"]
     rng = random.Random(7)
-    texts = ["é1234567", "1234567é", "٣deadbeef", "deadbeef٣ ok", "_1234567", "id 3f2a9c1d é"]
-    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
+    texts = ["é1234567", "1234567é", "٣deadbeef", "deadbeef٣ ok", "_1234567", "id 3f2a9c1d é", "✓deadbeef1✓",
+             "deadbeef1é ✓deadbeef2 ébeef1234"]
+    paths = {"ascii": 0, "symbols": 0, "letters": 0, "digits": 0}
+    for pool in [ascii_pieces, ascii_pieces + symbols, ascii_pieces + symbols + letters,
+                 ascii_pieces + symbols + letters + digits]:
+        for _ in range(1500):
+            text = "".join(rng.choice(pool) for _ in range(rng.randint(1, 14)))
+            lowered = text.lower()
+            foreign = {c for c in lowered if not c.isascii()}
+            paths["digits" if any(c.isdecimal() for c in foreign) else "letters" if any(c.isalnum() for c in foreign)
+                  else "symbols" if foreign else "ascii"] += 1
+            texts.append(text)
+    assert min(paths.values()) > 500, paths
     for text in texts:
         assert normalise(text) == _unicode_normalise(text), text
         words = re.findall(r"\w+", _unicode_normalise(text))
         assert shingles(text, 3) == ({" ".join(words[i:i + 3]).encode() for i in range(len(words) - 2)}
-                                     if len(words) >= 3 else {" ".join(words).encode()} if words else set())
+                                     if len(words) >= 3 else {" ".join(words).encode()} if words else set()), text
 
 
 @pytest.fixture()
