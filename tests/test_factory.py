@@ -3,6 +3,7 @@ shape (bash equivalents run for real), split (no session on both sides), config 
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from bashgym.factory.config import (
 )
 from bashgym.factory.decontaminate import Decontaminate, TaskText, load_task_texts
 from bashgym.factory.dedup import Dedup
-from bashgym.factory.pipeline import DEFER, Example, Gate, Map, Pipeline
+from bashgym.factory.pipeline import DEFER, Example, Gate, Map, Parked, Pipeline
 from bashgym.factory.segment import Segment
 from bashgym.factory.select import ExampleSelect, SessionSelect, read_sessions
 from bashgym.factory.shape import ShapeTools, apply_patch_command, bash_equivalent, truncate_middle
@@ -207,9 +208,11 @@ class KeepOdd(Gate):
         return True if int(example_id.rsplit(":", 1)[1]) % 2 else (False, "even")
 
 
-def test_a_deferred_example_the_gate_keeps_gets_the_later_steps_in_the_merge(store: Store) -> None:
+@pytest.mark.parametrize("travelled", [False, True], ids=["same-process", "pickled"])
+def test_a_deferred_example_the_gate_keeps_gets_the_later_steps_in_the_merge(store: Store, travelled: bool) -> None:
     """Every example deferred: the merge runs the later steps, the sink and `on_late` on the kept ones, and
-    the rows and counts are the one-pass pipeline's."""
+    the rows and counts are the one-pass pipeline's, also when the shard came from another process (its
+    deferred examples parked, unpickled only once the gate keeps one)."""
     from bashgym.factory.formats import Format
 
     save(store, session("a", [topic_turn(t, i) for i, t in enumerate(["nginx", "redis", "kafka", "mysql"])]))
@@ -227,10 +230,30 @@ def test_a_deferred_example_the_gate_keeps_gets_the_later_steps_in_the_merge(sto
     merging, merging_seen = pipeline()
     shard = worker.run_shard(read_sessions(store))
     assert all(r.deferred is not None and r.out is None for r in shard.records) and worker_seen.ids == []
+    if travelled:
+        shard = pickle.loads(pickle.dumps(shard))
+        assert all(isinstance(r.deferred, Parked) and not r.deferred.loaded for r in shard.records)
     late: list[str] = []
     rows = list(merging.merge([shard], on_late=lambda row: late.append(row["example_id"]) or {**row, "late": True}))
     assert rows == [{**r, "late": True} for r in expected]
     assert merging.stats() == one_pass.stats() and merging_seen.ids == late == ["a:1", "a:3"]
+
+
+def test_deferred_examples_the_gate_drops_are_never_unpickled(store: Store) -> None:
+    save(store, session("a", [topic_turn(t, i) for i, t in enumerate(["nginx", "redis"])]))
+    cfg = SelectConfig()
+
+    class DropAll(KeepOdd):
+        def check(self, example_id: str, prepared: Any) -> tuple[bool, str]:
+            return False, "all"
+
+    def pipeline() -> Pipeline:
+        return Pipeline([SessionSelect(cfg), Segment(SegmentConfig()), ExampleSelect(cfg), DropAll()])
+
+    shard = pickle.loads(pickle.dumps(pipeline().run_shard(read_sessions(store))))
+    merging = pipeline()
+    assert list(merging.merge([shard])) == [] and merging.gate.stats.dropped == {"all": 2}
+    assert [r.deferred.loaded for r in shard.records] == [False, False]
 
 
 # ---------------------------------------------------------------------------------------------- decontaminate
