@@ -417,6 +417,26 @@ def test_a_long_string_met_again_is_replaced_counted_and_located_each_time() -> 
     assert warm.report()["total"] == 6
 
 
+def test_an_object_with_a_remembered_string_is_gated_on_its_new_strings() -> None:
+    """The object's gate is worked out over the strings not remembered (the others' spans are reused): a new
+    string's secrets are found whether or not a remembered one holds triggers, as a redactor scanning each
+    string with every check finds them."""
+    log = "deploy log\n" + "step ok\n" * 20 + "token ghp_" + "Ab1cD2eF3g" * 4 + " sent to dana.fischer@northwind-labs.com\n"
+    fresh_text = f"export AWS_ACCESS_KEY_ID={AWS_ID}; then DB_PASSWORD=correct-horse-42 ./migrate " * 2
+    plain_text = "nothing to see in this longer line of plain words " * 2
+    objs = [{"a": log, "b": fresh_text}, {"a": log, "b": plain_text}, {"a": plain_text, "b": log}]
+    gated, reference = Redactor(), Redactor()
+    for r in (gated, reference):
+        r.redact_text(log, "earlier")
+    for n, obj in enumerate(objs):
+        expected = {reference.redact_text(k, f"ex{n}.<key>"): reference.redact_text(v, f"ex{n}.{k}")
+                    for k, v in obj.items()}
+        assert gated.redact_obj(obj, f"ex{n}") == expected
+    assert gated.report() == reference.report()
+    counts = gated.report()["counts"]
+    assert counts["github_token"] == counts["email"] == 4 and sum(counts.values()) > 8  # the new string's too
+
+
 def test_remembered_strings_are_forgotten_when_the_project_lists_change() -> None:
     """A string clean under one project's lists may hold another project's denied word."""
     text = "the quarterly numbers for the Bluebird launch are in the shared folder, see notes " * 2

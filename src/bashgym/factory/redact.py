@@ -185,6 +185,10 @@ class Redactor:
             return text
         return self._apply(text, spans, location, first_line)
 
+    def _known(self, text: str) -> bool:
+        """Whether `redact_text` would take `text`'s spans from its caches instead of scanning it."""
+        return text in self._clean if len(text) <= CLEAN_CACHE_LEN else text in self._seen
+
     def redact_obj(self, obj: Any, location: str = "$") -> Any:
         """A copy of a JSON-like value (dict/list/str/...) with every string redacted (keys too)."""
         if isinstance(obj, str):
@@ -239,7 +243,8 @@ class Redactor:
         if depth == 0 and self._checks is None:  # the first string of `redact_obj`'s object to scan
             strings: list[str] = []
             _collect_strings(self._pending, strings)
-            self._checks = self._gate("\n".join(strings))
+            # only over the strings `redact_text` will scan: the others' spans are remembered
+            self._checks = self._gate("\n".join(s for s in strings if not self._known(s)))
         text_checks, token_checks = self._checks if depth == 0 else self._gate(text)
         ranked = _run_checks(text_checks, text, text)
         lines = token_lines(text) if token_checks else []
