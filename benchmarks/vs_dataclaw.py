@@ -12,7 +12,7 @@ home each round, each a CLI process as a user runs it.
 
 The corpus is generated (benchmarks/corpus.py: copies of real Claude Code transcripts, ~116 KB a session; the
 issue's figure was 2,000 sessions, 235 MB: `--size-mb 235`). For each worker count (DataClaw's
-DATACLAW_WORKERS, bashgym's --workers of judge and build), each round runs DataClaw, bashgym, DataClaw, and
+DATACLAW_WORKERS, bashgym's --workers of import, judge and build), each round runs DataClaw, bashgym, DataClaw, and
 compares bashgym with the mean of the two DataClaw runs around it (this machine's speed drifts); the median
 round is reported, in wall time and in CPU time of the processes (the machine may be shared: wall time swings
 with other work). Target: bashgym's speed >= 1.0x DataClaw's (ratio = DataClaw seconds / bashgym seconds).
@@ -103,7 +103,7 @@ def run_bashgym(corpus: Path, home: Path, workers: int) -> tuple[Timing, dict[st
     env = {**os.environ, "BASHGYM_HOME": str(home)}
     env.pop("BASHGYM_STORE_URL", None)
     w = ["--workers", str(workers)] if workers > 1 else []
-    cmds = [[*BASHGYM, "import", "claude", str(corpus), "--json"],
+    cmds = [[*BASHGYM, "import", "claude", str(corpus), "--json", *w],
             [*BASHGYM, "judge", "--json", *w],
             [*BASHGYM, "dataset", "build", "--json", *w]]
     timing, outputs = run_timed([(cmd, env, home.parent) for cmd in cmds])
@@ -116,7 +116,7 @@ def bashgym_phases(corpus: Path, home: Path, workers: int) -> dict[str, float]:
     env = {**os.environ, "BASHGYM_HOME": str(home)}
     env.pop("BASHGYM_STORE_URL", None)
     w = ["--workers", str(workers)] if workers > 1 else []
-    phases = {"import": [*BASHGYM, "import", "claude", str(corpus), "--json"],
+    phases = {"import": [*BASHGYM, "import", "claude", str(corpus), "--json", *w],
               "judge": [*BASHGYM, "judge", "--json", *w],
               "build": [*BASHGYM, "dataset", "build", "--json", *w]}
     return {name: run_timed([(cmd, env, home.parent)])[0].wall for name, cmd in phases.items()}

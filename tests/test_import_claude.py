@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -313,3 +314,79 @@ def test_a_file_that_breaks_its_batch_is_left_out_alone(store: Store, fixtures_d
     assert {s.path for s in store.source_files()} == {str(f.resolve()) for i, f in enumerate(files) if i != 2}
     again = import_paths(store, SOURCE, files)  # the fixed parser picks up only the file that failed
     assert again.files_read == 1 and not again.failed_files and store.count_sessions(parent="") == len(files)
+
+
+def _stored(store: Store) -> dict[str, object]:
+    """Everything an import leaves: sessions whole, raw lines, and each file's state (times aside)."""
+    files = sorted((s.path, s.size, s.byte_offset, s.line_count, s.head_hash, tuple(s.session_ids),
+                     s.skipped_lines) for s in store.source_files())
+    return {"stats": store.stats(), "files": files,
+            "raw": {path: list(store.raw_lines(path)) for path, *_ in files},
+            "sessions": {sid: store.get_session(sid).to_dict() for sid in store.iter_session_ids()}}
+
+
+def _summary(summary) -> dict[str, object]:  # noqa: ANN001 - per-file results arrive in any order
+    data = summary.to_dict()
+    return {**data, "errors": sorted(map(str, data["errors"])), "failed_files": sorted(map(str, data["failed_files"]))}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_import_processes_store_what_one_does(tmp_path: Path, fixtures_dir: Path, backend: str,
+                                                  request: pytest.FixtureRequest) -> None:
+    """`--workers 2`: two processes each import a share (reading and parsing a batch before taking the write
+    lock); the store, the summary and the progress calls are those of one process, corrupt and truncated
+    lines included, and a rerun reads nothing; on SQLite and on a team store."""
+    corpus = tmp_path / "corpus"
+    _make_corpus(corpus, fixtures_dir, 60)
+    shutil.copytree(fixtures_dir / "claude_edge", corpus / "edge")
+    files = SOURCE.discover(corpus)
+    results = {}
+    for workers in (1, 2):
+        seen: list[Path] = []
+        location = (str(tmp_path / f"w{workers}.db") if backend == "sqlite"
+                    else request.getfixturevalue("pg_server").create_database())
+        with Store(location) as store:
+            summary = import_paths(store, SOURCE, files, on_file=lambda p, _r, seen=seen: seen.append(p),
+                                   workers=workers)
+            results[workers] = (_summary(summary), _stored(store), sorted(seen))
+            assert sorted(seen) == sorted(files)
+            if workers == 2:
+                again = import_paths(store, SOURCE, files, workers=2)
+                assert again.files == len(files) and again.files_read == 0 and again.sessions == 0
+    assert results[2] == results[1]
+    assert results[1][0]["skipped_lines"] == 2 and results[1][0]["pending_lines"] == 1
+    assert results[1][1]["stats"]["sessions"] >= 60
+
+
+class KilledOnOneFile(ClaudeCodeSource):
+    """A parser that takes its process down (SIGKILL) on one file: an import process dying mid-way."""
+
+    def parse(self, path, lines):
+        if "die" in path:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().parse(path, lines)
+
+
+def test_an_import_process_that_dies_loses_nothing(tmp_path: Path, fixtures_dir: Path) -> None:
+    """One of two import processes is killed: the files it had not reported are listed as failed with why,
+    the other share lands whole, and the next import brings the store to what a clean one makes."""
+    corpus = tmp_path / "corpus"
+    _make_corpus(corpus, fixtures_dir, 30)
+    files = SOURCE.discover(corpus)
+    dying = files[-1].parent / "die" / files[-1].name  # the last file: in the second process's share
+    dying.parent.mkdir()
+    files[-1].rename(dying)
+    files = [*files[:-1], dying]
+    with Store(tmp_path / "killed.db") as store:
+        summary = import_paths(store, KilledOnOneFile(), files, workers=2)
+        assert summary.files == len(files) and summary.failed_files
+        assert all("the import process died (exit code -9)" in why for _, why in summary.failed_files)
+        assert str(dying.absolute()) in {path for path, _ in summary.failed_files}
+        assert 0 < store.count_sessions(parent="") < len(files)
+        again = import_paths(store, SOURCE, files)
+        assert not again.failed_files and 1 <= again.files_read <= len(summary.failed_files)
+        killed = _stored(store)
+    with Store(tmp_path / "clean.db") as store:
+        import_paths(store, SOURCE, files)
+        assert killed == _stored(store)
+

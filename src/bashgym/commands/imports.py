@@ -28,6 +28,10 @@ REDACT_OPTION = typer.Option(
     False, "--redact", help="Store only redacted text, raw lines included, for this import (always, with "
     "`bashgym config set capture.redact true`).")
 
+WORKERS_OPTION = typer.Option(
+    1, "--workers", min=1, help="Processes that import at once (a share of the files each; one parses while "
+    "another writes), e.g. 2 on two cores. A redacting import runs in one.")
+
 import_app = typer.Typer(help="Import agent transcripts into the store (idempotent, incremental, resumable).",
                          invoke_without_command=True)
 
@@ -60,16 +64,16 @@ def plan_import(fmt: SourceFormat, root: Path, bar: Progress) -> ImportPlan:
 
 
 def import_with_bar(store: Store, fmt: SourceFormat, plan: ImportPlan, bar: Progress,
-                    redactor: Any = None) -> ImportSummary:
+                    redactor: Any = None, workers: int = 1) -> ImportSummary:
     files, sizes, task = plan
     summary = import_paths(store, fmt, files, on_file=lambda p, _r: bar.advance(task, sizes.get(p, 0)),
-                           redactor=redactor)
+                           redactor=redactor, workers=workers)
     bar.update(task, completed=max(1, sum(sizes.values())))
     return summary
 
 
 def run_import(fmt: SourceFormat, root: Path | None, home: Path | None, as_json: bool, again: bool = False,
-               redact: bool = False) -> ImportSummary:
+               redact: bool = False, workers: int = 1) -> ImportSummary:
     """Discover a source's files under root (its default when None), import them, print a summary; only
     redacted text is stored with `redact` or the capture.redact setting."""
     from bashgym.factory.apply_redaction import capture_redactor
@@ -84,7 +88,7 @@ def run_import(fmt: SourceFormat, root: Path | None, home: Path | None, as_json:
             summary = rederive(store, fmt, redactor=redactor)
         else:
             with progress(transient=as_json) as bar:
-                summary = import_with_bar(store, fmt, plan_import(fmt, root, bar), bar, redactor)
+                summary = import_with_bar(store, fmt, plan_import(fmt, root, bar), bar, redactor, workers)
         if redactor is not None and not as_json:
             console.print(f"redacted before storing: {redactor.report()['total']} values")
     if as_json:
@@ -126,6 +130,7 @@ def import_claude(
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw lines instead of reading files."),
     redact: bool = REDACT_OPTION,
+    workers: int = WORKERS_OPTION,
 ) -> None:
     """Import Claude Code transcripts.
 
@@ -133,7 +138,7 @@ def import_claude(
     """
     from bashgym.sources.registry import get_source
 
-    run_import(get_source("claude"), path, home, as_json, rederive_, redact)
+    run_import(get_source("claude"), path, home, as_json, rederive_, redact, workers=workers)
 
 
 @import_app.command("codex")
@@ -143,6 +148,7 @@ def import_codex(
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw lines instead of reading files."),
     redact: bool = REDACT_OPTION,
+    workers: int = WORKERS_OPTION,
 ) -> None:
     """Import OpenAI Codex CLI rollouts (messages, reasoning, shell/apply_patch calls, exit codes, tokens).
 
@@ -150,7 +156,7 @@ def import_codex(
     """
     from bashgym.sources.registry import get_source
 
-    run_import(get_source("codex"), path, home, as_json, rederive_, redact)
+    run_import(get_source("codex"), path, home, as_json, rederive_, redact, workers=workers)
 
 
 @import_app.command("gemini")
@@ -160,6 +166,7 @@ def import_gemini(
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw files instead of reading them."),
     redact: bool = REDACT_OPTION,
+    workers: int = WORKERS_OPTION,
 ) -> None:
     """Import Gemini CLI chat recordings (chats/session-*.jsonl|json) and checkpoints.
 
@@ -167,7 +174,7 @@ def import_gemini(
     """
     from bashgym.sources.registry import get_source
 
-    run_import(get_source("gemini"), path, home, as_json, rederive_, redact)
+    run_import(get_source("gemini"), path, home, as_json, rederive_, redact, workers=workers)
 
 
 @import_app.command("opencode")
@@ -179,6 +186,7 @@ def import_opencode(
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored bundles instead of reading files."),
     redact: bool = REDACT_OPTION,
+    workers: int = WORKERS_OPTION,
 ) -> None:
     """Import OpenCode sessions: the SQLite store of OpenCode 1.2+ (opencode.db, opened read-only) and the
     session/message/part JSON files of older versions.
@@ -187,7 +195,7 @@ def import_opencode(
     """
     from bashgym.sources.registry import get_source
 
-    run_import(get_source("opencode"), path, home, as_json, rederive_, redact)
+    run_import(get_source("opencode"), path, home, as_json, rederive_, redact, workers=workers)
 
 
 @import_app.command("mini-swe-agent")
@@ -198,6 +206,7 @@ def import_mini_swe_agent(
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw files instead of reading them."),
     redact: bool = REDACT_OPTION,
+    workers: int = WORKERS_OPTION,
 ) -> None:
     """Import mini-swe-agent trajectories: the task, the model's messages, every bash command with its output
     and exit code, usage, and how the run ended.
@@ -206,7 +215,7 @@ def import_mini_swe_agent(
     """
     from bashgym.sources.registry import get_source
 
-    run_import(get_source("mini-swe-agent"), path, home, as_json, rederive_, redact)
+    run_import(get_source("mini-swe-agent"), path, home, as_json, rederive_, redact, workers=workers)
 
 
 @import_app.command("aider")
@@ -218,6 +227,7 @@ def import_aider(
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw files instead of reading them."),
     redact: bool = REDACT_OPTION,
+    workers: int = WORKERS_OPTION,
 ) -> None:
     """Import Aider chat histories: one session per aider start, the prompts, the model's replies, its
     SEARCH/REPLACE edits as diffs, the shell commands aider ran (their output is not in the history), commits,
@@ -227,7 +237,7 @@ def import_aider(
     """
     from bashgym.sources.registry import get_source
 
-    run_import(get_source("aider"), path, home, as_json, rederive_, redact)
+    run_import(get_source("aider"), path, home, as_json, rederive_, redact, workers=workers)
 
 
 @import_app.command("qwen")
@@ -239,6 +249,7 @@ def import_qwen(
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw lines instead of reading files."),
     redact: bool = REDACT_OPTION,
+    workers: int = WORKERS_OPTION,
 ) -> None:
     """Import Qwen Code chats: prompts, replies, reasoning, tool calls with their results, shell exit codes, edits
     as diffs, model, token usage and the CLI's version (the live branch after a rewind).
@@ -247,7 +258,7 @@ def import_qwen(
     """
     from bashgym.sources.registry import get_source
 
-    run_import(get_source("qwen"), path, home, as_json, rederive_, redact)
+    run_import(get_source("qwen"), path, home, as_json, rederive_, redact, workers=workers)
 
 
 @import_app.command("cline")
@@ -259,6 +270,7 @@ def import_cline(
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw files instead of reading them."),
     redact: bool = REDACT_OPTION,
+    workers: int = WORKERS_OPTION,
 ) -> None:
     """Import Cline CLI (3.x) sessions: prompts, replies, reasoning, tool calls with their results, each shell
     command's exit code, edits with their diffs, model, token usage and the CLI's version.
@@ -267,7 +279,7 @@ def import_cline(
     """
     from bashgym.sources.registry import get_source
 
-    run_import(get_source("cline"), path, home, as_json, rederive_, redact)
+    run_import(get_source("cline"), path, home, as_json, rederive_, redact, workers=workers)
 
 
 @import_app.command("copilot")
@@ -279,6 +291,7 @@ def import_copilot(
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored raw lines instead of reading files."),
     redact: bool = REDACT_OPTION,
+    workers: int = WORKERS_OPTION,
 ) -> None:
     """Import GitHub Copilot CLI sessions: prompts, replies, reasoning, tool calls with their results, shell exit
     codes, edits as diffs, models, token usage and the CLI's version (resumed runs continue their session).
@@ -287,7 +300,7 @@ def import_copilot(
     """
     from bashgym.sources.registry import get_source
 
-    run_import(get_source("copilot"), path, home, as_json, rederive_, redact)
+    run_import(get_source("copilot"), path, home, as_json, rederive_, redact, workers=workers)
 
 
 @import_app.command("openhands")
@@ -299,6 +312,7 @@ def import_openhands(
     as_json: bool = JSON_OPTION,
     rederive_: bool = typer.Option(False, "--rederive", help="Re-parse stored bundles instead of reading files."),
     redact: bool = REDACT_OPTION,
+    workers: int = WORKERS_OPTION,
 ) -> None:
     """Import OpenHands CLI conversations (base_state.json + events/): prompts, replies, reasoning, tool calls with
     their results, shell exit codes, file_editor edits as diffs, model and token usage per response.
@@ -307,7 +321,7 @@ def import_openhands(
     """
     from bashgym.sources.registry import get_source
 
-    run_import(get_source("openhands"), path, home, as_json, rederive_, redact)
+    run_import(get_source("openhands"), path, home, as_json, rederive_, redact, workers=workers)
 
 
 @import_app.command("file")
@@ -317,6 +331,7 @@ def import_file_dataset(
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
     redact: bool = REDACT_OPTION,
+    workers: int = WORKERS_OPTION,
 ) -> None:
     """Import a public trace dataset (OpenAI messages, ShareGPT, Agent Data Protocol, Harbor ATIF).
 
@@ -337,7 +352,7 @@ def import_file_dataset(
         fmt, why = detect_format(dataset)
         (err_console if as_json else console).print(f"format: {fmt} (auto-detected: {why})")
     source = DatasetSource.for_path(dataset, fmt)
-    run_import(source, dataset, home, as_json, redact=redact)
+    run_import(source, dataset, home, as_json, redact=redact, workers=workers)
 
 
 @import_app.command("all")
@@ -345,6 +360,7 @@ def import_all(
     home: Path | None = HOME_OPTION,
     as_json: bool = JSON_OPTION,
     redact: bool = REDACT_OPTION,
+    workers: int = WORKERS_OPTION,
 ) -> None:
     """Import every agent's sessions found on this machine (Claude Code, Codex, Gemini CLI, OpenCode,
     mini-swe-agent, Aider, Qwen Code, Cline, GitHub Copilot CLI, OpenHands).
@@ -368,7 +384,7 @@ def import_all(
             plans.remove(plan)
             bar.remove_task(plan[2][2])
         for fmt, root, plan in plans:
-            results.append((fmt.name, root, import_with_bar(store, fmt, plan, bar, redactor)))
+            results.append((fmt.name, root, import_with_bar(store, fmt, plan, bar, redactor, workers)))
     if as_json:
         print_json({"sources": [{"source": n, "root": str(r), **s.to_dict()} for n, r, s in results]})
         return

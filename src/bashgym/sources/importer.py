@@ -13,7 +13,9 @@ already parses as JSON; it is reported as pending.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
+import queue
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ import orjson
 from bashgym.schema import Session
 from bashgym.sources.base import Line, ParsedFile, SkipLine, SourceFormat
 from bashgym.store import SourceFileState, Store, now_iso
+from bashgym.store.codec import compress
 
 HEAD_BYTES = 4096
 MAX_ERRORS_KEPT = 200
@@ -137,29 +140,98 @@ def redact_raw(data: bytes, redactor: Any, location: str, first_line: int) -> by
     return joined
 
 
+@dataclass(slots=True)
+class _NewLines:
+    """The complete new lines of a file's unread part (`to_parse`: those the format wants), how many, how
+    many bytes they take, and whether an unfinished last line was left for later."""
+
+    to_parse: list[Line]
+    count: int
+    consumed: int
+    pending: bool
+
+
+def _new_lines(fmt: SourceFormat, data: bytes, first_line: int) -> _NewLines:
+    if not fmt.line_based:
+        return _NewLines([(1, data)], 1, len(data), False)
+    skip = getattr(fmt, "skip_line", None)
+    to_parse, n_new, partial = _split_lines(data, first_line, views=getattr(fmt, "takes_views", False), skip=skip)
+    pending = False
+    if partial.strip():
+        if _is_json(partial):
+            if skip is None or not skip(partial, 0, len(partial)):
+                to_parse.append((first_line + n_new, partial))
+            n_new += 1
+            partial = b""
+        else:
+            pending = True
+    return _NewLines(to_parse, n_new, len(data) - len(partial), pending)
+
+
+def _kept_bytes(fmt: SourceFormat, data: bytes, consumed: int) -> memoryview:
+    """The raw lines to store: the consumed part of `data`, without its last newline."""
+    end = consumed if fmt.line_based else len(data)
+    if end and data[end - 1] == 0x0A:  # b"\n"
+        end -= 1
+    return memoryview(data)[:end]
+
+
+@dataclass(slots=True)
+class _ReadAhead:
+    """A file the store did not know, read, split, parsed and its raw lines compressed before its batch took
+    the write lock (`import_paths` with workers: one process parses while another writes). Used only if the
+    file is still unknown, and unchanged, once the lock is held."""
+
+    st: os.stat_result
+    head: bytes
+    data: bytes
+    lines: _NewLines
+    compressed: bytes | None
+    parsed: ParsedFile
+
+
+def _read_ahead(fmt: SourceFormat, path: Path, key: str, st: os.stat_result) -> _ReadAhead | None:
+    """`_ReadAhead` of a new file, or None when anything goes wrong (the locked pass then does it again
+    and reports it as it always does)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+        lines = _new_lines(fmt, data, 1)
+        compressed = compress(_kept_bytes(fmt, data, lines.consumed)) if lines.count else None
+        parsed = fmt.parse(key, lines.to_parse)
+    except Exception:  # noqa: BLE001 - redone and reported under the lock
+        return None
+    return _ReadAhead(st, data[:HEAD_BYTES], data, lines, compressed, parsed)
+
+
 def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os.stat_result,
-                   shared: _Batch) -> ImportSummary:
+                   shared: _Batch, ahead: _ReadAhead | None = None) -> ImportSummary:
     """The work for one file (`st`: its stat, taken before reading); the caller holds the write transaction.
-    With `shared.redactor` (capture.redact) only redacted lines are kept and parsed."""
+    With `shared.redactor` (capture.redact) only redacted lines are kept and parsed. `ahead`: the file read
+    and parsed before the lock was taken, used if the store still does not know it."""
     summary = ImportSummary(files=1)
     state = store.source_file(key)  # re-read under the write lock: another importer may have run
     if state and state.size == st.st_size and state.mtime == st.st_mtime:
         return summary
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(HEAD_BYTES)
-            restart = (
-                state is None
-                or not fmt.line_based
-                or st.st_size < state.byte_offset
-                or state.head_hash != _head_hash(head[: min(HEAD_BYTES, state.byte_offset)])
-            )
-            start = 0 if restart else state.byte_offset  # type: ignore[union-attr]
-            fh.seek(start)
-            data = fh.read()
-    except OSError as exc:
-        summary.failed_files.append((key, f"cannot read: {exc}"))
-        return summary
+    if ahead is not None and state is None and shared.redactor is None:
+        head, data, start, restart = ahead.head, ahead.data, 0, True
+    else:
+        ahead = None
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(HEAD_BYTES)
+                restart = (
+                    state is None
+                    or not fmt.line_based
+                    or st.st_size < state.byte_offset
+                    or state.head_hash != _head_hash(head[: min(HEAD_BYTES, state.byte_offset)])
+                )
+                start = 0 if restart else state.byte_offset  # type: ignore[union-attr]
+                fh.seek(start)
+                data = fh.read()
+        except OSError as exc:
+            summary.failed_files.append((key, f"cannot read: {exc}"))
+            return summary
     if restart and state is not None:
         store.forget_source_file(key)
         old_sessions = state.session_ids
@@ -170,43 +242,30 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os
     summary.files_read = 1
     summary.bytes_read = len(data)
 
-    to_parse: list[Line]
-    if fmt.line_based:
-        skip = getattr(fmt, "skip_line", None)
-        to_parse, n_new, partial = _split_lines(data, first_line, views=getattr(fmt, "takes_views", False),
-                                                skip=skip)
-        if partial.strip():
-            if _is_json(partial):
-                if skip is None or not skip(partial, 0, len(partial)):
-                    to_parse.append((first_line + n_new, partial))
-                n_new += 1
-                partial = b""
-            else:
-                summary.pending_lines = 1
-                summary.errors.append((key, first_line + n_new,
-                                       "truncated last line (no newline, not valid JSON yet); "
-                                       "it will be read when the file grows"))
-        consumed = len(data) - len(partial)
-    else:
-        to_parse, n_new, consumed = [(1, data)], 1, len(data)
+    new = ahead.lines if ahead is not None else _new_lines(fmt, data, first_line)
+    to_parse, n_new, consumed = new.to_parse, new.count, new.consumed
+    if new.pending:
+        summary.pending_lines = 1
+        summary.errors.append((key, first_line + n_new, "truncated last line (no newline, not valid JSON yet); "
+                               "it will be read when the file grows"))
 
     if not n_new and state is not None:
         state.size, state.mtime = st.st_size, st.st_mtime
         store.put_source_file(state, shared.stamp)
         return summary
 
-    if n_new:
-        end = consumed if fmt.line_based else len(data)
-        if end and data[end - 1] == 0x0A:  # b"\n"
-            end -= 1
-        kept: bytes | memoryview = memoryview(data)[:end]
+    if n_new and ahead is not None:
+        store.add_raw_chunk(key, first_line, n_new, start, start + consumed, compressed=ahead.compressed)
+    elif n_new:
+        kept: bytes | memoryview = _kept_bytes(fmt, data, consumed)
         if shared.redactor is not None:  # only redacted text reaches the store, raw lines included
             kept = redact_raw(bytes(kept), shared.redactor, key, first_line)
             to_parse = (_split_lines(kept + b"\n", first_line, views=getattr(fmt, "takes_views", False),
                                      skip=getattr(fmt, "skip_line", None))[0] if fmt.line_based else [(1, kept)])
         store.add_raw_chunk(key, first_line, n_new, start, start + consumed, kept)
     # A grown file is parsed again whole, from its stored lines: sessions are derived from all of them.
-    parsed = fmt.parse(key, _stored_lines(store, key, fmt) if start > 0 else to_parse)
+    parsed = ahead.parsed if ahead is not None else fmt.parse(
+        key, _stored_lines(store, key, fmt) if start > 0 else to_parse)
 
     new_ids = [s.id for s in parsed.sessions]
     summary.steps = _replace_sessions(store, key, old_sessions, parsed, shared)
@@ -297,7 +356,7 @@ def _is_json(data: bytes) -> bool:
 
 def import_paths(
     store: Store, fmt: SourceFormat, files: list[Path], on_file: Callable[[Path, ImportSummary], None] | None = None,
-    redactor: Any = None,
+    redactor: Any = None, workers: int = 1,
 ) -> ImportSummary:
     """Import many files; one bad file is reported and skipped, never fatal. With a `redactor`
     (`apply_redaction.capture_redactor`), the store keeps only redacted text, raw lines included.
@@ -307,23 +366,39 @@ def import_paths(
     redoes. A file that fails rolls its whole batch back, and that batch is redone one file per
     transaction, so only the broken file is left out. (Per-file savepoints would isolate it without the
     redo, but SQLite then journals every page a file touches again: about a tenth of an import's time.)
+
+    `workers` > 1: that many processes import a share of the files each, every one of them reading and
+    parsing a batch's new files before it takes the write lock, so one parses while another writes (a
+    redacting import runs in this process alone: its placeholders come from one redactor).
     """
+    if workers > 1 and redactor is None and len(files) > 1:
+        return _import_in_processes(store, fmt, files, on_file, workers)
+    return _import_here(store, fmt, files, on_file, redactor, read_ahead=False)
+
+
+def _import_here(store: Store, fmt: SourceFormat, files: list[Path],
+                 on_file: Callable[[Path, ImportSummary], None] | None, redactor: Any, *,
+                 read_ahead: bool) -> ImportSummary:
+    """`import_paths` in this process; `read_ahead`: a batch's new files are read and parsed before its
+    transaction (only worth it when another process writes meanwhile: the batch is held in memory)."""
     total = ImportSummary()
-    batch: list[tuple[Path, str, os.stat_result]] = []
+    batch: list[tuple[Path, str, os.stat_result, bool]] = []
 
     def flush() -> None:
         if not batch:
             return
+        ahead = {key: _read_ahead(fmt, path, key, st) for path, key, st, new in batch if new} if read_ahead else {}
         try:
             with store.transaction():  # not getting the write lock is the caller's error, as before
                 shared = _Batch.begin(store, redactor)
                 try:
-                    results = [_import_locked(store, fmt, path, key, st, shared) for path, key, st in batch]
+                    results = [_import_locked(store, fmt, path, key, st, shared, ahead.get(key))
+                               for path, key, st, _ in batch]
                 except Exception as exc:  # noqa: BLE001 - one broken file must not stop the rest
                     raise _BatchFailed from exc  # rolls the batch back
         except _BatchFailed:  # redo it a file per transaction: only the broken file is left out
-            results = [_import_alone(store, fmt, path, key, st, redactor) for path, key, st in batch]
-        for (path, _, _), result in zip(batch, results, strict=True):
+            results = [_import_alone(store, fmt, path, key, st, redactor) for path, key, st, _ in batch]
+        for (path, _, _, _), result in zip(batch, results, strict=True):
             total.merge(result)
             if on_file:
                 on_file(path, result)
@@ -335,7 +410,7 @@ def import_paths(
 
 
 def _import_all(store: Store, files: list[Path], total: ImportSummary,
-                batch: list[tuple[Path, str, os.stat_result]], flush: Callable[[], None],
+                batch: list[tuple[Path, str, os.stat_result, bool]], flush: Callable[[], None],
                 on_file: Callable[[Path, ImportSummary], None] | None) -> None:
     marks = store.source_file_marks()  # one query, not one per file: most files of a rerun are unchanged
     real_dirs: dict[str, str] = {}
@@ -356,12 +431,89 @@ def _import_all(store: Store, files: list[Path], total: ImportSummary,
             if on_file:
                 on_file(path, unchanged)
             continue
-        batch.append((path, key, st))
+        batch.append((path, key, st, key not in marks))
         pending += max(0, st.st_size - offset)
         if pending >= BATCH_BYTES or len(batch) >= BATCH_FILES:
             flush()
             pending = 0
     flush()
+
+
+def _shares(files: list[Path], workers: int) -> list[list[Path]]:
+    """`files` cut into `workers` runs of consecutive files of about the same size (in bytes)."""
+    sizes = [file_size(f) for f in files]
+    per, shares, current, filled = max(1, sum(sizes)) / workers, [], [], 0
+    for path, size in zip(files, sizes, strict=True):
+        current.append(path)
+        filled += size
+        if filled >= per * (len(shares) + 1) and len(shares) < workers - 1:
+            shares.append(current)
+            current = []
+    return [share for share in [*shares, current] if share]
+
+
+def _import_in_processes(store: Store, fmt: SourceFormat, files: list[Path],
+                         on_file: Callable[[Path, ImportSummary], None] | None, workers: int) -> ImportSummary:
+    """`import_paths` over `workers` forked processes, each with its own connection to the store and a share
+    of the files; their per-file results come back here (progress, the summary) as they commit. A process
+    that dies (killed) has its files not reported yet listed as failed: the next import reads them again."""
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    shares = _shares(files, workers)
+    procs = [ctx.Process(target=_import_share, args=(store.location, fmt, share, n, results), daemon=True)
+             for n, share in enumerate(shares)]
+    for proc in procs:
+        proc.start()
+    total, reported = ImportSummary(), set()
+    running = set(range(len(procs)))
+    while running:
+        try:
+            kind, n, payload = results.get(timeout=0.5)
+        except queue.Empty:
+            for n in [n for n in running if not procs[n].is_alive()]:
+                running.discard(n)
+                _lost(shares[n], reported, f"the import process died (exit code {procs[n].exitcode})", total,
+                      on_file)
+            continue
+        if kind == "file":
+            path, result = payload
+            reported.add(path)
+            total.merge(result)
+            if on_file:
+                on_file(path, result)
+        else:  # "end": payload is None, or why the process stopped
+            running.discard(n)
+            if payload:
+                _lost(shares[n], reported, payload, total, on_file)
+    for proc in procs:
+        proc.join()
+    return total
+
+
+def _lost(share: list[Path], reported: set[Path], why: str, total: ImportSummary,
+          on_file: Callable[[Path, ImportSummary], None] | None) -> None:
+    for path in share:
+        if path not in reported:
+            failed = ImportSummary(files=1, failed_files=[(str(path.absolute()), f"not imported: {why}")])
+            total.merge(failed)
+            if on_file:
+                on_file(path, failed)
+
+
+def _import_share(location: str, fmt: SourceFormat, files: list[Path], n: int, results: Any) -> None:
+    """Forked import process `n`: its share of the files, each result sent back as its batch commits. Leaves
+    with os._exit: what it inherited (the parent's connection) must not be closed or finalised here."""
+    why = None
+    try:
+        with Store(location) as store:
+            _import_here(store, fmt, files, lambda path, result: results.put(("file", n, (path, result))), None,
+                         read_ahead=True)
+    except BaseException as exc:  # noqa: BLE001 - reported by the parent against the files not done
+        why = f"{type(exc).__name__}: {exc}"
+    results.put(("end", n, why))
+    results.close()
+    results.join_thread()
+    os._exit(0)
 
 
 def rederive(store: Store, fmt: SourceFormat, paths: list[str] | None = None, redactor: Any = None) -> ImportSummary:

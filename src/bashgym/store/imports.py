@@ -67,11 +67,12 @@ class ImportsRepo(Repo):
         self.db.execute("DELETE FROM source_files WHERE path = ?", (path,))
 
     def add_raw_chunk(self, path: str, first_line: int, n_lines: int, start: int, end: int,
-                      data: bytes | memoryview) -> None:
-        """Keep `n_lines` raw source lines (`data`, newline-separated, no trailing newline) compressed."""
+                      data: bytes | memoryview | None = None, *, compressed: bytes | None = None) -> None:
+        """Keep `n_lines` raw source lines (`data`, newline-separated, no trailing newline) compressed;
+        `compressed`: those lines compressed already (`codec.compress`), in place of `data`."""
         self.db.execute(
             _RAW_CHUNK_SQL,
-            (path, first_line, n_lines, start, end, compress(data)),
+            (path, first_line, n_lines, start, end, compress(data) if compressed is None else compressed),
         )
 
     def replace_raw_chunk(self, path: str, first_line: int, data: bytes) -> None:
