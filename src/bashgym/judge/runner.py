@@ -17,6 +17,7 @@ from bashgym.judge.score import Judgement, Metric, score_session
 from bashgym.judge.signals import Evidence
 from bashgym.schema import Session
 from bashgym.store import Store
+from bashgym.store.codec import dumps
 
 HEURISTIC = "heuristic"  # store.list_sessions joins on this scorer for the session tier
 VERIFY = "verify"
@@ -86,12 +87,19 @@ def _score_stored(store: Store, session_id: str, config: JudgeConfig) -> tuple[J
     return score_session(session, config, verified=verified, llm=llm)
 
 
+ScoreRows = list[tuple[int, "float | None", "str | None", str]]
+
+
+def _score_rows(config: JudgeConfig, sj: Judgement, turns: list[Judgement], fingerprint: str) -> ScoreRows:
+    """The rows the scores table keeps for a session's judgements (turns, then the session as turn -1), the
+    metrics as JSON text: worked out where the session was scored, so the one writer only writes."""
+    return [(j.turn_idx, j.total, j.tier, dumps(j.to_store(config, fingerprint))) for j in turns] + [
+        (-1, sj.total, sj.tier, dumps(sj.to_store(config, fingerprint)))]
+
+
 def _write(store: Store, session_id: str, config: JudgeConfig, sj: Judgement, turns: list[Judgement],
            fingerprint: str) -> None:
-    store.delete_scores(session_id, HEURISTIC)
-    for j in turns:
-        store.put_score(session_id, j.turn_idx, HEURISTIC, j.total, j.tier, j.to_store(config, fingerprint))
-    store.put_score(session_id, -1, HEURISTIC, sj.total, sj.tier, sj.to_store(config, fingerprint))
+    store.replace_scores(session_id, HEURISTIC, _score_rows(config, sj, turns, fingerprint))
 
 
 def judge_session(store: Store, session_id: str, config: JudgeConfig, fingerprint: str | None = None,
@@ -133,11 +141,11 @@ def judge_store(
     ids = session_ids if session_ids is not None else pending_sessions(store, rescore=rescore)
     fingerprint = config.fingerprint()
 
-    def done(sid: str, sj: Judgement, turns: list[Judgement]) -> None:
+    def done(sid: str, tier: str, turn_tiers: list[str]) -> None:
         summary.sessions += 1
-        summary.turns += len(turns)
-        summary.session_tiers[sj.tier] += 1
-        summary.turn_tiers.update(j.tier for j in turns)
+        summary.turns += len(turn_tiers)
+        summary.session_tiers[tier] += 1
+        summary.turn_tiers.update(turn_tiers)
         if on_session:
             on_session(sid)
 
@@ -147,23 +155,26 @@ def judge_store(
                 summary.llm_graded += grade_session_with_llm(store, sid, config)
             else:
                 grade_session_with_llm(store, sid, config)  # raises the ConfigError naming the missing keys
-            done(sid, *judge_session(store, sid, config, fingerprint))
+            sj, turns = judge_session(store, sid, config, fingerprint)
+            done(sid, sj.tier, [j.tier for j in turns])
         return summary
     if not ids:
         return summary
-    for sid, sj, turns in _judge_chunks(store, config, ids, workers, fingerprint, engine, ray_address, on_engine):
-        done(sid, sj, turns)
+    for sid, tier, turn_tiers in _judge_chunks(store, config, ids, workers, fingerprint, engine, ray_address,
+                                               on_engine):
+        done(sid, tier, turn_tiers)
     return summary
 
 
 _WORKER: dict[str, Any] = {}
 
-Scored = tuple[str, "str | None", Judgement, list[Judgement]]
+Scored = tuple[str, "str | None", str, list[str], ScoreRows]
 
 
-def _score_chunk(store: Store | str, config: JudgeConfig, ids: list[str]) -> list[Scored]:
-    """(session id, content version read, session judgement, turn judgements) per id; `store` is a path in
-    a worker process (which keeps its read-only store open between chunks)."""
+def _score_chunk(store: Store | str, config: JudgeConfig, fingerprint: str, ids: list[str]) -> list[Scored]:
+    """Per id: the session id, the content version read, its tier and its turns' tiers (the summary), and its
+    score rows (`_score_rows`); `store` is a path in a worker process (which keeps its read-only store open
+    between chunks)."""
     if isinstance(store, str):
         if _WORKER.get("db") != store:
             _WORKER.clear()
@@ -173,14 +184,14 @@ def _score_chunk(store: Store | str, config: JudgeConfig, ids: list[str]) -> lis
     for sid in ids:
         version = store.session_imported_at(sid)  # before the read: a later change shows as a new version
         sj, turns = _score_stored(store, sid, config)
-        out.append((sid, version, sj, turns))
+        out.append((sid, version, sj.tier, [j.tier for j in turns], _score_rows(config, sj, turns, fingerprint)))
     return out
 
 
 def _judge_chunks(store: Store, config: JudgeConfig, ids: list[str], workers: int, fingerprint: str,
                   engine: str = "local", ray_address: str | None = None,
                   on_engine: Callable[[dict[str, Any]], None] | None = None,
-                  ) -> Iterator[tuple[str, Judgement, list[Judgement]]]:
+                  ) -> Iterator[tuple[str, str, list[str]]]:
     from bashgym.scale.executor import map_shards
 
     parallel = engine == "ray" or workers > 1
@@ -191,22 +202,24 @@ def _judge_chunks(store: Store, config: JudgeConfig, ids: list[str], workers: in
         per = connect_ray(ray_address)["cpus"]
     size = max(1, min(32, -(-len(ids) // (max(1, per) * 8)))) if parallel else 32
     chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
-    fn = partial(_score_chunk, store.location if parallel else store, config)
+    fn = partial(_score_chunk, store.location if parallel else store, config, fingerprint)
     scored = map_shards(fn, chunks, engine=engine, workers=workers, ray_address=ray_address, on_engine=on_engine)
     yield from _write_chunks(store, config, fingerprint, scored)
 
 
 def _write_chunks(store: Store, config: JudgeConfig, fingerprint: str, scored: Iterable[list[Scored]],
-                  ) -> Iterator[tuple[str, Judgement, list[Judgement]]]:
+                  ) -> Iterator[tuple[str, str, list[str]]]:
+    """Write each chunk's score rows in one transaction; (session id, tier, turn tiers) per session."""
     for results in scored:
         stale = set()
         with store.transaction():
-            for sid, version, sj, turns in results:
+            for sid, version, _, _, rows in results:
                 if store.session_imported_at(sid, lock=True) != version:
                     stale.add(sid)
                     continue
-                _write(store, sid, config, sj, turns, fingerprint)
-        for sid, _, sj, turns in results:
+                store.replace_scores(sid, HEURISTIC, rows)
+        for sid, _, tier, turn_tiers, _ in results:
             if sid in stale:
                 sj, turns = judge_session(store, sid, config, fingerprint)
-            yield sid, sj, turns
+                tier, turn_tiers = sj.tier, [j.tier for j in turns]
+            yield sid, tier, turn_tiers

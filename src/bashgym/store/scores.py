@@ -21,6 +21,17 @@ class ScoresRepo(Repo):
             (session_id, turn_idx, scorer, total, tier, dumps(metrics), now_iso()),
         )
 
+    def replace_scores(self, session_id: str, scorer: str, rows: list[tuple[int, float | None, str | None, str]]) -> None:
+        """`scorer`'s scores of a session replaced by `rows`: (turn index, total, tier, metrics as JSON text),
+        one statement for them all (the judge writes thousands)."""
+        self.delete_scores(session_id, scorer)
+        stamp = now_iso()
+        self.db.executemany(
+            upsert_sql("scores", "session_id, turn_idx, scorer, total, tier, metrics, created_at",
+                       "session_id, turn_idx, scorer"),
+            [(session_id, turn_idx, scorer, total, tier, metrics, stamp) for turn_idx, total, tier, metrics in rows],
+        )
+
     def scores(self, session_id: str, scorer: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM scores WHERE session_id = ?"
         params: list[Any] = [session_id]
