@@ -200,6 +200,22 @@ def test_cli_import_prints_a_summary(fixtures_dir: Path) -> None:
     assert {e["line"] for e in data["errors"]} >= {6}
 
 
+def test_cli_import_workers_flag_prints_what_one_process_does(tmp_path: Path, fixtures_dir: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(fixtures_dir / "claude", corpus / "claude")
+    shutil.copytree(fixtures_dir / "claude_edge", corpus / "edge")
+    outputs = []
+    for workers in ("1", "2"):
+        result = runner.invoke(app, ["import", "claude", str(corpus), "--json", "--workers", workers,
+                                     "--home", str(tmp_path / f"home{workers}")])
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout[result.stdout.index("{"):])
+        outputs.append({**data, "errors": sorted(map(str, data["errors"]))})
+    assert outputs[0] == outputs[1] and outputs[0]["sessions"] > 3 and outputs[0]["skipped_lines"] == 2
+    bad = runner.invoke(app, ["import", "claude", str(corpus), "--workers", "0", "--home", str(tmp_path / "h0")])
+    assert bad.exit_code != 0 and "--workers" in bad.output
+
+
 def _make_corpus(root: Path, fixtures: Path, copies: int) -> None:
     sources = [p for p in (fixtures / "claude").rglob("*.jsonl") if "subagents" not in str(p)]
     for i in range(copies):
