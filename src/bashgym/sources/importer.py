@@ -180,9 +180,8 @@ def _kept_bytes(fmt: SourceFormat, data: bytes, consumed: int) -> memoryview:
 class _ReadAhead:
     """A file the store did not know, read, split, parsed and its raw lines compressed before its batch took
     the write lock (`import_paths` with workers: one process parses while another writes). Used only if the
-    file is still unknown, and unchanged, once the lock is held."""
+    store still does not know the file once the lock is held; the stat is the batch's, taken before either read."""
 
-    st: os.stat_result
     head: bytes
     data: bytes
     lines: _NewLines
@@ -190,7 +189,7 @@ class _ReadAhead:
     parsed: ParsedFile
 
 
-def _read_ahead(fmt: SourceFormat, path: Path, key: str, st: os.stat_result) -> _ReadAhead | None:
+def _read_ahead(fmt: SourceFormat, path: Path, key: str) -> _ReadAhead | None:
     """`_ReadAhead` of a new file, or None when anything goes wrong (the locked pass then does it again
     and reports it as it always does)."""
     try:
@@ -201,7 +200,7 @@ def _read_ahead(fmt: SourceFormat, path: Path, key: str, st: os.stat_result) -> 
         parsed = fmt.parse(key, lines.to_parse)
     except Exception:  # noqa: BLE001 - redone and reported under the lock
         return None
-    return _ReadAhead(st, data[:HEAD_BYTES], data, lines, compressed, parsed)
+    return _ReadAhead(data[:HEAD_BYTES], data, lines, compressed, parsed)
 
 
 def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os.stat_result,
@@ -387,7 +386,7 @@ def _import_here(store: Store, fmt: SourceFormat, files: list[Path],
     def flush() -> None:
         if not batch:
             return
-        ahead = {key: _read_ahead(fmt, path, key, st) for path, key, st, new in batch if new} if read_ahead else {}
+        ahead = {key: _read_ahead(fmt, path, key) for path, key, _, new in batch if new} if read_ahead else {}
         try:
             with store.transaction():  # not getting the write lock is the caller's error, as before
                 shared = _Batch.begin(store, redactor)
