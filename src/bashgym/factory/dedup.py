@@ -7,7 +7,8 @@ found with MinHash LSH (factory/minhash.py) over word shingles; the first exampl
 Both keys are worked out on the UTF-8 bytes of the text: bytes.translate and bytes.split in place of regexes
 (1.6-1.7x faster over a build's texts). In bytes every non-ASCII character is a word boundary, so a hex id
 beside a non-ASCII letter (é, 日) is looked at again, and words holding one are split by the unicode regex; a
-text with a non-ASCII digit (٣, a digit to the unicode regex) takes the unicode regexes throughout.
+text with a non-ASCII digit (٣, a digit to the unicode regex) has its digits and spaces found by the unicode
+regexes.
 tests/test_factory_speed.py checks every path against the regex definition.
 """
 
@@ -23,7 +24,6 @@ from bashgym.factory.config import DedupConfig
 from bashgym.factory.minhash import MinHashLSH, signature
 from bashgym.factory.pipeline import AHEAD, DEFER, DROP, Example, FilterResult, Gate
 
-_HEX = re.compile(r"\b[0-9a-f]{7,64}\b", re.ASCII)  # 2.5x faster than unicode; `_hex_ids` checks its edges
 _HEX_RUN = re.compile(rb"hhhhhhh+")  # a literal first: found by a fast search, not tried at every byte
 _ZEROS = re.compile(rb"00+")
 _NUM = re.compile(r"\d+")
@@ -59,7 +59,8 @@ def _normalised(text: str) -> tuple[bytes, bool]:
     if not low.isascii():
         foreign = set(data.translate(None, _ASCII).decode())
         if any(map(str.isdecimal, foreign)):  # ٣: a digit to \d, not to bytes
-            return " ".join(_NUM.sub("0", _hex_ids(low)).split()).encode(), True  # str.split's spaces are \s
+            masked = _mask_hex_ids(data, True).decode()
+            return " ".join(_NUM.sub("0", masked).split()).encode(), True  # str.split's spaces are \s
         spaces = [c for c in foreign if c.isspace()]
         if spaces:  # \xa0, \u2028 …: spaces to str.split(), not to bytes.split()
             for c in spaces:
@@ -97,22 +98,6 @@ def _mask_hex_ids(data: bytes, foreign_words: bool) -> bytes:
         return data
     out.append(data[pos:])
     return b"".join(out)
-
-
-def _hex_ids(text: str) -> str:
-    """`text` with every whole word of 7 to 64 hex digits (unicode word boundaries) made `<hex>`.
-
-    An ASCII-mode match is found 2.5x faster, and every unicode one is an ASCII one with the same span
-    (a unicode word boundary is an ASCII one too); an ASCII match that touches a non-ASCII letter or digit
-    (`é1234567`) is not a unicode match and stays.
-    """
-    def mask(m: re.Match[str]) -> str:
-        start, end = m.span()
-        before = text[start - 1] if start else ""
-        after = text[end] if end < len(text) else ""
-        return m[0] if before.isalnum() or after.isalnum() else "<hex>"
-
-    return _HEX.sub(mask, text)
 
 
 def exact_key(text: str) -> str:
