@@ -11,7 +11,7 @@ from __future__ import annotations
 import pickle
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bashgym.schema import Session, Turn, conversation
@@ -250,8 +250,7 @@ class Shard:
         blob = pickle.dumps([self.records[i].example() for i in where], protocol=pickle.HIGHEST_PROTOCOL)
         records = list(self.records)
         for i in where:
-            r = records[i]
-            records[i] = Record(r.id, r.prepared, r.deltas, r.out, r.verdict, None)
+            records[i] = replace(records[i], deferred=None)
         return _unpark, (records, self.stats, self.extra, blob, where)
 
 

@@ -7,6 +7,9 @@ from typing import Any
 from bashgym.store.base import Repo, upsert_sql
 from bashgym.store.codec import decode_row, dumps, now_iso
 
+_PUT_SCORE = upsert_sql("scores", "session_id, turn_idx, scorer, total, tier, metrics, created_at",
+                        "session_id, turn_idx, scorer")
+
 
 class ScoresRepo(Repo):
     """scores: one row per (session, turn, scorer)."""
@@ -15,22 +18,15 @@ class ScoresRepo(Repo):
         self, session_id: str, turn_idx: int, scorer: str, total: float | None, tier: str | None,
         metrics: dict[str, Any],
     ) -> None:
-        self.db.execute(
-            upsert_sql("scores", "session_id, turn_idx, scorer, total, tier, metrics, created_at",
-                       "session_id, turn_idx, scorer"),
-            (session_id, turn_idx, scorer, total, tier, dumps(metrics), now_iso()),
-        )
+        self.db.execute(_PUT_SCORE, (session_id, turn_idx, scorer, total, tier, dumps(metrics), now_iso()))
 
     def replace_scores(self, session_id: str, scorer: str, rows: list[tuple[int, float | None, str | None, str]]) -> None:
         """`scorer`'s scores of a session replaced by `rows`: (turn index, total, tier, metrics as JSON text),
         one statement for them all (the judge writes thousands)."""
         self.delete_scores(session_id, scorer)
         stamp = now_iso()
-        self.db.executemany(
-            upsert_sql("scores", "session_id, turn_idx, scorer, total, tier, metrics, created_at",
-                       "session_id, turn_idx, scorer"),
-            [(session_id, turn_idx, scorer, total, tier, metrics, stamp) for turn_idx, total, tier, metrics in rows],
-        )
+        self.db.executemany(_PUT_SCORE, [(session_id, turn_idx, scorer, total, tier, metrics, stamp)
+                                         for turn_idx, total, tier, metrics in rows])
 
     def scores(self, session_id: str, scorer: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM scores WHERE session_id = ?"
