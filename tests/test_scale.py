@@ -49,13 +49,26 @@ def test_ray_shards_come_back_in_order_and_leave_the_callers_data_context_alone(
         time.sleep(0.4 if shard == 0 else 0.0)  # the first shard finishes last
         return shard, os.getpid()
 
+    from ray.data._internal.execution import metadata_fetcher, streaming_executor_state
+
+    def loop_settings() -> tuple[float, bool]:
+        return streaming_executor_state.WAIT_FOR_TASK_COMPLETION_TIMEOUT_S, metadata_fetcher._PREFETCH_ON_THREAD
+
     ctx = ray.data.DataContext.get_current()
-    before = ctx.execution_options.preserve_order, ctx.op_resource_reservation_enabled
-    results = list(map_shards(_slow_first, list(range(6)), engine="ray", workers=2))
+    before = (ctx.execution_options.preserve_order, ctx.op_resource_reservation_enabled,
+              ctx.downstream_capacity_backpressure_ratio)
+    loop_before = loop_settings()
+    results = map_shards(_slow_first, list(range(6)), engine="ray", workers=2)
+    first = next(results)
+    assert loop_settings() == (0.01, False)  # while the job runs, its loop answers a finished task at once
+    results = [first, *results]
     assert [shard for shard, _ in results] == list(range(6))
     assert len({pid for _, pid in results}) >= 2  # the second task did not wait for the first worker
-    # the job ran with its own settings (in order; no per-operator CPU reservation), the caller's are kept
-    assert (ctx.execution_options.preserve_order, ctx.op_resource_reservation_enabled) == before
+    # the job ran with its own settings (in order; no per-operator CPU reservation, no downstream-capacity
+    # backpressure), the caller's are kept, and Ray Data's loop is as it was
+    assert (ctx.execution_options.preserve_order, ctx.op_resource_reservation_enabled,
+            ctx.downstream_capacity_backpressure_ratio) == before == (False, True, 2.0)
+    assert loop_settings() == loop_before == (0.1, True)
 
 
 @pytest.mark.parametrize("address", ["auto", "ray://head.example:10001", "10.0.0.5:6379"])
