@@ -4,10 +4,12 @@ driver's peak memory at both (issue 21's scaling figures), all in one run on one
 Generates two stores of realistic sessions (factory_throughput.py's generator: multi-line outputs, planted
 secrets, 5% repeated sessions) of --size-mb and twice that, starts one local Ray with --cpus CPUs, builds
 once to warm Ray's workers (imports), then on the bigger store alternates a 1-worker build (baseline) and a
-2-worker build (subject) for --rounds rounds and reports the fastest of each and their ratio; then the
-smaller store with 2 workers, for time per MB at two sizes. Every build is checked to write the same
-content hash as the local engine's. The driver's peak memory is measured in a fresh process per size
-(`bashgym dataset build`, ru_maxrss), so one build's peak does not hide the other's.
+2-worker build (subject) for --rounds rounds and reports the fastest of each and their ratio. Each round also
+says where each build's CPU went (the driver, Ray's workers, Ray's daemons, the rest of the machine, read from
+/proc) and the ratio no 2-worker build could beat with that much CPU on --cpus cores. Then the smaller store
+with 2 workers, for time per MB at two sizes. Every build is checked to write the same content hash as the
+local engine's. The driver's peak memory is measured in a fresh process per size (`bashgym dataset build`,
+VmHWM), so one build's peak does not hide the other's.
 
     python benchmarks/scale_ray.py                    # ~3 minutes on 2 busy cores (3 and 6 MB)
     python benchmarks/scale_ray.py --size-mb 50 --rounds 3
@@ -48,6 +50,36 @@ def build(home: Path, name: str, engine: str, workers: int) -> tuple[float, dict
         return time.perf_counter() - start, record
     finally:
         store.close()
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds each running process has used so far, by pid (Linux /proc), with its command line."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        out[f"{stat.parent.name} {cmd}"] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_use(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Where the CPU went between two `cpu_seconds` readings: this process (the driver: merge, write, Ray
+    Data's scheduling threads), Ray's workers (`ray::` processes: the shard tasks and their Ray overhead),
+    Ray's own daemons (raylet, GCS, its agents), and everything else on the machine."""
+    use = dict.fromkeys(("driver", "ray workers", "ray daemons", "other"), 0.0)
+    me = f"{os.getpid()} "
+    for key, seconds in after.items():
+        spent = seconds - before.get(key, 0.0)
+        cmd = key.split(" ", 1)[1]
+        group = ("driver" if key.startswith(me) else "ray workers" if cmd.startswith("ray::")
+                 else "ray daemons" if "/ray/" in cmd else "other")
+        use[group] += spent
+    return use
 
 
 def driver_peak_mb(home: Path, engine: str, workers: int) -> float:
@@ -98,10 +130,20 @@ def run(args: argparse.Namespace, temp: Path) -> None:
           f"{local_s:.2f}s ({local_s / mb_big:.3f} s/MB)")
     one_s = two_s = float("inf")
     for r in range(max(1, args.rounds)):  # alternate, so a slow spell of the machine hits both alike
-        s1, rec1 = build(big, f"one{r}", "ray", 1)
-        s2, rec2 = build(big, f"two{r}", "ray", 2)
-        assert rec1["content_hash"] == rec2["content_hash"] == local["content_hash"], "engines disagree"
+        use = {}
+        for workers in (1, 2):
+            before = cpu_seconds()
+            seconds, rec = build(big, f"w{workers}r{r}", "ray", workers)
+            use[workers] = (seconds, cpu_use(before, cpu_seconds()))
+            assert rec["content_hash"] == local["content_hash"], "engines disagree"
+        s1, s2 = use[1][0], use[2][0]
         print(f"  round {r + 1}: 1 worker {s1:.2f}s, 2 workers {s2:.2f}s ({s1 / s2:.2f}x)")
+        for workers, (seconds, spent) in use.items():
+            print(f"    CPU, {workers} worker{'s' * (workers > 1)}: {sum(spent.values()):.1f} s in {seconds:.1f} s "
+                  f"(2 cores: {2 * seconds:.1f} s) = " + ", ".join(f"{k} {v:.1f}" for k, v in spent.items()))
+        # the 2-worker build cannot finish before its CPU, spread over both cores, is spent
+        print(f"    with that CPU, 2 workers on {args.cpus} cores cannot beat "
+              f"{s1 / (sum(use[2][1].values()) / args.cpus):.2f}x")
         one_s, two_s = min(one_s, s1), min(two_s, s2)
     print(f"baseline (Ray, 1 worker):  {one_s:7.2f}s  {mb_big / one_s:6.2f} MB/s")
     print(f"subject  (Ray, 2 workers): {two_s:7.2f}s  {mb_big / two_s:6.2f} MB/s")
