@@ -332,6 +332,28 @@ def test_a_file_that_breaks_its_batch_is_left_out_alone(store: Store, fixtures_d
     assert again.files_read == 1 and not again.failed_files and store.count_sessions(parent="") == len(files)
 
 
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_gone_before_its_turn_is_reported_once_and_the_rest_import(
+        store: Store, fixtures_dir: Path, tmp_path: Path, workers: int) -> None:
+    """A file listed, then deleted before the import reached it (a session cleaned up meanwhile): it is a
+    failed file that says why, reported once through on_file, and every other file still lands."""
+    real = sorted(p for p in (fixtures_dir / "claude").rglob("*.jsonl") if "subagents" not in str(p))
+    files = []
+    for i, src in enumerate(real):
+        dest = tmp_path / f"f{i}" / src.name
+        dest.parent.mkdir()
+        shutil.copy(src, dest)
+        files.append(dest)
+    gone = files[1]
+    gone.unlink()
+    seen: list[Path] = []
+    summary = import_paths(store, SOURCE, files, on_file=lambda p, r: seen.append(p), workers=workers)
+    assert sorted(seen) == sorted(files)  # every file reported once, the gone one included
+    assert len(summary.failed_files) == 1 and summary.failed_files[0][0] == str(gone.absolute())
+    assert summary.failed_files[0][1].startswith("cannot stat: ") and "No such file" in summary.failed_files[0][1]
+    assert summary.files == len(files) and store.count_sessions(parent="") == len(files) - 1
+
 def _stored(store: Store) -> dict[str, object]:
     """Everything an import leaves: sessions whole, raw lines, and each file's state (times aside)."""
     files = sorted((s.path, s.size, s.byte_offset, s.line_count, s.head_hash, tuple(s.session_ids),

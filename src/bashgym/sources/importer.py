@@ -353,6 +353,20 @@ def _is_json(data: bytes) -> bool:
         return False
 
 
+class _Tally:
+    """An import's running summary and its caller's per-file callback: every file's result, however it ended
+    (imported, unchanged, failed, lost with its process), is added here once."""
+
+    def __init__(self, on_file: Callable[[Path, ImportSummary], None] | None) -> None:
+        self.total = ImportSummary()
+        self.on_file = on_file
+
+    def add(self, path: Path, result: ImportSummary) -> None:
+        self.total.merge(result)
+        if self.on_file:
+            self.on_file(path, result)
+
+
 def import_paths(
     store: Store, fmt: SourceFormat, files: list[Path], on_file: Callable[[Path, ImportSummary], None] | None = None,
     redactor: Any = None, workers: int = 1,
@@ -380,7 +394,7 @@ def _import_here(store: Store, fmt: SourceFormat, files: list[Path],
                  read_ahead: bool) -> ImportSummary:
     """`import_paths` in this process; `read_ahead`: a batch's new files are read and parsed before its
     transaction (only worth it when another process writes meanwhile: the batch is held in memory)."""
-    total = ImportSummary()
+    tally = _Tally(on_file)
     batch: list[tuple[Path, str, os.stat_result, bool]] = []
 
     def flush() -> None:
@@ -398,19 +412,16 @@ def _import_here(store: Store, fmt: SourceFormat, files: list[Path],
         except _BatchFailed:  # redo it a file per transaction: only the broken file is left out
             results = [_import_alone(store, fmt, path, key, st, redactor) for path, key, st, _ in batch]
         for (path, _, _, _), result in zip(batch, results, strict=True):
-            total.merge(result)
-            if on_file:
-                on_file(path, result)
+            tally.add(path, result)
         batch.clear()
 
     with store.background_checkpoints():
-        _import_all(store, files, total, batch, flush, on_file)
-    return total
+        _import_all(store, files, tally, batch, flush)
+    return tally.total
 
 
-def _import_all(store: Store, files: list[Path], total: ImportSummary,
-                batch: list[tuple[Path, str, os.stat_result, bool]], flush: Callable[[], None],
-                on_file: Callable[[Path, ImportSummary], None] | None) -> None:
+def _import_all(store: Store, files: list[Path], tally: _Tally,
+                batch: list[tuple[Path, str, os.stat_result, bool]], flush: Callable[[], None]) -> None:
     marks = store.source_file_marks()  # one query, not one per file: most files of a rerun are unchanged
     real_dirs: dict[str, str] = {}
     pending = 0
@@ -418,17 +429,11 @@ def _import_all(store: Store, files: list[Path], total: ImportSummary,
         try:
             key, st = source_key(path, real_dirs)
         except OSError as exc:
-            failed = ImportSummary(files=1, failed_files=[(str(path.absolute()), f"cannot stat: {exc}")])
-            total.merge(failed)
-            if on_file:
-                on_file(path, failed)
+            tally.add(path, ImportSummary(files=1, failed_files=[(str(path.absolute()), f"cannot stat: {exc}")]))
             continue
         size, mtime, offset = marks.get(key, (-1, -1.0, 0))
         if size == st.st_size and mtime == st.st_mtime:
-            unchanged = ImportSummary(files=1)
-            total.merge(unchanged)
-            if on_file:
-                on_file(path, unchanged)
+            tally.add(path, ImportSummary(files=1))
             continue
         batch.append((path, key, st, key not in marks))
         pending += max(0, st.st_size - offset)
@@ -463,7 +468,7 @@ def _import_in_processes(store: Store, fmt: SourceFormat, files: list[Path],
              for n, share in enumerate(shares)]
     for proc in procs:
         proc.start()
-    total, reported = ImportSummary(), set()
+    tally, reported = _Tally(on_file), set()
     running = set(range(len(procs)))
     while running:
         try:
@@ -471,32 +476,25 @@ def _import_in_processes(store: Store, fmt: SourceFormat, files: list[Path],
         except queue.Empty:
             for n in [n for n in running if not procs[n].is_alive()]:
                 running.discard(n)
-                _lost(shares[n], reported, f"the import process died (exit code {procs[n].exitcode})", total,
-                      on_file)
+                _lost(shares[n], reported, f"the import process died (exit code {procs[n].exitcode})", tally)
             continue
         if kind == "file":
             path, result = payload
             reported.add(path)
-            total.merge(result)
-            if on_file:
-                on_file(path, result)
+            tally.add(path, result)
         else:  # "end": payload is None, or why the process stopped
             running.discard(n)
             if payload:
-                _lost(shares[n], reported, payload, total, on_file)
+                _lost(shares[n], reported, payload, tally)
     for proc in procs:
         proc.join()
-    return total
+    return tally.total
 
 
-def _lost(share: list[Path], reported: set[Path], why: str, total: ImportSummary,
-          on_file: Callable[[Path, ImportSummary], None] | None) -> None:
+def _lost(share: list[Path], reported: set[Path], why: str, tally: _Tally) -> None:
     for path in share:
         if path not in reported:
-            failed = ImportSummary(files=1, failed_files=[(str(path.absolute()), f"not imported: {why}")])
-            total.merge(failed)
-            if on_file:
-                on_file(path, failed)
+            tally.add(path, ImportSummary(files=1, failed_files=[(str(path.absolute()), f"not imported: {why}")]))
 
 
 def _import_share(location: str, fmt: SourceFormat, files: list[Path], n: int, results: Any) -> None:
