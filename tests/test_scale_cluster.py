@@ -1,5 +1,6 @@
 """`--ray-address` against a real Ray cluster of two nodes (two raylets, one CPU each, on this machine), joined
-by a separate `bashgym` process as a user would: the build it runs there writes what the local engine writes."""
+by a separate `bashgym` process as a user would: the build and the judge it runs there write what the local
+engine writes."""
 
 from __future__ import annotations
 
@@ -35,18 +36,42 @@ def two_node_cluster(isolated_home: Path) -> Iterator[str]:
         cluster.shutdown()
 
 
-def test_a_build_sent_to_a_two_node_cluster_writes_the_local_build(two_node_cluster: str, store: Store) -> None:
-    save_many(store)
-    common = ["dataset", "build", "--tier", "all", "--json"]
-    local = CliRunner().invoke(app, [*common, "--name", "local"], catch_exceptions=False)
-    assert local.exit_code == 0, local.output
-    out = subprocess.run([sys.executable, "-m", "bashgym.cli", *common, "--name", "cluster", "--engine", "ray",
-                          "--ray-address", two_node_cluster, "--workers", "2"],
-                         capture_output=True, text=True, env=os.environ.copy(), timeout=300)
+def cli(*args: str) -> dict:
+    """A `bashgym ... --json` command in a process of its own (as on a node of the cluster): its JSON."""
+    out = subprocess.run([sys.executable, "-m", "bashgym.cli", *args, "--json"], capture_output=True, text=True,
+                         env=os.environ.copy(), timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    on_cluster, here = json.loads(out.stdout), json.loads(local.output)
-    # both nodes joined: the job saw the cluster's two CPUs, one per node, and ran 2 tasks at once on them
-    assert on_cluster["engine"] == {"engine": "ray", "workers": 2, "address": two_node_cluster, "cpus": 2}
-    assert on_cluster["content_hash"] == here["content_hash"]
-    assert on_cluster["counts"]["steps"] == here["counts"]["steps"]
-    assert on_cluster["counts"]["redaction"] == here["counts"]["redaction"]
+    return json.loads(out.stdout)
+
+
+def here(*args: str) -> dict:
+    result = CliRunner().invoke(app, [*args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_a_build_and_a_judge_sent_to_a_two_node_cluster_match_the_local_engine(two_node_cluster: str,
+                                                                               store: Store) -> None:
+    save_many(store)
+    on_cluster = ["--engine", "ray", "--ray-address", two_node_cluster, "--workers", "2"]
+    # both nodes joined: the job saw the cluster's two CPUs (one per node) and ran 2 tasks at once on them
+    ran = {"engine": "ray", "workers": 2, "address": two_node_cluster, "cpus": 2}
+
+    built_here = here("dataset", "build", "--tier", "all", "--name", "local")
+    built_there = cli("dataset", "build", "--tier", "all", "--name", "cluster", *on_cluster)
+    assert built_there["engine"] == ran
+    assert built_there["content_hash"] == built_here["content_hash"]
+    assert built_there["counts"]["steps"] == built_here["counts"]["steps"]
+    assert built_there["counts"]["redaction"] == built_here["counts"]["redaction"]
+
+    def stored() -> list[tuple]:
+        return [(r["session_id"], r["turn_idx"], r["total"], r["tier"], json.dumps(r["metrics"], sort_keys=True))
+                for sid in store.all_session_ids() for r in store.scores(sid, "heuristic")]
+
+    # the cluster judges first, so scores it failed to write would be missing, not left over from a local run
+    judged_there = cli("judge", "--rescore", *on_cluster)
+    by_cluster = stored()
+    judged_here = here("judge", "--rescore")
+    assert judged_there.pop("engine") == ran
+    assert judged_there == {k: v for k, v in judged_here.items() if k != "engine"} and judged_there["sessions"] == 30
+    assert by_cluster == stored() and len({sid for sid, *_ in by_cluster}) == 30
