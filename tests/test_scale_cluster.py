@@ -1,6 +1,6 @@
 """`--ray-address` against a real Ray cluster of two nodes (two raylets, one CPU each, on this machine), joined
-by a separate `bashgym` process as a user would: the build and the judge it runs there write what the local
-engine writes."""
+by a separate `bashgym` process as a user would: the build, the judge and an eval it runs there store what the
+local engine stores."""
 
 from __future__ import annotations
 
@@ -15,8 +15,14 @@ import pytest
 from typer.testing import CliRunner
 
 from bashgym.cli import app
+from bashgym.eval.clients import OpenAIClient
+from bashgym.eval.runner import run_eval
+from bashgym.gym.task import load_suite
 from bashgym.store import Store
 from factory_sessions import save_many
+from harness.openai_server import ScriptedOpenAIServer
+from test_eval_ray import outcomes
+from test_eval_runner import known_policy, three_tasks
 
 
 @pytest.fixture()
@@ -75,3 +81,20 @@ def test_a_build_and_a_judge_sent_to_a_two_node_cluster_match_the_local_engine(t
     assert judged_there.pop("engine") == ran
     assert judged_there == {k: v for k, v in judged_here.items() if k != "engine"} and judged_there["sessions"] == 30
     assert by_cluster == stored() and len({sid for sid, *_ in by_cluster}) == 30
+
+
+def test_an_eval_sent_to_a_two_node_cluster_stores_the_local_rollouts(two_node_cluster: str, store: Store,
+                                                                      tmp_path: Path) -> None:
+    """Episodes as Ray tasks on the cluster's nodes (a sandbox each, in Ray worker processes), against a
+    scripted OpenAI-compatible server on 127.0.0.1: the rollouts and pass@k of the local engine."""
+    suite = three_tasks(tmp_path)
+    with ScriptedOpenAIServer(known_policy) as server:
+        local = run_eval(store, OpenAIClient(server.url, "scripted"), load_suite(suite), eval_id="ev-local",
+                         model="scripted", suite="s", k=3, workers=2)
+        remote = cli("eval", "--base-url", server.url, "--model", "scripted", "--tasks", str(suite), "-k", "3",
+                     "--engine", "ray", "--ray-address", two_node_cluster, "--workers", "2")["evals"][0]
+    assert remote["engine"] == {"engine": "ray", "workers": 2, "address": two_node_cluster, "cpus": 2}
+    assert remote["ran"] == 9 and remote["overall"] == local["overall"]
+    assert outcomes(store, remote["eval_id"]) == outcomes(store, "ev-local")
+    workers = {r["detail"]["worker"] for r in store.rollouts(remote["eval_id"])}
+    assert str(os.getpid()) not in {w.rsplit(":", 1)[1] for w in workers}  # Ray's worker processes ran them
