@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from bashgym.cli import app
-from bashgym.errors import ConfigError
+from bashgym.errors import BashgymError, ConfigError
 from bashgym.scale.cluster import check_engine, check_ray_address, connect_ray
+from bashgym.scale.executor import map_shards
 from bashgym.schema import Session
 from bashgym.store import Store
 from factory_sessions import save_many
@@ -69,6 +73,58 @@ def test_ray_shards_come_back_in_order_and_leave_the_callers_data_context_alone(
     assert (ctx.execution_options.preserve_order, ctx.op_resource_reservation_enabled,
             ctx.downstream_capacity_backpressure_ratio) == before == (False, True, 2.0)
     assert loop_settings() == loop_before == (0.1, True)
+
+
+def _fails_on_three(shard: int) -> int:
+    if shard == 3:
+        raise BashgymError(f"shard {shard}: the store cannot be read on this node")
+    return shard
+
+
+def _unpicklable_failure(shard: int) -> int:
+    exc = ValueError(f"shard {shard} went wrong")
+    exc.callback = lambda: None  # a lambda: the exception cannot be pickled back to the caller
+    raise exc
+
+
+@pytest.fixture()
+def by_value(ray_session: dict) -> None:
+    """This module's functions travel to Ray's workers by value (they cannot import a test module)."""
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    yield
+    ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.mark.parametrize("engine", ["ray", "local"])
+def test_a_shard_that_raises_raises_its_own_error_in_the_caller_in_order(by_value: None, engine: str) -> None:
+    """On Ray as in local worker processes: the shards before it are merged, then the shard's own exception
+    (a BashgymError: the CLI's one `error:` line, not Ray's wrapper and traceback) is raised in the caller."""
+    got = []
+    with pytest.raises(BashgymError) as info:
+        for result in map_shards(_fails_on_three, list(range(6)), engine=engine, workers=2):
+            got.append(result)
+    assert str(info.value) == "shard 3: the store cannot be read on this node" and got == [0, 1, 2]
+    if engine == "ray":  # where it was raised travels with it, for a bug's traceback
+        assert "in a Ray worker (pid" in info.value.__notes__[0] and "_fails_on_three" in info.value.__notes__[0]
+
+
+def test_a_ray_shards_exception_that_cannot_be_pickled_still_says_what_it_was(by_value: None) -> None:
+    with pytest.raises(RuntimeError) as info:
+        list(map_shards(_unpicklable_failure, [0, 1], engine="ray", workers=2))
+    assert str(info.value) == "ValueError: shard 0 went wrong" and "in a Ray worker (pid" in info.value.__notes__[0]
+
+
+def _killed_on_one(shard: int) -> int:
+    if shard == 1:
+        os.kill(os.getpid(), signal.SIGKILL)  # the worker process dies: Ray's failure, not the shard's
+    return shard
+
+
+def test_a_ray_worker_that_dies_is_one_clear_error_naming_ray(by_value: None) -> None:
+    with pytest.raises(BashgymError, match=r"^the Ray job failed: .*Ray's logs: /tmp/ray/session_latest/logs"):
+        list(map_shards(_killed_on_one, [0, 1, 2], engine="ray", workers=2))
 
 
 @pytest.mark.parametrize("address", ["auto", "ray://head.example:10001", "10.0.0.5:6379"])

@@ -9,18 +9,25 @@ memory stays bounded however big the store.
 
 from __future__ import annotations
 
+import os
 import pickle
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
+from bashgym.errors import BashgymError
 from bashgym.scale.cluster import check_engine, check_ray_address, connect_ray
 
 S = TypeVar("S")
 R = TypeVar("R")
 
 IN_FLIGHT_PER_WORKER = 4  # results computed ahead of the merge, per worker
+# A Ray task whose worker process or node died is run again this many times, then the job fails (Ray Data's
+# own default retries it without end: a shard that kills its worker every time, out of memory say, hung the
+# build).
+TASK_RETRIES = 3
 
 
 def map_shards(fn: Callable[[S], R], shards: Sequence[S], *, engine: str = "local", workers: int = 1,
@@ -75,8 +82,13 @@ def _on_ray(fn: Callable[[S], R], shards: Sequence[S], workers: int, address: st
                    "cpus": info["cpus"]})
     if not shards:
         return iter(())
+
     def run(row: dict[str, Any]) -> dict[str, Any]:
-        return {"result": pickle.dumps(fn(pickle.loads(row["shard"])), protocol=pickle.HIGHEST_PROTOCOL)}
+        try:
+            result: Any = fn(pickle.loads(row["shard"]))
+        except Exception as exc:  # noqa: BLE001 - raised again in the caller, as a local worker's would be
+            result = ShardFailed.of(exc)
+        return {"result": pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)}
 
     # A dataset keeps a copy of the context it was made under: set ours for this job, then restore the
     # caller's. Results come back in shard order, as the merge needs. Ray Data's per-operator resource
@@ -94,7 +106,8 @@ def _on_ray(fn: Callable[[S], R], shards: Sequence[S], workers: int, address: st
     try:
         ds = ray.data.from_items([{"shard": pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)} for s in shards],
                                  override_num_blocks=len(shards))
-        ds = ds.map(run, compute=ray.data.TaskPoolStrategy(size=concurrency), num_cpus=1)
+        ds = ds.map(run, compute=ray.data.TaskPoolStrategy(size=concurrency), num_cpus=1,
+                    max_retries=TASK_RETRIES)
     finally:
         (ctx.execution_options.preserve_order, ctx.op_resource_reservation_enabled,
          ctx.downstream_capacity_backpressure_ratio) = saved
@@ -116,8 +129,11 @@ _RAY_DATA_LATENCY = (
 
 def _results(ds: Any) -> Iterator[Any]:
     """The job's results in shard order, unpickled, with Ray Data's loop answering finished tasks at once
-    (`_RAY_DATA_LATENCY`) while this job runs; the previous values are put back when it ends."""
+    (`_RAY_DATA_LATENCY`) while this job runs; the previous values are put back when it ends. A shard that
+    raised raises here, in order, as it would have in a local worker."""
     import importlib
+
+    from ray.exceptions import RayError
 
     saved = []
     for module_name, name, value in _RAY_DATA_LATENCY:
@@ -126,10 +142,40 @@ def _results(ds: Any) -> Iterator[Any]:
         setattr(module, name, value)
     try:
         for row in ds.iter_rows():
-            yield pickle.loads(row["result"])
+            result = pickle.loads(row["result"])
+            if isinstance(result, ShardFailed):
+                result.throw()
+            yield result
+    except RayError as exc:  # Ray's own failure (a worker or node died), not the shard's: one clear line
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise BashgymError(f"the Ray job failed: {type(exc).__name__}: {first[:300]} (Ray's logs: "
+                           "/tmp/ray/session_latest/logs on each node)") from exc
     finally:
         for module, name, value in saved:
             setattr(module, name, value)
+
+
+class ShardFailed:
+    """What a Ray task sends back for a shard that raised: the exception itself when it pickles (a store's
+    error, a BashgymError: the caller turns those into one line, as for a local worker), else its type and
+    message; with the worker's traceback, added to it as a note when raised in the caller."""
+
+    def __init__(self, exc: BaseException | None, kind: str, message: str, where: str) -> None:
+        self.exc, self.kind, self.message, self.where = exc, kind, message, where
+
+    @classmethod
+    def of(cls, exc: BaseException) -> ShardFailed:
+        where = f"in a Ray worker (pid {os.getpid()}):\n" + "".join(traceback.format_exception(exc)).rstrip()
+        try:
+            pickle.loads(pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL))
+        except Exception:  # noqa: BLE001 - an exception that cannot cross processes: say what it was
+            return cls(None, type(exc).__name__, str(exc), where)
+        return cls(exc, type(exc).__name__, str(exc), where)
+
+    def throw(self) -> NoReturn:
+        exc = self.exc if self.exc is not None else RuntimeError(f"{self.kind}: {self.message}")
+        exc.add_note(self.where)
+        raise exc
 
 
 def map_as_completed_on_ray(fn: Callable[[S], R], items: Sequence[S], *, workers: int, ray_address: str | None = None,
