@@ -122,9 +122,14 @@ def _killed_on_one(shard: int) -> int:
     return shard
 
 
-def test_a_ray_worker_that_dies_is_one_clear_error_naming_ray(by_value: None) -> None:
-    with pytest.raises(BashgymError, match=r"^the Ray job failed: .*Ray's logs: /tmp/ray/session_latest/logs"):
-        list(map_shards(_killed_on_one, [0, 1, 2], engine="ray", workers=2))
+@pytest.mark.parametrize(("engine", "says"), [
+    ("ray", r"^the Ray job failed: WorkerCrashedError: .*Ray's logs: /tmp/ray/session_latest/logs"),
+    ("local", r"^a worker process died before its shard was done \(killed, or out of memory\?\)")],
+    ids=["ray", "local"])
+def test_a_worker_that_dies_is_one_clear_error(by_value: None, engine: str, says: str) -> None:
+    """Not a hang (Ray Data retried such a task without end) and not a traceback: one line, for the CLI."""
+    with pytest.raises(BashgymError, match=says):
+        list(map_shards(_killed_on_one, [0, 1, 2], engine=engine, workers=2))
 
 
 @pytest.mark.parametrize("address", ["auto", "ray://head.example:10001", "10.0.0.5:6379"])

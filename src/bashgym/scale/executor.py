@@ -15,6 +15,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NoReturn, TypeVar
 
 from bashgym.errors import BashgymError
@@ -61,7 +62,11 @@ def _in_processes(fn: Callable[[S], R], shards: Sequence[S], workers: int) -> It
                 if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
                     break
             while pending:
-                result = pending.popleft().result()
+                try:
+                    result = pending.popleft().result()
+                except BrokenProcessPool as exc:
+                    raise BashgymError(f"a worker process died before its shard was done (killed, or out of "
+                                       f"memory?): {exc}") from exc
                 for shard in todo:  # keep the pool fed: one submitted for each result taken
                     pending.append(pool.submit(fn, shard))
                     break
