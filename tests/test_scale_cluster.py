@@ -25,27 +25,37 @@ from test_eval_ray import outcomes
 from test_eval_runner import known_policy, three_tasks
 
 
+def user_env() -> dict[str, str]:
+    """This test's environment as a user's shell has it: without what `ray.init` put in this process's
+    (RAY_AUTH_MODE=token, after the test worker's shared Ray started: a head started with it looks for a token
+    it never made, and its GCS dies). The cluster makes its token in the test's home, where the CLI finds it."""
+    return {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_MODE", "PYTHONBREAKPOINT")}
+
+
 @pytest.fixture()
 def two_node_cluster(isolated_home: Path) -> Iterator[str]:
-    """A head node and a second node, one CPU each (Ray's own `cluster_utils`: real GCS and raylet processes,
-    nothing connected from this process); its GCS address, then both nodes stopped."""
+    """A head node and a second node, one CPU each, started by harness/ray_cluster.py in a process of its own
+    (with this test's home): its GCS address, then both nodes stopped."""
     pytest.importorskip("ray", reason="needs the [scale] extra (ray[data])")
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False},
-                      shutdown_at_exit=False)
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "harness" / "ray_cluster.py")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=user_env())
     try:
-        cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
-        yield cluster.address
+        address = proc.stdout.readline().strip()
+        assert address, f"the cluster did not start (exit code {proc.poll()})"
+        yield address
     finally:
-        cluster.shutdown()
+        proc.stdin.close()  # the helper stops both nodes and leaves
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def cli(*args: str) -> dict:
     """A `bashgym ... --json` command in a process of its own (as on a node of the cluster): its JSON."""
     out = subprocess.run([sys.executable, "-m", "bashgym.cli", *args, "--json"], capture_output=True, text=True,
-                         env=os.environ.copy(), timeout=300)
+                         env=user_env(), timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout)
 
