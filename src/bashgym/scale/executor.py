@@ -27,7 +27,8 @@ R = TypeVar("R")
 IN_FLIGHT_PER_WORKER = 4  # results computed ahead of the merge, per worker
 # A Ray task whose worker process or node died is run again this many times, then the job fails (Ray Data's
 # own default retries it without end: a shard that kills its worker every time, out of memory say, hung the
-# build).
+# build). Passed as a Ray remote argument, which Ray 2.60 (pinned) marks deprecated, to go in 2.64, with no
+# named parameter for it yet: an upgrade must find its new place.
 TASK_RETRIES = 3
 
 
