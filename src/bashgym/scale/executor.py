@@ -163,11 +163,11 @@ def _results(ds: Any) -> Iterator[Any]:
 
 class ShardFailed:
     """What a Ray task sends back for a shard that raised: the exception itself when it pickles (a store's
-    error, a BashgymError: the caller turns those into one line, as for a local worker), else its type and
-    message; with the worker's traceback, added to it as a note when raised in the caller."""
+    error, a BashgymError: the caller turns those into one line, as for a local worker), else a RuntimeError
+    naming its type and message; with the worker's traceback, added as a note when raised in the caller."""
 
-    def __init__(self, exc: BaseException | None, kind: str, message: str, where: str) -> None:
-        self.exc, self.kind, self.message, self.where = exc, kind, message, where
+    def __init__(self, exc: BaseException, where: str) -> None:
+        self.exc, self.where = exc, where
 
     @classmethod
     def of(cls, exc: BaseException) -> ShardFailed:
@@ -175,13 +175,12 @@ class ShardFailed:
         try:
             pickle.loads(pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL))
         except Exception:  # noqa: BLE001 - an exception that cannot cross processes: say what it was
-            return cls(None, type(exc).__name__, str(exc), where)
-        return cls(exc, type(exc).__name__, str(exc), where)
+            return cls(RuntimeError(f"{type(exc).__name__}: {exc}"), where)
+        return cls(exc, where)
 
     def throw(self) -> NoReturn:
-        exc = self.exc if self.exc is not None else RuntimeError(f"{self.kind}: {self.message}")
-        exc.add_note(self.where)
-        raise exc
+        self.exc.add_note(self.where)
+        raise self.exc
 
 
 def map_as_completed_on_ray(fn: Callable[[S], R], items: Sequence[S], *, workers: int, ray_address: str | None = None,

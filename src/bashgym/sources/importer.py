@@ -182,7 +182,6 @@ class _ReadAhead:
     the write lock (`import_paths` with workers: one process parses while another writes). Used only if the
     store still does not know the file once the lock is held; the stat is the batch's, taken before either read."""
 
-    head: bytes
     data: bytes
     lines: _NewLines
     compressed: bytes | None
@@ -200,7 +199,7 @@ def _read_ahead(fmt: SourceFormat, path: Path, key: str) -> _ReadAhead | None:
         parsed = fmt.parse(key, lines.to_parse)
     except Exception:  # noqa: BLE001 - redone and reported under the lock
         return None
-    return _ReadAhead(data[:HEAD_BYTES], data, lines, compressed, parsed)
+    return _ReadAhead(data, lines, compressed, parsed)
 
 
 def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os.stat_result,
@@ -213,7 +212,8 @@ def _import_locked(store: Store, fmt: SourceFormat, path: Path, key: str, st: os
     if state and state.size == st.st_size and state.mtime == st.st_mtime:
         return summary
     if ahead is not None and state is None and shared.redactor is None:
-        head, data, start, restart = ahead.head, ahead.data, 0, True
+        data, start, restart = ahead.data, 0, True
+        head = data[:HEAD_BYTES]
     else:
         ahead = None
         try:
