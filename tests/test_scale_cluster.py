@@ -12,9 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from bashgym.cli import app
 from bashgym.eval.clients import OpenAIClient
 from bashgym.eval.runner import run_eval
 from bashgym.gym.task import load_suite
@@ -23,6 +21,7 @@ from factory_sessions import save_many
 from harness.openai_server import ScriptedOpenAIServer
 from test_eval_ray import outcomes
 from test_eval_runner import known_policy, three_tasks
+from test_scale import invoke
 
 
 def user_env() -> dict[str, str]:
@@ -60,12 +59,6 @@ def cli(*args: str) -> dict:
     return json.loads(out.stdout)
 
 
-def here(*args: str) -> dict:
-    result = CliRunner().invoke(app, [*args, "--json"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
-
-
 def test_a_build_and_a_judge_sent_to_a_two_node_cluster_match_the_local_engine(two_node_cluster: str,
                                                                                store: Store) -> None:
     save_many(store)
@@ -73,7 +66,7 @@ def test_a_build_and_a_judge_sent_to_a_two_node_cluster_match_the_local_engine(t
     # both nodes joined: the job saw the cluster's two CPUs (one per node) and ran 2 tasks at once on them
     ran = {"engine": "ray", "workers": 2, "address": two_node_cluster, "cpus": 2}
 
-    built_here = here("dataset", "build", "--tier", "all", "--name", "local")
+    built_here = json.loads(invoke("dataset", "build", "--tier", "all", "--name", "local", "--json"))
     built_there = cli("dataset", "build", "--tier", "all", "--name", "cluster", *on_cluster)
     assert built_there["engine"] == ran
     assert built_there["content_hash"] == built_here["content_hash"]
@@ -87,7 +80,7 @@ def test_a_build_and_a_judge_sent_to_a_two_node_cluster_match_the_local_engine(t
     # the cluster judges first, so scores it failed to write would be missing, not left over from a local run
     judged_there = cli("judge", "--rescore", *on_cluster)
     by_cluster = stored()
-    judged_here = here("judge", "--rescore")
+    judged_here = json.loads(invoke("judge", "--rescore", "--json"))
     assert judged_there.pop("engine") == ran
     assert judged_there == {k: v for k, v in judged_here.items() if k != "engine"} and judged_there["sessions"] == 30
     assert by_cluster == stored() and len({sid for sid, *_ in by_cluster}) == 30
